@@ -74,7 +74,7 @@ fn quantize_to_int4_statuses_in_check_order() {
             q(src.as_ptr(), 4, 0, dst.as_mut_ptr(), bad, &mut zp),
             QUANTIZE_ERR_MISALIGNED
         );
-        // 5. overlap: dst over src, scale inside dst's bytes, zero point inside src.
+        // 5. overlap: dst over src, scale inside src, zero point inside src.
         let mut both = [1.0f32, 2.0, 3.0, 4.0];
         let p = both.as_mut_ptr();
         assert_eq!(
@@ -87,7 +87,7 @@ fn quantize_to_int4_statuses_in_check_order() {
                 4,
                 0,
                 dst.as_mut_ptr(),
-                dst.as_mut_ptr().cast(),
+                src.as_ptr().add(1) as *mut f32,
                 &mut zp
             ),
             QUANTIZE_ERR_OVERLAP
@@ -133,7 +133,8 @@ fn quantize_to_int4_statuses_in_check_order() {
             "nothing written on error"
         );
         // ±2^126 exactly is accepted.
-        let edge = [2f32.powi(126), -2f32.powi(126)];
+        let two_126 = f32::from_bits((126 + 127) << 23);
+        let edge = [two_126, -two_126];
         assert_eq!(
             q(edge.as_ptr(), 2, 0, dst.as_mut_ptr(), &mut scale, &mut zp),
             QUANTIZE_OK
