@@ -719,6 +719,9 @@ static void test_groups(void)
 
 /* ---- ggml block formats ---- */
 
+#ifdef QUANTIZE_FORMAT_Q4_0
+#define HAVE_BLOCKS 1
+
 static uint16_t f16_bits_le(const uint8_t *p)
 {
     return (uint16_t)(p[0] | (p[1] << 8));
@@ -842,6 +845,10 @@ static void test_blocks(void)
     setup_inputs();
 }
 
+#else
+#define HAVE_BLOCKS 0
+#endif /* QUANTIZE_FORMAT_Q4_0 */
+
 /* ---- quantize_measure_error ---- */
 
 static void test_measure_error(void)
@@ -928,11 +935,15 @@ static void test_metadata(void)
     CHECK(QUANTIZE_ERR_LENGTH == 7 && QUANTIZE_ERR_MISALIGNED == 8 && QUANTIZE_ERR_OVERLAP == 9);
     CHECK(QUANTIZE_ERR_INTERNAL == 99);
     CHECK(QUANTIZE_SCALE_MINMAX == 0 && QUANTIZE_SCALE_ABSMAX == 1);
+#if HAVE_BLOCKS
     CHECK(QUANTIZE_FORMAT_Q4_0 == 0 && QUANTIZE_FORMAT_Q4_1 == 1);
     CHECK(QUANTIZE_FORMAT_IQ4_NL == 2 && QUANTIZE_FORMAT_MXFP4 == 3);
+#endif
     CHECK(sizeof(quantize_status) == 4 && (quantize_status)-1 < 0);
     CHECK(sizeof(quantize_scale_method) == 4 && (quantize_scale_method)-1 > 0);
+#if HAVE_BLOCKS
     CHECK(sizeof(quantize_block_format) == 4 && (quantize_block_format)-1 > 0);
+#endif
     CHECK(offsetof(quantize_error_stats, mean_abs_error) == 0);
     CHECK(offsetof(quantize_error_stats, max_abs_error) == 8);
     CHECK(offsetof(quantize_error_stats, mean_squared_error) == 16);
@@ -1005,6 +1016,20 @@ static void test_metadata(void)
     CHECK(quantize_group_count(SIZE_MAX, SIZE_MAX) == 1);
     CHECK(quantize_group_count(SIZE_MAX, 1) == SIZE_MAX);
     CHECK(quantize_group_count(SIZE_MAX, 2) == SIZE_MAX / 2 + 1);
+#ifdef QUANTIZE_GROUP_COUNT
+    CHECK(QUANTIZE_GROUP_COUNT((size_t)0, (size_t)4) == 0);
+    CHECK(QUANTIZE_GROUP_COUNT((size_t)5, (size_t)0) == 0);
+    CHECK(QUANTIZE_GROUP_COUNT((size_t)9, (size_t)4) == 3);
+    CHECK(QUANTIZE_GROUP_COUNT(SIZE_MAX, (size_t)1) == SIZE_MAX);
+    CHECK(QUANTIZE_GROUP_COUNT(SIZE_MAX, (size_t)2) == SIZE_MAX / 2 + 1);
+    CHECK(QUANTIZE_GROUP_COUNT((size_t)1, SIZE_MAX) == 1);
+    for (i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        for (j = 0; j < sizeof lens / sizeof lens[0]; j++) {
+            CHECK((size_t)QUANTIZE_GROUP_COUNT(lens[i], lens[j]) ==
+                  quantize_group_count(lens[i], lens[j]));
+        }
+    }
+#endif
 }
 
 int main(void)
@@ -1035,11 +1060,20 @@ int main(void)
     test_dequantize_from_int4_packed();
     test_pack_unpack();
     test_groups();
+#if HAVE_BLOCKS
     test_blocks();
+    printf("blocks: tested\n");
+#else
+    /* the block formats are not in this header (yet): LENGTH cannot be provoked */
+    printf("blocks: skipped (quantize.h defines no QUANTIZE_FORMAT_Q4_0)\n");
+#endif
     test_measure_error();
 
     /* every status code except INTERNAL (a caught panic) was provoked at least once */
     for (i = 0; i < sizeof every / sizeof every[0]; i++) {
+        if (!HAVE_BLOCKS && every[i] == QUANTIZE_ERR_LENGTH) {
+            continue;
+        }
         if (!seen[every[i]]) {
             FAIL("status %d (%s) was never returned", (int)every[i], status_name(every[i]));
         }

@@ -15,8 +15,10 @@ static_assert(sizeof(quantize_status) == 4 && std::is_signed<quantize_status>::v
               "quantize_status is int32_t");
 static_assert(sizeof(quantize_scale_method) == 4 && std::is_unsigned<quantize_scale_method>::value,
               "quantize_scale_method is uint32_t");
+#ifdef QUANTIZE_FORMAT_Q4_0
 static_assert(sizeof(quantize_block_format) == 4 && std::is_unsigned<quantize_block_format>::value,
               "quantize_block_format is uint32_t");
+#endif
 static_assert(std::is_standard_layout<quantize_error_stats>::value &&
                   std::is_trivially_copyable<quantize_error_stats>::value,
               "quantize_error_stats is a plain C struct");

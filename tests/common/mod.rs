@@ -65,7 +65,10 @@ pub fn layout() -> &'static BuildLayout {
     static LAYOUT: OnceLock<BuildLayout> = OnceLock::new();
     LAYOUT.get_or_init(|| {
         let exe = std::env::current_exe().expect("path of the test executable");
-        let deps_dir = exe.parent().expect("test executable has a directory").to_path_buf();
+        let deps_dir = exe
+            .parent()
+            .expect("test executable has a directory")
+            .to_path_buf();
         assert_eq!(
             deps_dir.file_name().and_then(|n| n.to_str()),
             Some("deps"),
@@ -74,7 +77,10 @@ pub fn layout() -> &'static BuildLayout {
         );
         let profile_dir = deps_dir.parent().expect("deps/ has a parent").to_path_buf();
         let profile_dir_name = file_name_string(&profile_dir);
-        let above = profile_dir.parent().expect("profile dir has a parent").to_path_buf();
+        let above = profile_dir
+            .parent()
+            .expect("profile dir has a parent")
+            .to_path_buf();
         // Cargo writes CACHEDIR.TAG at the root of the target directory; with --target there
         // is one more level, target/<triple>/<profile>.
         let (target_dir, target_triple) = match above.parent() {
@@ -396,7 +402,13 @@ fn static_link_libs() -> &'static [&'static str] {
         &["-lSystem", "-lc", "-lm"]
     } else {
         &[
-            "-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc",
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
         ]
     }
 }
@@ -405,8 +417,14 @@ fn static_link_libs() -> &'static [&'static str] {
 /// Returns the output path (`target/<profile>/c-tests/<name>-<link>`). Panics with the
 /// compiler's message on failure.
 pub fn build(name: &str, sources: &[PathBuf], lang: Lang, link: Link, extra: &[&str]) -> PathBuf {
+    // tests run in parallel threads named after the test: one output file per test
+    let test = std::thread::current().name().map_or(0u64, |n| {
+        n.bytes().fold(0xcbf29ce484222325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+        })
+    });
     let out = scratch_dir().join(format!(
-        "{name}-{}{}",
+        "{name}-{}-{test:016x}{}",
         link.name(),
         if link == Link::CompileOnly { ".o" } else { "" }
     ));
@@ -437,11 +455,12 @@ pub fn build(name: &str, sources: &[PathBuf], lang: Lang, link: Link, extra: &[&
     }
     let output = cmd
         .output()
-        .unwrap_or_else(|e| panic!("could not run the compiler {cmd:?}: {e}"));
+        .unwrap_or_else(|e| panic!("could not run the compiler {}: {e}", show(&cmd)));
     assert!(
         output.status.success(),
-        "compiling {name} ({}, {link:?}) failed:\n{cmd:?}\n{}{}",
+        "compiling {name} ({}, {link:?}) failed:\n{}\n{}{}",
         lang.std_flag(),
+        show(&cmd),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
@@ -451,23 +470,49 @@ pub fn build(name: &str, sources: &[PathBuf], lang: Lang, link: Link, extra: &[&
     out
 }
 
+/// The program and its arguments (cc's commands carry the whole environment, too long to show).
+fn show(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The program was really linked dynamically: its dynamic section names the shared library.
 fn assert_needs_shared_library(exe: &Path) {
     let bytes = std::fs::read(exe).unwrap_or_else(|e| panic!("reading {}: {e}", exe.display()));
     let needle = shared_lib_file();
     assert!(
-        bytes
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes()),
+        bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
         "{} does not reference {needle}: not linked against the shared library",
         exe.display()
     );
 }
 
 /// Runs a built program with `env` added (and `QUANTIZE_MAX_ISA` cleared unless given).
+///
+/// `cargo test` puts `target/<profile>` and `target/<profile>/deps` on the library search path
+/// (`LD_LIBRARY_PATH`, which outranks an rpath), and `target/<profile>` may hold an older
+/// shared library from an earlier `cargo build`: the directory of the library under test goes
+/// first.
 pub fn run(exe: &Path, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(exe);
     cmd.env_remove("QUANTIZE_MAX_ISA");
+    let var = if cfg!(target_os = "macos") {
+        "DYLD_LIBRARY_PATH"
+    } else {
+        "LD_LIBRARY_PATH"
+    };
+    let lib_dir = libraries().shared_lib.parent().map(Path::to_path_buf);
+    let mut paths: Vec<PathBuf> = lib_dir.into_iter().collect();
+    if let Some(old) = std::env::var_os(var) {
+        paths.extend(std::env::split_paths(&old));
+    }
+    cmd.env(
+        var,
+        std::env::join_paths(paths).expect("library search path"),
+    );
     for (k, v) in env {
         cmd.env(k, v);
     }
