@@ -44,7 +44,7 @@ fn log2f(x: f32) -> f32 {
 /// The scale byte ggml stores for a block whose largest magnitude is `amax` (finite, >= 0).
 #[inline]
 pub(crate) fn scale_byte(amax: f32) -> u8 {
-    if !(amax >= TINY) {
+    if amax < TINY {
         // amax == 0 (ggml: 0), or 0 < amax < 2^-125 (ggml: undefined; our contract: 0).
         return 0;
     }
