@@ -32,6 +32,10 @@ fn squared_error(format: BlockFormat, x: &[f32]) -> f64 {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "200k values through the IQ4_NL search: too slow under Miri"
+)]
 fn iq4_nl_is_at_least_as_accurate_as_q4_0_on_normal_data() {
     for (seed, scale) in [(1u64, 1.0f32), (2, 1.0e-3), (3, 250.0)] {
         let x: Vec<f32> = normal(32 * 2048, seed)
