@@ -24,9 +24,9 @@ The seed is fixed: running the script again reproduces the files byte for byte.
 
 import os
 import sys
+from importlib.metadata import version
 
 import numpy as np
-import gguf
 from gguf.quants import quantize, dequantize
 from gguf.constants import GGMLQuantizationType as T
 
@@ -156,6 +156,7 @@ def write(path, data):
 
 
 def main():
+    assert version("gguf") == "0.19.0", "the vectors are pinned to gguf 0.19.0"
     assert sys.byteorder == "little", "writes native little-endian arrays"
     rng = np.random.default_rng(SEED)
     os.makedirs(OUT, exist_ok=True)
