@@ -14,11 +14,16 @@ use quantize::int4::{self, ScaleMethod};
 use quantize::pack::packed_len;
 use std::error::Error;
 
-/// One way of storing weights: its name, and quantize + dequantize of one tensor, returning the
-/// bytes the quantized form takes.
+/// Quantizes a tensor and dequantizes it into the second slice; returns the bytes stored.
+type RoundTrip = Box<dyn Fn(&[f32], &mut [f32]) -> quantize::Result<usize>>;
+
+/// A named tensor.
+type Tensor = (String, Vec<f32>);
+
+/// One way of storing weights.
 struct Scheme {
     name: String,
-    run: Box<dyn Fn(&[f32], &mut [f32]) -> quantize::Result<usize>>,
+    run: RoundTrip,
 }
 
 fn schemes() -> Vec<Scheme> {
@@ -34,7 +39,11 @@ fn schemes() -> Vec<Scheme> {
             }),
         });
     }
-    for (gs, m) in [(32, ScaleMethod::MinMax), (32, ScaleMethod::AbsMax), (128, ScaleMethod::MinMax)] {
+    for (gs, m) in [
+        (32, ScaleMethod::MinMax),
+        (32, ScaleMethod::AbsMax),
+        (128, ScaleMethod::MinMax),
+    ] {
         v.push(Scheme {
             name: format!("int4 groups of {gs} {m:?}"),
             run: Box::new(move |x, y| {
@@ -76,7 +85,7 @@ fn schemes() -> Vec<Scheme> {
 }
 
 /// The 2-D float32 tensors of a safetensors file: (name, values).
-fn load(path: &str) -> Result<Vec<(String, Vec<f32>)>, Box<dyn Error>> {
+fn load(path: &str) -> Result<Vec<Tensor>, Box<dyn Error>> {
     let bytes = std::fs::read(path)?;
     let header_len = u64::from_le_bytes(bytes[..8].try_into()?) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len])?;
@@ -94,7 +103,10 @@ fn load(path: &str) -> Result<Vec<(String, Vec<f32>)>, Box<dyn Error>> {
             .map(|v| v.as_u64().unwrap_or(0) as usize)
             .collect();
         let raw = &data[off[0]..off[1]];
-        let values = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let values = raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         out.push((name.clone(), values));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -102,10 +114,16 @@ fn load(path: &str) -> Result<Vec<(String, Vec<f32>)>, Box<dyn Error>> {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: model_sqnr MODEL.safetensors")?;
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: model_sqnr MODEL.safetensors")?;
     let tensors = load(&path)?;
     let weights: usize = tensors.iter().map(|t| t.1.len()).sum();
-    println!("{} 2-D float32 tensors, {weights} weights, kernels: {}", tensors.len(), quantize::kernel_name());
+    println!(
+        "{} 2-D float32 tensors, {weights} weights, kernels: {}",
+        tensors.len(),
+        quantize::kernel_name()
+    );
     println!();
     println!("| format | SQNR (dB) | worst tensor SQNR (dB) | max abs error | bytes per weight |");
     println!("|---|---:|---:|---:|---:|");
@@ -124,7 +142,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         let sqnr = 10.0 * (sig / noise).log10();
         let bpw = bytes as f64 / weights as f64;
-        println!("| {} | {sqnr:.2} | {worst:.2} | {max_err:.4} | {bpw:.4} |", s.name);
+        println!(
+            "| {} | {sqnr:.2} | {worst:.2} | {max_err:.4} | {bpw:.4} |",
+            s.name
+        );
     }
     Ok(())
 }

@@ -89,7 +89,7 @@ pub fn blocks_len(format: BlockFormat, n: usize) -> Result<usize> {
     if n > isize::MAX as usize / core::mem::size_of::<f32>() {
         return Err(Error::InvalidArgument);
     }
-    if n % format.elements() != 0 {
+    if !n.is_multiple_of(format.elements()) {
         return Err(Error::Length);
     }
     // n / 32 * bytes <= n * 20 / 32 < n * 4: cannot overflow after the check above.
