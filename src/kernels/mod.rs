@@ -2,6 +2,8 @@
 //! it bit for bit. The level in use is chosen once, at first use, and reported by
 //! [`kernel_name`].
 
+#[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
+pub(crate) mod aarch64;
 pub(crate) mod scalar;
 #[cfg(test)]
 mod tests;
@@ -66,6 +68,10 @@ pub(crate) fn levels() -> Vec<&'static Kernels> {
         if x86_64::avx2::available() {
             v.push(&x86_64::avx2::KERNELS);
         }
+    }
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
+    if aarch64::neon::available() {
+        v.push(&aarch64::neon::KERNELS);
     }
     v.push(&scalar::KERNELS);
     v

@@ -1,0 +1,129 @@
+//! aarch64 kernels: NEON (Advanced SIMD), which every aarch64 Linux target has as a baseline
+//! feature. Little-endian only: `aarch64_be` is not built or tested (the kernels' lane and
+//! nibble order assumes little-endian memory, as the x86-64 ones do).
+
+pub(crate) mod neon;
+
+#[cfg(test)]
+mod tests {
+    use super::super::{choose, kernel_name, levels, scalar, Kernels};
+    use core::mem::MaybeUninit;
+
+    fn neon() -> &'static Kernels {
+        &super::neon::KERNELS
+    }
+
+    #[test]
+    fn neon_is_the_best_level_here() {
+        let names: Vec<_> = levels().iter().map(|k| k.name).collect();
+        assert_eq!(names, [c"neon", c"scalar"]);
+    }
+
+    #[test]
+    fn max_isa_caps_neon() {
+        assert_eq!(choose(None).name, c"neon");
+        assert_eq!(choose(Some("neon")).name, c"neon");
+        assert_eq!(choose(Some(" NEON ")).name, c"neon");
+        assert_eq!(choose(Some("scalar")).name, c"scalar");
+        // x86 levels rank above NEON: capping at them changes nothing here.
+        assert_eq!(choose(Some("avx2")).name, c"neon");
+        assert_eq!(choose(Some("avx512")).name, c"neon");
+        assert_eq!(choose(Some("nonsense")).name, c"neon");
+    }
+
+    /// The level the library really uses: NEON unless QUANTIZE_MAX_ISA lowers it. The aarch64
+    /// test script runs this with the variable unset and set to "scalar", and checks it ran.
+    #[test]
+    fn active_level_follows_the_environment() {
+        let cap = std::env::var("QUANTIZE_MAX_ISA").ok();
+        let expect = match cap.as_deref().map(str::trim) {
+            None => "neon",
+            Some(c) if c.eq_ignore_ascii_case("scalar") => "scalar",
+            Some(c) if c.eq_ignore_ascii_case("neon") => "neon",
+            Some(_) => choose(cap.as_deref()).name.to_str().unwrap_or("?"),
+        };
+        assert_eq!(kernel_name(), expect, "QUANTIZE_MAX_ISA={cap:?}");
+        println!(
+            "active kernel level: {} (QUANTIZE_MAX_ISA={cap:?})",
+            kernel_name()
+        );
+    }
+
+    /// Differences of ~44 significant bits, whose squares do not fit a double, summed in one
+    /// lane at a time (the other elements are zero): a fused multiply-add changes the last bits
+    /// of some of these sums. The shared tests cannot see that: their 1e30 outliers, or the
+    /// rounding of the final reduction, absorb a one-ulp difference in a lane.
+    #[test]
+    fn error_sums_round_twice_like_the_reference() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u32
+        };
+        for n in [9, 16, 17, 64, 100, 257, 1000, 4099] {
+            for lane in 0..8 {
+                let mut x = vec![0.0f32; n];
+                let mut y = vec![0.0f32; n];
+                for i in (lane..n).step_by(8) {
+                    // x in [1, 2), y = ±[2^-20, 2^-19): x - y needs about 44 bits.
+                    x[i] = f32::from_bits(0x3F80_0000 | (next() & 0x007F_FFFF));
+                    y[i] = f32::from_bits((107 << 23) | (next() & 0x807F_FFFF));
+                }
+                let a = (neon().error_sums)(&x, &y).unwrap();
+                let b = (scalar::KERNELS.error_sums)(&x, &y).unwrap();
+                let ctx = format!("n={n} lane={lane}");
+                assert_eq!(a.sum_sq.to_bits(), b.sum_sq.to_bits(), "sum_sq {ctx}");
+                assert_eq!(a.sum_abs.to_bits(), b.sum_abs.to_bits(), "sum_abs {ctx}");
+                assert_eq!(a.sum_x_sq.to_bits(), b.sum_x_sq.to_bits(), "sum_x_sq {ctx}");
+                assert_eq!(a.max_abs.to_bits(), b.max_abs.to_bits(), "max_abs {ctx}");
+                assert_eq!(a.max_abs_index, b.max_abs_index, "max_abs_index {ctx}");
+            }
+        }
+    }
+
+    /// One bad code among codes whose (code + 8) bits OR to nothing else: 8 among -8s gives
+    /// exactly 16, -9 among 7s gives 255.
+    #[test]
+    fn find_invalid_code_sees_a_lone_bad_code() {
+        for n in 1..=200 {
+            for (fill, bad) in [(-8i8, 8i8), (7, -9), (-8, -128), (0, 127)] {
+                for i in 0..n {
+                    let mut v = vec![fill; n];
+                    v[i] = bad;
+                    assert_eq!((neon().find_invalid_code)(&v), Some(i), "n={n} i={i}");
+                }
+                assert_eq!((neon().find_invalid_code)(&vec![fill; n]), None);
+            }
+        }
+    }
+
+    /// Codes from quotients that are NaN or huge (scale 0, subnormal scale) follow the
+    /// reference's saturating `as i32` and `saturating_add`, even though the quantizers never
+    /// pass such a scale.
+    #[test]
+    fn quantize_saturates_like_the_reference() {
+        let x: Vec<f32> = (0..64)
+            .map(|i| [0.0, -0.0, 1.0, -1.0, 3.0e38, -3.0e38, 0.5, -2.5][i % 8])
+            .collect();
+        for scale in [0.0f32, -0.0, 1e-45, -1.0, f32::INFINITY, f32::NAN] {
+            for zp in [-8i8, -1, 0, 3, 7] {
+                let (mut a, mut b) = (
+                    vec![MaybeUninit::new(0i8); x.len()],
+                    vec![MaybeUninit::new(0i8); x.len()],
+                );
+                (neon().quantize)(&x, scale, zp, &mut a);
+                (scalar::KERNELS.quantize)(&x, scale, zp, &mut b);
+                // SAFETY: both buffers were created initialised.
+                let (a, b): (Vec<i8>, Vec<i8>) = unsafe {
+                    (
+                        a.iter().map(|v| v.assume_init()).collect(),
+                        b.iter().map(|v| v.assume_init()).collect(),
+                    )
+                };
+                assert_eq!(a, b, "scale={scale:e} zp={zp}");
+            }
+        }
+    }
+}
