@@ -1,0 +1,253 @@
+//! Group-wise int4: group `g` covers elements `[g*group_size, min((g+1)*group_size, n))` and
+//! gets its own scale and zero point by the per-tensor rules (§2); the codes of all groups form
+//! one packed stream, so with an odd group size a byte can hold codes of two groups.
+
+use crate::int4::{check_params, params_for, Params, ScaleMethod};
+use crate::kernels::{self, scalar};
+use crate::out::uninit;
+use crate::pack::packed_len;
+use crate::{Error, Result};
+use core::mem::MaybeUninit;
+
+/// Number of groups: `ceil(n / group_size)`; 0 when `n` or `group_size` is 0.
+pub const fn group_count(n: usize, group_size: usize) -> usize {
+    match n.checked_div(group_size) {
+        Some(whole) => whole + (n % group_size != 0) as usize,
+        None => 0,
+    }
+}
+
+/// The element ranges of the groups.
+fn groups(n: usize, group_size: usize) -> impl Iterator<Item = core::ops::Range<usize>> {
+    (0..n)
+        .step_by(group_size)
+        .map(move |s| s..n.min(s.saturating_add(group_size)))
+}
+
+/// Quantizes `src` (n = `src.len()`) group by group.
+///
+/// `codes` needs `packed_len(n)` bytes and `scales` `group_count(n, group_size)` entries.
+/// `zero_points` needs as many for [`ScaleMethod::MinMax`]; for [`ScaleMethod::AbsMax`] it may
+/// be empty (nothing written), otherwise it needs as many and gets zeros.
+///
+/// Errors: `InvalidArgument` (group size 0), `BufferTooSmall`, then the first bad element
+/// (`NonFinite`, `ValueOutOfRange`). On bad data, groups before the bad one may have been
+/// written, never any after it.
+pub fn quantize_int4_groups(
+    src: &[f32],
+    group_size: usize,
+    method: ScaleMethod,
+    codes: &mut [u8],
+    scales: &mut [f32],
+    zero_points: &mut [i8],
+) -> Result<()> {
+    quantize_int4_groups_uninit(
+        src,
+        group_size,
+        method,
+        uninit(codes),
+        uninit(scales),
+        uninit(zero_points),
+    )
+}
+
+/// Checks the lengths of the group buffers; returns the group count.
+pub(crate) fn check_group_lengths(
+    n: usize,
+    group_size: usize,
+    codes_len: usize,
+    scales_len: usize,
+    zero_points_len: usize,
+    zero_points_optional: bool,
+) -> Result<usize> {
+    if group_size == 0 {
+        return Err(Error::InvalidArgument);
+    }
+    let count = group_count(n, group_size);
+    let zero_points_ok = zero_points_len >= count || (zero_points_optional && zero_points_len == 0);
+    if codes_len < packed_len(n) || scales_len < count || !zero_points_ok {
+        return Err(Error::BufferTooSmall);
+    }
+    Ok(count)
+}
+
+/// [`quantize_int4_groups`] into possibly uninitialised memory.
+pub fn quantize_int4_groups_uninit(
+    src: &[f32],
+    group_size: usize,
+    method: ScaleMethod,
+    codes: &mut [MaybeUninit<u8>],
+    scales: &mut [MaybeUninit<f32>],
+    zero_points: &mut [MaybeUninit<i8>],
+) -> Result<()> {
+    let n = src.len();
+    let absmax = method == ScaleMethod::AbsMax;
+    check_group_lengths(
+        n,
+        group_size,
+        codes.len(),
+        scales.len(),
+        zero_points.len(),
+        absmax,
+    )?;
+    let k = kernels::active();
+    // The low nibble of a byte whose high nibble belongs to the next group.
+    let mut pending: Option<i8> = None;
+    for (g, r) in groups(n, group_size).enumerate() {
+        let x = &src[r.clone()];
+        let p = params_for((k.scan)(x)?, method);
+        scales[g].write(p.scale);
+        if let Some(z) = zero_points.get_mut(g) {
+            z.write(p.zero_point);
+        }
+        let mut i = r.start;
+        if let Some(lo) = pending.take() {
+            let hi = scalar::quantize_one(src[i], p.scale, p.zero_point);
+            codes[i / 2].write(scalar::pack_pair(lo, hi));
+            i += 1;
+        }
+        // `i` is even here, so the rest of the group starts on a byte boundary.
+        let paired = (r.end - i) / 2 * 2;
+        let (body, tail) = src[i..r.end].split_at(paired);
+        (k.quantize_packed)(
+            body,
+            p.scale,
+            p.zero_point,
+            &mut codes[i / 2..(i + paired) / 2],
+        );
+        if let Some(&x) = tail.first() {
+            pending = Some(scalar::quantize_one(x, p.scale, p.zero_point));
+        }
+    }
+    if let Some(lo) = pending {
+        codes[n / 2].write(scalar::pack_pair(lo, 0));
+    }
+    Ok(())
+}
+
+/// Dequantizes `dst.len()` values group by group from `codes` (`packed_len(n)` bytes), `scales`
+/// (`group_count` entries) and `zero_points` (as many, or empty: every zero point 0).
+///
+/// Errors: `InvalidArgument` (group size 0), `BufferTooSmall`, then per group in order: its zero
+/// point (`ValueOutOfRange`), its scale (`NonFinite`). Groups before a bad one may have been
+/// written, never any after it.
+pub fn dequantize_int4_groups(
+    codes: &[u8],
+    group_size: usize,
+    scales: &[f32],
+    zero_points: &[i8],
+    dst: &mut [f32],
+) -> Result<()> {
+    dequantize_int4_groups_uninit(codes, group_size, scales, zero_points, uninit(dst))
+}
+
+/// [`dequantize_int4_groups`] into possibly uninitialised memory.
+pub fn dequantize_int4_groups_uninit(
+    codes: &[u8],
+    group_size: usize,
+    scales: &[f32],
+    zero_points: &[i8],
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let n = dst.len();
+    check_group_lengths(
+        n,
+        group_size,
+        codes.len(),
+        scales.len(),
+        zero_points.len(),
+        true,
+    )?;
+    let k = kernels::active();
+    for (g, r) in groups(n, group_size).enumerate() {
+        let p = Params {
+            scale: scales[g],
+            zero_point: zero_points.get(g).copied().unwrap_or(0),
+        };
+        check_params(p)?;
+        let mut i = r.start;
+        if i % 2 == 1 {
+            let (_, hi) = scalar::unpack_pair(codes[i / 2]);
+            dst[i].write(scalar::dequantize_one(hi, p.scale, p.zero_point));
+            i += 1;
+        }
+        let paired = (r.end - i) / 2 * 2;
+        (k.dequantize_packed)(
+            &codes[i / 2..(i + paired) / 2],
+            p.scale,
+            p.zero_point,
+            &mut dst[i..i + paired],
+        );
+        if paired < r.end - i {
+            let (lo, _) = scalar::unpack_pair(codes[(r.end - 1) / 2]);
+            dst[r.end - 1].write(scalar::dequantize_one(lo, p.scale, p.zero_point));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::int4::quantize_to_int4;
+    use crate::pack::unpack_int8_to_int4;
+
+    #[test]
+    fn group_count_is_ceil_and_zero_for_zero() {
+        assert_eq!(group_count(0, 4), 0);
+        assert_eq!(group_count(4, 0), 0);
+        assert_eq!(group_count(8, 4), 2);
+        assert_eq!(group_count(9, 4), 3);
+        assert_eq!(group_count(usize::MAX, 1), usize::MAX);
+        assert_eq!(group_count(usize::MAX, 2), usize::MAX / 2 + 1);
+    }
+
+    #[test]
+    fn odd_groups_share_bytes_and_match_per_group_quantization() {
+        let src: Vec<f32> = (0..23).map(|i| ((i * 7919) % 31) as f32 - 13.5).collect();
+        for gs in [1, 3, 5, 7, 23, 100] {
+            for method in ScaleMethod::ALL {
+                let count = group_count(src.len(), gs);
+                let mut codes = vec![0xEEu8; packed_len(src.len()) + 1];
+                let mut scales = vec![0.0f32; count];
+                let mut zps = vec![0i8; count];
+                quantize_int4_groups(&src, gs, method, &mut codes, &mut scales, &mut zps).unwrap();
+                assert_eq!(*codes.last().unwrap(), 0xEE, "byte past the end untouched");
+                let mut unpacked = vec![0i8; src.len()];
+                unpack_int8_to_int4(&codes, &mut unpacked).unwrap();
+                for (g, chunk) in src.chunks(gs).enumerate() {
+                    let mut q = vec![0i8; chunk.len()];
+                    let p = quantize_to_int4(chunk, method, &mut q).unwrap();
+                    assert_eq!(
+                        p,
+                        Params {
+                            scale: scales[g],
+                            zero_point: zps[g]
+                        }
+                    );
+                    assert_eq!(q, unpacked[g * gs..g * gs + chunk.len()]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_group_stops_before_writing_it() {
+        let src = [1.0, 2.0, 3.0, f32::NAN, 5.0, 6.0];
+        let mut codes = [0xEEu8; 3];
+        let mut scales = [9.0f32; 3];
+        let mut zps = [9i8; 3];
+        let r = quantize_int4_groups(
+            &src,
+            2,
+            ScaleMethod::MinMax,
+            &mut codes,
+            &mut scales,
+            &mut zps,
+        );
+        assert_eq!(r, Err(Error::NonFinite));
+        assert_ne!(scales[0], 9.0);
+        assert_eq!((scales[1], scales[2], zps[1], zps[2]), (9.0, 9.0, 9, 9));
+        assert_eq!(codes[1..], [0xEE, 0xEE]);
+    }
+}

@@ -1,0 +1,299 @@
+//! Per-tensor int4 quantization: the seed's API (DESIGN.md §2).
+
+use crate::kernels::{self, Range};
+use crate::out::uninit;
+use crate::pack::packed_len;
+use crate::{Error, Result};
+use core::mem::MaybeUninit;
+
+/// How the scale (and zero point) are derived from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ScaleMethod {
+    /// Asymmetric: the range `[min(0, min x), max(0, max x)]` is mapped onto -8..7.
+    #[default]
+    MinMax = 0,
+    /// Symmetric: the largest magnitude is mapped onto 7; the zero point is 0.
+    AbsMax = 1,
+}
+
+impl ScaleMethod {
+    /// Every method, in C constant order.
+    pub const ALL: [ScaleMethod; 2] = [ScaleMethod::MinMax, ScaleMethod::AbsMax];
+
+    /// The method with C constant value `v` (`QUANTIZE_SCALE_*`), if any.
+    pub fn from_raw(v: u32) -> Option<ScaleMethod> {
+        ScaleMethod::ALL.into_iter().find(|m| *m as u32 == v)
+    }
+}
+
+/// Scale and zero point of a quantized tensor (or group): `x ≈ (q - zero_point) * scale`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    pub scale: f32,
+    pub zero_point: i8,
+}
+
+impl Params {
+    /// What an all-zero input, or one whose scale underflows to 0, gets.
+    pub const IDENTITY: Params = Params {
+        scale: 1.0,
+        zero_point: 0,
+    };
+}
+
+/// Scale and zero point for data whose (validated, finite) extremes are `range` (§2).
+pub(crate) fn params_for(range: Range, method: ScaleMethod) -> Params {
+    let p = match method {
+        ScaleMethod::MinMax => {
+            let lo = if range.min < 0.0 { range.min } else { 0.0 };
+            let hi = if range.max > 0.0 { range.max } else { 0.0 };
+            let scale = (hi - lo) / 15.0;
+            // -8 - lo/scale lies in [-8, 7] up to rounding, hence the clamp.
+            let zp = (-8.0 - lo / scale).round_ties_even().clamp(-8.0, 7.0);
+            Params {
+                scale,
+                zero_point: zp as i8,
+            }
+        }
+        ScaleMethod::AbsMax => {
+            let a = if -range.min > range.max {
+                -range.min
+            } else {
+                range.max
+            };
+            Params {
+                scale: a / 7.0,
+                zero_point: 0,
+            }
+        }
+    };
+    // All zeros (scale 0, zero point NaN-derived) or an underflowing scale.
+    if p.scale > 0.0 {
+        p
+    } else {
+        Params::IDENTITY
+    }
+}
+
+/// Validates `src` (non-empty) and computes its parameters.
+fn analyse(src: &[f32], method: ScaleMethod) -> Result<Params> {
+    if src.is_empty() {
+        return Err(Error::EmptyInput);
+    }
+    let range = (kernels::active().scan)(src)?;
+    Ok(params_for(range, method))
+}
+
+/// Checks a zero point and a scale given for dequantization, in the contract's order.
+pub(crate) fn check_params(p: Params) -> Result<()> {
+    if !(-8..=7).contains(&p.zero_point) {
+        return Err(Error::ValueOutOfRange);
+    }
+    if !p.scale.is_finite() {
+        return Err(Error::NonFinite);
+    }
+    Ok(())
+}
+
+/// Quantizes `src` (n = `src.len()`) to one int4 code per `i8` in `dst[..n]`.
+///
+/// Errors: `BufferTooSmall` (`dst` shorter than n), `EmptyInput` (n = 0), then the first bad
+/// element: `NonFinite` (NaN, ±Inf) or `ValueOutOfRange` (|x| > 2^126). `dst` is untouched on
+/// error.
+pub fn quantize_to_int4(src: &[f32], method: ScaleMethod, dst: &mut [i8]) -> Result<Params> {
+    quantize_to_int4_uninit(src, method, uninit(dst))
+}
+
+/// [`quantize_to_int4`] into possibly uninitialised memory.
+pub fn quantize_to_int4_uninit(
+    src: &[f32],
+    method: ScaleMethod,
+    dst: &mut [MaybeUninit<i8>],
+) -> Result<Params> {
+    let dst = dst.get_mut(..src.len()).ok_or(Error::BufferTooSmall)?;
+    let p = analyse(src, method)?;
+    (kernels::active().quantize)(src, p.scale, p.zero_point, dst);
+    Ok(p)
+}
+
+/// Dequantizes `src[..n]` into `dst` (n = `dst.len()`): `y = (q - zero_point) * scale`.
+///
+/// Errors: `BufferTooSmall` (`src` shorter than n), then `ValueOutOfRange` (zero point outside
+/// -8..7), `NonFinite` (scale NaN or ±Inf), `ValueOutOfRange` (a code outside -8..7). `dst` is
+/// untouched on error.
+pub fn dequantize_from_int4(src: &[i8], params: Params, dst: &mut [f32]) -> Result<()> {
+    dequantize_from_int4_uninit(src, params, uninit(dst))
+}
+
+/// [`dequantize_from_int4`] into possibly uninitialised memory.
+pub fn dequantize_from_int4_uninit(
+    src: &[i8],
+    params: Params,
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let src = src.get(..dst.len()).ok_or(Error::BufferTooSmall)?;
+    check_params(params)?;
+    let k = kernels::active();
+    if (k.find_invalid_code)(src).is_some() {
+        return Err(Error::ValueOutOfRange);
+    }
+    (k.dequantize)(src, params.scale, params.zero_point, dst);
+    Ok(())
+}
+
+/// Quantizes and packs in one pass: the same bytes as [`quantize_to_int4`] followed by
+/// [`crate::pack::pack_int4_to_int8`]. `dst` needs `packed_len(n)` bytes.
+pub fn quantize_to_int4_packed(src: &[f32], method: ScaleMethod, dst: &mut [u8]) -> Result<Params> {
+    quantize_to_int4_packed_uninit(src, method, uninit(dst))
+}
+
+/// [`quantize_to_int4_packed`] into possibly uninitialised memory.
+pub fn quantize_to_int4_packed_uninit(
+    src: &[f32],
+    method: ScaleMethod,
+    dst: &mut [MaybeUninit<u8>],
+) -> Result<Params> {
+    let dst = dst
+        .get_mut(..packed_len(src.len()))
+        .ok_or(Error::BufferTooSmall)?;
+    let p = analyse(src, method)?;
+    (kernels::active().quantize_packed)(src, p.scale, p.zero_point, dst);
+    Ok(p)
+}
+
+/// Unpacks and dequantizes in one pass (n = `dst.len()`); `src` needs `packed_len(n)` bytes.
+///
+/// Errors: `BufferTooSmall`, then `ValueOutOfRange` (zero point), `NonFinite` (scale).
+pub fn dequantize_from_int4_packed(src: &[u8], params: Params, dst: &mut [f32]) -> Result<()> {
+    dequantize_from_int4_packed_uninit(src, params, uninit(dst))
+}
+
+/// [`dequantize_from_int4_packed`] into possibly uninitialised memory.
+pub fn dequantize_from_int4_packed_uninit(
+    src: &[u8],
+    params: Params,
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let src = src
+        .get(..packed_len(dst.len()))
+        .ok_or(Error::BufferTooSmall)?;
+    check_params(params)?;
+    (kernels::active().dequantize_packed)(src, params.scale, params.zero_point, dst);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(min: f32, max: f32) -> Range {
+        Range { min, max }
+    }
+
+    #[test]
+    fn minmax_range_always_contains_zero() {
+        // All positive: lo = 0, so zero point is -8 and 0.0 maps to code -8 exactly.
+        let p = params_for(range(1.0, 15.0), ScaleMethod::MinMax);
+        assert_eq!(
+            p,
+            Params {
+                scale: 1.0,
+                zero_point: -8
+            }
+        );
+        // All negative: hi = 0, zero point 7.
+        let p = params_for(range(-15.0, -1.0), ScaleMethod::MinMax);
+        assert_eq!(
+            p,
+            Params {
+                scale: 1.0,
+                zero_point: 7
+            }
+        );
+    }
+
+    #[test]
+    fn absmax_uses_the_larger_magnitude() {
+        assert_eq!(
+            params_for(range(-14.0, 7.0), ScaleMethod::AbsMax).scale,
+            2.0
+        );
+        assert_eq!(
+            params_for(range(-7.0, 14.0), ScaleMethod::AbsMax).scale,
+            2.0
+        );
+    }
+
+    #[test]
+    fn zero_or_underflowing_scale_gives_identity() {
+        for m in ScaleMethod::ALL {
+            assert_eq!(params_for(range(0.0, 0.0), m), Params::IDENTITY);
+            assert_eq!(params_for(range(-0.0, -0.0), m), Params::IDENTITY);
+            let tiny = f32::from_bits(1); // smallest subnormal: tiny / 15 and tiny / 7 round to 0
+            assert_eq!(params_for(range(tiny, tiny), m), Params::IDENTITY);
+        }
+    }
+
+    #[test]
+    fn dequantize_checks_zero_point_before_scale_before_codes() {
+        let mut out = [7.0f32; 2];
+        let bad_both = Params {
+            scale: f32::NAN,
+            zero_point: 8,
+        };
+        assert_eq!(
+            dequantize_from_int4(&[9, 0], bad_both, &mut out),
+            Err(Error::ValueOutOfRange)
+        );
+        let bad_scale = Params {
+            scale: f32::INFINITY,
+            zero_point: 0,
+        };
+        assert_eq!(
+            dequantize_from_int4(&[9, 0], bad_scale, &mut out),
+            Err(Error::NonFinite)
+        );
+        let ok = Params {
+            scale: 1.0,
+            zero_point: 0,
+        };
+        assert_eq!(
+            dequantize_from_int4(&[0, -9], ok, &mut out),
+            Err(Error::ValueOutOfRange)
+        );
+        assert_eq!(out, [7.0; 2], "untouched on error");
+    }
+
+    #[test]
+    fn first_bad_element_wins() {
+        let mut q = [0i8; 3];
+        let big = 2f32.powi(127);
+        assert_eq!(
+            quantize_to_int4(&[1.0, big, f32::NAN], ScaleMethod::MinMax, &mut q),
+            Err(Error::ValueOutOfRange)
+        );
+        assert_eq!(
+            quantize_to_int4(&[1.0, f32::NEG_INFINITY, big], ScaleMethod::AbsMax, &mut q),
+            Err(Error::NonFinite)
+        );
+        assert_eq!(q, [0; 3]);
+    }
+
+    #[test]
+    fn lengths_before_empty_before_data() {
+        let mut q = [0i8; 1];
+        assert_eq!(
+            quantize_to_int4(&[f32::NAN; 2], ScaleMethod::MinMax, &mut q),
+            Err(Error::BufferTooSmall)
+        );
+        assert_eq!(
+            quantize_to_int4(&[], ScaleMethod::MinMax, &mut q),
+            Err(Error::EmptyInput)
+        );
+        let mut b = [0u8; 1];
+        assert_eq!(
+            quantize_to_int4_packed(&[1.0; 3], ScaleMethod::MinMax, &mut b),
+            Err(Error::BufferTooSmall)
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! The portable scalar reference: the definition every SIMD kernel is tested against.
+
+use super::{ErrorSums, Kernels, Range};
+use crate::{Error, Result};
+use core::mem::MaybeUninit;
+
+pub(crate) static KERNELS: Kernels = Kernels {
+    name: c"scalar",
+    scan,
+    quantize,
+    quantize_packed,
+    dequantize,
+    dequantize_packed,
+    find_invalid_code,
+    pack,
+    unpack,
+    error_sums,
+};
+
+/// Largest magnitude the int4 quantizers accept (2^126): beyond it the range `hi - lo` or a
+/// dequantized end point could overflow float32.
+pub(crate) const MAX_INPUT: f32 = 8.507_059e37; // 2^126, exactly
+
+pub(crate) fn scan(src: &[f32]) -> Result<Range> {
+    let mut range = Range {
+        min: f32::INFINITY,
+        max: f32::NEG_INFINITY,
+    };
+    for &x in src {
+        check_value(x)?;
+        // Plain comparisons (not f32::min/max) so the sign of a zero never matters.
+        if x < range.min {
+            range.min = x;
+        }
+        if x > range.max {
+            range.max = x;
+        }
+    }
+    Ok(range)
+}
+
+/// The per-element validity rule of the int4 quantizers.
+#[inline]
+pub(crate) fn check_value(x: f32) -> Result<()> {
+    if !x.is_finite() {
+        Err(Error::NonFinite)
+    } else if x.abs() > MAX_INPUT {
+        Err(Error::ValueOutOfRange)
+    } else {
+        Ok(())
+    }
+}
+
+/// `clamp(rne(x / scale) + zp, -8, 7)`: a true division (ONNX QuantizeLinear), ties to even.
+#[inline]
+pub(crate) fn quantize_one(x: f32, scale: f32, zp: i8) -> i8 {
+    // `as i32` saturates (the quotient is small for any scale the quantizers compute anyway).
+    let q = ((x / scale).round_ties_even() as i32).saturating_add(i32::from(zp));
+    q.clamp(-8, 7) as i8
+}
+
+/// `(q - zp) as f32 * scale`: one rounding.
+#[inline]
+pub(crate) fn dequantize_one(q: i8, scale: f32, zp: i8) -> f32 {
+    (i32::from(q) - i32::from(zp)) as f32 * scale
+}
+
+/// Two codes in one byte: `lo` in bits 0..4, `hi` in bits 4..8, two's complement nibbles.
+#[inline]
+pub(crate) fn pack_pair(lo: i8, hi: i8) -> u8 {
+    (lo as u8 & 0x0F) | ((hi as u8) << 4)
+}
+
+/// The low and high nibble of a byte, sign-extended.
+#[inline]
+pub(crate) fn unpack_pair(b: u8) -> (i8, i8) {
+    (((b << 4) as i8) >> 4, (b as i8) >> 4)
+}
+
+fn quantize(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        d.write(quantize_one(x, scale, zp));
+    }
+}
+
+fn quantize_packed(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>]) {
+    for (d, pair) in dst.iter_mut().zip(src.chunks(2)) {
+        let lo = quantize_one(pair[0], scale, zp);
+        let hi = pair.get(1).map_or(0, |&x| quantize_one(x, scale, zp));
+        d.write(pack_pair(lo, hi));
+    }
+}
+
+fn dequantize(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    for (d, &q) in dst.iter_mut().zip(src) {
+        d.write(dequantize_one(q, scale, zp));
+    }
+}
+
+fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    for (pair, &b) in dst.chunks_mut(2).zip(src) {
+        let (lo, hi) = unpack_pair(b);
+        pair[0].write(dequantize_one(lo, scale, zp));
+        if let Some(d) = pair.get_mut(1) {
+            d.write(dequantize_one(hi, scale, zp));
+        }
+    }
+}
+
+fn find_invalid_code(src: &[i8]) -> Option<usize> {
+    src.iter().position(|q| !(-8..=7).contains(q))
+}
+
+fn pack(src: &[i8], dst: &mut [MaybeUninit<u8>]) {
+    for (d, pair) in dst.iter_mut().zip(src.chunks(2)) {
+        d.write(pack_pair(pair[0], pair.get(1).copied().unwrap_or(0)));
+    }
+}
+
+fn unpack(src: &[u8], dst: &mut [MaybeUninit<i8>]) {
+    for (pair, &b) in dst.chunks_mut(2).zip(src) {
+        let (lo, hi) = unpack_pair(b);
+        pair[0].write(lo);
+        if let Some(d) = pair.get_mut(1) {
+            d.write(hi);
+        }
+    }
+}
+
+/// Number of partial sums. Element `i` is added to lane `i % LANES`, and the lanes are combined
+/// as a 512-bit vector of f64 is reduced (halves, then quarters), so a SIMD kernel can return
+/// exactly these sums.
+pub(crate) const SUM_LANES: usize = 8;
+
+/// Combines the lanes: `((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7))`.
+pub(crate) fn reduce_lanes(l: [f64; SUM_LANES]) -> f64 {
+    let half = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
+    let quarter = [half[0] + half[2], half[1] + half[3]];
+    quarter[0] + quarter[1]
+}
+
+fn error_sums(x: &[f32], y: &[f32]) -> ErrorSums {
+    let mut abs = [0.0f64; SUM_LANES];
+    let mut sq = [0.0f64; SUM_LANES];
+    let mut x_sq = [0.0f64; SUM_LANES];
+    let mut max_abs = 0.0f64;
+    let mut max_abs_index = 0;
+    for (i, (&a, &b)) in x.iter().zip(y).enumerate() {
+        let lane = i % SUM_LANES;
+        let a = f64::from(a);
+        let d = a - f64::from(b);
+        // Separate multiply and add: no fused multiply-add, so every level rounds alike.
+        let d_sq = d * d;
+        let a_sq = a * a;
+        abs[lane] += d.abs();
+        sq[lane] += d_sq;
+        x_sq[lane] += a_sq;
+        if d.abs() > max_abs {
+            max_abs = d.abs();
+            max_abs_index = i;
+        }
+    }
+    ErrorSums {
+        sum_abs: reduce_lanes(abs),
+        sum_sq: reduce_lanes(sq),
+        sum_x_sq: reduce_lanes(x_sq),
+        max_abs,
+        max_abs_index,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_input_is_two_to_the_126() {
+        assert_eq!(MAX_INPUT, 2f32.powi(126));
+        assert_eq!(MAX_INPUT.to_bits(), (126 + 127) << 23);
+    }
+
+    #[test]
+    fn nibbles_round_trip_every_byte() {
+        for b in 0..=255u8 {
+            let (lo, hi) = unpack_pair(b);
+            assert!((-8..=7).contains(&lo) && (-8..=7).contains(&hi));
+            assert_eq!(pack_pair(lo, hi), b);
+            // Independent statement of the layout: low nibble first, two's complement.
+            let expect = |n: u8| if n >= 8 { n as i8 - 16 } else { n as i8 };
+            assert_eq!(lo, expect(b & 0xF));
+            assert_eq!(hi, expect(b >> 4));
+        }
+    }
+
+    #[test]
+    fn quantize_one_rounds_ties_to_even_and_saturates() {
+        assert_eq!(quantize_one(0.5, 1.0, 0), 0);
+        assert_eq!(quantize_one(1.5, 1.0, 0), 2);
+        assert_eq!(quantize_one(2.5, 1.0, 0), 2);
+        assert_eq!(quantize_one(-2.5, 1.0, 0), -2);
+        assert_eq!(quantize_one(-0.5, 1.0, 0), 0);
+        assert_eq!(quantize_one(100.0, 1.0, 0), 7);
+        assert_eq!(quantize_one(-100.0, 1.0, 0), -8);
+        assert_eq!(quantize_one(3.0, 1.0, -8), -5);
+        assert_eq!(quantize_one(f32::MAX, f32::MIN_POSITIVE, 7), 7);
+    }
+
+    #[test]
+    fn reduce_order_is_the_documented_tree() {
+        // Values chosen so any other association gives a different result.
+        let l = [1e16, 1.0, -1e16, 1.0, 1.0, 3.0, 1.0, -1.0];
+        let expect = ((1e16 + 1.0) + (-1e16 + 1.0)) + ((1.0 + 3.0) + (1.0 + -1.0));
+        assert_eq!(reduce_lanes(l), expect);
+    }
+}

@@ -1,0 +1,102 @@
+//! Error statistics of a reconstruction.
+
+use crate::kernels;
+use crate::{Error, Result};
+
+/// How far `restored` is from `original`. Every difference is computed, and every sum
+/// accumulated, in double precision, in the fixed order of the scalar reference.
+///
+/// This is the C struct `quantize_error_stats`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ErrorStats {
+    /// mean of |x - y|
+    pub mean_abs_error: f64,
+    /// max of |x - y|
+    pub max_abs_error: f64,
+    /// mean of (x - y)^2
+    pub mean_squared_error: f64,
+    /// sqrt(mean_squared_error)
+    pub rmse: f64,
+    /// 10*log10(sum x^2 / sum (x-y)^2): +INFINITY when exact, -INFINITY when x is all zero and
+    /// y is not.
+    pub sqnr_db: f64,
+    /// Where max_abs_error occurs (the first such index).
+    pub max_abs_index: usize,
+}
+
+/// Measures the error of `restored` against `original` (n = `original.len()`).
+///
+/// Errors: `BufferTooSmall` (`restored` shorter than n), `EmptyInput` (n = 0), `NonFinite` (NaN
+/// or ±Inf in either input).
+pub fn measure_error(original: &[f32], restored: &[f32]) -> Result<ErrorStats> {
+    let restored = restored
+        .get(..original.len())
+        .ok_or(Error::BufferTooSmall)?;
+    if original.is_empty() {
+        return Err(Error::EmptyInput);
+    }
+    if !original.iter().chain(restored).all(|v| v.is_finite()) {
+        return Err(Error::NonFinite);
+    }
+    let s = (kernels::active().error_sums)(original, restored);
+    let n = original.len() as f64;
+    let mse = s.sum_sq / n;
+    Ok(ErrorStats {
+        mean_abs_error: s.sum_abs / n,
+        max_abs_error: s.max_abs,
+        mean_squared_error: mse,
+        rmse: mse.sqrt(),
+        sqnr_db: if s.sum_sq == 0.0 {
+            f64::INFINITY
+        } else {
+            10.0 * (s.sum_x_sq / s.sum_sq).log10()
+        },
+        max_abs_index: s.max_abs_index,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_and_all_zero_cases() {
+        let s = measure_error(&[1.0, -2.0], &[1.0, -2.0]).unwrap();
+        assert_eq!(s.sqnr_db, f64::INFINITY);
+        assert_eq!(s.max_abs_error, 0.0);
+        let s = measure_error(&[0.0, 0.0], &[0.0, 0.5]).unwrap();
+        assert_eq!(s.sqnr_db, f64::NEG_INFINITY);
+        assert_eq!(s.max_abs_index, 1);
+        assert_eq!(
+            measure_error(&[0.0, 0.0], &[0.0, -0.0]).unwrap().sqnr_db,
+            f64::INFINITY
+        );
+    }
+
+    #[test]
+    fn values_by_hand() {
+        // d = [0.5, -1, 1, 0.5]: |d| sum 3, d^2 sum 2.5, x^2 sum 1+4+9+16 = 30.
+        let s = measure_error(&[1.0, 2.0, 3.0, 4.0], &[0.5, 3.0, 2.0, 3.5]).unwrap();
+        assert_eq!(s.mean_abs_error, 0.75);
+        assert_eq!(s.max_abs_error, 1.0);
+        assert_eq!(s.max_abs_index, 1, "first of the two maxima");
+        assert_eq!(s.mean_squared_error, 0.625);
+        assert_eq!(s.rmse, 0.625f64.sqrt());
+        assert_eq!(s.sqnr_db, 10.0 * 12.0f64.log10());
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(measure_error(&[], &[]), Err(Error::EmptyInput));
+        assert_eq!(
+            measure_error(&[1.0, 2.0], &[1.0]),
+            Err(Error::BufferTooSmall)
+        );
+        assert_eq!(measure_error(&[1.0], &[f32::NAN]), Err(Error::NonFinite));
+        assert_eq!(
+            measure_error(&[f32::INFINITY], &[1.0]),
+            Err(Error::NonFinite)
+        );
+    }
+}
