@@ -1,7 +1,8 @@
 # libquantize: build, demo, test and install the C library.
 #
 #   make                  cargo build --release (libquantize.so, libquantize.a in target/release)
-#   make demo             build, then compile and run examples-c/seed_example.c (static link)
+#   make demo             build, then compile and run examples-c/seed_example.c (static link;
+#                         DEMO=path/to/other.c runs another program)
 #   make test             cargo test (everything)
 #   make install          header, libraries and pkg-config file under $(DESTDIR)$(PREFIX)
 #
@@ -17,6 +18,7 @@ CARGO        ?= cargo
 CC           ?= cc
 CFLAGS       ?= -O2 -Wall -Wextra
 INSTALL      ?= install
+DEMO         ?= examples-c/seed_example.c
 
 CARGO_TARGET_DIR ?= $(CURDIR)/target
 export CARGO_TARGET_DIR
@@ -47,9 +49,9 @@ $(NATIVE_LIBS): $(SOURCES)
 	$(MAKE) build
 
 demo: build
-	$(CC) $(CFLAGS) -Iinclude examples-c/seed_example.c $(RELEASE)/libquantize.a \
-	  $$(cat $(NATIVE_LIBS)) -o $(RELEASE)/seed_example
-	$(RELEASE)/seed_example
+	$(CC) $(CFLAGS) -Iinclude $(DEMO) $(RELEASE)/libquantize.a \
+	  $$(cat $(NATIVE_LIBS)) -o $(RELEASE)/$(notdir $(basename $(DEMO)))
+	$(RELEASE)/$(notdir $(basename $(DEMO)))
 
 test:
 	$(CARGO) test

@@ -16,6 +16,7 @@ import sys
 
 from setuptools import setup
 from setuptools.command.build_py import build_py as _build_py
+from setuptools.dist import Distribution
 
 try:
     from setuptools.command.bdist_wheel import bdist_wheel as _bdist_wheel
@@ -122,6 +123,13 @@ class build_py(_build_py):
         return outputs
 
 
+class BinaryDistribution(Distribution):
+    """Not pure Python: install into platlib, build a platform wheel."""
+
+    def has_ext_modules(self):
+        return True
+
+
 class bdist_wheel(_bdist_wheel):
     """Platform wheel (it carries a native library), independent of the Python version."""
 
@@ -136,5 +144,6 @@ class bdist_wheel(_bdist_wheel):
 
 setup(
     version=_crate_version(),
+    distclass=BinaryDistribution,
     cmdclass={"build_py": build_py, "bdist_wheel": bdist_wheel},
 )
