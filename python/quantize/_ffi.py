@@ -9,7 +9,17 @@ by the environment variable ``QUANTIZE_LIBRARY`` (for development against a fres
 import ctypes
 import os
 import sys
-from ctypes import POINTER, c_char_p, c_double, c_float, c_int8, c_int32, c_size_t, c_uint8, c_uint32
+from ctypes import (
+    POINTER,
+    c_char_p,
+    c_double,
+    c_float,
+    c_int8,
+    c_int32,
+    c_size_t,
+    c_uint8,
+    c_uint32,
+)
 
 __all__ = [
     "lib",

@@ -113,7 +113,9 @@ def _as_bytes(data, what="packed", function=None):
     if arr.size == 0:
         return np.zeros(0, dtype=np.uint8)
     if arr.dtype.kind not in "iu":
-        raise TypeError("%s must be bytes or integers, got an array of dtype %s" % (what, arr.dtype))
+        raise TypeError(
+            "%s must be bytes or integers, got an array of dtype %s" % (what, arr.dtype)
+        )
     bad = (arr < -128) | (arr > 255)
     if bad.any():
         raise ValueOutOfRangeError(
@@ -138,9 +140,7 @@ def _method(scale_method, function):
             "scale_method must be 'minmax', 'absmax' or an int, got %r" % (scale_method,)
         ) from None
     if not 0 <= value < 2**32:
-        raise InvalidArgumentError(
-            function=function, detail="unknown scale_method %d" % value
-        )
+        raise InvalidArgumentError(function=function, detail="unknown scale_method %d" % value)
     return value  # the library itself rejects unknown numbers
 
 
@@ -450,4 +450,3 @@ def group_count(n, group_size):
     """Groups of ``group_size`` covering ``n`` values (0 when either is 0)."""
     fn = "quantize_group_count"
     return int(lib.quantize_group_count(_size(n, "n", fn), _size(group_size, "group_size", fn)))
-

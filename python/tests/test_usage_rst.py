@@ -12,7 +12,9 @@ import pytest
 import q4ref
 import rst
 
-USAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "seed", "USAGE.rst")
+USAGE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "seed", "USAGE.rst"
+)
 
 
 def _read_blocks():
