@@ -132,6 +132,9 @@ pub fn dequantize_from_int4_uninit(
     dst: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
     let src = src.get(..dst.len()).ok_or(Error::BufferTooSmall)?;
+    if dst.is_empty() {
+        return Ok(()); // n = 0 is success, whatever the scalars (empty comes before data)
+    }
     check_params(params)?;
     let k = kernels::active();
     if (k.find_invalid_code)(src).is_some() {
@@ -177,6 +180,9 @@ pub fn dequantize_from_int4_packed_uninit(
     let src = src
         .get(..packed_len(dst.len()))
         .ok_or(Error::BufferTooSmall)?;
+    if dst.is_empty() {
+        return Ok(()); // n = 0 is success, whatever the scalars (empty comes before data)
+    }
     check_params(params)?;
     (kernels::active().dequantize_packed)(src, params.scale, params.zero_point, dst);
     Ok(())
