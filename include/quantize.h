@@ -55,6 +55,11 @@
 typedef int32_t quantize_status;
 
 /**
+ * A 4-bit codebook: one of `QUANTIZE_CODEBOOK_*`.
+ */
+typedef uint32_t quantize_codebook;
+
+/**
  * How quantize_to_int4 and friends derive the scale: one of `QUANTIZE_SCALE_*`.
  */
 typedef uint32_t quantize_scale_method;
@@ -92,8 +97,6 @@ typedef struct quantize_error_stats {
    */
   size_t max_abs_index;
 } quantize_error_stats;
-
-
 
 /**
  * Success.
@@ -162,13 +165,46 @@ typedef struct quantize_error_stats {
  */
 #define QUANTIZE_SCALE_ABSMAX 1
 
+/**
+ * bitsandbytes' NF4 (4-bit NormalFloat of QLoRA): 16 normal quantiles in [-1, 1], exact zero.
+ */
+#define QUANTIZE_CODEBOOK_NF4 0
 
-
-
+/**
+ * bitsandbytes' FP4: a sign bit and the magnitudes 0, 1/192, 1/6, 1/4, 1/3, 1/2, 2/3, 1.
+ */
+#define QUANTIZE_CODEBOOK_FP4 1
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Dequantizes n values of a 4-bit codebook (the layout of quantize_codebook_blocks):
+ * dst[i] = table[code[i]] * absmax[i / block_size], one rounding.
+ *
+ * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes (any byte values are valid).
+ * - `block_size`: a power of two from 32 to 4096.
+ * - `absmax`, `absmax_len`: at least QUANTIZE_GROUP_COUNT(n, block_size) finite floats (negative
+ *   ones are accepted and negate the block).
+ * - `dst`: n floats (4-byte aligned).
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown codebook, bad block size, n too large),
+ * NULL_POINTER, MISALIGNED (absmax, dst), BUFFER_TOO_SMALL, OVERLAP, NON_FINITE (a NaN or
+ * infinite absmax; blocks before it may have been written, never any after it). n = 0 is
+ * QUANTIZE_OK. Thread-safe.
+ *
+ * # Safety
+ * Each pointer must be valid for its stated length (dst: n elements).
+ */
+quantize_status dequantize_codebook_blocks(quantize_codebook codebook,
+                                           const uint8_t *codes,
+                                           size_t codes_len,
+                                           size_t n,
+                                           size_t block_size,
+                                           const float *absmax,
+                                           size_t absmax_len,
+                                           float *dst);
 
 /**
  * Dequantizes n int4 codes (one per int8_t): dst[i] = (float)(src[i] - zero_point) * scale,
@@ -259,6 +295,37 @@ quantize_status dequantize_int4_groups(const uint8_t *codes,
  * `src` must be valid for n elements, `dst` for dst_len bytes.
  */
 quantize_status pack_int4_to_int8(const int8_t *src, size_t n, uint8_t *dst, size_t dst_len);
+
+/**
+ * Quantizes n floats to a 4-bit codebook with one absmax scale per block of block_size
+ * elements (the last block may be partial), exactly as bitsandbytes' quantize_4bit:
+ * code = the table entry nearest x * (1 / absmax), by bitsandbytes' decision thresholds.
+ * Codes are one packed stream, the FIRST element of each pair in the HIGH nibble (bitsandbytes'
+ * order, unlike pack_int4_to_int8); an odd n pads the last low nibble with the code of 0.0.
+ *
+ * - `codebook`: QUANTIZE_CODEBOOK_NF4 or QUANTIZE_CODEBOOK_FP4.
+ * - `src`: n floats (4-byte aligned; NULL only if n is 0).
+ * - `block_size`: a power of two from 32 to 4096.
+ * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
+ * - `absmax`, `absmax_len`: at least QUANTIZE_GROUP_COUNT(n, block_size) floats.
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown codebook, bad block size, n too large),
+ * NULL_POINTER, MISALIGNED (src, absmax), BUFFER_TOO_SMALL, OVERLAP, then for the first bad
+ * element NON_FINITE or VALUE_OUT_OF_RANGE (|x| > 2^126). On an argument error nothing is
+ * written; on bad data the blocks before the bad one may have been written, never any after
+ * it. n = 0 is QUANTIZE_OK. Thread-safe.
+ *
+ * # Safety
+ * Each pointer must be valid for its stated length (src: n elements).
+ */
+quantize_status quantize_codebook_blocks(quantize_codebook codebook,
+                                         const float *src,
+                                         size_t n,
+                                         size_t block_size,
+                                         uint8_t *codes,
+                                         size_t codes_len,
+                                         float *absmax,
+                                         size_t absmax_len);
 
 /**
  * Number of groups of group_size elements that cover n elements: ceil(n / group_size); 0 when n

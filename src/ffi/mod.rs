@@ -8,11 +8,13 @@
 
 pub(crate) mod boundary;
 pub(crate) mod check;
+mod codebook;
 mod groups;
 mod int4;
 mod meta;
 mod stats;
 
+pub use codebook::*;
 pub use groups::*;
 pub use int4::*;
 pub use meta::*;

@@ -3,6 +3,10 @@
 //! [`kernel_name`].
 
 pub(crate) mod scalar;
+#[cfg(test)]
+mod tests;
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+pub(crate) mod x86_64;
 
 use crate::Result;
 use core::mem::MaybeUninit;
@@ -51,9 +55,46 @@ pub(crate) struct Kernels {
     pub error_sums: fn(x: &[f32], y: &[f32]) -> ErrorSums,
 }
 
-/// The kernels in use.
+/// Every level this CPU can run, best first; the scalar reference is always last.
+pub(crate) fn levels() -> Vec<&'static Kernels> {
+    let mut v: Vec<&'static Kernels> = Vec::new();
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    {
+        if x86_64::avx512::available() {
+            v.push(&x86_64::avx512::KERNELS);
+        }
+        if x86_64::avx2::available() {
+            v.push(&x86_64::avx2::KERNELS);
+        }
+    }
+    v.push(&scalar::KERNELS);
+    v
+}
+
+/// The best level this CPU can run, lowered to at most `max_isa` (a level name, from the
+/// environment variable QUANTIZE_MAX_ISA) when that names a known level.
+fn choose(max_isa: Option<&str>) -> &'static Kernels {
+    let levels = levels();
+    let cap = max_isa.and_then(|m| {
+        const ORDER: [&str; 4] = ["scalar", "neon", "avx2", "avx512"];
+        ORDER.iter().position(|&l| l.eq_ignore_ascii_case(m.trim()))
+    });
+    let rank = |k: &Kernels| {
+        ["scalar", "neon", "avx2", "avx512"]
+            .iter()
+            .position(|&l| k.name.to_bytes() == l.as_bytes())
+            .unwrap_or(0)
+    };
+    levels
+        .into_iter()
+        .find(|k| cap.is_none_or(|c| rank(k) <= c))
+        .unwrap_or(&scalar::KERNELS)
+}
+
+/// The kernels in use: chosen once, at first use, and cached (the library's only global state).
 pub(crate) fn active() -> &'static Kernels {
-    &scalar::KERNELS
+    static ACTIVE: std::sync::OnceLock<&'static Kernels> = std::sync::OnceLock::new();
+    ACTIVE.get_or_init(|| choose(std::env::var("QUANTIZE_MAX_ISA").ok().as_deref()))
 }
 
 /// The name of the SIMD level in use: "scalar", "avx2", "avx512" or "neon".

@@ -1,0 +1,227 @@
+//! Every kernel level against the scalar reference, bit for bit, on every length 0..=300 and some
+//! large ones, at every start offset within a 64-byte vector, on random and awkward values.
+
+use super::*;
+use crate::int4::{params_for, ScaleMethod};
+use core::mem::MaybeUninit;
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    /// Mostly ordinary values, with ties, zeros of both signs, subnormals and extremes mixed in.
+    fn awkward_f32(&mut self) -> f32 {
+        match self.below(12) {
+            0 => 0.0,
+            1 => -0.0,
+            2 => f32::from_bits(self.below(0x0080_0000) as u32), // subnormal
+            3 => f32::from_bits((253 << 23) | (self.below(2) as u32) << 31), // ±2^126
+            4 => (self.below(64) as f32 - 32.0) * 0.5,           // halves: ties for scale 1
+            5 => (self.below(64) as f32 - 32.0) * 0.125,
+            _ => {
+                // A random finite float of moderate exponent.
+                let e = 100 + self.below(60) as u32;
+                f32::from_bits((e << 23) | (self.next() as u32 & 0x807F_FFFF))
+            }
+        }
+    }
+}
+
+fn lengths() -> impl Iterator<Item = usize> {
+    (0..=300).chain([511, 512, 513, 1000, 4099])
+}
+
+/// Runs `f` with an output buffer of `n` elements starting at every offset of a 64-byte
+/// vector, so stores are tested unaligned too.
+fn uninit_vec<T: Copy>(n: usize, fill: T) -> Vec<MaybeUninit<T>> {
+    vec![MaybeUninit::new(fill); n]
+}
+
+fn init<T: Copy>(v: &[MaybeUninit<T>]) -> Vec<T> {
+    // SAFETY: every test buffer is created initialised (with a fill value).
+    v.iter().map(|x| unsafe { x.assume_init() }).collect()
+}
+
+fn simd_levels() -> Vec<&'static Kernels> {
+    levels()
+        .into_iter()
+        .filter(|k| k.name != c"scalar")
+        .collect()
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn scan_matches_reference() {
+    let r = &scalar::KERNELS;
+    let mut rng = Rng(1);
+    for k in simd_levels() {
+        for n in lengths().filter(|&n| n > 0) {
+            for off in [0, 1, 3, 7, 15] {
+                let mut x: Vec<f32> = (0..n + off).map(|_| rng.awkward_f32()).collect();
+                let s = &x[off..];
+                assert_eq!((k.scan)(s), (r.scan)(s), "{:?} n={n} off={off}", k.name);
+                // A bad value at a random place, and a second one after it of the other kind.
+                let i = off + rng.below(n as u64) as usize;
+                x[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e38, -1e38]
+                    [rng.below(5) as usize];
+                if i + 1 < x.len() {
+                    x[i + 1] = [f32::NAN, 2e38][rng.below(2) as usize];
+                }
+                let s = &x[off..];
+                assert_eq!((k.scan)(s), (r.scan)(s), "{:?} n={n} bad at {i}", k.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn quantize_and_dequantize_match_reference() {
+    let r = &scalar::KERNELS;
+    let mut rng = Rng(2);
+    for k in simd_levels() {
+        for n in lengths() {
+            let off = rng.below(16) as usize;
+            let x: Vec<f32> = (0..n + off).map(|_| rng.awkward_f32()).collect();
+            let x = &x[off..];
+            let mut params = vec![
+                (1.0f32, 0i8),
+                (0.25, -3),
+                (f32::MIN_POSITIVE, 7),
+                (3.5e-45, -8),
+            ];
+            if let Ok(range) = (r.scan)(x) {
+                for m in ScaleMethod::ALL {
+                    let p = params_for(range, m);
+                    params.push((p.scale, p.zero_point));
+                }
+            }
+            for (scale, zp) in params {
+                let ctx = format!("{:?} n={n} off={off} scale={scale:e} zp={zp}", k.name);
+                let (mut a, mut b) = (uninit_vec(n, 0i8), uninit_vec(n, 0i8));
+                (k.quantize)(x, scale, zp, &mut a);
+                (r.quantize)(x, scale, zp, &mut b);
+                let codes = init(&a);
+                assert_eq!(codes, init(&b), "quantize {ctx}");
+
+                let m = crate::pack::packed_len(n);
+                let (mut a, mut b) = (uninit_vec(m, 0u8), uninit_vec(m, 0u8));
+                (k.quantize_packed)(x, scale, zp, &mut a);
+                (r.quantize_packed)(x, scale, zp, &mut b);
+                let packed = init(&a);
+                assert_eq!(packed, init(&b), "quantize_packed {ctx}");
+
+                let (mut a, mut b) = (uninit_vec(n, 0f32), uninit_vec(n, 0f32));
+                (k.dequantize)(&codes, scale, zp, &mut a);
+                (r.dequantize)(&codes, scale, zp, &mut b);
+                assert_eq!(bits(&init(&a)), bits(&init(&b)), "dequantize {ctx}");
+
+                let (mut a, mut b) = (uninit_vec(n, 0f32), uninit_vec(n, 0f32));
+                (k.dequantize_packed)(&packed, scale, zp, &mut a);
+                (r.dequantize_packed)(&packed, scale, zp, &mut b);
+                assert_eq!(bits(&init(&a)), bits(&init(&b)), "dequantize_packed {ctx}");
+            }
+        }
+    }
+}
+
+#[test]
+fn code_kernels_match_reference() {
+    let r = &scalar::KERNELS;
+    let mut rng = Rng(3);
+    for k in simd_levels() {
+        for n in lengths() {
+            let off = rng.below(32) as usize;
+            let all: Vec<i8> = (0..n + off).map(|_| rng.next() as i8).collect();
+            let valid: Vec<i8> = all.iter().map(|&q| (q & 0xF) - 8).collect();
+            let (all, valid) = (&all[off..], &valid[off..]);
+            assert_eq!(
+                (k.find_invalid_code)(all),
+                (r.find_invalid_code)(all),
+                "{:?} n={n}",
+                k.name
+            );
+            assert_eq!((k.find_invalid_code)(valid), None);
+            if n > 0 {
+                // One bad code at every interesting position relative to the vector width.
+                let mut one = valid.to_vec();
+                let i = rng.below(n as u64) as usize;
+                one[i] = [8, -9, 127, -128][rng.below(4) as usize];
+                assert_eq!((k.find_invalid_code)(&one), Some(i), "{:?} n={n}", k.name);
+            }
+            let m = crate::pack::packed_len(n);
+            let (mut a, mut b) = (uninit_vec(m, 0u8), uninit_vec(m, 0u8));
+            (k.pack)(valid, &mut a);
+            (r.pack)(valid, &mut b);
+            let packed = init(&a);
+            assert_eq!(packed, init(&b), "pack {:?} n={n}", k.name);
+            let bytes: Vec<u8> = (0..m).map(|_| rng.next() as u8).collect();
+            let (mut a, mut b) = (uninit_vec(n, 0i8), uninit_vec(n, 0i8));
+            (k.unpack)(&bytes, &mut a);
+            (r.unpack)(&bytes, &mut b);
+            assert_eq!(init(&a), init(&b), "unpack {:?} n={n}", k.name);
+        }
+    }
+}
+
+#[test]
+fn error_sums_match_reference() {
+    let r = &scalar::KERNELS;
+    let mut rng = Rng(4);
+    for k in simd_levels() {
+        for n in lengths() {
+            let off = rng.below(16) as usize;
+            let x: Vec<f32> = (0..n + off).map(|_| rng.awkward_f32()).collect();
+            let mut y: Vec<f32> = x
+                .iter()
+                .map(|&v| {
+                    if rng.below(3) == 0 {
+                        v
+                    } else {
+                        rng.awkward_f32()
+                    }
+                })
+                .collect();
+            // Repeated maxima: the first index must win at every level.
+            if n > 8 {
+                y[off + 1] = x[off + 1] + 1e30;
+                y[off + n - 1] = x[off + n - 1] + 1e30;
+            }
+            let (x, y) = (&x[off..], &y[off..]);
+            let (a, b) = ((k.error_sums)(x, y), (r.error_sums)(x, y));
+            let key = |s: ErrorSums| {
+                (
+                    s.sum_abs.to_bits(),
+                    s.sum_sq.to_bits(),
+                    s.sum_x_sq.to_bits(),
+                    s.max_abs.to_bits(),
+                    s.max_abs_index,
+                )
+            };
+            assert_eq!(key(a), key(b), "{:?} n={n}", k.name);
+        }
+    }
+}
+
+#[test]
+fn max_isa_only_lowers_the_level() {
+    let best = levels()[0];
+    assert_eq!(choose(None).name, best.name);
+    assert_eq!(choose(Some("scalar")).name, c"scalar");
+    assert_eq!(choose(Some(" SCALAR ")).name, c"scalar");
+    // Unknown names are ignored; a higher cap than the CPU has changes nothing.
+    assert_eq!(choose(Some("nonsense")).name, best.name);
+    assert_eq!(choose(Some("avx512")).name, best.name);
+    let avx2 = choose(Some("avx2"));
+    assert!(avx2.name == c"avx2" || avx2.name == c"scalar");
+}
