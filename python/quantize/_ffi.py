@@ -86,8 +86,8 @@ _status = c_int32
 _sz = c_size_t
 _u32 = c_uint32
 
-# name: (restype, argtypes). Required: the library is unusable without them.
-_REQUIRED = {
+# name: (restype, argtypes), as in include/quantize.h.
+_FUNCTIONS = {
     "quantize_to_int4": (_status, [_f32p, _sz, _u32, _i8p, _f32p, _i8p]),
     "dequantize_from_int4": (_status, [_i8p, _sz, c_float, c_int8, _f32p]),
     "pack_int4_to_int8": (_status, [_i8p, _sz, _u8p, _sz]),
@@ -102,6 +102,8 @@ _REQUIRED = {
         _status,
         [_u8p, _sz, _sz, _sz, _f32p, _sz, _i8p, _sz, _f32p],
     ),
+    "quantize_codebook_blocks": (_status, [_u32, _f32p, _sz, _sz, _u8p, _sz, _f32p, _sz]),
+    "dequantize_codebook_blocks": (_status, [_u32, _u8p, _sz, _sz, _sz, _f32p, _sz, _f32p]),
     "quantize_measure_error": (_status, [_f32p, _f32p, _sz, POINTER(ErrorStatsC)]),
     "quantize_packed_len": (_sz, [_sz]),
     "quantize_group_count": (_sz, [_sz, _sz]),
@@ -109,17 +111,6 @@ _REQUIRED = {
     "quantize_version": (c_char_p, []),
     "quantize_version_number": (c_uint32, []),
     "quantize_kernel_name": (c_char_p, []),
-}
-
-# Families that arrived after the first release of the binding: bound when the loaded library
-# exports them (``has(name)``), so an older library still imports.
-_OPTIONAL = {
-    "quantize_block_elements": (_sz, [_u32]),
-    "quantize_block_bytes": (_sz, [_u32]),
-    "quantize_blocks": (_status, [_u32, _f32p, _sz, _u8p, _sz]),
-    "dequantize_blocks": (_status, [_u32, _u8p, _sz, _f32p, _sz]),
-    "quantize_codebook_blocks": (_status, [_u32, _f32p, _sz, _sz, _u8p, _sz, _f32p, _sz]),
-    "dequantize_codebook_blocks": (_status, [_u32, _u8p, _sz, _sz, _sz, _f32p, _sz, _f32p]),
 }
 
 
@@ -130,7 +121,7 @@ def _declare(name, restype, argtypes):
     return fn
 
 
-for _name, (_res, _args) in _REQUIRED.items():
+for _name, (_res, _args) in _FUNCTIONS.items():
     try:
         _declare(_name, _res, _args)
     except AttributeError as _exc:
@@ -138,19 +129,6 @@ for _name, (_res, _args) in _REQUIRED.items():
             "quantize: %s does not export %s; it is not a compatible libquantize"
             % (library_path, _name)
         ) from _exc
-
-_present = set(_REQUIRED)
-for _name, (_res, _args) in _OPTIONAL.items():
-    try:
-        _declare(_name, _res, _args)
-    except AttributeError:
-        continue
-    _present.add(_name)
-
-
-def has(name):
-    """True when the loaded library exports the C function ``name``."""
-    return name in _present
 
 
 def status_message(status):

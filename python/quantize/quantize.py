@@ -35,6 +35,10 @@ __all__ = [
     "quantize_int4_groups",
     "dequantize_int4_groups",
     "measure_error",
+    "quantize_codebook_blocks",
+    "dequantize_codebook_blocks",
+    "CODEBOOK_NF4",
+    "CODEBOOK_FP4",
     "ErrorStats",
     "packed_len",
     "group_count",
@@ -45,6 +49,9 @@ __all__ = [
 SCALE_MINMAX = 0
 SCALE_ABSMAX = 1
 _SCALE_METHODS = {"minmax": SCALE_MINMAX, "absmax": SCALE_ABSMAX}
+CODEBOOK_NF4 = 0
+CODEBOOK_FP4 = 1
+_CODEBOOKS = {"nf4": CODEBOOK_NF4, "fp4": CODEBOOK_FP4}
 
 _F32 = ctypes.POINTER(ctypes.c_float)
 _I8 = ctypes.POINTER(ctypes.c_int8)
@@ -124,24 +131,28 @@ def _as_bytes(data, what="packed", function=None):
     return (arr.reshape(-1).astype(np.int64) & 0xFF).astype(np.uint8)
 
 
-def _method(scale_method, function):
-    if isinstance(scale_method, str):
+def _enum(value, names, what, function):
+    """A name from ``names`` (or a number, which the library itself checks) as a uint32_t."""
+    if isinstance(value, str):
         try:
-            return _SCALE_METHODS[scale_method]
+            return names[value]
         except KeyError:
+            expected = " or ".join(repr(k) for k in names)
             raise InvalidArgumentError(
-                function=function,
-                detail="unknown scale_method %r (expected 'minmax' or 'absmax')" % (scale_method,),
+                function=function, detail="unknown %s %r (expected %s)" % (what, value, expected)
             ) from None
     try:
-        value = operator.index(scale_method)
+        number = operator.index(value)
     except TypeError:
-        raise TypeError(
-            "scale_method must be 'minmax', 'absmax' or an int, got %r" % (scale_method,)
-        ) from None
-    if not 0 <= value < 2**32:
-        raise InvalidArgumentError(function=function, detail="unknown scale_method %d" % value)
-    return value  # the library itself rejects unknown numbers
+        expected = ", ".join(repr(k) for k in names)
+        raise TypeError("%s must be %s or an int, got %r" % (what, expected, value)) from None
+    if not 0 <= number < 2**32:
+        raise InvalidArgumentError(function=function, detail="unknown %s %d" % (what, number))
+    return number  # the library itself rejects unknown numbers
+
+
+def _method(scale_method, function):
+    return _enum(scale_method, _SCALE_METHODS, "scale_method", function)
 
 
 def _size(value, what, function):
@@ -395,6 +406,50 @@ def dequantize_int4_groups(codes, group_size, scales, zero_points=None, n=None):
         return None
 
     check(status, fn, explain)
+    return out
+
+
+# --- 4-bit float codebooks (NF4, FP4) with one absmax per block -------------------------------
+
+
+def quantize_codebook_blocks(values, block_size, codebook="nf4"):
+    """Quantize to a 4-bit codebook ("nf4" or "fp4") with one absmax per block, as bitsandbytes.
+
+    ``block_size``: a power of two from 32 to 4096. Returns ``(codes, absmax)``: ``codes`` a
+    1-D uint8 array of ``(n + 1) // 2`` bytes in bitsandbytes' layout (the first element of each
+    pair in the HIGH nibble, unlike ``pack_int4_to_int8``), ``absmax`` a float32 array, one per
+    block.
+    """
+    fn = "quantize_codebook_blocks"
+    book = _enum(codebook, _CODEBOOKS, "codebook", fn)
+    bs = _size(block_size, "block_size", fn)
+    x = _as_float32(values, function=fn)
+    codes = np.empty(packed_len(x.size), dtype=np.uint8)
+    absmax = np.empty(group_count(x.size, bs), dtype=np.float32)
+    status = lib.quantize_codebook_blocks(
+        book, _f32(x), x.size, bs, _u8(codes), codes.size, _f32(absmax), absmax.size
+    )
+    check(status, fn, _explain_floats(x))
+    return codes, absmax
+
+
+def dequantize_codebook_blocks(codes, block_size, absmax, codebook="nf4", n=None):
+    """Inverse of ``quantize_codebook_blocks``: ``table[code] * absmax[block]``.
+
+    ``n``: how many values (default ``2 * len(codes)``; pass it for an odd count). Returns a
+    1-D float32 array of ``n`` values.
+    """
+    fn = "dequantize_codebook_blocks"
+    book = _enum(codebook, _CODEBOOKS, "codebook", fn)
+    b = _as_bytes(codes, "codes", fn)
+    bs = _size(block_size, "block_size", fn)
+    count = 2 * b.size if n is None else _size(n, "n", fn)
+    a = _as_float32(absmax, "absmax", fn).reshape(-1)
+    out = np.empty(count, dtype=np.float32)
+    status = lib.dequantize_codebook_blocks(
+        book, _u8(b), b.size, count, bs, _f32(a), a.size, _f32(out)
+    )
+    check(status, fn, _explain_floats(a, "absmax"))
     return out
 
 

@@ -19,11 +19,16 @@ def _distribution():
     except ImportError:  # Python < 3.8
         pytest.skip("importlib.metadata is not available")
     try:
-        return metadata.distribution("quantize")
+        dist = metadata.distribution("quantize")
     except metadata.PackageNotFoundError:
         if INSTALLED:
             raise
         pytest.skip("the quantize package is not installed")
+    here = os.path.realpath(quantize.__file__)
+    installed = os.path.realpath(str(dist.locate_file("quantize/__init__.py"))) == here
+    if not (installed and dist.read_text("WHEEL")) and not INSTALLED:
+        pytest.skip("the imported quantize package was not installed from a wheel")
+    return dist
 
 
 def test_the_bundled_library_is_loaded():
