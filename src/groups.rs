@@ -12,7 +12,7 @@ use core::mem::MaybeUninit;
 /// Number of groups: `ceil(n / group_size)`; 0 when `n` or `group_size` is 0.
 pub const fn group_count(n: usize, group_size: usize) -> usize {
     match n.checked_div(group_size) {
-        Some(whole) => whole + (n % group_size != 0) as usize,
+        Some(whole) => whole + !n.is_multiple_of(group_size) as usize,
         None => 0,
     }
 }

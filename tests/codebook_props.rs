@@ -27,7 +27,11 @@ fn input() -> impl Strategy<Value = (Codebook, usize, Vec<f32>)> {
 
 fn nibble(codes: &[u8], i: usize) -> usize {
     let b = codes[i / 2];
-    usize::from(if i % 2 == 0 { b >> 4 } else { b & 0x0F })
+    usize::from(if i.is_multiple_of(2) {
+        b >> 4
+    } else {
+        b & 0x0F
+    })
 }
 
 proptest! {

@@ -11,7 +11,7 @@ const SENTINEL_B: u8 = 0xA5;
 /// A float pointer that is not 4-byte aligned, inside `buf`.
 fn misaligned(buf: &mut [u8]) -> *mut f32 {
     let p = buf.as_mut_ptr();
-    let off = if (p as usize) % 4 == 0 { 1 } else { 0 };
+    let off = if (p as usize).is_multiple_of(4) { 1 } else { 0 };
     p.wrapping_add(off).cast()
 }
 

@@ -119,7 +119,7 @@ fn parse_usize(s: &str, at: &str) -> usize {
 }
 
 fn parse_hex_bytes(s: &str, at: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "{at}: odd-length hex string");
+    assert!(s.len().is_multiple_of(2), "{at}: odd-length hex string");
     (0..s.len())
         .step_by(2)
         .map(|i| {

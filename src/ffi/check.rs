@@ -33,7 +33,7 @@ pub(crate) fn required<T>(p: *const T) -> Result<()> {
 
 /// Phase 3: a pointer must be aligned for its type, whatever the length (NULL is aligned).
 pub(crate) fn aligned<T>(p: *const T) -> Result<()> {
-    if (p as usize) % align_of::<T>() == 0 {
+    if (p as usize).is_multiple_of(align_of::<T>()) {
         Ok(())
     } else {
         Err(Error::Misaligned)

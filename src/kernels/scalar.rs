@@ -213,15 +213,3 @@ mod tests {
         assert_eq!(reduce_lanes(l), expect);
     }
 }
-pub(crate) const KERNELS_COPY: Kernels = Kernels {
-    name: c"scalar",
-    scan,
-    quantize,
-    quantize_packed,
-    dequantize,
-    dequantize_packed,
-    find_invalid_code,
-    pack,
-    unpack,
-    error_sums,
-};

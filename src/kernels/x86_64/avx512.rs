@@ -1,6 +1,316 @@
-//! AVX-512 kernels (placeholder until written): not yet available.
-use super::super::Kernels;
-pub(crate) static KERNELS: Kernels = super::super::scalar::KERNELS_COPY;
+//! AVX-512 kernels (16 floats per vector; F, BW, DQ and VL). Each equals the scalar reference bit
+//! for bit: the same operations in the same order per element, with the remainder of a slice
+//! handled by the scalar code itself.
+
+use super::super::{scalar, ErrorSums, Kernels, Range};
+use super::avx2::finish_error_sums;
+use crate::Result;
+use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
+
+pub(crate) static KERNELS: Kernels = Kernels {
+    name: c"avx512",
+    scan,
+    quantize,
+    quantize_packed,
+    dequantize,
+    dequantize_packed,
+    find_invalid_code,
+    pack,
+    unpack,
+    error_sums,
+};
+
+/// True when this CPU can run these kernels.
 pub(crate) fn available() -> bool {
-    false
+    is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512dq")
+        && is_x86_feature_detected!("avx512vl")
+}
+
+// The wrappers below are only reachable through `KERNELS`, which `kernels::levels()` hands out
+// only when `available()` is true: that is the safety argument of every `unsafe { ..._impl(..) }`
+// call in this file.
+
+fn scan(src: &[f32]) -> Result<Range> {
+    // SAFETY: AVX-512 is available (see above).
+    unsafe { scan_impl(src) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn scan_impl(src: &[f32]) -> Result<Range> {
+    let abs_mask = _mm512_set1_epi32(0x7FFF_FFFF);
+    // |x| as an integer is above this for NaN, ±Inf and beyond ±2^126.
+    let limit = _mm512_set1_epi32(scalar::MAX_INPUT.to_bits() as i32);
+    let mut bad: __mmask16 = 0;
+    let mut lo = [_mm512_set1_ps(f32::INFINITY); 4];
+    let mut hi = [_mm512_set1_ps(f32::NEG_INFINITY); 4];
+    let chunks = src.chunks_exact(64);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            // SAFETY: `c` has 64 elements, so 16 at offset 16k are in bounds.
+            let v = unsafe { _mm512_loadu_ps(c.as_ptr().add(16 * k)) };
+            let a = _mm512_and_si512(_mm512_castps_si512(v), abs_mask);
+            bad |= _mm512_cmpgt_epi32_mask(a, limit);
+            lo[k] = _mm512_min_ps(lo[k], v);
+            hi[k] = _mm512_max_ps(hi[k], v);
+        }
+    }
+    if bad != 0 {
+        // The scalar scan finds the first bad element and its kind.
+        return scalar::scan(src);
+    }
+    let lo = _mm512_min_ps(_mm512_min_ps(lo[0], lo[1]), _mm512_min_ps(lo[2], lo[3]));
+    let hi = _mm512_max_ps(_mm512_max_ps(hi[0], hi[1]), _mm512_max_ps(hi[2], hi[3]));
+    let mut r = if tail.is_empty() {
+        Range {
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+        }
+    } else {
+        scalar::scan(tail)?
+    };
+    let (l, h) = (_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
+    if l < r.min {
+        r.min = l;
+    }
+    if h > r.max {
+        r.max = h;
+    }
+    Ok(r)
+}
+
+/// `clamp(rne(x / scale) + zp, -8, 7)` as 16 int32 lanes (clamped in float, which for finite x
+/// and positive scale equals the scalar's saturating integer arithmetic).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn codes16(x: __m512, scale: __m512, zp: __m512) -> __m512i {
+    let q = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+        _mm512_div_ps(x, scale),
+    );
+    let q = _mm512_add_ps(q, zp);
+    let q = _mm512_min_ps(_mm512_max_ps(q, _mm512_set1_ps(-8.0)), _mm512_set1_ps(7.0));
+    _mm512_cvtps_epi32(q)
+}
+
+/// Packs 16 int32 codes (in -8..7, element order) into 8 bytes, low nibble first.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn pack16(codes: __m512i) -> __m128i {
+    // Each 64-bit lane holds codes 2i (low dword) and 2i+1 (high dword).
+    let v = _mm512_and_si512(codes, _mm512_set1_epi64(0x0000_000F_0000_000F));
+    _mm512_cvtepi64_epi8(_mm512_or_si512(v, _mm512_srli_epi64::<28>(v)))
+}
+
+fn quantize(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
+    // SAFETY: AVX-512 is available.
+    unsafe { quantize_impl(src, scale, zp, dst) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn quantize_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
+    let (s, z) = (_mm512_set1_ps(scale), _mm512_set1_ps(f32::from(zp)));
+    let whole = src.len() / 16 * 16;
+    for i in (0..whole).step_by(16) {
+        // SAFETY: i + 16 <= whole <= src.len() == dst.len().
+        unsafe {
+            let c = codes16(_mm512_loadu_ps(src.as_ptr().add(i)), s, z);
+            _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), _mm512_cvtepi32_epi8(c));
+        }
+    }
+    (scalar::KERNELS.quantize)(&src[whole..], scale, zp, &mut dst[whole..]);
+}
+
+fn quantize_packed(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>]) {
+    // SAFETY: AVX-512 is available.
+    unsafe { quantize_packed_impl(src, scale, zp, dst) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn quantize_packed_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>]) {
+    let (s, z) = (_mm512_set1_ps(scale), _mm512_set1_ps(f32::from(zp)));
+    let whole = src.len() / 32 * 32;
+    for i in (0..whole).step_by(32) {
+        // SAFETY: 32 floats at i; 16 bytes at i/2 (dst.len() == ceil(src.len()/2)).
+        unsafe {
+            let a = pack16(codes16(_mm512_loadu_ps(src.as_ptr().add(i)), s, z));
+            let b = pack16(codes16(_mm512_loadu_ps(src.as_ptr().add(i + 16)), s, z));
+            _mm_storeu_si128(dst.as_mut_ptr().add(i / 2).cast(), _mm_unpacklo_epi64(a, b));
+        }
+    }
+    (scalar::KERNELS.quantize_packed)(&src[whole..], scale, zp, &mut dst[whole / 2..]);
+}
+
+fn dequantize(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    // SAFETY: AVX-512 is available.
+    unsafe { dequantize_impl(src, scale, zp, dst) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn dequantize_impl(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    let s = _mm512_set1_ps(scale);
+    let z = _mm512_set1_epi32(i32::from(zp));
+    let whole = src.len() / 16 * 16;
+    for i in (0..whole).step_by(16) {
+        // SAFETY: 16 codes and 16 floats at i are in bounds.
+        unsafe {
+            let q = _mm512_cvtepi8_epi32(_mm_loadu_si128(src.as_ptr().add(i).cast()));
+            let y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, z)), s);
+            _mm512_storeu_ps(dst.as_mut_ptr().add(i).cast(), y);
+        }
+    }
+    (scalar::KERNELS.dequantize)(&src[whole..], scale, zp, &mut dst[whole..]);
+}
+
+fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    // SAFETY: AVX-512 is available.
+    unsafe { dequantize_packed_impl(src, scale, zp, dst) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn dequantize_packed_impl(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    // The 16 possible outputs by nibble, computed by the scalar formula.
+    let t: [f32; 16] = core::array::from_fn(|nib| {
+        let code = if nib < 8 { nib as i8 } else { nib as i8 - 16 };
+        scalar::dequantize_one(code, scale, zp)
+    });
+    // SAFETY: 16-element array.
+    let table = unsafe { _mm512_loadu_ps(t.as_ptr()) };
+    // Lanes 0..7 take the first 32-bit word, 8..15 the second; lane j then takes nibble j % 8.
+    let spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    let shifts = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    let whole = dst.len() / 16 * 16;
+    for i in (0..whole).step_by(16) {
+        // SAFETY: 8 bytes at i/2 (src.len() == ceil(dst.len()/2)) and 16 floats at i.
+        unsafe {
+            let words = _mm512_castsi128_si512(_mm_loadl_epi64(src.as_ptr().add(i / 2).cast()));
+            let idx = _mm512_srlv_epi32(_mm512_permutexvar_epi32(spread, words), shifts);
+            // permutexvar uses only the low 4 bits of each index: the nibble.
+            let y = _mm512_permutexvar_ps(idx, table);
+            _mm512_storeu_ps(dst.as_mut_ptr().add(i).cast(), y);
+        }
+    }
+    (scalar::KERNELS.dequantize_packed)(&src[whole / 2..], scale, zp, &mut dst[whole..]);
+}
+
+fn find_invalid_code(src: &[i8]) -> Option<usize> {
+    // SAFETY: AVX-512 is available.
+    unsafe { find_invalid_code_impl(src) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn find_invalid_code_impl(src: &[i8]) -> Option<usize> {
+    let whole = src.len() / 64 * 64;
+    let mut bad = _mm512_setzero_si512();
+    for i in (0..whole).step_by(64) {
+        // SAFETY: 64 bytes at i.
+        let v = unsafe { _mm512_loadu_si512(src.as_ptr().add(i).cast()) };
+        // Valid codes -8..7 become 0..15: any bit of the high nibble marks a bad one.
+        bad = _mm512_or_si512(bad, _mm512_add_epi8(v, _mm512_set1_epi8(8)));
+    }
+    if _mm512_test_epi8_mask(bad, _mm512_set1_epi8(-16)) != 0 {
+        return (scalar::KERNELS.find_invalid_code)(&src[..whole]);
+    }
+    (scalar::KERNELS.find_invalid_code)(&src[whole..]).map(|i| i + whole)
+}
+
+fn pack(src: &[i8], dst: &mut [MaybeUninit<u8>]) {
+    // SAFETY: AVX-512 is available.
+    unsafe { pack_impl(src, dst) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn pack_impl(src: &[i8], dst: &mut [MaybeUninit<u8>]) {
+    let whole = src.len() / 64 * 64;
+    for i in (0..whole).step_by(64) {
+        // SAFETY: 64 codes at i, 32 bytes at i/2.
+        unsafe {
+            let c = _mm512_loadu_si512(src.as_ptr().add(i).cast());
+            let nibbles = _mm512_and_si512(c, _mm512_set1_epi8(0x0F));
+            // Each 16-bit lane becomes lo + 16 * hi (at most 255), then one byte.
+            let pairs = _mm512_maddubs_epi16(nibbles, _mm512_set1_epi16(0x1001));
+            _mm256_storeu_si256(
+                dst.as_mut_ptr().add(i / 2).cast(),
+                _mm512_cvtepi16_epi8(pairs),
+            );
+        }
+    }
+    (scalar::KERNELS.pack)(&src[whole..], &mut dst[whole / 2..]);
+}
+
+fn unpack(src: &[u8], dst: &mut [MaybeUninit<i8>]) {
+    // SAFETY: AVX-512 is available.
+    unsafe { unpack_impl(src, dst) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn unpack_impl(src: &[u8], dst: &mut [MaybeUninit<i8>]) {
+    let eight = _mm512_set1_epi8(8);
+    let whole = dst.len() / 64 * 64;
+    for i in (0..whole).step_by(64) {
+        // SAFETY: 32 bytes at i/2, 64 codes at i.
+        unsafe {
+            let b = _mm512_cvtepu8_epi16(_mm256_loadu_si256(src.as_ptr().add(i / 2).cast()));
+            // Each 16-bit lane: low byte = low nibble (element 2i), high byte = high nibble.
+            let lo = _mm512_and_si512(b, _mm512_set1_epi16(0x0F));
+            let hi = _mm512_slli_epi16::<4>(_mm512_and_si512(b, _mm512_set1_epi16(0xF0)));
+            let nibbles = _mm512_or_si512(lo, hi);
+            // Sign-extend a nibble n: (n ^ 8) - 8.
+            let codes = _mm512_sub_epi8(_mm512_xor_si512(nibbles, eight), eight);
+            _mm512_storeu_si512(dst.as_mut_ptr().add(i).cast(), codes);
+        }
+    }
+    (scalar::KERNELS.unpack)(&src[whole / 2..], &mut dst[whole..]);
+}
+
+fn error_sums(x: &[f32], y: &[f32]) -> ErrorSums {
+    // SAFETY: AVX-512 is available.
+    unsafe { error_sums_impl(x, y) }
+}
+
+/// The scalar reference's eight partial sums are the eight f64 lanes of one vector; each lane
+/// adds its elements in index order, exactly as the reference does.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn error_sums_impl(x: &[f32], y: &[f32]) -> ErrorSums {
+    let n = x.len().min(y.len());
+    let whole = n / 8 * 8;
+    let (mut abs, mut sq, mut xsq, mut max) = (
+        _mm512_setzero_pd(),
+        _mm512_setzero_pd(),
+        _mm512_setzero_pd(),
+        _mm512_setzero_pd(),
+    );
+    let mut max_i = _mm512_setzero_si512();
+    for i in (0..whole).step_by(8) {
+        // SAFETY: 8 floats at i < whole <= n.
+        let (a, b) = unsafe {
+            (
+                _mm512_cvtps_pd(_mm256_loadu_ps(x.as_ptr().add(i))),
+                _mm512_cvtps_pd(_mm256_loadu_ps(y.as_ptr().add(i))),
+            )
+        };
+        let d = _mm512_sub_pd(a, b);
+        let ad = _mm512_abs_pd(d);
+        abs = _mm512_add_pd(abs, ad);
+        sq = _mm512_add_pd(sq, _mm512_mul_pd(d, d));
+        xsq = _mm512_add_pd(xsq, _mm512_mul_pd(a, a));
+        // Strictly greater: a lane keeps the first index of its maximum.
+        let gt = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(ad, max);
+        max = _mm512_mask_blend_pd(gt, max, ad);
+        max_i = _mm512_mask_blend_epi64(gt, max_i, _mm512_set1_epi64(i as i64));
+    }
+    let mut lanes = [[0.0f64; 8]; 4];
+    let mut idx = [0i64; 8];
+    // SAFETY: stores of 8 lanes into 8-element arrays.
+    unsafe {
+        _mm512_storeu_pd(lanes[0].as_mut_ptr(), abs);
+        _mm512_storeu_pd(lanes[1].as_mut_ptr(), sq);
+        _mm512_storeu_pd(lanes[2].as_mut_ptr(), xsq);
+        _mm512_storeu_pd(lanes[3].as_mut_ptr(), max);
+        _mm512_storeu_si512(idx.as_mut_ptr().cast(), max_i);
+    }
+    let lane_max: [(f64, usize); 8] = core::array::from_fn(|l| (lanes[3][l], idx[l] as usize + l));
+    finish_error_sums(x, y, whole, [lanes[0], lanes[1], lanes[2]], lane_max)
 }
