@@ -7,7 +7,7 @@ name (DESIGN §3) and turns a non-zero status into an exception (``QuantizeError
 
 Dtypes follow the seed package: int4 values are int8 arrays, packed int4 streams are int8
 arrays (two values per byte, the ONNX layout), dequantized values are float32 arrays, a scale
-is a Python float and a zero point a Python int. Block formats produce uint8 bytes.
+is a Python float and a zero point a Python int. Codebook codes (NF4, FP4) are uint8 bytes.
 """
 
 import ctypes
