@@ -55,6 +55,11 @@
 typedef int32_t quantize_status;
 
 /**
+ * A ggml/GGUF block format: one of `QUANTIZE_FORMAT_*`.
+ */
+typedef uint32_t quantize_block_format;
+
+/**
  * A 4-bit codebook: one of `QUANTIZE_CODEBOOK_*`.
  */
 typedef uint32_t quantize_codebook;
@@ -166,6 +171,27 @@ typedef struct quantize_error_stats {
 #define QUANTIZE_SCALE_ABSMAX 1
 
 /**
+ * ggml Q4_0: 32 values in 18 bytes: fp16 scale d, 16 bytes of codes; x = (q - 8) * d.
+ */
+#define QUANTIZE_FORMAT_Q4_0 0
+
+/**
+ * ggml Q4_1: 32 values in 20 bytes: fp16 scale d, fp16 minimum m, 16 bytes; x = q * d + m.
+ */
+#define QUANTIZE_FORMAT_Q4_1 1
+
+/**
+ * ggml IQ4_NL: 32 values in 18 bytes: fp16 scale d, 16 bytes of indices into a non-linear
+ * codebook.
+ */
+#define QUANTIZE_FORMAT_IQ4_NL 2
+
+/**
+ * ggml MXFP4: 32 values in 17 bytes: E8M0 scale byte, 16 bytes of FP4 (E2M1) codes.
+ */
+#define QUANTIZE_FORMAT_MXFP4 3
+
+/**
  * bitsandbytes' NF4 (4-bit NormalFloat of QLoRA): 16 normal quantiles in [-1, 1], exact zero.
  */
 #define QUANTIZE_CODEBOOK_NF4 0
@@ -178,6 +204,31 @@ typedef struct quantize_error_stats {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Dequantizes ggml/GGUF blocks to n floats, bit for bit what ggml's dequantize_row_* gives
+ * (one rounding per value; Q4_1 rounds the product and the sum separately).
+ *
+ * - `format`: one of QUANTIZE_FORMAT_*.
+ * - `src`, `src_len`: at least n / 32 * quantize_block_bytes(format) bytes; the rest is ignored.
+ * - `dst`: n floats (4-byte aligned); n a multiple of 32.
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown format, n too large), NULL_POINTER,
+ * MISALIGNED (dst), LENGTH (n not a multiple of 32), BUFFER_TOO_SMALL, OVERLAP, then
+ * NON_FINITE for the first block whose fp16 scale or minimum is infinite or NaN, or whose E8M0
+ * byte is 0xFF (blocks ggml's own ggml_validate_row_data rejects). Other values are accepted;
+ * MXFP4 scale bytes 0xFD and 0xFE with the largest codes give +-infinity (the formula's float
+ * value). On an argument error nothing is written; on bad data the blocks before the bad one
+ * may have been written, never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
+ *
+ * # Safety
+ * `src` must be valid for src_len bytes, `dst` for n elements.
+ */
+quantize_status dequantize_blocks(quantize_block_format format,
+                                  const uint8_t *src,
+                                  size_t src_len,
+                                  float *dst,
+                                  size_t n);
 
 /**
  * Dequantizes n values of a 4-bit codebook (the layout of quantize_codebook_blocks):
@@ -295,6 +346,46 @@ quantize_status dequantize_int4_groups(const uint8_t *codes,
  * `src` must be valid for n elements, `dst` for dst_len bytes.
  */
 quantize_status pack_int4_to_int8(const int8_t *src, size_t n, uint8_t *dst, size_t dst_len);
+
+/**
+ * Bytes per block of `format` (Q4_0 18, Q4_1 20, IQ4_NL 18, MXFP4 17), or 0 for an unknown
+ * format. n values take n / quantize_block_elements(format) * quantize_block_bytes(format)
+ * bytes. Thread-safe.
+ */
+size_t quantize_block_bytes(quantize_block_format format);
+
+/**
+ * Values per block of `format` (32 for every format), or 0 for an unknown format. Thread-safe.
+ */
+size_t quantize_block_elements(quantize_block_format format);
+
+/**
+ * Quantizes n floats to ggml/GGUF blocks, byte for byte what ggml's ggml_quantize_chunk
+ * writes without an importance matrix (IQ4_NL: with its scale search). Within a block, byte j
+ * of the codes holds element j in its low nibble and element j + 16 in its high nibble.
+ *
+ * - `format`: one of QUANTIZE_FORMAT_*.
+ * - `src`: n floats (4-byte aligned; NULL only if n is 0); n a multiple of 32.
+ * - `dst`, `dst_len`: at least n / 32 * quantize_block_bytes(format) bytes; bytes past that are
+ *   never written.
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown format, n too large), NULL_POINTER,
+ * MISALIGNED (src), LENGTH (n not a multiple of 32), BUFFER_TOO_SMALL, OVERLAP, then for the
+ * first bad block NON_FINITE (a NaN or infinite element) or VALUE_OUT_OF_RANGE (the block's
+ * fp16 scale or minimum, as ggml computes it, would not be finite: ggml would store inf or
+ * NaN); within a block a non-finite element comes first. An MXFP4 block with
+ * 0 < max|x| < 2^-125 gets scale byte 0 (ggml's result is undefined there). On an argument
+ * error nothing is written; on bad data the blocks before the bad one may have been written,
+ * never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
+ *
+ * # Safety
+ * `src` must be valid for n elements, `dst` for dst_len bytes.
+ */
+quantize_status quantize_blocks(quantize_block_format format,
+                                const float *src,
+                                size_t n,
+                                uint8_t *dst,
+                                size_t dst_len);
 
 /**
  * Quantizes n floats to a 4-bit codebook with one absmax scale per block of block_size

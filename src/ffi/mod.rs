@@ -6,6 +6,7 @@
 //! `QUANTIZE_ERR_INVALID_ARGUMENT`.
 #![allow(non_camel_case_types)]
 
+mod blocks;
 pub(crate) mod boundary;
 pub(crate) mod check;
 mod codebook;
@@ -14,6 +15,7 @@ mod int4;
 mod meta;
 mod stats;
 
+pub use blocks::*;
 pub use codebook::*;
 pub use groups::*;
 pub use int4::*;

@@ -51,8 +51,8 @@ pub(crate) struct Kernels {
     pub pack: fn(src: &[i8], dst: &mut [MaybeUninit<u8>]),
     /// Unpacks with sign extension; `src.len() == packed_len(dst.len())`.
     pub unpack: fn(src: &[u8], dst: &mut [MaybeUninit<i8>]),
-    /// Error sums of finite inputs of equal length.
-    pub error_sums: fn(x: &[f32], y: &[f32]) -> ErrorSums,
+    /// Error sums of two inputs of equal length; `NonFinite` if either holds NaN or ±Inf.
+    pub error_sums: fn(x: &[f32], y: &[f32]) -> Result<ErrorSums>,
 }
 
 /// Every level this CPU can run, best first; the scalar reference is always last.

@@ -139,13 +139,16 @@ pub(crate) fn reduce_lanes(l: [f64; SUM_LANES]) -> f64 {
     quarter[0] + quarter[1]
 }
 
-fn error_sums(x: &[f32], y: &[f32]) -> ErrorSums {
+fn error_sums(x: &[f32], y: &[f32]) -> Result<ErrorSums> {
     let mut abs = [0.0f64; SUM_LANES];
     let mut sq = [0.0f64; SUM_LANES];
     let mut x_sq = [0.0f64; SUM_LANES];
     let mut max_abs = 0.0f64;
     let mut max_abs_index = 0;
     for (i, (&a, &b)) in x.iter().zip(y).enumerate() {
+        if !(a.is_finite() && b.is_finite()) {
+            return Err(Error::NonFinite);
+        }
         let lane = i % SUM_LANES;
         let a = f64::from(a);
         let d = a - f64::from(b);
@@ -160,13 +163,13 @@ fn error_sums(x: &[f32], y: &[f32]) -> ErrorSums {
             max_abs_index = i;
         }
     }
-    ErrorSums {
+    Ok(ErrorSums {
         sum_abs: reduce_lanes(abs),
         sum_sq: reduce_lanes(sq),
         sum_x_sq: reduce_lanes(x_sq),
         max_abs,
         max_abs_index,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -198,7 +198,7 @@ fn error_sums_match_reference() {
                 y[off + n - 1] = x[off + n - 1] + 1e30;
             }
             let (x, y) = (&x[off..], &y[off..]);
-            let (a, b) = ((k.error_sums)(x, y), (r.error_sums)(x, y));
+            let (a, b) = ((k.error_sums)(x, y).unwrap(), (r.error_sums)(x, y).unwrap());
             let key = |s: ErrorSums| {
                 (
                     s.sum_abs.to_bits(),
@@ -209,6 +209,19 @@ fn error_sums_match_reference() {
                 )
             };
             assert_eq!(key(a), key(b), "{:?} n={n}", k.name);
+            if n > 0 {
+                let mut bad = y.to_vec();
+                bad[rng.below(n as u64) as usize] =
+                    [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][rng.below(3) as usize];
+                assert_eq!(
+                    (k.error_sums)(x, &bad).map(key),
+                    Err(crate::Error::NonFinite)
+                );
+                assert_eq!(
+                    (k.error_sums)(&bad, y).map(key),
+                    Err(crate::Error::NonFinite)
+                );
+            }
         }
     }
 }

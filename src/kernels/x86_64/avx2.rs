@@ -43,18 +43,27 @@ unsafe fn scan_impl(src: &[f32]) -> Result<Range> {
     let mut bad = _mm256_setzero_si256();
     let mut lo = [_mm256_set1_ps(f32::INFINITY); 4];
     let mut hi = [_mm256_set1_ps(f32::NEG_INFINITY); 4];
-    let chunks = src.chunks_exact(32);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for k in 0..4 {
-            // SAFETY: `c` has 32 elements, so 8 at offset 8k are in bounds.
-            let v = unsafe { _mm256_loadu_ps(c.as_ptr().add(8 * k)) };
+    // Four independent accumulators over 32 floats, then one over 8, then scalar.
+    let (n, mut i) = (src.len(), 0);
+    while i < n {
+        let k = if n - i >= 32 {
+            4
+        } else if n - i >= 8 {
+            1
+        } else {
+            break;
+        };
+        for (j, (lo, hi)) in lo.iter_mut().zip(&mut hi).take(k).enumerate() {
+            // SAFETY: i + 8 * (j + 1) <= n.
+            let v = unsafe { _mm256_loadu_ps(src.as_ptr().add(i + 8 * j)) };
             let a = _mm256_and_si256(_mm256_castps_si256(v), abs_mask);
             bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(a, limit));
-            lo[k] = _mm256_min_ps(lo[k], v);
-            hi[k] = _mm256_max_ps(hi[k], v);
+            *lo = _mm256_min_ps(*lo, v);
+            *hi = _mm256_max_ps(*hi, v);
         }
+        i += 8 * k;
     }
+    let tail = &src[i..];
     if _mm256_testz_si256(bad, bad) == 0 {
         // The scalar scan finds the first bad element and its kind.
         return scalar::scan(src);
@@ -308,7 +317,7 @@ unsafe fn unpack_impl(src: &[u8], dst: &mut [MaybeUninit<i8>]) {
     (scalar::KERNELS.unpack)(&src[whole / 2..], &mut dst[whole..]);
 }
 
-fn error_sums(x: &[f32], y: &[f32]) -> ErrorSums {
+fn error_sums(x: &[f32], y: &[f32]) -> Result<ErrorSums> {
     // SAFETY: AVX2 is available.
     unsafe { error_sums_impl(x, y) }
 }
@@ -316,22 +325,30 @@ fn error_sums(x: &[f32], y: &[f32]) -> ErrorSums {
 /// Lanes 0..3 and 4..7 of the scalar reference's eight partial sums live in two vectors; each
 /// lane adds its elements in index order, exactly as the reference does.
 #[target_feature(enable = "avx2")]
-unsafe fn error_sums_impl(x: &[f32], y: &[f32]) -> ErrorSums {
+unsafe fn error_sums_impl(x: &[f32], y: &[f32]) -> Result<ErrorSums> {
     let n = x.len().min(y.len());
     let whole = n / 8 * 8;
     let sign = _mm256_set1_pd(-0.0);
     let zero = _mm256_setzero_pd();
     let (mut abs, mut sq, mut xsq, mut max) = ([zero; 2], [zero; 2], [zero; 2], [zero; 2]);
     let mut max_i = [_mm256_setzero_si256(); 2];
+    // |v| as an integer is above f32::MAX's bits exactly for NaN and ±Inf.
+    let (abs_mask, finite_max) = (_mm_set1_epi32(0x7FFF_FFFF), _mm_set1_epi32(0x7F7F_FFFF));
+    let mut bad = _mm_setzero_si128();
     for i in (0..whole).step_by(8) {
         for h in 0..2 {
             // SAFETY: 4 floats at i + 4h < whole <= n.
-            let (a, b) = unsafe {
+            let (xf, yf) = unsafe {
                 (
-                    _mm256_cvtps_pd(_mm_loadu_ps(x.as_ptr().add(i + 4 * h))),
-                    _mm256_cvtps_pd(_mm_loadu_ps(y.as_ptr().add(i + 4 * h))),
+                    _mm_loadu_ps(x.as_ptr().add(i + 4 * h)),
+                    _mm_loadu_ps(y.as_ptr().add(i + 4 * h)),
                 )
             };
+            for v in [xf, yf] {
+                let a = _mm_and_si128(_mm_castps_si128(v), abs_mask);
+                bad = _mm_or_si128(bad, _mm_cmpgt_epi32(a, finite_max));
+            }
+            let (a, b) = (_mm256_cvtps_pd(xf), _mm256_cvtps_pd(yf));
             let d = _mm256_sub_pd(a, b);
             let ad = _mm256_andnot_pd(sign, d);
             abs[h] = _mm256_add_pd(abs[h], ad);
@@ -343,6 +360,9 @@ unsafe fn error_sums_impl(x: &[f32], y: &[f32]) -> ErrorSums {
             let idx = _mm256_set1_epi64x(i as i64);
             max_i[h] = _mm256_blendv_epi8(max_i[h], idx, _mm256_castpd_si256(gt));
         }
+    }
+    if _mm_testz_si128(bad, bad) == 0 {
+        return Err(crate::Error::NonFinite);
     }
     let mut lanes = [[0.0f64; 8]; 4];
     let mut idx = [0i64; 8];
@@ -369,8 +389,11 @@ pub(super) fn finish_error_sums(
     start: usize,
     mut sums: [[f64; 8]; 3],
     mut lane_max: [(f64, usize); 8],
-) -> ErrorSums {
+) -> Result<ErrorSums> {
     for (i, (&a, &b)) in x.iter().zip(y).enumerate().skip(start) {
+        if !(a.is_finite() && b.is_finite()) {
+            return Err(crate::Error::NonFinite);
+        }
         let lane = i % scalar::SUM_LANES;
         let a = f64::from(a);
         let d = a - f64::from(b);
@@ -390,11 +413,11 @@ pub(super) fn finish_error_sums(
             (max_abs, max_abs_index) = (m, i);
         }
     }
-    ErrorSums {
+    Ok(ErrorSums {
         sum_abs: scalar::reduce_lanes(sums[0]),
         sum_sq: scalar::reduce_lanes(sums[1]),
         sum_x_sq: scalar::reduce_lanes(sums[2]),
         max_abs,
         max_abs_index,
-    }
+    })
 }

@@ -46,18 +46,27 @@ unsafe fn scan_impl(src: &[f32]) -> Result<Range> {
     let mut bad: __mmask16 = 0;
     let mut lo = [_mm512_set1_ps(f32::INFINITY); 4];
     let mut hi = [_mm512_set1_ps(f32::NEG_INFINITY); 4];
-    let chunks = src.chunks_exact(64);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for k in 0..4 {
-            // SAFETY: `c` has 64 elements, so 16 at offset 16k are in bounds.
-            let v = unsafe { _mm512_loadu_ps(c.as_ptr().add(16 * k)) };
+    // Four independent accumulators over 64 floats, then one over 16, then scalar.
+    let (n, mut i) = (src.len(), 0);
+    while i < n {
+        let k = if n - i >= 64 {
+            4
+        } else if n - i >= 16 {
+            1
+        } else {
+            break;
+        };
+        for (j, (lo, hi)) in lo.iter_mut().zip(&mut hi).take(k).enumerate() {
+            // SAFETY: i + 16 * (j + 1) <= n.
+            let v = unsafe { _mm512_loadu_ps(src.as_ptr().add(i + 16 * j)) };
             let a = _mm512_and_si512(_mm512_castps_si512(v), abs_mask);
             bad |= _mm512_cmpgt_epi32_mask(a, limit);
-            lo[k] = _mm512_min_ps(lo[k], v);
-            hi[k] = _mm512_max_ps(hi[k], v);
+            *lo = _mm512_min_ps(*lo, v);
+            *hi = _mm512_max_ps(*hi, v);
         }
+        i += 16 * k;
     }
+    let tail = &src[i..];
     if bad != 0 {
         // The scalar scan finds the first bad element and its kind.
         return scalar::scan(src);
@@ -265,7 +274,7 @@ unsafe fn unpack_impl(src: &[u8], dst: &mut [MaybeUninit<i8>]) {
     (scalar::KERNELS.unpack)(&src[whole / 2..], &mut dst[whole..]);
 }
 
-fn error_sums(x: &[f32], y: &[f32]) -> ErrorSums {
+fn error_sums(x: &[f32], y: &[f32]) -> Result<ErrorSums> {
     // SAFETY: AVX-512 is available.
     unsafe { error_sums_impl(x, y) }
 }
@@ -273,7 +282,7 @@ fn error_sums(x: &[f32], y: &[f32]) -> ErrorSums {
 /// The scalar reference's eight partial sums are the eight f64 lanes of one vector; each lane
 /// adds its elements in index order, exactly as the reference does.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn error_sums_impl(x: &[f32], y: &[f32]) -> ErrorSums {
+unsafe fn error_sums_impl(x: &[f32], y: &[f32]) -> Result<ErrorSums> {
     let n = x.len().min(y.len());
     let whole = n / 8 * 8;
     let (mut abs, mut sq, mut xsq, mut max) = (
@@ -283,14 +292,25 @@ unsafe fn error_sums_impl(x: &[f32], y: &[f32]) -> ErrorSums {
         _mm512_setzero_pd(),
     );
     let mut max_i = _mm512_setzero_si512();
+    // |v| as an integer is above f32::MAX's bits exactly for NaN and ±Inf.
+    let (abs_mask, finite_max) = (
+        _mm256_set1_epi32(0x7FFF_FFFF),
+        _mm256_set1_epi32(0x7F7F_FFFF),
+    );
+    let mut bad: __mmask8 = 0;
     for i in (0..whole).step_by(8) {
         // SAFETY: 8 floats at i < whole <= n.
-        let (a, b) = unsafe {
+        let (xf, yf) = unsafe {
             (
-                _mm512_cvtps_pd(_mm256_loadu_ps(x.as_ptr().add(i))),
-                _mm512_cvtps_pd(_mm256_loadu_ps(y.as_ptr().add(i))),
+                _mm256_loadu_ps(x.as_ptr().add(i)),
+                _mm256_loadu_ps(y.as_ptr().add(i)),
             )
         };
+        for v in [xf, yf] {
+            let a = _mm256_and_si256(_mm256_castps_si256(v), abs_mask);
+            bad |= _mm256_cmpgt_epi32_mask(a, finite_max);
+        }
+        let (a, b) = (_mm512_cvtps_pd(xf), _mm512_cvtps_pd(yf));
         let d = _mm512_sub_pd(a, b);
         let ad = _mm512_abs_pd(d);
         abs = _mm512_add_pd(abs, ad);
@@ -300,6 +320,9 @@ unsafe fn error_sums_impl(x: &[f32], y: &[f32]) -> ErrorSums {
         let gt = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(ad, max);
         max = _mm512_mask_blend_pd(gt, max, ad);
         max_i = _mm512_mask_blend_epi64(gt, max_i, _mm512_set1_epi64(i as i64));
+    }
+    if bad != 0 {
+        return Err(crate::Error::NonFinite);
     }
     let mut lanes = [[0.0f64; 8]; 4];
     let mut idx = [0i64; 8];

@@ -1,0 +1,127 @@
+//! Throughput of every hot operation, with read, write and copy bandwidth baselines measured in
+//! the same run so results can be read as ratios (the machines are shared and noisy).
+//!
+//! The SIMD level is the library's choice; run again with QUANTIZE_MAX_ISA=scalar for the scalar
+//! level. `scripts/bench.sh` does both and prints the table of the README.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use quantize::groups::{dequantize_int4_groups, group_count, quantize_int4_groups};
+use quantize::int4::*;
+use quantize::pack::{pack_int4_to_int8, packed_len, unpack_int8_to_int4};
+use quantize::stats::measure_error;
+use std::hint::black_box;
+use std::time::Duration;
+
+/// In cache (64K floats = 256 KiB) and out of cache (16M floats = 64 MiB).
+const SIZES: [usize; 2] = [64 << 10, 16 << 20];
+
+fn data(n: usize) -> Vec<f32> {
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            // Roughly normal: sum of uniforms, centred.
+            let u = |k: u32| ((s >> k) & 0xFFFF) as f32 / 65536.0;
+            (u(0) + u(16) + u(32) + u(48) - 2.0) * 1.7
+        })
+        .collect()
+}
+
+fn benches(c: &mut Criterion) {
+    let level = quantize::kernel_name();
+    for n in SIZES {
+        let x = data(n);
+        let mut group = c.benchmark_group(format!("{level}/{n}"));
+        group
+            .sample_size(20)
+            .measurement_time(Duration::from_secs(2))
+            .warm_up_time(Duration::from_millis(500));
+        // Throughput in bytes of float32 processed, for every operation.
+        group.throughput(Throughput::Bytes((n * 4) as u64));
+
+        // Baselines: read n floats, write n floats, copy n floats.
+        group.bench_function(BenchmarkId::new("baseline_read", n), |b| {
+            b.iter(|| {
+                let words: &[u64] = bytemuck_u64(&x);
+                black_box(words.iter().fold(0u64, |a, &w| a ^ w))
+            })
+        });
+        let mut out = vec![0.0f32; n];
+        group.bench_function(BenchmarkId::new("baseline_write", n), |b| {
+            b.iter(|| {
+                out.fill(black_box(1.5));
+                black_box(&out);
+            })
+        });
+        group.bench_function(BenchmarkId::new("baseline_copy", n), |b| {
+            b.iter(|| {
+                out.copy_from_slice(black_box(&x));
+                black_box(&out);
+            })
+        });
+
+        let mut q = vec![0i8; n];
+        group.bench_function(BenchmarkId::new("quantize_to_int4", n), |b| {
+            b.iter(|| quantize_to_int4(black_box(&x), ScaleMethod::MinMax, &mut q).unwrap())
+        });
+        let mut packed = vec![0u8; packed_len(n)];
+        group.bench_function(BenchmarkId::new("quantize_to_int4_packed", n), |b| {
+            b.iter(|| {
+                quantize_to_int4_packed(black_box(&x), ScaleMethod::MinMax, &mut packed).unwrap()
+            })
+        });
+        let p = quantize_to_int4_packed(&x, ScaleMethod::MinMax, &mut packed).unwrap();
+        quantize_to_int4(&x, ScaleMethod::MinMax, &mut q).unwrap();
+        group.bench_function(BenchmarkId::new("dequantize_from_int4", n), |b| {
+            b.iter(|| dequantize_from_int4(black_box(&q), p, &mut out).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("dequantize_from_int4_packed", n), |b| {
+            b.iter(|| dequantize_from_int4_packed(black_box(&packed), p, &mut out).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("pack_int4_to_int8", n), |b| {
+            b.iter(|| pack_int4_to_int8(black_box(&q), &mut packed).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("unpack_int8_to_int4", n), |b| {
+            b.iter(|| unpack_int8_to_int4(black_box(&packed), &mut q).unwrap())
+        });
+        let gs = 32;
+        let count = group_count(n, gs);
+        let (mut scales, mut zps) = (vec![0.0f32; count], vec![0i8; count]);
+        group.bench_function(BenchmarkId::new("quantize_int4_groups_32", n), |b| {
+            b.iter(|| {
+                quantize_int4_groups(
+                    black_box(&x),
+                    gs,
+                    ScaleMethod::MinMax,
+                    &mut packed,
+                    &mut scales,
+                    &mut zps,
+                )
+                .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("dequantize_int4_groups_32", n), |b| {
+            b.iter(|| {
+                dequantize_int4_groups(black_box(&packed), gs, &scales, &zps, &mut out).unwrap()
+            })
+        });
+        dequantize_from_int4_packed(&packed, p, &mut out).unwrap();
+        group.bench_function(BenchmarkId::new("measure_error", n), |b| {
+            b.iter(|| measure_error(black_box(&x), black_box(&out)).unwrap())
+        });
+        group.finish();
+    }
+}
+
+/// The floats' bytes as u64 words (for a read baseline that vectorises).
+fn bytemuck_u64(x: &[f32]) -> &[u64] {
+    // SAFETY: any bit pattern is a valid u64.
+    let (head, words, _) = unsafe { x.align_to::<u64>() };
+    assert!(head.is_empty());
+    words
+}
+
+criterion_group!(throughput, benches);
+criterion_main!(throughput);

@@ -1,0 +1,154 @@
+//! ggml/GGUF 4-bit block formats (Q4_0, Q4_1, IQ4_NL, MXFP4), bit for bit as ggml.
+
+use super::boundary::run;
+use super::check::{self, disjoint, reads, writes};
+use super::quantize_status;
+use crate::formats::{self as core_formats, blocks_len, BlockFormat};
+use crate::Error;
+
+/// A ggml/GGUF block format: one of `QUANTIZE_FORMAT_*`.
+pub type quantize_block_format = u32;
+/// ggml Q4_0: 32 values in 18 bytes: fp16 scale d, 16 bytes of codes; x = (q - 8) * d.
+pub const QUANTIZE_FORMAT_Q4_0: quantize_block_format = 0;
+/// ggml Q4_1: 32 values in 20 bytes: fp16 scale d, fp16 minimum m, 16 bytes; x = q * d + m.
+pub const QUANTIZE_FORMAT_Q4_1: quantize_block_format = 1;
+/// ggml IQ4_NL: 32 values in 18 bytes: fp16 scale d, 16 bytes of indices into a non-linear
+/// codebook.
+pub const QUANTIZE_FORMAT_IQ4_NL: quantize_block_format = 2;
+/// ggml MXFP4: 32 values in 17 bytes: E8M0 scale byte, 16 bytes of FP4 (E2M1) codes.
+pub const QUANTIZE_FORMAT_MXFP4: quantize_block_format = 3;
+
+fn format_from(v: quantize_block_format) -> crate::Result<BlockFormat> {
+    BlockFormat::from_raw(v).ok_or(Error::InvalidArgument)
+}
+
+/// Values per block of `format` (32 for every format), or 0 for an unknown format. Thread-safe.
+#[no_mangle]
+pub extern "C" fn quantize_block_elements(format: quantize_block_format) -> usize {
+    BlockFormat::from_raw(format).map_or(0, BlockFormat::elements)
+}
+
+/// Bytes per block of `format` (Q4_0 18, Q4_1 20, IQ4_NL 18, MXFP4 17), or 0 for an unknown
+/// format. n values take n / quantize_block_elements(format) * quantize_block_bytes(format)
+/// bytes. Thread-safe.
+#[no_mangle]
+pub extern "C" fn quantize_block_bytes(format: quantize_block_format) -> usize {
+    BlockFormat::from_raw(format).map_or(0, BlockFormat::bytes)
+}
+
+/// Quantizes n floats to ggml/GGUF blocks, byte for byte what ggml's ggml_quantize_chunk
+/// writes without an importance matrix (IQ4_NL: with its scale search). Within a block, byte j
+/// of the codes holds element j in its low nibble and element j + 16 in its high nibble.
+///
+/// - `format`: one of QUANTIZE_FORMAT_*.
+/// - `src`: n floats (4-byte aligned; NULL only if n is 0); n a multiple of 32.
+/// - `dst`, `dst_len`: at least n / 32 * quantize_block_bytes(format) bytes; bytes past that are
+///   never written.
+///
+/// Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown format, n too large), NULL_POINTER,
+/// MISALIGNED (src), LENGTH (n not a multiple of 32), BUFFER_TOO_SMALL, OVERLAP, then for the
+/// first bad block NON_FINITE (a NaN or infinite element) or VALUE_OUT_OF_RANGE (the block's
+/// fp16 scale or minimum, as ggml computes it, would not be finite: ggml would store inf or
+/// NaN); within a block a non-finite element comes first. An MXFP4 block with
+/// 0 < max|x| < 2^-125 gets scale byte 0 (ggml's result is undefined there). On an argument
+/// error nothing is written; on bad data the blocks before the bad one may have been written,
+/// never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
+///
+/// # Safety
+/// `src` must be valid for n elements, `dst` for dst_len bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quantize_blocks(
+    format: quantize_block_format,
+    src: *const f32,
+    n: usize,
+    dst: *mut u8,
+    dst_len: usize,
+) -> quantize_status {
+    run(|| {
+        let format = format_from(format)?;
+        check::count::<f32>(n)?;
+        check::non_null(src, n)?;
+        check::non_null(dst, dst_len)?;
+        check::aligned(src)?;
+        let need = blocks_len(format, n)?;
+        if dst_len < need {
+            return Err(Error::BufferTooSmall);
+        }
+        disjoint(&[reads(src, n), writes(dst, need)])?;
+        // SAFETY: pointers and lengths checked above.
+        let (src, out) = unsafe { (check::input(src, n), check::output(dst, need)) };
+        core_formats::quantize_blocks_uninit(format, src, out)
+    })
+}
+
+/// Dequantizes ggml/GGUF blocks to n floats, bit for bit what ggml's dequantize_row_* gives
+/// (one rounding per value; Q4_1 rounds the product and the sum separately).
+///
+/// - `format`: one of QUANTIZE_FORMAT_*.
+/// - `src`, `src_len`: at least n / 32 * quantize_block_bytes(format) bytes; the rest is ignored.
+/// - `dst`: n floats (4-byte aligned); n a multiple of 32.
+///
+/// Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown format, n too large), NULL_POINTER,
+/// MISALIGNED (dst), LENGTH (n not a multiple of 32), BUFFER_TOO_SMALL, OVERLAP, then
+/// NON_FINITE for the first block whose fp16 scale or minimum is infinite or NaN, or whose E8M0
+/// byte is 0xFF (blocks ggml's own ggml_validate_row_data rejects). Other values are accepted;
+/// MXFP4 scale bytes 0xFD and 0xFE with the largest codes give +-infinity (the formula's float
+/// value). On an argument error nothing is written; on bad data the blocks before the bad one
+/// may have been written, never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
+///
+/// # Safety
+/// `src` must be valid for src_len bytes, `dst` for n elements.
+#[no_mangle]
+pub unsafe extern "C" fn dequantize_blocks(
+    format: quantize_block_format,
+    src: *const u8,
+    src_len: usize,
+    dst: *mut f32,
+    n: usize,
+) -> quantize_status {
+    run(|| {
+        let format = format_from(format)?;
+        check::count::<f32>(n)?;
+        check::non_null(src, src_len)?;
+        check::non_null(dst, n)?;
+        check::aligned(dst)?;
+        let need = blocks_len(format, n)?;
+        if src_len < need {
+            return Err(Error::BufferTooSmall);
+        }
+        disjoint(&[reads(src, need), writes(dst, n)])?;
+        // SAFETY: pointers and lengths checked above.
+        let (src, out) = unsafe { (check::input(src, need), check::output(dst, n)) };
+        core_formats::dequantize_blocks_uninit(format, src, out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_are_the_contract_values() {
+        // DESIGN §3, written out independently of the Rust enum.
+        assert_eq!(
+            [
+                QUANTIZE_FORMAT_Q4_0,
+                QUANTIZE_FORMAT_Q4_1,
+                QUANTIZE_FORMAT_IQ4_NL,
+                QUANTIZE_FORMAT_MXFP4
+            ],
+            [0, 1, 2, 3]
+        );
+        for (c, f) in [
+            (QUANTIZE_FORMAT_Q4_0, BlockFormat::Q4_0),
+            (QUANTIZE_FORMAT_Q4_1, BlockFormat::Q4_1),
+            (QUANTIZE_FORMAT_IQ4_NL, BlockFormat::Iq4Nl),
+            (QUANTIZE_FORMAT_MXFP4, BlockFormat::Mxfp4),
+        ] {
+            assert_eq!(format_from(c), Ok(f));
+        }
+        for bad in [4, 99, 0x8000_0000, u32::MAX] {
+            assert_eq!(format_from(bad), Err(Error::InvalidArgument));
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The block functions through the C ABI: sizes, every status in the contract's check order,
+//! partial writes, and agreement with ggml's golden bytes.
+
+use quantize::ffi::*;
+use std::ptr::{null, null_mut};
+
+const FORMATS: [(quantize_block_format, usize, &str); 4] = [
+    (QUANTIZE_FORMAT_Q4_0, 18, "q4_0"),
+    (QUANTIZE_FORMAT_Q4_1, 20, "q4_1"),
+    (QUANTIZE_FORMAT_IQ4_NL, 18, "iq4_nl"),
+    (QUANTIZE_FORMAT_MXFP4, 17, "mxfp4"),
+];
+
+fn signal(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| 2.5 * ((i as f32) * 0.61 + 0.3).sin())
+        .collect()
+}
+
+/// A float pointer one byte past an aligned one.
+fn misaligned(buf: &mut [f32]) -> *mut f32 {
+    buf.as_mut_ptr().cast::<u8>().wrapping_add(1).cast()
+}
+
+#[test]
+fn sizes() {
+    for (f, bytes, _) in FORMATS {
+        assert_eq!(quantize_block_elements(f), 32);
+        assert_eq!(quantize_block_bytes(f), bytes);
+    }
+    for bad in [4u32, 5, 0x8000_0000, u32::MAX] {
+        assert_eq!(quantize_block_elements(bad), 0);
+        assert_eq!(quantize_block_bytes(bad), 0);
+    }
+}
+
+#[test]
+fn quantize_blocks_statuses_in_check_order() {
+    for (f, bb, _) in FORMATS {
+        let mut src = signal(64);
+        let mut dst = vec![0xA5u8; 2 * bb + 5];
+        let d = dst.as_mut_ptr();
+        let s = src.as_ptr();
+        unsafe {
+            // 1. parameters: unknown format beats everything; n too large.
+            assert_eq!(
+                quantize_blocks(9, null(), 33, null_mut(), 0),
+                QUANTIZE_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                quantize_blocks(f, s, usize::MAX / 2, d, 0),
+                QUANTIZE_ERR_INVALID_ARGUMENT
+            );
+            // 2. NULL with a non-zero length (even when n is not a multiple of 32).
+            assert_eq!(
+                quantize_blocks(f, null(), 33, d, 1),
+                QUANTIZE_ERR_NULL_POINTER
+            );
+            assert_eq!(
+                quantize_blocks(f, s, 64, null_mut(), 1),
+                QUANTIZE_ERR_NULL_POINTER
+            );
+            // 3. alignment, before lengths.
+            let odd = misaligned(&mut src);
+            assert_eq!(quantize_blocks(f, odd, 33, d, 0), QUANTIZE_ERR_MISALIGNED);
+            // 4. LENGTH, then BUFFER_TOO_SMALL (NULL with length 0 is an empty buffer).
+            assert_eq!(quantize_blocks(f, s, 33, d, 0), QUANTIZE_ERR_LENGTH);
+            assert_eq!(
+                quantize_blocks(f, s, 64, null_mut(), 0),
+                QUANTIZE_ERR_BUFFER_TOO_SMALL
+            );
+            assert_eq!(
+                quantize_blocks(f, s, 64, d, 2 * bb - 1),
+                QUANTIZE_ERR_BUFFER_TOO_SMALL
+            );
+            // 5. overlap of the needed bytes.
+            let alias = src.as_mut_ptr().cast::<u8>();
+            assert_eq!(
+                quantize_blocks(f, s, 64, alias.wrapping_add(8), 2 * bb),
+                QUANTIZE_ERR_OVERLAP
+            );
+            assert!(
+                dst.iter().all(|&b| b == 0xA5),
+                "nothing written on argument errors"
+            );
+            // n = 0: OK, nothing written, NULLs fine.
+            assert_eq!(quantize_blocks(f, null(), 0, null_mut(), 0), QUANTIZE_OK);
+            assert_eq!(quantize_blocks(f, s, 0, d, 7), QUANTIZE_OK);
+            assert!(dst.iter().all(|&b| b == 0xA5));
+            // 7. data: block 1 bad, block 0 written, block 1 and past the end untouched.
+            src[40] = f32::NAN;
+            assert_eq!(
+                quantize_blocks(f, src.as_ptr(), 64, d, dst.len()),
+                QUANTIZE_ERR_NON_FINITE
+            );
+            let mut alone = vec![0u8; bb];
+            assert_eq!(
+                quantize_blocks(f, src.as_ptr(), 32, alone.as_mut_ptr(), bb),
+                QUANTIZE_OK
+            );
+            assert_eq!(dst[..bb], alone[..]);
+            assert!(dst[bb..].iter().all(|&b| b == 0xA5));
+            src[40] = 1.0;
+            assert_eq!(
+                quantize_blocks(f, src.as_ptr(), 64, d, dst.len()),
+                QUANTIZE_OK
+            );
+            assert!(
+                dst[2 * bb..].iter().all(|&b| b == 0xA5),
+                "past the end untouched"
+            );
+        }
+    }
+    // VALUE_OUT_OF_RANGE: a Q4_0 scale beyond fp16 (|max| / 8 >= 65520), after NON_FINITE in the
+    // same block.
+    let mut src = signal(32);
+    src[3] = -65520.0 * 8.0;
+    let mut dst = [0u8; 18];
+    unsafe {
+        let d = dst.as_mut_ptr();
+        assert_eq!(
+            quantize_blocks(QUANTIZE_FORMAT_Q4_0, src.as_ptr(), 32, d, 18),
+            QUANTIZE_ERR_VALUE_OUT_OF_RANGE
+        );
+        src[30] = f32::INFINITY;
+        assert_eq!(
+            quantize_blocks(QUANTIZE_FORMAT_Q4_0, src.as_ptr(), 32, d, 18),
+            QUANTIZE_ERR_NON_FINITE
+        );
+    }
+}
+
+#[test]
+fn dequantize_blocks_statuses_in_check_order() {
+    for (f, bb, _) in FORMATS {
+        let mut src = vec![0u8; 2 * bb + 3];
+        unsafe {
+            assert_eq!(
+                quantize_blocks(f, signal(64).as_ptr(), 64, src.as_mut_ptr(), src.len()),
+                QUANTIZE_OK
+            );
+        }
+        let mut out = vec![-7.0f32; 65];
+        let o = out.as_mut_ptr();
+        let s = src.as_ptr();
+        unsafe {
+            assert_eq!(
+                dequantize_blocks(4, s, src.len(), o, 64),
+                QUANTIZE_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                dequantize_blocks(f, s, src.len(), o, usize::MAX / 4 + 1),
+                QUANTIZE_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                dequantize_blocks(f, null(), 1, o, 64),
+                QUANTIZE_ERR_NULL_POINTER
+            );
+            assert_eq!(
+                dequantize_blocks(f, s, src.len(), null_mut(), 64),
+                QUANTIZE_ERR_NULL_POINTER
+            );
+            let odd = misaligned(&mut out);
+            assert_eq!(
+                dequantize_blocks(f, s, src.len(), odd, 33),
+                QUANTIZE_ERR_MISALIGNED
+            );
+            let o = out.as_mut_ptr();
+            assert_eq!(
+                dequantize_blocks(f, s, src.len(), o, 33),
+                QUANTIZE_ERR_LENGTH
+            );
+            assert_eq!(
+                dequantize_blocks(f, null(), 0, o, 64),
+                QUANTIZE_ERR_BUFFER_TOO_SMALL
+            );
+            assert_eq!(
+                dequantize_blocks(f, s, 2 * bb - 1, o, 64),
+                QUANTIZE_ERR_BUFFER_TOO_SMALL
+            );
+            assert_eq!(
+                dequantize_blocks(f, o.cast::<u8>().wrapping_add(100), 2 * bb, o, 64),
+                QUANTIZE_ERR_OVERLAP
+            );
+            assert!(
+                out.iter().all(|&v| v == -7.0),
+                "nothing written on argument errors"
+            );
+            assert_eq!(dequantize_blocks(f, null(), 0, null_mut(), 0), QUANTIZE_OK);
+            // Bad block 1: block 0 written, block 1 not.
+            if f == QUANTIZE_FORMAT_MXFP4 {
+                src[bb] = 0xFF;
+            } else {
+                src[bb..bb + 2].copy_from_slice(&0x7E00u16.to_le_bytes());
+            }
+            assert_eq!(
+                dequantize_blocks(f, src.as_ptr(), src.len(), o, 64),
+                QUANTIZE_ERR_NON_FINITE
+            );
+            assert!(out[..32].iter().all(|&v| v != -7.0));
+            assert!(out[32..].iter().all(|&v| v == -7.0));
+            // Only the first block: OK, and out[32..] still untouched.
+            assert_eq!(
+                dequantize_blocks(f, src.as_ptr(), src.len(), o, 32),
+                QUANTIZE_OK
+            );
+            assert!(out[32..].iter().all(|&v| v == -7.0));
+        }
+    }
+}
+
+#[test]
+fn c_layer_gives_ggml_golden_bytes() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ggml");
+    let floats = |name: &str| -> Vec<f32> {
+        std::fs::read(dir.join(name))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    for case in ["normal", "special_blocks", "sign_ties"] {
+        let x = floats(&format!("{case}.f32"));
+        for (f, bb, name) in FORMATS {
+            let want = std::fs::read(dir.join(format!("{case}.{name}"))).unwrap();
+            let mut got = vec![0u8; x.len() / 32 * bb];
+            let st =
+                unsafe { quantize_blocks(f, x.as_ptr(), x.len(), got.as_mut_ptr(), got.len()) };
+            assert_eq!(st, QUANTIZE_OK);
+            assert!(got == want, "{case} {name}");
+            let want = floats(&format!("{case}.{name}.deq.f32"));
+            let mut y = vec![0.0f32; x.len()];
+            let st =
+                unsafe { dequantize_blocks(f, got.as_ptr(), got.len(), y.as_mut_ptr(), y.len()) };
+            assert_eq!(st, QUANTIZE_OK);
+            assert!(
+                y.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{case} {name}"
+            );
+        }
+    }
+}

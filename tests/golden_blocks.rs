@@ -1,0 +1,135 @@
+//! ggml's own output (tests/data/ggml, made by ggml's C code: see its README.md) against ours:
+//! quantization byte for byte, dequantization bit for bit, every case, every format.
+
+use std::path::PathBuf;
+
+use quantize::formats::{blocks_len, dequantize_blocks, quantize_blocks, BlockFormat};
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ggml")
+}
+
+fn read(name: &str) -> Vec<u8> {
+    let path = data_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn read_f32(name: &str) -> Vec<f32> {
+    let bytes = read(name);
+    assert_eq!(bytes.len() % 4, 0, "{name}: not whole float32 values");
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// The case names and element counts of cases.json: `{"name": {"elements": N}, ...}`.
+fn cases() -> Vec<(String, usize)> {
+    let text = String::from_utf8(read("cases.json")).expect("cases.json is UTF-8");
+    let mut out = Vec::new();
+    let mut rest = text.as_str();
+    // Each case is `"name": {` ... `"elements": N` ... `}`.
+    while let Some(open) = rest.find(": {") {
+        let head = &rest[..open];
+        let name_end = head.rfind('"').expect("case name");
+        let name_start = head[..name_end].rfind('"').expect("case name") + 1;
+        let name = head[name_start..name_end].to_string();
+        let body_end = rest[open..].find('}').expect("closing brace") + open;
+        let body = &rest[open..body_end];
+        let key = body.find("\"elements\"").expect("elements key");
+        let digits: String = body[key + 10..]
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        out.push((name, digits.parse().expect("element count")));
+        rest = &rest[body_end + 1..];
+    }
+    out
+}
+
+#[test]
+fn cases_json_lists_the_expected_cases() {
+    let names: Vec<String> = cases().into_iter().map(|(n, _)| n).collect();
+    for must in [
+        "normal",
+        "special_blocks",
+        "ties",
+        "sign_ties",
+        "subnormal_scale",
+    ] {
+        assert!(
+            names.iter().any(|n| n == must),
+            "{must} missing from {names:?}"
+        );
+    }
+    assert_eq!(names.len(), 12);
+}
+
+#[test]
+fn quantize_equals_ggml_bytes() {
+    let mut failures = Vec::new();
+    for (case, n) in cases() {
+        let x = read_f32(&format!("{case}.f32"));
+        assert_eq!(x.len(), n, "{case}: element count");
+        for format in BlockFormat::ALL {
+            let want = read(&format!("{case}.{}", format.name()));
+            assert_eq!(
+                want.len(),
+                blocks_len(format, n).unwrap(),
+                "{case} {format:?}"
+            );
+            let mut got = vec![0u8; want.len()];
+            if let Err(e) = quantize_blocks(format, &x, &mut got) {
+                failures.push(format!("{case} {}: error {e:?}", format.name()));
+                continue;
+            }
+            let bb = format.bytes();
+            let bad: Vec<usize> = (0..n / 32)
+                .filter(|&b| got[b * bb..][..bb] != want[b * bb..][..bb])
+                .collect();
+            if let Some(&b) = bad.first() {
+                failures.push(format!(
+                    "{case} {}: {} of {} blocks differ, first block {b}: got {:02x?}, ggml {:02x?}",
+                    format.name(),
+                    bad.len(),
+                    n / 32,
+                    &got[b * bb..][..bb],
+                    &want[b * bb..][..bb],
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn dequantize_equals_ggml_floats() {
+    let mut failures = Vec::new();
+    for (case, n) in cases() {
+        for format in BlockFormat::ALL {
+            let blocks = read(&format!("{case}.{}", format.name()));
+            let want = read_f32(&format!("{case}.{}.deq.f32", format.name()));
+            assert_eq!(want.len(), n, "{case} {format:?}");
+            let mut got = vec![0.0f32; n];
+            if let Err(e) = dequantize_blocks(format, &blocks, &mut got) {
+                failures.push(format!("{case} {}: error {e:?}", format.name()));
+                continue;
+            }
+            let first = (0..n).find(|&i| got[i].to_bits() != want[i].to_bits());
+            if let Some(i) = first {
+                failures.push(format!(
+                    "{case} {}: first mismatch in block {} (element {i}): got {:e} ({:#010x}), \
+                     ggml {:e} ({:#010x})",
+                    format.name(),
+                    i / 32,
+                    got[i],
+                    got[i].to_bits(),
+                    want[i],
+                    want[i].to_bits(),
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
