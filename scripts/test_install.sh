@@ -3,7 +3,8 @@
 # docs/USING.md says: C programs through `pkg-config --cflags --libs quantize` (shared) and
 # `pkg-config --static --cflags --libs quantize` (static: must not need libquantize.so), a C++17
 # program, the SONAME and the symlinks. Builds scripts/install_smoke.{c,cpp}, every
-# examples-c/*.c, and the C and C++ recipes of docs/USING.md.
+# examples-c/*.c (shared and static) and examples-c/*.cpp, and the C and C++ recipes of
+# docs/USING.md.
 #
 # Needs: cargo, make, cc, c++, pkg-config, readelf (binutils). Respects CARGO_TARGET_DIR.
 # Usage: scripts/test_install.sh
@@ -70,6 +71,9 @@ awk '/^```cpp$/{on=1; next} /^```$/{on=0} on' docs/USING.md > "$WORK/src/using_m
 [[ -s "$WORK/src/using_md.c" && -s "$WORK/src/using_md.cpp" ]] || fail "no C/C++ recipe in docs/USING.md"
 C_PROGRAMS+=("$WORK/src/using_md.c")
 CXX_PROGRAMS=("$ROOT/scripts/install_smoke.cpp" "$WORK/src/using_md.cpp")
+for f in "$ROOT"/examples-c/*.cpp; do
+    [[ -e "$f" ]] && CXX_PROGRAMS+=("$f")
+done
 
 WARN=(-Wall -Wextra -Werror)
 needs_shared_lib() { readelf -d "$1" | grep -q "NEEDED.*\[libquantize\.so"; }

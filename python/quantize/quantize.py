@@ -7,7 +7,8 @@ name (DESIGN §3) and turns a non-zero status into an exception (``QuantizeError
 
 Dtypes follow the seed package: int4 values are int8 arrays, packed int4 streams are int8
 arrays (two values per byte, the ONNX layout), dequantized values are float32 arrays, a scale
-is a Python float and a zero point a Python int. Codebook codes (NF4, FP4) are uint8 bytes.
+is a Python float and a zero point a Python int. ggml/GGUF blocks and codebook codes (NF4, FP4)
+are uint8 bytes.
 """
 
 import ctypes
@@ -35,6 +36,14 @@ __all__ = [
     "quantize_int4_groups",
     "dequantize_int4_groups",
     "measure_error",
+    "quantize_blocks",
+    "dequantize_blocks",
+    "block_elements",
+    "block_bytes",
+    "FORMAT_Q4_0",
+    "FORMAT_Q4_1",
+    "FORMAT_IQ4_NL",
+    "FORMAT_MXFP4",
     "quantize_codebook_blocks",
     "dequantize_codebook_blocks",
     "CODEBOOK_NF4",
@@ -49,6 +58,16 @@ __all__ = [
 SCALE_MINMAX = 0
 SCALE_ABSMAX = 1
 _SCALE_METHODS = {"minmax": SCALE_MINMAX, "absmax": SCALE_ABSMAX}
+FORMAT_Q4_0 = 0
+FORMAT_Q4_1 = 1
+FORMAT_IQ4_NL = 2
+FORMAT_MXFP4 = 3
+_FORMATS = {
+    "q4_0": FORMAT_Q4_0,
+    "q4_1": FORMAT_Q4_1,
+    "iq4_nl": FORMAT_IQ4_NL,
+    "mxfp4": FORMAT_MXFP4,
+}
 CODEBOOK_NF4 = 0
 CODEBOOK_FP4 = 1
 _CODEBOOKS = {"nf4": CODEBOOK_NF4, "fp4": CODEBOOK_FP4}
@@ -406,6 +425,62 @@ def dequantize_int4_groups(codes, group_size, scales, zero_points=None, n=None):
         return None
 
     check(status, fn, explain)
+    return out
+
+
+# --- ggml/GGUF block formats ----------------------------------------------------------------
+
+
+def _format(format, function):
+    return _enum(format, _FORMATS, "format", function)
+
+
+def block_elements(format):
+    """Values per block of ``format`` ("q4_0", "q4_1", "iq4_nl", "mxfp4" or a number): 32;
+    0 for an unknown number."""
+    return int(lib.quantize_block_elements(_format(format, "quantize_block_elements")))
+
+
+def block_bytes(format):
+    """Bytes per block of ``format``: Q4_0 18, Q4_1 20, IQ4_NL 18, MXFP4 17; 0 for an unknown
+    number."""
+    return int(lib.quantize_block_bytes(_format(format, "quantize_block_bytes")))
+
+
+def quantize_blocks(values, format):
+    """Quantize to ggml/GGUF blocks, byte for byte what ggml's ``ggml_quantize_chunk`` writes.
+
+    ``format``: "q4_0", "q4_1", "iq4_nl" or "mxfp4" (or a ``FORMAT_*`` number). The number of
+    values (in C order) must be a multiple of 32 (else ``LengthError``). Returns a 1-D uint8
+    array of ``n / 32 * block_bytes(format)`` bytes: the tensor data of a GGUF file.
+    """
+    fn = "quantize_blocks"
+    fmt = _format(format, fn)
+    x = _as_float32(values, function=fn)
+    per_block, nbytes = lib.quantize_block_elements(fmt), lib.quantize_block_bytes(fmt)
+    out = np.empty(x.size // per_block * nbytes if per_block else 0, dtype=np.uint8)
+    status = lib.quantize_blocks(fmt, _f32(x), x.size, _u8(out), out.size)
+    check(status, fn, _explain_floats(x))
+    return out
+
+
+def dequantize_blocks(data, format, n=None):
+    """Dequantize ggml/GGUF blocks, bit for bit what ggml's ``dequantize_row_*`` gives.
+
+    ``data``: the blocks' bytes (uint8 or int8 array, or bytes). ``n``: how many values
+    (default: every whole block in ``data``). Returns a 1-D float32 array of ``n`` values.
+    """
+    fn = "dequantize_blocks"
+    fmt = _format(format, fn)
+    b = _as_bytes(data, "data", fn)
+    per_block, nbytes = lib.quantize_block_elements(fmt), lib.quantize_block_bytes(fmt)
+    if n is None:
+        count = b.size // nbytes * per_block if nbytes else 0
+    else:
+        count = _size(n, "n", fn)
+    out = np.empty(count, dtype=np.float32)
+    status = lib.dequantize_blocks(fmt, _u8(b), b.size, _f32(out), count)
+    check(status, fn)
     return out
 
 
