@@ -3,7 +3,8 @@
 #   make                  cargo build --release (libquantize.so, libquantize.a in target/release)
 #   make demo             build, then compile and run examples-c/seed_example.c (static link;
 #                         DEMO=path/to/other.c runs another program)
-#   make test             cargo test (everything)
+#   make test             the whole suite: cargo test (Rust, C programs, header), the Python
+#                         package in a fresh venv, install + pkg-config
 #   make install          header, libraries and pkg-config file under $(DESTDIR)$(PREFIX)
 #
 # PREFIX (default /usr/local), LIBDIR, INCLUDEDIR, PKGCONFIGDIR and DESTDIR follow the usual
@@ -55,6 +56,8 @@ demo: build
 
 test:
 	$(CARGO) test
+	bash scripts/test_python.sh
+	bash scripts/test_install.sh
 
 install: $(NATIVE_LIBS)
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install libquantize into a temporary prefix with `make install` and use it the way
-# docs/USING.md says: C programs through `pkg-config --cflags --libs quantize` (shared) and
+# README.md says: C programs through `pkg-config --cflags --libs quantize` (shared) and
 # `pkg-config --static --cflags --libs quantize` (static: must not need libquantize.so), a C++17
 # program, the SONAME and the symlinks. Builds scripts/install_smoke.{c,cpp}, every
 # examples-c/*.c (shared and static) and examples-c/*.cpp, and the C and C++ recipes of
-# docs/USING.md.
+# README.md.
 #
 # Needs: cargo, make, cc, c++, pkg-config, readelf (binutils). Respects CARGO_TARGET_DIR.
 # Usage: scripts/test_install.sh
@@ -60,15 +60,15 @@ echo "static: $(pkg-config --static --cflags --libs quantize)"
 [[ "$(pkg-config --static --libs quantize)" != "$(pkg-config --libs quantize)" ]] \
     || fail "quantize.pc has no Libs.private (the native libraries of the static library)"
 
-# The programs: ours, the examples, and the recipes of docs/USING.md.
+# The programs: ours, the examples, and the recipes of README.md.
 mkdir -p "$WORK/src" "$WORK/bin"
 C_PROGRAMS=("$ROOT/scripts/install_smoke.c")
 for f in "$ROOT"/examples-c/*.c; do
     [[ -e "$f" ]] && C_PROGRAMS+=("$f")
 done
-awk '/^```c$/{on=1; next} /^```$/{on=0} on' docs/USING.md > "$WORK/src/using_md.c"
-awk '/^```cpp$/{on=1; next} /^```$/{on=0} on' docs/USING.md > "$WORK/src/using_md.cpp"
-[[ -s "$WORK/src/using_md.c" && -s "$WORK/src/using_md.cpp" ]] || fail "no C/C++ recipe in docs/USING.md"
+awk '/^```c$/{on=1; next} /^```$/{on=0} on' README.md > "$WORK/src/using_md.c"
+awk '/^```cpp$/{on=1; next} /^```$/{on=0} on' README.md > "$WORK/src/using_md.cpp"
+[[ -s "$WORK/src/using_md.c" && -s "$WORK/src/using_md.cpp" ]] || fail "no C/C++ recipe in README.md"
 C_PROGRAMS+=("$WORK/src/using_md.c")
 CXX_PROGRAMS=("$ROOT/scripts/install_smoke.cpp" "$WORK/src/using_md.cpp")
 for f in "$ROOT"/examples-c/*.cpp; do

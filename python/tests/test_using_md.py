@@ -1,4 +1,4 @@
-"""The Python recipe of docs/USING.md runs verbatim (its C and C++ recipes are compiled and run
+"""The Python recipe of README.md runs verbatim (its C and C++ recipes are compiled and run
 by scripts/test_install.sh)."""
 
 import contextlib
@@ -6,7 +6,7 @@ import io
 import os
 import re
 
-USING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "USING.md")
+USING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
 
 
 def fenced_blocks(language):
