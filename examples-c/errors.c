@@ -719,9 +719,6 @@ static void test_groups(void)
 
 /* ---- ggml block formats ---- */
 
-#ifdef QUANTIZE_FORMAT_Q4_0
-#define HAVE_BLOCKS 1
-
 static uint16_t f16_bits_le(const uint8_t *p)
 {
     return (uint16_t)(p[0] | (p[1] << 8));
@@ -845,9 +842,97 @@ static void test_blocks(void)
     setup_inputs();
 }
 
-#else
-#define HAVE_BLOCKS 0
-#endif /* QUANTIZE_FORMAT_Q4_0 */
+/* ---- NF4 / FP4 codebooks ---- */
+
+#define CB_CODES U8(IN, 2048)   /* packed codes in (48 bytes) */
+#define CB_ABSMAX F(IN, 2304)   /* 3 absmax in */
+#define CB_ABSMAX_OUT F(OUT, 2816) /* 3 absmax out */
+
+static void test_codebooks(void)
+{
+    quantize_codebook c;
+    size_t i;
+    setup_inputs();
+    for (c = 0; c < 2; c++) {
+        /* 96 floats, blocks of 32: 48 code bytes, 3 absmax */
+        allow(BLK, 48);
+        allow(CB_ABSMAX_OUT, 3 * sizeof(float));
+        TRY(QUANTIZE_OK, quantize_codebook_blocks(c, BLOCK_X, 96, 32, BLK, 48, CB_ABSMAX_OUT, 3));
+        /* odd n, partial last block: 25 bytes and 2 absmax, nothing past them */
+        allow(BLK, 25);
+        allow(CB_ABSMAX_OUT, 2 * sizeof(float));
+        TRY(QUANTIZE_OK,
+            quantize_codebook_blocks(c, BLOCK_X, 49, 32, BLK, SIZE_MAX, CB_ABSMAX_OUT, 3));
+        TRY(QUANTIZE_OK, quantize_codebook_blocks(c, NULL, 0, 64, NULL, 0, NULL, 0));
+        TRY(QUANTIZE_OK, dequantize_codebook_blocks(c, NULL, 0, 0, 64, NULL, 0, NULL));
+
+        /* parameters first: bad block sizes, even with NULL buffers */
+        TRY(QUANTIZE_ERR_INVALID_ARGUMENT,
+            quantize_codebook_blocks(c, NULL, 96, 0, NULL, 0, NULL, 0));
+        TRY(QUANTIZE_ERR_INVALID_ARGUMENT,
+            quantize_codebook_blocks(c, BLOCK_X, 96, 48, BLK, 48, CB_ABSMAX_OUT, 3));
+        TRY(QUANTIZE_ERR_INVALID_ARGUMENT,
+            quantize_codebook_blocks(c, BLOCK_X, 96, 8192, BLK, 48, CB_ABSMAX_OUT, 3));
+        TRY(QUANTIZE_ERR_INVALID_ARGUMENT,
+            dequantize_codebook_blocks(c, CB_CODES, 48, 96, 16, CB_ABSMAX, 3, Y_BLK));
+        TRY(QUANTIZE_ERR_NULL_POINTER,
+            quantize_codebook_blocks(c, BLOCK_X, 96, 32, NULL, 48, CB_ABSMAX_OUT, 3));
+        TRY(QUANTIZE_ERR_NULL_POINTER,
+            dequantize_codebook_blocks(c, CB_CODES, 48, 96, 32, NULL, 3, Y_BLK));
+        TRY(QUANTIZE_ERR_MISALIGNED,
+            quantize_codebook_blocks(c, BLOCK_X, 96, 32, BLK, 48, MIS_F_OUT, 3));
+        TRY(QUANTIZE_ERR_MISALIGNED,
+            dequantize_codebook_blocks(c, CB_CODES, 48, 0, 32, CB_ABSMAX, 3, MIS_F_OUT));
+        TRY(QUANTIZE_ERR_BUFFER_TOO_SMALL,
+            quantize_codebook_blocks(c, BLOCK_X, 96, 32, BLK, 47, CB_ABSMAX_OUT, 3));
+        TRY(QUANTIZE_ERR_BUFFER_TOO_SMALL,
+            quantize_codebook_blocks(c, BLOCK_X, 96, 32, BLK, 48, CB_ABSMAX_OUT, 2));
+        TRY(QUANTIZE_ERR_BUFFER_TOO_SMALL,
+            dequantize_codebook_blocks(c, CB_CODES, 47, 96, 32, CB_ABSMAX, 3, Y_BLK));
+        TRY(QUANTIZE_ERR_OVERLAP,
+            quantize_codebook_blocks(c, BLOCK_X, 96, 32, BLK, 48, (float *)(void *)BLK, 3));
+        TRY(QUANTIZE_ERR_OVERLAP,
+            dequantize_codebook_blocks(c, CB_CODES, 48, 96, 32, CB_ABSMAX, 3,
+                                       (float *)(void *)CB_CODES));
+        /* bad data in block 1: block 0 written, blocks 1 and 2 not */
+        BLOCK_X[40] = NAN;
+        allow(BLK, 16);
+        allow(CB_ABSMAX_OUT, sizeof(float));
+        TRY(QUANTIZE_ERR_NON_FINITE,
+            quantize_codebook_blocks(c, BLOCK_X, 96, 32, BLK, 48, CB_ABSMAX_OUT, 3));
+        BLOCK_X[40] = 1e38f;
+        allow(BLK, 16);
+        allow(CB_ABSMAX_OUT, sizeof(float));
+        TRY(QUANTIZE_ERR_VALUE_OUT_OF_RANGE,
+            quantize_codebook_blocks(c, BLOCK_X, 96, 32, BLK, 48, CB_ABSMAX_OUT, 3));
+        setup_inputs();
+        memset(CB_CODES, 0x7F, 48);
+        CB_ABSMAX[0] = 2.0f;
+        CB_ABSMAX[1] = INFINITY;
+        CB_ABSMAX[2] = 1.0f;
+        allow(Y_BLK, 32 * sizeof(float));
+        TRY(QUANTIZE_ERR_NON_FINITE,
+            dequantize_codebook_blocks(c, CB_CODES, 48, 96, 32, CB_ABSMAX, 3, Y_BLK));
+        CB_ABSMAX[1] = -3.0f;
+        allow(Y_BLK, 96 * sizeof(float));
+        TRY(QUANTIZE_OK, dequantize_codebook_blocks(c, CB_CODES, 48, 96, 32, CB_ABSMAX, 3, Y_BLK));
+        setup_inputs();
+    }
+    /* NF4 by hand: byte 0x7F = first element code 7 (0.0), second code 15 (1.0) */
+    memset(CB_CODES, 0x7F, 16);
+    CB_ABSMAX[0] = 2.0f;
+    allow(Y_BLK, 32 * sizeof(float));
+    TRY(QUANTIZE_OK, dequantize_codebook_blocks(QUANTIZE_CODEBOOK_NF4, CB_CODES, 16, 32, 32,
+                                                CB_ABSMAX, 1, Y_BLK));
+    for (i = 0; i < 32; i++) {
+        CHECK(Y_BLK[i] == (i % 2 == 0 ? 0.0f : 2.0f));
+    }
+    TRY(QUANTIZE_ERR_INVALID_ARGUMENT,
+        quantize_codebook_blocks(2, BLOCK_X, 96, 32, BLK, 48, CB_ABSMAX_OUT, 3));
+    TRY(QUANTIZE_ERR_INVALID_ARGUMENT,
+        dequantize_codebook_blocks(0xFFFFFFFFu, CB_CODES, 48, 96, 32, CB_ABSMAX, 3, Y_BLK));
+    setup_inputs();
+}
 
 /* ---- quantize_measure_error ---- */
 
@@ -935,15 +1020,13 @@ static void test_metadata(void)
     CHECK(QUANTIZE_ERR_LENGTH == 7 && QUANTIZE_ERR_MISALIGNED == 8 && QUANTIZE_ERR_OVERLAP == 9);
     CHECK(QUANTIZE_ERR_INTERNAL == 99);
     CHECK(QUANTIZE_SCALE_MINMAX == 0 && QUANTIZE_SCALE_ABSMAX == 1);
-#if HAVE_BLOCKS
     CHECK(QUANTIZE_FORMAT_Q4_0 == 0 && QUANTIZE_FORMAT_Q4_1 == 1);
     CHECK(QUANTIZE_FORMAT_IQ4_NL == 2 && QUANTIZE_FORMAT_MXFP4 == 3);
-#endif
+    CHECK(QUANTIZE_CODEBOOK_NF4 == 0 && QUANTIZE_CODEBOOK_FP4 == 1);
     CHECK(sizeof(quantize_status) == 4 && (quantize_status)-1 < 0);
     CHECK(sizeof(quantize_scale_method) == 4 && (quantize_scale_method)-1 > 0);
-#if HAVE_BLOCKS
     CHECK(sizeof(quantize_block_format) == 4 && (quantize_block_format)-1 > 0);
-#endif
+    CHECK(sizeof(quantize_codebook) == 4 && (quantize_codebook)-1 > 0);
     CHECK(offsetof(quantize_error_stats, mean_abs_error) == 0);
     CHECK(offsetof(quantize_error_stats, max_abs_error) == 8);
     CHECK(offsetof(quantize_error_stats, mean_squared_error) == 16);
@@ -1060,20 +1143,14 @@ int main(void)
     test_dequantize_from_int4_packed();
     test_pack_unpack();
     test_groups();
-#if HAVE_BLOCKS
     test_blocks();
     printf("blocks: tested\n");
-#else
-    /* the block formats are not in this header (yet): LENGTH cannot be provoked */
-    printf("blocks: skipped (quantize.h defines no QUANTIZE_FORMAT_Q4_0)\n");
-#endif
+    test_codebooks();
+    printf("codebooks: tested\n");
     test_measure_error();
 
     /* every status code except INTERNAL (a caught panic) was provoked at least once */
     for (i = 0; i < sizeof every / sizeof every[0]; i++) {
-        if (!HAVE_BLOCKS && every[i] == QUANTIZE_ERR_LENGTH) {
-            continue;
-        }
         if (!seen[every[i]]) {
             FAIL("status %d (%s) was never returned", (int)every[i], status_name(every[i]));
         }

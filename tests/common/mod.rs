@@ -445,8 +445,7 @@ pub fn build(name: &str, sources: &[PathBuf], lang: Lang, link: Link, extra: &[&
             cmd.arg(&libraries().static_lib).args(static_link_libs());
         }
         Link::Shared => {
-            let lib = &libraries().shared_lib;
-            let dir = lib.parent().expect("shared library has a directory");
+            let dir = shared_lib_dir();
             let mut rpath = OsString::from("-Wl,-rpath,");
             rpath.push(dir);
             cmd.arg("-L").arg(dir).arg(rpath);
@@ -468,6 +467,32 @@ pub fn build(name: &str, sources: &[PathBuf], lang: Lang, link: Link, extra: &[&
         assert_needs_shared_library(&out);
     }
     out
+}
+
+/// A directory holding the shared library under its link name (`libquantize.so`) and, on ELF
+/// systems, under the SONAME build.rs gives it (`libquantize.so.<MAJOR>`), which is what a
+/// program linked against it asks the loader for: the layout `make install` creates.
+fn shared_lib_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let lib = &libraries().shared_lib;
+        let dir = scratch_dir().join("shared-lib");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        let soname = format!("{}.{}", shared_lib_file(), env!("CARGO_PKG_VERSION_MAJOR"));
+        for name in [shared_lib_file(), soname] {
+            // a fresh link under a unique name, renamed over the old one (atomic)
+            let link = dir.join(&name);
+            let tmp = dir.join(format!("{name}.{}", std::process::id()));
+            let _ = std::fs::remove_file(&tmp);
+            #[cfg(unix)]
+            let made = std::os::unix::fs::symlink(lib, &tmp);
+            #[cfg(not(unix))]
+            let made = std::fs::copy(lib, &tmp).map(|_| ());
+            made.and_then(|()| std::fs::rename(&tmp, &link))
+                .unwrap_or_else(|e| panic!("linking {} to {}: {e}", link.display(), lib.display()));
+        }
+        dir
+    })
 }
 
 /// The program and its arguments (cc's commands carry the whole environment, too long to show).
@@ -504,8 +529,7 @@ pub fn run(exe: &Path, env: &[(&str, &str)]) -> Output {
     } else {
         "LD_LIBRARY_PATH"
     };
-    let lib_dir = libraries().shared_lib.parent().map(Path::to_path_buf);
-    let mut paths: Vec<PathBuf> = lib_dir.into_iter().collect();
+    let mut paths: Vec<PathBuf> = vec![shared_lib_dir().to_path_buf()];
     if let Some(old) = std::env::var_os(var) {
         paths.extend(std::env::split_paths(&old));
     }
