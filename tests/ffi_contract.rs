@@ -192,18 +192,22 @@ fn dequantize_from_int4_statuses_in_check_order() {
             dequantize_from_int4(codes.as_ptr(), 4, 1.0, 0, p),
             QUANTIZE_ERR_VALUE_OUT_OF_RANGE
         );
-        assert_eq!(out, [SENTINEL_F; 4]);
+        // Read through `p` (not `out`), so `p` stays valid under Miri's aliasing models.
+        assert_eq!(*p.cast::<[f32; 4]>(), [SENTINEL_F; 4]);
         // Negative and huge finite scales are accepted; the result is the formula's float.
         assert_eq!(
             dequantize_from_int4(codes.as_ptr(), 3, -0.5, 1, p),
             QUANTIZE_OK
         );
-        assert_eq!(out, [4.5, 0.5, -3.0, SENTINEL_F]);
+        assert_eq!(*p.cast::<[f32; 4]>(), [4.5, 0.5, -3.0, SENTINEL_F]);
         assert_eq!(
             dequantize_from_int4(codes.as_ptr(), 3, f32::MAX, 0, p),
             QUANTIZE_OK
         );
-        assert_eq!(out[..3], [f32::NEG_INFINITY, 0.0, f32::INFINITY]);
+        assert_eq!(
+            *p.cast::<[f32; 3]>(),
+            [f32::NEG_INFINITY, 0.0, f32::INFINITY]
+        );
     }
 }
 
@@ -403,6 +407,7 @@ fn group_statuses_and_partial_writes() {
         let g = |src: *const f32, n, gs, m, c: *mut u8, cl, s: *mut f32, sl, z: *mut i8, zl| {
             quantize_int4_groups(src, n, gs, m, c, cl, s, sl, z, zl)
         };
+        // Outputs are read back through these pointers only (valid under Miri's aliasing models).
         let (c, s, z) = (codes.as_mut_ptr(), scales.as_mut_ptr(), zps.as_mut_ptr());
         assert_eq!(
             g(null(), 0, 0, 0, null_mut(), 0, null_mut(), 0, null_mut(), 0),
@@ -443,8 +448,11 @@ fn group_statuses_and_partial_writes() {
             g(src.as_ptr(), 6, 2, 0, c, 4, s, 4, z, 4),
             QUANTIZE_ERR_NON_FINITE
         );
-        assert_ne!(scales[1], SENTINEL_F);
-        assert_eq!((scales[2], zps[2], codes[2]), (SENTINEL_F, 5, SENTINEL_B));
+        assert_ne!(*s.add(1), SENTINEL_F);
+        assert_eq!(
+            (*s.add(2), *z.add(2), *c.add(2)),
+            (SENTINEL_F, 5, SENTINEL_B)
+        );
         // ABSMAX without zero points.
         let ok = [1.0f32, -2.0, 3.0, 4.0, 5.0];
         assert_eq!(
@@ -452,7 +460,7 @@ fn group_statuses_and_partial_writes() {
             QUANTIZE_OK
         );
         assert_eq!(
-            (codes[3], scales[3]),
+            (*c.add(3), *s.add(3)),
             (SENTINEL_B, SENTINEL_F),
             "past what n needs untouched"
         );
@@ -480,14 +488,14 @@ fn group_statuses_and_partial_writes() {
             d(c, 3, 5, 2, sc.as_ptr(), 3, zp.as_ptr(), 3, o),
             QUANTIZE_ERR_VALUE_OUT_OF_RANGE
         );
-        assert_ne!(out[0], SENTINEL_F);
-        assert_eq!(out[2..], [SENTINEL_F; 3]);
+        assert_ne!(*o, SENTINEL_F);
+        assert_eq!(*o.add(2).cast::<[f32; 3]>(), [SENTINEL_F; 3]);
         let zp = [0i8, 0, 0];
         assert_eq!(
             d(c, 3, 5, 2, sc.as_ptr(), 3, zp.as_ptr(), 3, o),
             QUANTIZE_ERR_NON_FINITE
         );
-        assert_eq!(out[4], SENTINEL_F);
+        assert_eq!(*o.add(4), SENTINEL_F);
         assert_eq!(d(c, 3, 5, 2, s, 3, null(), 0, o), QUANTIZE_OK);
     }
 }
