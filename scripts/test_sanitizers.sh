@@ -28,6 +28,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=$CARGO_TARGET_DIR/sanitizers
+
+# The library's SONAME (libquantize.so.MAJOR) is what linked programs ask the loader for; cargo's
+# target dir has only libquantize.so, so link and run through a directory with both names.
+shared_lib_dir() {
+    local lib=$1 dir=$2 soname
+    soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    mkdir -p "$dir"
+    ln -sf "$lib" "$dir/libquantize.so"
+    [ -z "$soname" ] || ln -sf "$lib" "$dir/$soname"
+}
 CC=${CC:-gcc}
 START=$SECONDS
 mkdir -p "$OUT"
@@ -190,8 +200,10 @@ if [ ! -f "$LIB_DIR/libquantize.a" ] || [ ! -f "$LIB_DIR/libquantize.so" ]; then
 fi
 build_programs static "$LIB_DIR/libquantize.a" "${STATIC_LIBS[@]}"
 run_programs static
-build_programs shared -L "$LIB_DIR" -Wl,-rpath,"$LIB_DIR" -lquantize -lm
-grep -q "$LIB_DIR/libquantize.so" <<<"$(ldd "$OUT/roundtrip-shared")" || die "roundtrip-shared does not load $LIB_DIR/libquantize.so"
+SO_DIR=$OUT/shared-lib
+shared_lib_dir "$LIB_DIR/libquantize.so" "$SO_DIR"
+build_programs shared -L "$SO_DIR" -Wl,-rpath,"$SO_DIR" -lquantize -lm
+grep -q "$SO_DIR/libquantize.so" <<<"$(ldd "$OUT/roundtrip-shared")" || die "roundtrip-shared does not load $SO_DIR/libquantize.so*"
 run_programs shared
 
 if [ "${QUANTIZE_SAN_SKIP_NIGHTLY:-0}" = 1 ]; then

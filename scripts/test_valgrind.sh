@@ -19,6 +19,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=$CARGO_TARGET_DIR/valgrind
+
+# The library's SONAME (libquantize.so.MAJOR) is what linked programs ask the loader for; cargo's
+# target dir has only libquantize.so, so link and run through a directory with both names.
+shared_lib_dir() {
+    local lib=$1 dir=$2 soname
+    soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    mkdir -p "$dir"
+    ln -sf "$lib" "$dir/libquantize.so"
+    [ -z "$soname" ] || ln -sf "$lib" "$dir/$soname"
+}
 CC=${CC:-gcc}
 START=$SECONDS
 mkdir -p "$OUT"
@@ -76,13 +86,15 @@ log "proof: valgrind reports a deliberate heap overflow"
 log "building libquantize (release)"
 cargo build --release --lib --quiet
 LIB_DIR=$CARGO_TARGET_DIR/release
+SO_DIR=$OUT/shared-lib
+shared_lib_dir "$LIB_DIR/libquantize.so" "$SO_DIR"
 for p in "${PROGRAMS[@]}"; do
     "$CC" "${C_FLAGS[@]}" "$ROOT/examples-c/$p.c" "$LIB_DIR/libquantize.a" "${STATIC_LIBS[@]}" \
         -o "$OUT/$p-static"
-    "$CC" "${C_FLAGS[@]}" "$ROOT/examples-c/$p.c" -L "$LIB_DIR" -Wl,-rpath,"$LIB_DIR" -lquantize \
+    "$CC" "${C_FLAGS[@]}" "$ROOT/examples-c/$p.c" -L "$SO_DIR" -Wl,-rpath,"$SO_DIR" -lquantize \
         -lm -o "$OUT/$p-shared"
 done
-grep -q "$LIB_DIR/libquantize.so" <<<"$(ldd "$OUT/errors-shared")" || die "errors-shared does not load $LIB_DIR/libquantize.so"
+grep -q "$SO_DIR/libquantize.so" <<<"$(ldd "$OUT/errors-shared")" || die "errors-shared does not load $SO_DIR/libquantize.so*"
 
 # which level does the library pick under valgrind, uncapped?
 default_kernel=$(env -u QUANTIZE_MAX_ISA valgrind -q "$OUT/errors-static" | sed -n 's/^kernel: //p' | head -n1)
