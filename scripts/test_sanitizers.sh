@@ -275,7 +275,8 @@ EOF
     for profile in dev release; do
         dir=debug
         [ "$profile" = release ] && dir=release
-        RUSTFLAGS="$NIGHTLY_FLAGS" CARGO_TARGET_DIR=$ASAN_TARGET \
+        # Line tables even in release, so reports name the library's source files.
+        RUSTFLAGS="$NIGHTLY_FLAGS -Cdebuginfo=line-tables-only" CARGO_TARGET_DIR=$ASAN_TARGET \
             cargo +nightly build --lib --quiet --profile "$profile" --target "$TRIPLE"
         lib=$ASAN_TARGET/$TRIPLE/$dir/libquantize.a
         # libquantize's own object files (not only the standard library) call ASan's checks
