@@ -19,7 +19,7 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack,
     unpack,
     error_sums,
-    blocks: &scalar::BLOCKS,
+    blocks: &super::avx512_blocks::BLOCKS,
 };
 
 /// True when this CPU can run these kernels.
