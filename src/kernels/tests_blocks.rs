@@ -54,8 +54,9 @@ impl Rng {
                 }
                 // floats just below powers of two (MXFP4's log2f rounding), both signs
                 7 => {
-                    let p = self.pow2(-126, 126).to_bits();
-                    let v = f32::from_bits(p - self.below(64) as u32);
+                    // (up to 2^128: the top blocks, where 8 d and 12 d overflow)
+                    let p = self.pow2(-126, 128).to_bits();
+                    let v = f32::from_bits(p - 1 - self.below(64) as u32);
                     if self.below(2) == 0 {
                         v
                     } else {

@@ -317,12 +317,20 @@ unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> 
 /// the positive one plus 8 unless it is 0. In units of d/2 the midpoints are the integers
 /// [1, 3, 5, 7, 10, 14, 20]; u = 2m/d is exact (a power-of-two scaling; where it underflows,
 /// u < 1 either way), and `u > T` for an integer T exactly when `ceil(u) > T`, so the index is
-/// a table lookup by `ceil(min(u, 31))`.
+/// a table lookup by `ceil(min(u, 31))`. One exception: for e = 253 (d = 2^125, blocks whose
+/// amax log2f rounds to 128) the entries 8 d and 12 d overflow to infinity and never win, so
+/// the index stops at 5 (6 d): `cap` is then 14 (u <= 14 gives at most 5) instead of 31.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn mxfp4_codes(x: __m512, scale2: __m512, lut_lo: __m512i, lut_hi: __m512i) -> __m512i {
+fn mxfp4_codes(
+    x: __m512,
+    scale2: __m512,
+    cap: __m512,
+    lut_lo: __m512i,
+    lut_hi: __m512i,
+) -> __m512i {
     let m = _mm512_castsi512_ps(abs_bits(x));
-    let u = _mm512_min_ps(_mm512_scalef_ps(m, scale2), _mm512_set1_ps(31.0));
+    let u = _mm512_min_ps(_mm512_scalef_ps(m, scale2), cap);
     let c = _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC }>(u);
     let idx = _mm512_permutex2var_epi32(lut_lo, c, lut_hi);
     let neg =
@@ -361,8 +369,9 @@ unsafe fn quantize_mxfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()>
         let amax = f32::from_bits(_mm512_reduce_max_epu32(_mm512_max_epu32(a0, a1)));
         let e = mxfp4::scale_byte(amax);
         let scale2 = _mm512_set1_ps((129 - i32::from(e)) as f32);
-        let c0 = mxfp4_codes(x0, scale2, lut_lo, lut_hi);
-        let c1 = mxfp4_codes(x1, scale2, lut_lo, lut_hi);
+        let cap = _mm512_set1_ps(if e == 253 { 14.0 } else { 31.0 });
+        let c0 = mxfp4_codes(x0, scale2, cap, lut_lo, lut_hi);
+        let c1 = mxfp4_codes(x1, scale2, cap, lut_lo, lut_hi);
         // SAFETY: `out` holds 17 bytes.
         unsafe {
             let o = out.as_mut_ptr().cast::<u8>();
