@@ -5,6 +5,8 @@
 //! level. `scripts/bench.sh` does both and prints the table of the README.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use quantize::codebook::{absmax_len, codes_len, dequantize_codebook, quantize_codebook, Codebook};
+use quantize::formats::{blocks_len, dequantize_blocks, quantize_blocks, BlockFormat};
 use quantize::groups::{dequantize_int4_groups, group_count, quantize_int4_groups};
 use quantize::int4::*;
 use quantize::pack::{pack_int4_to_int8, packed_len, unpack_int8_to_int4};
@@ -43,10 +45,7 @@ fn benches(c: &mut Criterion) {
 
         // Baselines: read n floats, write n floats, copy n floats.
         group.bench_function(BenchmarkId::new("baseline_read", n), |b| {
-            b.iter(|| {
-                let words: &[u64] = bytemuck_u64(&x);
-                black_box(words.iter().fold(0u64, |a, &w| a ^ w))
-            })
+            b.iter(|| black_box(read_all(bytemuck_u64(black_box(&x)))))
         });
         let mut out = vec![0.0f32; n];
         group.bench_function(BenchmarkId::new("baseline_write", n), |b| {
@@ -111,8 +110,85 @@ fn benches(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("measure_error", n), |b| {
             b.iter(|| measure_error(black_box(&x), black_box(&out)).unwrap())
         });
+
+        // ggml block formats (IQ4_NL's scale search is slow on the scalar level: fewer samples).
+        for f in BlockFormat::ALL {
+            let mut blocks = vec![0u8; blocks_len(f, n).unwrap()];
+            let name = f.name();
+            if f == BlockFormat::Iq4Nl && n > 1 << 20 {
+                group.sample_size(10);
+            }
+            group.bench_function(BenchmarkId::new(format!("quantize_{name}"), n), |b| {
+                b.iter(|| quantize_blocks(f, black_box(&x), &mut blocks).unwrap())
+            });
+            group.sample_size(20);
+            group.bench_function(BenchmarkId::new(format!("dequantize_{name}"), n), |b| {
+                b.iter(|| dequantize_blocks(f, black_box(&blocks), &mut out).unwrap())
+            });
+        }
+        // NF4/FP4 codebooks in blocks of 64 (bitsandbytes' default).
+        let bs = 64;
+        let mut codes = vec![0u8; codes_len(n)];
+        let mut absmax = vec![0.0f32; absmax_len(n, bs)];
+        for book in Codebook::ALL {
+            let name = book.name();
+            group.bench_function(BenchmarkId::new(format!("quantize_{name}_64"), n), |b| {
+                b.iter(|| {
+                    quantize_codebook(book, black_box(&x), bs, &mut codes, &mut absmax).unwrap()
+                })
+            });
+            group.bench_function(BenchmarkId::new(format!("dequantize_{name}_64"), n), |b| {
+                b.iter(|| {
+                    dequantize_codebook(book, black_box(&codes), bs, &absmax, &mut out).unwrap()
+                })
+            });
+        }
         group.finish();
     }
+}
+
+/// Reads every word (XOR of all of them) at the widest vector width this CPU has, with several
+/// independent accumulators, so the read baseline is limited by the memory system, not by the
+/// loop. (The library's own kernels use the same widths.)
+fn read_all(words: &[u64]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is available.
+            return unsafe { read_avx512(words) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available.
+            return unsafe { read_avx2(words) };
+        }
+    }
+    xor_words(words)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn read_avx512(words: &[u64]) -> u64 {
+    xor_words(words)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn read_avx2(words: &[u64]) -> u64 {
+    xor_words(words)
+}
+
+/// XOR of all words through 32 independent lanes (four 512-bit or eight 256-bit vectors).
+#[inline(always)]
+fn xor_words(words: &[u64]) -> u64 {
+    let mut acc = [0u64; 32];
+    let mut chunks = words.chunks_exact(32);
+    for c in &mut chunks {
+        for (a, &w) in acc.iter_mut().zip(c) {
+            *a ^= w;
+        }
+    }
+    let tail = chunks.remainder().iter().fold(0u64, |a, &w| a ^ w);
+    acc.iter().fold(tail, |a, &w| a ^ w)
 }
 
 /// The floats' bytes as u64 words (for a read baseline that vectorises).

@@ -19,12 +19,13 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack,
     unpack,
     error_sums,
-    blocks: &scalar::BLOCKS,
+    blocks: &super::avx2_blocks::BLOCKS,
 };
 
-/// True when this CPU can run these kernels.
+/// True when this CPU can run these kernels (AVX2, and F16C for the block formats' fp16
+/// scales: every AVX2 CPU has it).
 pub(crate) fn available() -> bool {
-    is_x86_feature_detected!("avx2")
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c")
 }
 
 // The public wrappers below are only reachable through `KERNELS`, which `kernels::levels()`
@@ -112,7 +113,7 @@ fn codes8(x: __m256, scale: __m256, zp: __m256) -> __m256i {
 /// 32 codes, in element order, as bytes.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn codes32(p: *const f32, scale: __m256, zp: __m256) -> __m256i {
+pub(super) unsafe fn codes32(p: *const f32, scale: __m256, zp: __m256) -> __m256i {
     // SAFETY: the caller guarantees 32 readable floats at `p`.
     let (a, b, c, d) = unsafe {
         (
@@ -132,7 +133,7 @@ unsafe fn codes32(p: *const f32, scale: __m256, zp: __m256) -> __m256i {
 /// Packs 32 codes (bytes in -8..7, element order) into 16 bytes, low nibble first.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn pack32(codes: __m256i) -> __m128i {
+pub(super) fn pack32(codes: __m256i) -> __m128i {
     let nibbles = _mm256_and_si256(codes, _mm256_set1_epi8(0x0F));
     // Each 16-bit lane becomes lo + 16 * hi (at most 255).
     let pairs = _mm256_maddubs_epi16(nibbles, _mm256_set1_epi16(0x1001));
