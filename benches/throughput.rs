@@ -4,7 +4,7 @@
 //! The SIMD level is the library's choice; run again with QUANTIZE_MAX_ISA=scalar for the scalar
 //! level. `scripts/bench.sh` does both and prints the table of the README.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use quantize::codebook::{absmax_len, codes_len, dequantize_codebook, quantize_codebook, Codebook};
 use quantize::formats::{blocks_len, dequantize_blocks, quantize_blocks, BlockFormat};
 use quantize::groups::{dequantize_int4_groups, group_count, quantize_int4_groups};
@@ -12,7 +12,7 @@ use quantize::int4::*;
 use quantize::pack::{pack_int4_to_int8, packed_len, unpack_int8_to_int4};
 use quantize::stats::measure_error;
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// In cache (64K floats = 256 KiB) and out of cache (16M floats = 64 MiB).
 const SIZES: [usize; 2] = [64 << 10, 16 << 20];
@@ -199,5 +199,104 @@ fn bytemuck_u64(x: &[f32]) -> &[u64] {
     words
 }
 
+/// `QUANTIZE_BENCH_RATIOS=1 cargo bench --bench throughput`: instead of criterion, time each
+/// operation alternately with its baseline (read for quantizers, write for dequantizers) and
+/// print the best time of each over many rounds as a ratio. On a shared, loaded machine the best
+/// of many alternating rounds is far steadier than baselines measured minutes apart.
+fn ratios() {
+    let level = quantize::kernel_name();
+    println!("level {level}: op GiB/s, baseline GiB/s, ratio (float32 bytes / best time)");
+    for n in SIZES {
+        let x = data(n);
+        let (rounds, reps) = if n <= 1 << 16 { (300, 10) } else { (25, 1) };
+        let mut sink = vec![0.0f32; n];
+        let mut read = || {
+            black_box(read_all(bytemuck_u64(black_box(&x))));
+        };
+        let mut write = || {
+            sink.fill(black_box(1.5));
+            black_box(&sink);
+        };
+        let run = |name: &str, base: &mut dyn FnMut(), op: &mut dyn FnMut()| {
+            let time = |f: &mut dyn FnMut()| {
+                let t = Instant::now();
+                for _ in 0..reps {
+                    f();
+                }
+                t.elapsed().as_secs_f64() / reps as f64
+            };
+            let (mut tb, mut to) = (f64::MAX, f64::MAX);
+            for _ in 0..rounds {
+                tb = tb.min(time(base));
+                to = to.min(time(op));
+            }
+            let gib = |t: f64| (n * 4) as f64 / t / (1u64 << 30) as f64;
+            println!(
+                "{n:>9} {name:<28} {:>7.2} {:>7.2}  {:.2}",
+                gib(to),
+                gib(tb),
+                tb / to
+            );
+        };
+        let mut packed = vec![0u8; packed_len(n)];
+        let mut out = vec![0.0f32; n];
+        let p = quantize_to_int4_packed(&x, ScaleMethod::MinMax, &mut packed).unwrap();
+        run("quantize_to_int4_packed", &mut read, &mut || {
+            quantize_to_int4_packed(black_box(&x), ScaleMethod::MinMax, &mut packed).unwrap();
+        });
+        run("dequantize_from_int4_packed", &mut write, &mut || {
+            dequantize_from_int4_packed(black_box(&packed), p, &mut out).unwrap();
+        });
+        let count = group_count(n, 32);
+        let (mut scales, mut zps) = (vec![0.0f32; count], vec![0i8; count]);
+        run("quantize_int4_groups_32", &mut read, &mut || {
+            quantize_int4_groups(
+                black_box(&x),
+                32,
+                ScaleMethod::MinMax,
+                &mut packed,
+                &mut scales,
+                &mut zps,
+            )
+            .unwrap();
+        });
+        run("dequantize_int4_groups_32", &mut write, &mut || {
+            dequantize_int4_groups(black_box(&packed), 32, &scales, &zps, &mut out).unwrap();
+        });
+        for f in BlockFormat::ALL {
+            let mut blocks = vec![0u8; blocks_len(f, n).unwrap()];
+            let name = f.name();
+            if f != BlockFormat::Iq4Nl || level != "scalar" || n <= 1 << 16 {
+                run(&format!("quantize_{name}"), &mut read, &mut || {
+                    quantize_blocks(f, black_box(&x), &mut blocks).unwrap();
+                });
+            }
+            quantize_blocks(f, &x, &mut blocks).unwrap();
+            run(&format!("dequantize_{name}"), &mut write, &mut || {
+                dequantize_blocks(f, black_box(&blocks), &mut out).unwrap();
+            });
+        }
+        let mut codes = vec![0u8; codes_len(n)];
+        let mut absmax = vec![0.0f32; absmax_len(n, 64)];
+        for book in Codebook::ALL {
+            let name = book.name();
+            run(&format!("quantize_{name}_64"), &mut read, &mut || {
+                quantize_codebook(book, black_box(&x), 64, &mut codes, &mut absmax).unwrap();
+            });
+            run(&format!("dequantize_{name}_64"), &mut write, &mut || {
+                dequantize_codebook(book, black_box(&codes), 64, &absmax, &mut out).unwrap();
+            });
+        }
+    }
+}
+
 criterion_group!(throughput, benches);
-criterion_main!(throughput);
+
+fn main() {
+    if std::env::var_os("QUANTIZE_BENCH_RATIOS").is_some() {
+        ratios();
+        return;
+    }
+    throughput();
+    Criterion::default().configure_from_args().final_summary();
+}
