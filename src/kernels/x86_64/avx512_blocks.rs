@@ -7,6 +7,7 @@
 
 use super::super::{scalar, BlockKernels};
 use super::avx512::KERNELS;
+use super::avx512_x16 as x16;
 use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
@@ -21,10 +22,10 @@ use core::mem::MaybeUninit;
 
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     quantize_blocks: [
-        |s, d| unsafe { quantize_q4_0(s, d) },
-        |s, d| unsafe { quantize_q4_1(s, d) },
+        |s, d| unsafe { x16::quantize_q4_0(s, d) },
+        |s, d| unsafe { x16::quantize_q4_1(s, d) },
         |s, d| quantize_each(s, d, iq4_nl::quantize_block),
-        |s, d| unsafe { quantize_mxfp4(s, d) },
+        |s, d| unsafe { x16::quantize_mxfp4(s, d) },
     ],
     dequantize_blocks: [
         |s, d| unsafe { dequantize_q4_0(s, d) },
@@ -44,7 +45,7 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
 /// `|x|` as integer bits: for finite x, ordered as the magnitudes are.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn abs_bits(x: __m512) -> __m512i {
+pub(super) fn abs_bits(x: __m512) -> __m512i {
     _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7FFF_FFFF))
 }
 
@@ -76,7 +77,7 @@ fn table_i8(k: &[i8; 16]) -> [f32; 16] {
 /// element j + 16), from codes in 0..15 held in int32 lanes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn pack_ggml(lo: __m512i, hi: __m512i) -> __m128i {
+pub(super) fn pack_ggml(lo: __m512i, hi: __m512i) -> __m128i {
     _mm512_cvtepi32_epi8(_mm512_or_si512(lo, _mm512_slli_epi32::<4>(hi)))
 }
 
@@ -188,7 +189,7 @@ unsafe fn dequantize_mxfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<(
 /// quantizers form lies in [0, 17) (proved at each call), where the two agree.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn trunc_code(v: __m512) -> __m512i {
+pub(super) fn trunc_code(v: __m512) -> __m512i {
     _mm512_min_epi32(_mm512_cvttps_epi32(v), _mm512_set1_epi32(15))
 }
 
@@ -207,7 +208,7 @@ unsafe fn load32(x: &[f32]) -> (__m512, __m512) {
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+pub(super) unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_0::BYTES)) {
         // SAFETY: 32 floats.
         let (x0, x1) = unsafe { load32(x) };
@@ -251,7 +252,7 @@ unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> 
 /// The first lane (of 32) holding a zero, with its sign. `x` contains a zero.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn first_zero(x: &[f32], x0: __m512, x1: __m512) -> f32 {
+pub(super) fn first_zero(x: &[f32], x0: __m512, x1: __m512) -> f32 {
     let z = _mm512_setzero_ps();
     let hits =
         u32::from(_mm512_cmpeq_ps_mask(x0, z)) | u32::from(_mm512_cmpeq_ps_mask(x1, z)) << 16;
@@ -259,7 +260,7 @@ fn first_zero(x: &[f32], x0: __m512, x1: __m512) -> f32 {
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+pub(super) unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_1::BYTES)) {
         // SAFETY: 32 floats.
         let (x0, x1) = unsafe { load32(x) };
@@ -322,7 +323,7 @@ unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> 
 /// the index stops at 5 (6 d): `cap` is then 14 (u <= 14 gives at most 5) instead of 31.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn mxfp4_codes(
+pub(super) fn mxfp4_codes(
     x: __m512,
     scale2: __m512,
     cap: __m512,
@@ -339,7 +340,7 @@ fn mxfp4_codes(
 }
 
 /// The table of [`mxfp4_codes`]: for c = 0..31, how many of [1, 3, 5, 7, 10, 14, 20] are < c.
-fn mxfp4_lut() -> [i32; 32] {
+pub(super) fn mxfp4_lut() -> [i32; 32] {
     core::array::from_fn(|c| {
         [1, 3, 5, 7, 10, 14, 20]
             .iter()
@@ -349,7 +350,7 @@ fn mxfp4_lut() -> [i32; 32] {
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn quantize_mxfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+pub(super) unsafe fn quantize_mxfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     let lut = mxfp4_lut();
     // SAFETY: a 32-element array.
     let (lut_lo, lut_hi) = unsafe {
@@ -387,7 +388,7 @@ unsafe fn quantize_mxfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()>
 /// Indices that pick the even lanes of (a, b) as one vector, and the odd lanes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn even_odd(a: __m512i, b: __m512i) -> (__m512i, __m512i) {
+pub(super) fn even_odd(a: __m512i, b: __m512i) -> (__m512i, __m512i) {
     let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     (
@@ -574,7 +575,14 @@ unsafe fn quantize_groups(
     }
     let limit = _mm512_set1_epi32(scalar::MAX_INPUT.to_bits() as i32);
     let whole = src.len() / 32 * 32;
-    for (g, x) in src[..whole].chunks_exact(32).enumerate() {
+    // Runs of 16 groups at once; from the first run holding a bad element on, group by group.
+    // SAFETY: AVX-512 is enabled here.
+    let done = unsafe {
+        x16::quantize_groups32(src, method, codes, scales, zero_points, |x, s, z| {
+            codes16(x, s, z)
+        })
+    };
+    for (g, x) in src[..whole].chunks_exact(32).enumerate().skip(done / 32) {
         // SAFETY: 32 floats.
         let (x0, x1) = unsafe { load32(x) };
         let bad = _mm512_cmpgt_epi32_mask(abs_bits(x0), limit)
