@@ -192,28 +192,42 @@ pub(super) unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn q4_0_x16(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
     // SAFETY: the caller passes 512 floats.
-    let amax = unsafe { amax16(x) };
-    if any_above(amax, f32::MAX) {
+    let (min, max, mag) = unsafe { min_max16(x) };
+    if any_above(mag, f32::MAX) {
         return false;
     }
-    // The first element of largest magnitude of each block, with its sign (+0.0 for zeros).
-    let am = lanes_u32(amax);
-    let mut max = [0.0f32; 16];
-    for (b, (m, &a)) in max.iter_mut().zip(&am).enumerate() {
-        if a != 0 {
-            let v = _mm512_set1_epi32(a as i32);
-            // SAFETY: 512 floats.
-            let hits = unsafe {
-                u32::from(_mm512_cmpeq_epi32_mask(abs_bits(ld(x, b, 0)), v))
-                    | u32::from(_mm512_cmpeq_epi32_mask(abs_bits(ld(x, b, 1)), v)) << 16
-            };
-            *m = x[32 * b + (hits.trailing_zeros() as usize).min(31)];
+    // The reference keeps the first element of largest magnitude, with its sign. If the maximum
+    // is larger than -minimum, every element of that magnitude is the maximum (and vice versa);
+    // only where they are equal (both signs present, or all zeros: +0.0) does the first one
+    // decide, which a scan of that block finds.
+    let nmin = _mm512_xor_ps(min, _mm512_set1_ps(-0.0));
+    let mut first = _mm512_mask_mov_ps(min, _mm512_cmp_ps_mask::<_CMP_GT_OQ>(max, nmin), max);
+    let ties = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(max, nmin);
+    if ties != 0 {
+        let mut a = lanes_f32(first);
+        let am = lanes_u32(_mm512_castps_si512(max));
+        for (b, m) in a.iter_mut().enumerate() {
+            if ties & (1 << b) != 0 {
+                // |max| bits; zero (of either sign) means a block of zeros: +0.0.
+                let bits = am[b] & 0x7FFF_FFFF;
+                *m = if bits == 0 {
+                    0.0
+                } else {
+                    let v = _mm512_set1_epi32(bits as i32);
+                    // SAFETY: 512 floats.
+                    let hits = unsafe {
+                        u32::from(_mm512_cmpeq_epi32_mask(abs_bits(ld(x, b, 0)), v))
+                            | u32::from(_mm512_cmpeq_epi32_mask(abs_bits(ld(x, b, 1)), v)) << 16
+                    };
+                    x[32 * b + (hits.trailing_zeros() as usize).min(31)]
+                };
+            }
         }
+        // SAFETY: a 16-element array.
+        first = unsafe { _mm512_loadu_ps(a.as_ptr()) };
     }
-    // SAFETY: a 16-element array.
-    let max = unsafe { _mm512_loadu_ps(max.as_ptr()) };
     // d = max / -8, id = 1 / d (or 0), the fp16 field of d: the reference's operations.
-    let d = _mm512_div_ps(max, _mm512_set1_ps(-8.0));
+    let d = _mm512_div_ps(first, _mm512_set1_ps(-8.0));
     let dh = to_f16(d);
     if any_f16_non_finite(dh) {
         return false;
