@@ -35,7 +35,7 @@ impl Rng {
     fn block(&mut self, len: usize, benign: bool) -> Vec<f32> {
         let scale = self.pow2(-30, 30);
         let kind = loop {
-            let k = self.below(17);
+            let k = self.below(18);
             if !(benign && matches!(k, 6 | 7 | 9 | 13)) {
                 break k;
             }
@@ -96,6 +96,12 @@ impl Rng {
                 12 => (self.next() as u32 as f32 / 4.3e9 - 0.5) * 2.0 * scale,
                 // a large common offset: a minimum beyond fp16 with a small range
                 13 => offset + (self.next() as u32 as f32 / 4.3e9) * spread,
+                // half-integer multiples of a non-power-of-two step from 0 to 15 steps: ties of
+                // the int4 minmax codes (the scale is about one step)
+                14 => {
+                    let k = [0, 30][self.below(2) as usize].max(self.below(31) as i32);
+                    (k as f32 * 0.5) * (scale * 0.1)
+                }
                 // huge values (beyond 2^126 for the int4 and codebook limits)
                 9 => [-1.0, 1.0][self.below(2) as usize] * self.pow2(120, 127),
                 _ => {

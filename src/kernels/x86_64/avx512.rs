@@ -114,6 +114,53 @@ fn pack16(codes: __m512i) -> __m128i {
     _mm512_cvtepi64_epi8(_mm512_or_si512(v, _mm512_srli_epi64::<28>(v)))
 }
 
+/// Scales for which [`codes16_fast`] is used: `scale` and `1 / scale` normal with room to spare
+/// (2^-100 ..= 2^100), so `32 * scale` is exact and no step below over- or underflows where it
+/// matters.
+#[inline]
+pub(crate) fn fast_scale(scale: f32) -> bool {
+    const LO: f32 = f32::from_bits((127 - 100) << 23); // 2^-100
+    const HI: f32 = f32::from_bits((127 + 100) << 23); // 2^100
+    (LO..=HI).contains(&scale)
+}
+
+/// `RN(x / scale)` for `|x| <= 32 scale`, from `r = RN(1 / scale)` without a division: the
+/// product `q0 = RN(x r)` is within two ulps of the quotient; one correction
+/// `q1 = RN(q0 + RN(x - q0 scale) r)` (fused multiply-adds) brings it within one ulp (its
+/// error is that of `q0` times about 2^-23, plus the final rounding); then Markstein's theorem
+/// (with `r` correctly rounded and `q1` faithful, the residual `x - q1 scale` is exact and
+/// `RN(q1 + (x - q1 scale) r)` is the correctly rounded quotient) gives exactly what the
+/// division gives, ties and all. For `|x / scale| < 1/4`, where exponents could underflow, every
+/// step stays below 1/2 in magnitude, so the code (0 after rounding) is the same either way.
+/// Tested exhaustively against the division over every float in `[scale/4, 32 scale]` for many
+/// scales (`markstein_quotient_is_exact`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(crate) fn quotient16(x: __m512, scale: __m512, r: __m512) -> __m512 {
+    let q0 = _mm512_mul_ps(x, r);
+    let e0 = _mm512_fnmadd_ps(q0, scale, x);
+    let q1 = _mm512_fmadd_ps(e0, r, q0);
+    let e1 = _mm512_fnmadd_ps(q1, scale, x);
+    _mm512_fmadd_ps(e1, r, q1)
+}
+
+/// [`codes16`] without a division, for a scale with [`fast_scale`] and `r = 1 / scale`: x is
+/// first clamped to `[-32 scale, 32 scale]` (exact bounds; beyond them the quotient rounds to
+/// at least 32 in magnitude and the code saturates either way), then [`quotient16`].
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn codes16_fast(x: __m512, scale: __m512, r: __m512, zp: __m512) -> __m512i {
+    let lim = _mm512_mul_ps(scale, _mm512_set1_ps(32.0));
+    let neg = _mm512_xor_ps(lim, _mm512_set1_ps(-0.0));
+    let xc = _mm512_min_ps(_mm512_max_ps(x, neg), lim);
+    let q = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(quotient16(
+        xc, scale, r,
+    ));
+    let q = _mm512_add_ps(q, zp);
+    let q = _mm512_min_ps(_mm512_max_ps(q, _mm512_set1_ps(-8.0)), _mm512_set1_ps(7.0));
+    _mm512_cvtps_epi32(q)
+}
+
 fn quantize(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
     // SAFETY: AVX-512 is available.
     unsafe { quantize_impl(src, scale, zp, dst) }
@@ -122,11 +169,17 @@ fn quantize(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn quantize_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
     let (s, z) = (_mm512_set1_ps(scale), _mm512_set1_ps(f32::from(zp)));
+    let (fast, r) = (fast_scale(scale), _mm512_set1_ps(1.0 / scale));
     let whole = src.len() / 16 * 16;
     for i in (0..whole).step_by(16) {
         // SAFETY: i + 16 <= whole <= src.len() == dst.len().
         unsafe {
-            let c = codes16(_mm512_loadu_ps(src.as_ptr().add(i)), s, z);
+            let x = _mm512_loadu_ps(src.as_ptr().add(i));
+            let c = if fast {
+                codes16_fast(x, s, r, z)
+            } else {
+                codes16(x, s, z)
+            };
             _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), _mm512_cvtepi32_epi8(c));
         }
     }
@@ -141,12 +194,21 @@ fn quantize_packed(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>])
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn quantize_packed_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>]) {
     let (s, z) = (_mm512_set1_ps(scale), _mm512_set1_ps(f32::from(zp)));
+    let (fast, r) = (fast_scale(scale), _mm512_set1_ps(1.0 / scale));
     let whole = src.len() / 32 * 32;
     for i in (0..whole).step_by(32) {
         // SAFETY: 32 floats at i; 16 bytes at i/2 (dst.len() == ceil(src.len()/2)).
         unsafe {
-            let a = pack16(codes16(_mm512_loadu_ps(src.as_ptr().add(i)), s, z));
-            let b = pack16(codes16(_mm512_loadu_ps(src.as_ptr().add(i + 16)), s, z));
+            let (x0, x1) = (
+                _mm512_loadu_ps(src.as_ptr().add(i)),
+                _mm512_loadu_ps(src.as_ptr().add(i + 16)),
+            );
+            let (c0, c1) = if fast {
+                (codes16_fast(x0, s, r, z), codes16_fast(x1, s, r, z))
+            } else {
+                (codes16(x0, s, z), codes16(x1, s, z))
+            };
+            let (a, b) = (pack16(c0), pack16(c1));
             _mm_storeu_si128(dst.as_mut_ptr().add(i / 2).cast(), _mm_unpacklo_epi64(a, b));
         }
     }

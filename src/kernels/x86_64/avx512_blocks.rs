@@ -577,11 +577,7 @@ unsafe fn quantize_groups(
     let whole = src.len() / 32 * 32;
     // Runs of 16 groups at once; from the first run holding a bad element on, group by group.
     // SAFETY: AVX-512 is enabled here.
-    let done = unsafe {
-        x16::quantize_groups32(src, method, codes, scales, zero_points, |x, s, z| {
-            codes16(x, s, z)
-        })
-    };
+    let done = unsafe { x16::quantize_groups32(src, method, codes, scales, zero_points) };
     for (g, x) in src[..whole].chunks_exact(32).enumerate().skip(done / 32) {
         // SAFETY: 32 floats.
         let (x0, x1) = unsafe { load32(x) };
@@ -641,7 +637,7 @@ unsafe fn quantize_groups(
 /// and positive scale).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn codes16(x: __m512, scale: __m512, zp: __m512) -> __m512i {
+pub(super) fn codes16(x: __m512, scale: __m512, zp: __m512) -> __m512i {
     let q = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
         _mm512_div_ps(x, scale),
     );

@@ -9,7 +9,8 @@
 //! bad block exactly and writes only the blocks before it: nothing of the group is written here
 //! before every block of it has passed.
 
-use super::avx512_blocks::{self as per_block, abs_bits, even_odd, pack_ggml, trunc_code};
+use super::avx512::{codes16_fast, fast_scale};
+use super::avx512_blocks::{self as per_block, abs_bits, codes16, even_odd, pack_ggml, trunc_code};
 use crate::formats::{mxfp4, q4_0, q4_1};
 use crate::int4::ScaleMethod;
 use crate::kernels::scalar;
@@ -455,7 +456,6 @@ pub(super) unsafe fn quantize_groups32(
     codes: &mut [MaybeUninit<u8>],
     scales: &mut [MaybeUninit<f32>],
     zero_points: &mut [MaybeUninit<i8>],
-    codes16: impl Fn(__m512, __m512, __m512) -> __m512i,
 ) -> usize {
     let full = src.len() / N16 * N16;
     let nib = _mm512_set1_epi32(0x0F);
@@ -477,13 +477,22 @@ pub(super) unsafe fn quantize_groups32(
                 );
             }
         }
+        // The reciprocals for the division-free codes (`avx512::codes16_fast`), where the scale
+        // allows them; elsewhere a true division.
+        let inv = lanes_f32(_mm512_div_ps(_mm512_set1_ps(1.0), scale));
         let (s, z) = (lanes_f32(scale), lanes_f32(zp));
         for g in 0..16 {
             let (vs, vz) = (_mm512_set1_ps(s[g]), _mm512_set1_ps(z[g]));
             // SAFETY: 512 floats; group (16 r + g)'s 16 bytes.
             unsafe {
-                let (even, odd) =
-                    even_odd(codes16(ld(x, g, 0), vs, vz), codes16(ld(x, g, 1), vs, vz));
+                let (x0, x1) = (ld(x, g, 0), ld(x, g, 1));
+                let (c0, c1) = if fast_scale(s[g]) {
+                    let vr = _mm512_set1_ps(inv[g]);
+                    (codes16_fast(x0, vs, vr, vz), codes16_fast(x1, vs, vr, vz))
+                } else {
+                    (codes16(x0, vs, vz), codes16(x1, vs, vz))
+                };
+                let (even, odd) = even_odd(c0, c1);
                 let bytes = _mm512_or_si512(
                     _mm512_and_si512(even, nib),
                     _mm512_slli_epi32::<4>(_mm512_and_si512(odd, nib)),
