@@ -39,36 +39,59 @@ fn scan(src: &[f32]) -> Result<Range> {
     unsafe { scan_impl(src) }
 }
 
+/// How far ahead (in floats) the streaming loops prefetch: far enough to cover DRAM latency at
+/// these kernels' speeds (a compute-heavy loop keeps too few loads in flight on its own).
+pub(super) const AHEAD: usize = 2048;
+
+/// Prefetches the 64-byte line holding `p` (any address: a prefetch never faults).
+#[inline(always)]
+pub(super) fn prefetch(p: *const f32) {
+    // SAFETY: prefetching has no architectural effect and accepts any address.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
+}
+
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn scan_impl(src: &[f32]) -> Result<Range> {
     let abs_mask = _mm512_set1_epi32(0x7FFF_FFFF);
     // |x| as an integer is above this for NaN, ±Inf and beyond ±2^126.
     let limit = _mm512_set1_epi32(scalar::MAX_INPUT.to_bits() as i32);
-    let mut bad: __mmask16 = 0;
-    let mut lo = [_mm512_set1_ps(f32::INFINITY); 4];
-    let mut hi = [_mm512_set1_ps(f32::NEG_INFINITY); 4];
+    let mut mag = _mm512_setzero_si512();
+    let (mut lo, mut hi) = (
+        [_mm512_set1_ps(f32::INFINITY); 4],
+        [_mm512_set1_ps(f32::NEG_INFINITY); 4],
+    );
     // Four independent accumulators over 64 floats, then one over 16, then scalar.
-    let (n, mut i) = (src.len(), 0);
-    while i < n {
-        let k = if n - i >= 64 {
-            4
-        } else if n - i >= 16 {
-            1
-        } else {
-            break;
-        };
-        for (j, (lo, hi)) in lo.iter_mut().zip(&mut hi).take(k).enumerate() {
-            // SAFETY: i + 16 * (j + 1) <= n.
-            let v = unsafe { _mm512_loadu_ps(src.as_ptr().add(i + 16 * j)) };
-            let a = _mm512_and_si512(_mm512_castps_si512(v), abs_mask);
-            bad |= _mm512_cmpgt_epi32_mask(a, limit);
-            *lo = _mm512_min_ps(*lo, v);
-            *hi = _mm512_max_ps(*hi, v);
+    let (n, p) = (src.len(), src.as_ptr());
+    let mut i = 0;
+    while i + 64 <= n {
+        for l in 0..4 {
+            prefetch(p.wrapping_add(i + AHEAD + 16 * l));
         }
-        i += 16 * k;
+        // SAFETY: i + 64 <= n.
+        let v: [__m512; 4] =
+            core::array::from_fn(|j| unsafe { _mm512_loadu_ps(p.add(i + 16 * j)) });
+        let a: [__m512i; 4] =
+            core::array::from_fn(|j| _mm512_and_si512(_mm512_castps_si512(v[j]), abs_mask));
+        mag = _mm512_max_epu32(
+            mag,
+            _mm512_max_epu32(_mm512_max_epu32(a[0], a[1]), _mm512_max_epu32(a[2], a[3])),
+        );
+        for j in 0..4 {
+            lo[j] = _mm512_min_ps(lo[j], v[j]);
+            hi[j] = _mm512_max_ps(hi[j], v[j]);
+        }
+        i += 64;
+    }
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n.
+        let v = unsafe { _mm512_loadu_ps(p.add(i)) };
+        mag = _mm512_max_epu32(mag, _mm512_and_si512(_mm512_castps_si512(v), abs_mask));
+        lo[0] = _mm512_min_ps(lo[0], v);
+        hi[0] = _mm512_max_ps(hi[0], v);
+        i += 16;
     }
     let tail = &src[i..];
-    if bad != 0 {
+    if _mm512_cmpgt_epu32_mask(mag, limit) != 0 {
         // The scalar scan finds the first bad element and its kind.
         return scalar::scan(src);
     }
@@ -174,6 +197,7 @@ unsafe fn quantize_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<
     for i in (0..whole).step_by(16) {
         // SAFETY: i + 16 <= whole <= src.len() == dst.len().
         unsafe {
+            prefetch(src.as_ptr().wrapping_add(i + AHEAD));
             let x = _mm512_loadu_ps(src.as_ptr().add(i));
             let c = if fast {
                 codes16_fast(x, s, r, z)
@@ -199,6 +223,8 @@ unsafe fn quantize_packed_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [Maybe
     for i in (0..whole).step_by(32) {
         // SAFETY: 32 floats at i; 16 bytes at i/2 (dst.len() == ceil(src.len()/2)).
         unsafe {
+            prefetch(src.as_ptr().wrapping_add(i + AHEAD));
+            prefetch(src.as_ptr().wrapping_add(i + AHEAD + 16));
             let (x0, x1) = (
                 _mm512_loadu_ps(src.as_ptr().add(i)),
                 _mm512_loadu_ps(src.as_ptr().add(i + 16)),

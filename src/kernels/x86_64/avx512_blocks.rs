@@ -6,7 +6,7 @@
 //! comment proves the result identical.
 
 use super::super::{scalar, BlockKernels};
-use super::avx512::KERNELS;
+use super::avx512::{prefetch, AHEAD, KERNELS};
 use super::avx512_x16 as x16;
 use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
@@ -472,6 +472,7 @@ unsafe fn quantize_codebook(
         let mut a = _mm512_setzero_si512();
         let mut bad: __mmask16 = 0;
         for i in (0..whole).step_by(16) {
+            prefetch(block.as_ptr().wrapping_add(i + AHEAD));
             // SAFETY: i + 16 <= whole <= block.len().
             let v = abs_bits(unsafe { _mm512_loadu_ps(block.as_ptr().add(i)) });
             bad |= _mm512_cmpgt_epi32_mask(v, limit);

@@ -9,7 +9,7 @@
 //! bad block exactly and writes only the blocks before it: nothing of the group is written here
 //! before every block of it has passed.
 
-use super::avx512::{codes16_fast, fast_scale};
+use super::avx512::{codes16_fast, fast_scale, prefetch, AHEAD};
 use super::avx512_blocks::{self as per_block, abs_bits, codes16, even_odd, pack_ggml, trunc_code};
 use crate::formats::{mxfp4, q4_0, q4_1};
 use crate::int4::ScaleMethod;
@@ -69,12 +69,21 @@ unsafe fn ld(x: &[f32], b: usize, h: usize) -> __m512 {
     unsafe { _mm512_loadu_ps(x.as_ptr().add(32 * b + 16 * h)) }
 }
 
+/// Prefetches block b's two lines `AHEAD` floats on.
+#[inline(always)]
+fn prefetch_block(x: &[f32], b: usize) {
+    let p = x.as_ptr().wrapping_add(32 * b + AHEAD);
+    prefetch(p);
+    prefetch(p.wrapping_add(16));
+}
+
 /// Largest |x| of each block as integer bits (lane b: block b).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn amax16(x: &[f32]) -> __m512i {
     // SAFETY: the caller passes 512 floats.
     let m = core::array::from_fn(|b| unsafe {
+        prefetch_block(x, b);
         _mm512_max_epu32(abs_bits(ld(x, b, 0)), abs_bits(ld(x, b, 1)))
     });
     reduce16(m, |a, b| _mm512_max_epu32(a, b))
@@ -89,6 +98,7 @@ unsafe fn min_max16(x: &[f32]) -> (__m512, __m512, __m512i) {
     let mut hi = [_mm512_setzero_si512(); 16];
     let mut mag = _mm512_setzero_si512();
     for b in 0..16 {
+        prefetch_block(x, b);
         // SAFETY: the caller passes 512 floats.
         let (v0, v1) = unsafe { (ld(x, b, 0), ld(x, b, 1)) };
         mag = _mm512_max_epu32(mag, _mm512_max_epu32(abs_bits(v0), abs_bits(v1)));
