@@ -12,7 +12,7 @@ use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
 use crate::formats::fp16::{f16_is_finite, f32_to_f16};
-use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, quantize_each};
+use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1};
 use crate::groups::quantize_groups_with;
 use crate::int4::{params_for, ScaleMethod};
 use crate::kernels::Range;
@@ -24,7 +24,7 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     quantize_blocks: [
         |s, d| unsafe { x16::quantize_q4_0(s, d) },
         |s, d| unsafe { x16::quantize_q4_1(s, d) },
-        |s, d| quantize_each(s, d, iq4_nl::quantize_block),
+        |s, d| unsafe { super::avx512_iq4nl::quantize_iq4_nl(s, d) },
         |s, d| unsafe { x16::quantize_mxfp4(s, d) },
     ],
     dequantize_blocks: [

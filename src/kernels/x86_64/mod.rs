@@ -4,4 +4,5 @@ pub(crate) mod avx2;
 mod avx2_blocks;
 pub(crate) mod avx512;
 mod avx512_blocks;
+mod avx512_iq4nl;
 mod avx512_x16;
