@@ -336,11 +336,81 @@ fn ratios() {
     }
 }
 
+/// Nanoseconds per call on small inputs (n < 64), for comparing levels: the SIMD kernels must
+/// not be slower than the scalar ones there.
+fn small_inputs() {
+    let level = quantize::kernel_name();
+    println!("level {level}: small inputs, best ns per call");
+    let time = |f: &mut dyn FnMut()| {
+        let mut best = f64::MAX;
+        for _ in 0..200 {
+            let t = Instant::now();
+            for _ in 0..100 {
+                f();
+            }
+            best = best.min(t.elapsed().as_secs_f64() / 100.0);
+        }
+        best * 1e9
+    };
+    for n in [1usize, 7, 32, 63] {
+        let x = data(n);
+        let mut packed = vec![0u8; packed_len(n)];
+        let mut out = vec![0.0f32; n];
+        let t1 = time(&mut || {
+            quantize_to_int4_packed(black_box(&x), ScaleMethod::MinMax, &mut packed).unwrap();
+        });
+        let p = quantize_to_int4_packed(&x, ScaleMethod::MinMax, &mut packed).unwrap();
+        let t2 = time(&mut || {
+            dequantize_from_int4_packed(black_box(&packed), p, &mut out).unwrap();
+        });
+        let count = group_count(n, 32);
+        let (mut scales, mut zps) = (vec![0.0f32; count], vec![0i8; count]);
+        let t3 = time(&mut || {
+            quantize_int4_groups(
+                black_box(&x),
+                32,
+                ScaleMethod::MinMax,
+                &mut packed,
+                &mut scales,
+                &mut zps,
+            )
+            .unwrap();
+        });
+        let mut codes = vec![0u8; codes_len(n)];
+        let mut absmax = vec![0.0f32; absmax_len(n, 64)];
+        let t4 = time(&mut || {
+            quantize_codebook(Codebook::Nf4, black_box(&x), 64, &mut codes, &mut absmax).unwrap();
+        });
+        let t5 = time(&mut || {
+            dequantize_codebook(Codebook::Nf4, black_box(&codes), 64, &absmax, &mut out).unwrap();
+        });
+        println!(
+            "n={n:>2}: int4 packed q {t1:6.1} dq {t2:6.1} | groups32 q {t3:6.1} | nf4 q {t4:6.1} dq {t5:6.1}"
+        );
+    }
+    for f in BlockFormat::ALL {
+        let x = data(32);
+        let mut blocks = vec![0u8; f.bytes()];
+        let mut out = vec![0.0f32; 32];
+        let tq = time(&mut || quantize_blocks(f, black_box(&x), &mut blocks).unwrap());
+        let td = time(&mut || dequantize_blocks(f, black_box(&blocks), &mut out).unwrap());
+        println!(
+            "one {} block: quantize {tq:6.1} dequantize {td:6.1}",
+            f.name()
+        );
+    }
+}
+
 criterion_group!(throughput, benches);
 
 fn main() {
     if std::env::var_os("QUANTIZE_BENCH_RATIOS").is_some() {
+        small_inputs();
         ratios();
+        return;
+    }
+    if std::env::var_os("QUANTIZE_BENCH_SMALL").is_some() {
+        small_inputs();
         return;
     }
     throughput();

@@ -33,6 +33,10 @@ pub(crate) fn available() -> bool {
 // `unsafe { ..._impl(..) }` call in this file.
 
 fn scan(src: &[f32]) -> Result<Range> {
+    if src.len() < 8 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return scalar::scan(src);
+    }
     // SAFETY: AVX2 is available (see above).
     unsafe { scan_impl(src) }
 }
@@ -142,6 +146,10 @@ pub(super) fn pack32(codes: __m256i) -> __m128i {
 }
 
 fn quantize(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
+    if src.len() < 32 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.quantize)(src, scale, zp, dst);
+    }
     // SAFETY: AVX2 is available.
     unsafe { quantize_impl(src, scale, zp, dst) }
 }
@@ -161,6 +169,10 @@ unsafe fn quantize_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<
 }
 
 fn quantize_packed(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>]) {
+    if src.len() < 32 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.quantize_packed)(src, scale, zp, dst);
+    }
     // SAFETY: AVX2 is available.
     unsafe { quantize_packed_impl(src, scale, zp, dst) }
 }
@@ -189,6 +201,10 @@ fn table(scale: f32, zp: i8) -> [f32; 16] {
 }
 
 fn dequantize(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    if dst.len() < 8 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.dequantize)(src, scale, zp, dst);
+    }
     // SAFETY: AVX2 is available.
     unsafe { dequantize_impl(src, scale, zp, dst) }
 }
@@ -210,6 +226,10 @@ unsafe fn dequantize_impl(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit
 }
 
 fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    if dst.len() < 8 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.dequantize_packed)(src, scale, zp, dst);
+    }
     // SAFETY: AVX2 is available.
     unsafe { dequantize_packed_impl(src, scale, zp, dst) }
 }

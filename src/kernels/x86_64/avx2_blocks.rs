@@ -33,8 +33,22 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         |s, d| unsafe { dequantize_iq4_nl(s, d) },
         |s, d| unsafe { dequantize_mxfp4(s, d) },
     ],
-    quantize_codebook: |b, s, bs, c, a| unsafe { quantize_codebook(b, s, bs, c, a) },
-    dequantize_codebook: |b, c, bs, a, d| unsafe { dequantize_codebook(b, c, bs, a, d) },
+    // Below one vector of 32 the scalar loop has no set-up to pay for.
+    quantize_codebook: |b, s, bs, c, a| {
+        if s.len() < 32 {
+            cb::quantize_blocks(b, s, bs, c, a)
+        } else {
+            unsafe { quantize_codebook(b, s, bs, c, a) }
+        }
+    },
+    dequantize_codebook: |b, c, bs, a, d| {
+        if d.len() < 32 {
+            cb::dequantize_blocks(b, c, bs, a, d)
+        } else {
+            unsafe { dequantize_codebook(b, c, bs, a, d) }
+        }
+    },
+
     quantize_groups: |s, gs, m, c, sc, z| unsafe { quantize_groups(s, gs, m, c, sc, z) },
 };
 

@@ -35,6 +35,10 @@ pub(crate) fn available() -> bool {
 // call in this file.
 
 fn scan(src: &[f32]) -> Result<Range> {
+    if src.len() < 16 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return scalar::scan(src);
+    }
     // SAFETY: AVX-512 is available (see above).
     unsafe { scan_impl(src) }
 }
@@ -185,6 +189,10 @@ pub(super) fn codes16_fast(x: __m512, scale: __m512, r: __m512, zp: __m512) -> _
 }
 
 fn quantize(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
+    if src.len() < 16 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.quantize)(src, scale, zp, dst);
+    }
     // SAFETY: AVX-512 is available.
     unsafe { quantize_impl(src, scale, zp, dst) }
 }
@@ -211,6 +219,10 @@ unsafe fn quantize_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<
 }
 
 fn quantize_packed(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>]) {
+    if src.len() < 32 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.quantize_packed)(src, scale, zp, dst);
+    }
     // SAFETY: AVX-512 is available.
     unsafe { quantize_packed_impl(src, scale, zp, dst) }
 }
@@ -242,6 +254,10 @@ unsafe fn quantize_packed_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [Maybe
 }
 
 fn dequantize(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    if dst.len() < 16 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.dequantize)(src, scale, zp, dst);
+    }
     // SAFETY: AVX-512 is available.
     unsafe { dequantize_impl(src, scale, zp, dst) }
 }
@@ -263,6 +279,10 @@ unsafe fn dequantize_impl(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit
 }
 
 fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    if dst.len() < 16 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.dequantize_packed)(src, scale, zp, dst);
+    }
     // SAFETY: AVX-512 is available.
     unsafe { dequantize_packed_impl(src, scale, zp, dst) }
 }
