@@ -96,6 +96,27 @@ fn best_index16(v: __m512, t: Tables) -> __m512i {
     _mm512_mask_add_epi32(base, up, base, _mm512_set1_epi32(1))
 }
 
+/// [`best_index16`] for `|v| <= 134`, as every value of the scale search is (`|x| <= |max|` and
+/// the inverse scales are at most 134 / |max|, up to rounding), in lanes of blocks that are
+/// not near-zero (whose result is discarded): without the clamp, `(v + 132) / 8` is in
+/// [-0.25, 33.25]; truncation gives at least 0, and buckets 32 and 33 (v >= 124) are read as
+/// bucket 31, which holds no midpoint and counts all 15, as they would.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn best_index16_bounded(v: __m512, t: Tables) -> __m512i {
+    // (v + 132) / 8 rounded once, as the clamped form computes it (the scaling is exact).
+    let b = _mm512_cvttps_epi32(_mm512_fmadd_ps(
+        v,
+        _mm512_set1_ps(0.125),
+        _mm512_set1_ps(16.5),
+    ));
+    let b = _mm512_min_epi32(b, _mm512_set1_epi32(31));
+    let base = _mm512_permutex2var_epi32(t.base.0, b, t.base.1);
+    let mid = _mm512_permutex2var_ps(t.mid.0, b, t.mid.1);
+    let up = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, mid);
+    _mm512_mask_add_epi32(base, up, base, _mm512_set1_epi32(1))
+}
+
 /// The reference's weighted sums `(Σ w q x, Σ w q q)` for inverse scale `id`, every lane in
 /// element order, each product and sum rounded on its own.
 #[inline]
@@ -103,7 +124,7 @@ fn best_index16(v: __m512, t: Tables) -> __m512i {
 fn sums16(x: &[__m512; 32], w: &[__m512; 32], id: __m512, t: Tables) -> (__m512, __m512) {
     let (mut sqx, mut sq2) = (_mm512_setzero_ps(), _mm512_setzero_ps());
     for j in 0..32 {
-        let q = _mm512_permutexvar_ps(best_index16(_mm512_mul_ps(id, x[j]), t), t.kv);
+        let q = _mm512_permutexvar_ps(best_index16_bounded(_mm512_mul_ps(id, x[j]), t), t.kv);
         let wq = _mm512_mul_ps(w[j], q);
         sqx = _mm512_add_ps(sqx, _mm512_mul_ps(wq, x[j]));
         sq2 = _mm512_add_ps(sq2, _mm512_mul_ps(wq, q));
@@ -319,11 +340,17 @@ mod tests {
         for chunk in xs.chunks(16) {
             let mut l = [0.0f32; 16];
             l[..chunk.len()].copy_from_slice(chunk);
-            let mut got = [0i32; 16];
+            let (mut got, mut bounded) = ([0i32; 16], [0i32; 16]);
             // SAFETY: AVX-512 is available; 16-element arrays.
             unsafe {
-                let i = best_index16(_mm512_loadu_ps(l.as_ptr()), t);
-                _mm512_storeu_si512(got.as_mut_ptr().cast(), i);
+                let v = _mm512_loadu_ps(l.as_ptr());
+                _mm512_storeu_si512(got.as_mut_ptr().cast(), best_index16(v, t));
+                _mm512_storeu_si512(bounded.as_mut_ptr().cast(), best_index16_bounded(v, t));
+            }
+            for (x, b) in l.iter().zip(bounded) {
+                if x.abs() <= 134.0 {
+                    assert_eq!(b as usize, iq4_nl::best_index(*x), "bounded, x = {x:e}");
+                }
             }
             for (x, g) in l.iter().zip(got) {
                 assert_eq!(
