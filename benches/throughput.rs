@@ -232,7 +232,8 @@ fn bytemuck_u64(x: &[f32]) -> &[u64] {
 
 /// `QUANTIZE_BENCH_RATIOS=1 cargo bench --bench throughput`: instead of criterion, time each
 /// operation alternately with its baseline (read for quantizers, write for dequantizers) and
-/// print the best time of each over many rounds as a ratio. On a shared, loaded machine the best
+/// print the best time of each over many rounds as a ratio. `QUANTIZE_BENCH_FILTER=text` keeps
+/// only the operations whose name contains it. On a shared, loaded machine the best
 /// of many alternating rounds is far steadier than baselines measured minutes apart.
 fn ratios() {
     let level = quantize::kernel_name();
@@ -254,7 +255,11 @@ fn ratios() {
             sink.fill(black_box(1.5));
             black_box(&sink);
         };
+        let filter = std::env::var("QUANTIZE_BENCH_FILTER").unwrap_or_default();
         let mut run = |name: &str, base: &mut dyn FnMut(), op: &mut dyn FnMut()| {
+            if !name.contains(filter.as_str()) {
+                return;
+            }
             let quantizer = !name.starts_with("de");
             let time = |f: &mut dyn FnMut()| {
                 let t = Instant::now();

@@ -289,25 +289,36 @@ fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn dequantize_packed_impl(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
-    // The 16 possible outputs by nibble, computed by the scalar formula.
-    let t: [f32; 16] = core::array::from_fn(|nib| {
+    // `code - zp` by nibble, as bytes (-15..=15): converted exactly to float and multiplied once,
+    // this is `scalar::dequantize_one`.
+    let t: [i8; 16] = core::array::from_fn(|nib| {
         let code = if nib < 8 { nib as i8 } else { nib as i8 - 16 };
-        scalar::dequantize_one(code, scale, zp)
+        code - zp
     });
-    // SAFETY: 16-element array.
-    let table = unsafe { _mm512_loadu_ps(t.as_ptr()) };
-    // Lanes 0..7 take the first 32-bit word, 8..15 the second; lane j then takes nibble j % 8.
-    let spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    let shifts = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
-    let whole = dst.len() / 16 * 16;
-    for i in (0..whole).step_by(16) {
-        // SAFETY: 8 bytes at i/2 (src.len() == ceil(dst.len()/2)) and 16 floats at i.
+    // SAFETY: a 16-byte array.
+    let table = unsafe { _mm_loadu_si128(t.as_ptr().cast()) };
+    let (s, m) = (_mm512_set1_ps(scale), _mm_set1_epi8(0x0F));
+    let whole = dst.len() / 32 * 32;
+    for i in (0..whole).step_by(32) {
+        // SAFETY: 16 bytes at i/2 (src.len() == ceil(dst.len()/2)) and 32 floats at i.
         unsafe {
-            let words = _mm512_castsi128_si512(_mm_loadl_epi64(src.as_ptr().add(i / 2).cast()));
-            let idx = _mm512_srlv_epi32(_mm512_permutexvar_epi32(spread, words), shifts);
-            // permutexvar uses only the low 4 bits of each index: the nibble.
-            let y = _mm512_permutexvar_ps(idx, table);
-            _mm512_storeu_ps(dst.as_mut_ptr().add(i).cast(), y);
+            let b = _mm_loadu_si128(src.as_ptr().add(i / 2).cast());
+            let (lo, hi) = (
+                _mm_and_si128(b, m),
+                _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+            );
+            // Element order: byte j's low nibble, then its high nibble.
+            let first = _mm_shuffle_epi8(table, _mm_unpacklo_epi8(lo, hi));
+            let second = _mm_shuffle_epi8(table, _mm_unpackhi_epi8(lo, hi));
+            let o = dst.as_mut_ptr().add(i).cast::<f32>();
+            _mm512_storeu_ps(
+                o,
+                _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(first)), s),
+            );
+            _mm512_storeu_ps(
+                o.add(16),
+                _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(second)), s),
+            );
         }
     }
     (scalar::KERNELS.dequantize_packed)(&src[whole / 2..], scale, zp, &mut dst[whole..]);

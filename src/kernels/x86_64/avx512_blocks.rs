@@ -82,9 +82,17 @@ unsafe fn nibbles(p: *const u8) -> (__m512i, __m512i) {
     }
 }
 
-/// A 16-entry float table from an i8 codebook (exact conversions).
-fn table_i8(k: &[i8; 16]) -> [f32; 16] {
-    core::array::from_fn(|i| f32::from(k[i]))
+/// The low and high nibbles of 16 code bytes at p, as bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn nibble_bytes(p: *const u8) -> (__m128i, __m128i) {
+    // SAFETY: the caller guarantees 16 readable bytes.
+    let b = unsafe { _mm_loadu_si128(p.cast()) };
+    let m = _mm_set1_epi8(0x0F);
+    (
+        _mm_and_si128(b, m),
+        _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+    )
 }
 
 /// Byte `j` = `lo[j]` in bits 0..4, `hi[j]` in bits 4..8 (ggml's block layout: element j and
@@ -97,28 +105,54 @@ pub(super) fn pack_ggml(lo: __m512i, hi: __m512i) -> __m128i {
 
 // ---------------------------------------------------------------- ggml dequantization
 
+/// Dequantizes blocks whose values are `d * k` with small integers k from a byte table by
+/// nibble: Q4_0 (q - 8), IQ4_NL and MXFP4 (their codebooks). `scale` reads a block's scale (or
+/// its error), `at` is where its 16 code bytes start. The products are the reference's (exact
+/// integers times d, one rounding; multiplication commutes).
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn dequantize_q4_0(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
-    // (q - 8) as f32 by nibble: exact small integers, so table[q] * d is the reference's product.
-    let t: [f32; 16] = core::array::from_fn(|i| (i as i32 - 8) as f32);
-    // SAFETY: a 16-element array.
-    let t = unsafe { _mm512_loadu_ps(t.as_ptr()) };
-    for (b, out) in src.chunks_exact(q4_0::BYTES).zip(dst.chunks_exact_mut(32)) {
-        let h = u16::from_le_bytes([b[0], b[1]]);
-        if !f16_is_finite(h) {
-            return Err(Error::NonFinite);
-        }
-        // vcvtph2ps is exact for every finite binary16 (as `fp16::f16_to_f32`).
-        let d = _mm512_cvtph_ps(_mm256_set1_epi16(h as i16));
-        // SAFETY: 16 code bytes at b[2..18]; 32 floats in `out`.
+unsafe fn dequantize_table<const N: usize>(
+    src: &[u8],
+    dst: &mut [MaybeUninit<f32>],
+    table: &[i8; 16],
+    at: usize,
+    scale: impl Fn(&[u8]) -> Result<f32>,
+) -> Result<()> {
+    // SAFETY: a 16-byte array.
+    let t = unsafe { _mm_loadu_si128(table.as_ptr().cast()) };
+    for (b, out) in src.chunks_exact(N).zip(dst.chunks_exact_mut(32)) {
+        let d = _mm512_set1_ps(scale(b)?);
+        // SAFETY: 16 code bytes at b[at..at + 16]; 32 floats in `out`.
         unsafe {
-            let (lo, hi) = nibbles(b.as_ptr().add(2));
+            let (lo, hi) = nibble_bytes(b.as_ptr().add(at));
+            let (lo, hi) = (_mm_shuffle_epi8(t, lo), _mm_shuffle_epi8(t, hi));
             let o = out.as_mut_ptr().cast::<f32>();
-            _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_permutexvar_ps(lo, t), d));
-            _mm512_storeu_ps(o.add(16), _mm512_mul_ps(_mm512_permutexvar_ps(hi, t), d));
+            let y0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), d);
+            let y1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), d);
+            _mm512_storeu_ps(o, y0);
+            _mm512_storeu_ps(o.add(16), y1);
         }
     }
     Ok(())
+}
+
+/// The finite binary16 at b[at..at + 2] as f32 (vcvtph2ps is exact, as `fp16::f16_to_f32`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn f16_field(b: &[u8], at: usize) -> Result<f32> {
+    let h = u16::from_le_bytes([b[at], b[at + 1]]);
+    if !f16_is_finite(h) {
+        return Err(Error::NonFinite);
+    }
+    Ok(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h)))))
+}
+
+const Q4_0_TABLE: [i8; 16] = [-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7];
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn dequantize_q4_0(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    // SAFETY: AVX-512 is enabled here.
+    unsafe { dequantize_table::<{ q4_0::BYTES }>(src, dst, &Q4_0_TABLE, 2, |b| f16_field(b, 0)) }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
@@ -150,48 +184,23 @@ unsafe fn dequantize_q4_1(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn dequantize_iq4_nl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
-    let t = table_i8(&iq4_nl::KVALUES);
-    // SAFETY: a 16-element array.
-    let t = unsafe { _mm512_loadu_ps(t.as_ptr()) };
-    for (b, out) in src
-        .chunks_exact(iq4_nl::BYTES)
-        .zip(dst.chunks_exact_mut(32))
-    {
-        let h = u16::from_le_bytes([b[0], b[1]]);
-        if !f16_is_finite(h) {
-            return Err(Error::NonFinite);
-        }
-        let d = _mm512_cvtph_ps(_mm256_set1_epi16(h as i16));
-        // SAFETY: 16 code bytes at b[2..18]; 32 floats in `out`.
-        unsafe {
-            let (lo, hi) = nibbles(b.as_ptr().add(2));
-            let o = out.as_mut_ptr().cast::<f32>();
-            _mm512_storeu_ps(o, _mm512_mul_ps(d, _mm512_permutexvar_ps(lo, t)));
-            _mm512_storeu_ps(o.add(16), _mm512_mul_ps(d, _mm512_permutexvar_ps(hi, t)));
-        }
+    // SAFETY: AVX-512 is enabled here.
+    unsafe {
+        dequantize_table::<{ iq4_nl::BYTES }>(src, dst, &iq4_nl::KVALUES, 2, |b| f16_field(b, 0))
     }
-    Ok(())
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn dequantize_mxfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
-    let t = table_i8(&mxfp4::KVALUES);
-    // SAFETY: a 16-element array.
-    let t = unsafe { _mm512_loadu_ps(t.as_ptr()) };
-    for (b, out) in src.chunks_exact(mxfp4::BYTES).zip(dst.chunks_exact_mut(32)) {
+    let scale = |b: &[u8]| {
         if b[0] == 0xFF {
-            return Err(Error::NonFinite);
+            Err(Error::NonFinite)
+        } else {
+            Ok(mxfp4::e8m0_to_f32_half(b[0]))
         }
-        let d = _mm512_set1_ps(mxfp4::e8m0_to_f32_half(b[0]));
-        // SAFETY: 16 code bytes at b[1..17]; 32 floats in `out`.
-        unsafe {
-            let (lo, hi) = nibbles(b.as_ptr().add(1));
-            let o = out.as_mut_ptr().cast::<f32>();
-            _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_permutexvar_ps(lo, t), d));
-            _mm512_storeu_ps(o.add(16), _mm512_mul_ps(_mm512_permutexvar_ps(hi, t), d));
-        }
-    }
-    Ok(())
+    };
+    // SAFETY: AVX-512 is enabled here.
+    unsafe { dequantize_table::<{ mxfp4::BYTES }>(src, dst, &mxfp4::KVALUES, 1, scale) }
 }
 
 // ---------------------------------------------------------------- ggml quantization
