@@ -420,42 +420,95 @@ pub(super) fn even_odd(a: __m512i, b: __m512i) -> (__m512i, __m512i) {
     )
 }
 
-/// NF4 codes: the number of thresholds strictly below v (NaN: 0), by a branch-free binary search
-/// over the 15 ascending thresholds (an implicit tree: 7; 3, 11; 1, 5, 9, 13; 0, 2, ..., 14).
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn nf4_codes(v: __m512, t: __m512) -> __m512i {
-    let zero = _mm512_setzero_si512();
-    let mut idx = _mm512_maskz_mov_epi32(
-        _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_set1_ps(NF4_THRESHOLDS[7])),
-        _mm512_set1_epi32(8),
-    );
-    for step in [4, 2, 1] {
-        let s = _mm512_set1_epi32(step);
-        let probe = _mm512_add_epi32(idx, _mm512_set1_epi32(step - 1));
-        let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_permutexvar_ps(probe, t));
-        idx = _mm512_mask_add_epi32(idx, gt, idx, s);
-    }
-    let _ = zero;
-    idx
+/// Bucket tables of the codebook encoders: the scaled value's range is cut into buckets of
+/// 1/16; for each, the number of thresholds below the bucket, and the one threshold inside it
+/// (+inf if none). Every bucket holds at most one threshold and no threshold lies within 0.001
+/// of a bucket edge (NF4's closest, 0.5016634, is 0.0017 above 1/2), far more than the one
+/// rounding of the bucket position, so a value rounded into a neighbouring bucket still counts
+/// the same thresholds; the count is then exact: the thresholds below the bucket, plus the one
+/// inside if the value is strictly above it (as the references compare).
+#[derive(Clone, Copy)]
+pub(super) struct CodebookTables {
+    /// NF4, 32 buckets over [-1, 1]: count below, threshold inside.
+    nf4_base: (__m512i, __m512i),
+    nf4_thr: (__m512, __m512),
+    /// FP4 magnitudes, 16 buckets over [0, 1]: code of the rank below and of the rank above the
+    /// threshold inside, and the threshold.
+    fp4_lo: __m512i,
+    fp4_hi: __m512i,
+    fp4_thr: __m512,
 }
 
-/// FP4 codes: rank of |v| among the 7 magnitude thresholds (strictly greater; NaN: 0) mapped
-/// through `FP4_CODE_BY_RANK`, plus the sign bit when v < 0.
+fn bucket_counts(thresholds: &[f32], start: f32, buckets: usize) -> (Vec<i32>, Vec<f32>) {
+    let mut base = vec![0i32; buckets];
+    let mut thr = vec![f32::INFINITY; buckets];
+    for b in 0..buckets {
+        let (lo, hi) = (start + b as f32 / 16.0, start + (b + 1) as f32 / 16.0);
+        base[b] = thresholds.iter().filter(|&&t| t < lo).count() as i32;
+        if let Some(&t) = thresholds.iter().find(|&&t| lo <= t && t < hi) {
+            thr[b] = t;
+        }
+    }
+    (base, thr)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn codebook_tables() -> CodebookTables {
+    let (nb, nt) = bucket_counts(&NF4_THRESHOLDS, -1.0, 32);
+    let (fb, ft) = bucket_counts(&FP4_THRESHOLDS, 0.0, 16);
+    let code = |rank: i32| i32::from(FP4_CODE_BY_RANK[(rank as usize).min(7)]);
+    let lo: Vec<i32> = fb.iter().map(|&r| code(r)).collect();
+    let hi: Vec<i32> = fb.iter().map(|&r| code(r + 1)).collect();
+    // SAFETY: vectors of 32 and 16 elements.
+    unsafe {
+        CodebookTables {
+            nf4_base: (
+                _mm512_loadu_si512(nb.as_ptr().cast()),
+                _mm512_loadu_si512(nb.as_ptr().add(16).cast()),
+            ),
+            nf4_thr: (
+                _mm512_loadu_ps(nt.as_ptr()),
+                _mm512_loadu_ps(nt.as_ptr().add(16)),
+            ),
+            fp4_lo: _mm512_loadu_si512(lo.as_ptr().cast()),
+            fp4_hi: _mm512_loadu_si512(hi.as_ptr().cast()),
+            fp4_thr: _mm512_loadu_ps(ft.as_ptr()),
+        }
+    }
+}
+
+/// NF4 codes (`scalar::encode_nf4`: the number of thresholds strictly below v; NaN: 0). The
+/// value is clamped to [-1, 1] first, which keeps that count (every threshold is inside) and
+/// sends NaN to -1 (`max` returns its second operand for NaN), i.e. code 0; the bucket is
+/// `16 v + 16`, rounded once.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn fp4_codes(v: __m512, t: __m512, by_rank: __m512i) -> __m512i {
+pub(super) fn nf4_codes(v: __m512, t: &CodebookTables) -> __m512i {
+    let vc = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-1.0)), _mm512_set1_ps(1.0));
+    let u = _mm512_fmadd_ps(vc, _mm512_set1_ps(16.0), _mm512_set1_ps(16.0));
+    let b = _mm512_min_epi32(_mm512_cvttps_epi32(u), _mm512_set1_epi32(31));
+    let base = _mm512_permutex2var_epi32(t.nf4_base.0, b, t.nf4_base.1);
+    let thr = _mm512_permutex2var_ps(t.nf4_thr.0, b, t.nf4_thr.1);
+    let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(vc, thr);
+    _mm512_mask_add_epi32(base, gt, base, _mm512_set1_epi32(1))
+}
+
+/// FP4 codes (`scalar::encode_fp4`): the rank of |v| among the magnitude thresholds (strictly
+/// greater; NaN: 0) mapped through `FP4_CODE_BY_RANK`, plus the sign bit when v < 0. |v| is
+/// clamped to [0, 1] first (NaN to 0 by `max`, keeping every rank), the bucket is `16 |v|`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn fp4_codes(v: __m512, t: &CodebookTables) -> __m512i {
     let m = _mm512_castsi512_ps(abs_bits(v));
-    let mut idx = _mm512_maskz_mov_epi32(
-        _mm512_cmp_ps_mask::<_CMP_GT_OQ>(m, _mm512_set1_ps(FP4_THRESHOLDS[3])),
-        _mm512_set1_epi32(4),
+    let mc = _mm512_min_ps(_mm512_max_ps(m, _mm512_setzero_ps()), _mm512_set1_ps(1.0));
+    let b = _mm512_cvttps_epi32(_mm512_mul_ps(mc, _mm512_set1_ps(16.0)));
+    let b = _mm512_min_epi32(b, _mm512_set1_epi32(15));
+    let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(mc, _mm512_permutexvar_ps(b, t.fp4_thr));
+    let code = _mm512_mask_blend_epi32(
+        gt,
+        _mm512_permutexvar_epi32(b, t.fp4_lo),
+        _mm512_permutexvar_epi32(b, t.fp4_hi),
     );
-    for step in [2, 1] {
-        let probe = _mm512_add_epi32(idx, _mm512_set1_epi32(step - 1));
-        let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(m, _mm512_permutexvar_ps(probe, t));
-        idx = _mm512_mask_add_epi32(idx, gt, idx, _mm512_set1_epi32(step));
-    }
-    let code = _mm512_permutexvar_epi32(idx, by_rank);
     let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_setzero_ps());
     _mm512_mask_or_epi32(code, neg, code, _mm512_set1_epi32(8))
 }
@@ -468,23 +521,7 @@ unsafe fn quantize_codebook(
     codes: &mut [MaybeUninit<u8>],
     absmax: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    let mut thr = [f32::INFINITY; 16];
-    match book {
-        Codebook::Nf4 => thr[..15].copy_from_slice(&NF4_THRESHOLDS),
-        Codebook::Fp4 => thr[..7].copy_from_slice(&FP4_THRESHOLDS),
-    }
-    let mut by_rank = [0i32; 16];
-    for (r, &c) in by_rank.iter_mut().zip(&FP4_CODE_BY_RANK) {
-        *r = i32::from(c);
-    }
-    // SAFETY: 16-element arrays.
-    let (thr, by_rank) = unsafe {
-        (
-            _mm512_loadu_ps(thr.as_ptr()),
-            _mm512_loadu_si512(by_rank.as_ptr().cast()),
-        )
-    };
-    let limit = _mm512_set1_epi32(MAX_ABS_INPUT.to_bits() as i32);
+    let t = codebook_tables();
     for ((block, bc), am) in src
         .chunks(block_size)
         .zip(codes.chunks_mut(block_size / 2))
@@ -492,17 +529,18 @@ unsafe fn quantize_codebook(
     {
         let whole = block.len() / 32 * 32;
         // Pass 1: the largest magnitude (as integer bits), and any NaN, ±Inf or |x| > 2^126.
+        // (NaN and ±Inf have larger |x| bits than any finite value, so one comparison of the
+        // largest bits finds all three.)
         let mut a = _mm512_setzero_si512();
-        let mut bad: __mmask16 = 0;
         for i in (0..whole).step_by(16) {
             prefetch(block.as_ptr().wrapping_add(i + AHEAD));
             // SAFETY: i + 16 <= whole <= block.len().
             let v = abs_bits(unsafe { _mm512_loadu_ps(block.as_ptr().add(i)) });
-            bad |= _mm512_cmpgt_epi32_mask(v, limit);
             a = _mm512_max_epu32(a, v);
         }
-        let mut amax = f32::from_bits(_mm512_reduce_max_epu32(a));
-        if bad != 0 || whole < block.len() {
+        let bits = _mm512_reduce_max_epu32(a);
+        let mut amax = f32::from_bits(bits);
+        if bits > MAX_ABS_INPUT.to_bits() || whole < block.len() {
             // The reference finds the first bad element and its kind (or the tail's part).
             amax = cb::block_absmax(block)?;
         }
@@ -514,8 +552,8 @@ unsafe fn quantize_codebook(
                 let (x0, x1) = load32(&block[i..]);
                 let (v0, v1) = (_mm512_mul_ps(x0, r), _mm512_mul_ps(x1, r));
                 let (c0, c1) = match book {
-                    Codebook::Nf4 => (nf4_codes(v0, thr), nf4_codes(v1, thr)),
-                    Codebook::Fp4 => (fp4_codes(v0, thr, by_rank), fp4_codes(v1, thr, by_rank)),
+                    Codebook::Nf4 => (nf4_codes(v0, &t), nf4_codes(v1, &t)),
+                    Codebook::Fp4 => (fp4_codes(v0, &t), fp4_codes(v1, &t)),
                 };
                 let (even, odd) = even_odd(c0, c1);
                 let bytes = _mm512_or_si512(_mm512_slli_epi32::<4>(even), odd);
@@ -668,4 +706,63 @@ pub(super) fn codes16(x: __m512, scale: __m512, zp: __m512) -> __m512i {
     let q = _mm512_add_ps(q, zp);
     let q = _mm512_min_ps(_mm512_max_ps(q, _mm512_set1_ps(-8.0)), _mm512_set1_ps(7.0));
     _mm512_cvtps_epi32(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codebook::tables::{FP4_THRESHOLDS, NF4_THRESHOLDS};
+
+    /// The bucket encoders against the scalar ones near every threshold and bucket edge, at
+    /// the specials and on a dense sweep.
+    #[test]
+    fn codebook_encoders_match_the_reference() {
+        if !super::super::avx512::available() {
+            return;
+        }
+        let mut points: Vec<f32> = NF4_THRESHOLDS
+            .iter()
+            .chain(&FP4_THRESHOLDS)
+            .copied()
+            .collect();
+        points.extend((-17..=17).map(|b| b as f32 / 16.0));
+        points.extend([0.0, 1.0, -1.0, 1e-30, -1e-30]);
+        let mut xs: Vec<f32> = vec![f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0];
+        for p in points {
+            for q in [p, -p] {
+                for d in 0..2000u32 {
+                    xs.push(f32::from_bits(q.to_bits().wrapping_add(d)));
+                    xs.push(f32::from_bits(q.to_bits().wrapping_sub(d)));
+                }
+            }
+        }
+        xs.extend((0..100_000).map(|i| i as f32 / 40_000.0 - 1.25));
+        // SAFETY: AVX-512 is available.
+        let t = unsafe { codebook_tables() };
+        for chunk in xs.chunks(16) {
+            let mut l = [0.0f32; 16];
+            l[..chunk.len()].copy_from_slice(chunk);
+            let (mut nf, mut fp) = ([0i32; 16], [0i32; 16]);
+            // SAFETY: AVX-512 is available; 16-element arrays.
+            unsafe {
+                let v = _mm512_loadu_ps(l.as_ptr());
+                _mm512_storeu_si512(nf.as_mut_ptr().cast(), nf4_codes(v, &t));
+                _mm512_storeu_si512(fp.as_mut_ptr().cast(), fp4_codes(v, &t));
+            }
+            for ((x, n), f) in l.iter().zip(nf).zip(fp) {
+                assert_eq!(
+                    n as u8,
+                    cb::encode_nf4(*x),
+                    "nf4 {x:e} ({:#010x})",
+                    x.to_bits()
+                );
+                assert_eq!(
+                    f as u8,
+                    cb::encode_fp4(*x),
+                    "fp4 {x:e} ({:#010x})",
+                    x.to_bits()
+                );
+            }
+        }
+    }
 }
