@@ -171,6 +171,19 @@ pub(crate) fn quotient16(x: __m512, scale: __m512, r: __m512) -> __m512 {
     _mm512_fmadd_ps(e1, r, q1)
 }
 
+/// `clamp(rne(q) + zp, -8, 7)` for quotients `|q| <= 32` (rounded to an integer with an
+/// explicit ties-to-even, independent of MXCSR; then the scalar's integer arithmetic).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn codes_from_quotient(q: __m512, zp: __m512) -> __m512i {
+    let n = _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(q);
+    let n = _mm512_add_epi32(n, _mm512_cvttps_epi32(zp));
+    _mm512_min_epi32(
+        _mm512_max_epi32(n, _mm512_set1_epi32(-8)),
+        _mm512_set1_epi32(7),
+    )
+}
+
 /// [`codes16`] without a division, for a scale with [`fast_scale`] and `r = 1 / scale`: x is
 /// first clamped to `[-32 scale, 32 scale]` (exact bounds; beyond them the quotient rounds to
 /// at least 32 in magnitude and the code saturates either way), then [`quotient16`].
@@ -180,12 +193,17 @@ pub(super) fn codes16_fast(x: __m512, scale: __m512, r: __m512, zp: __m512) -> _
     let lim = _mm512_mul_ps(scale, _mm512_set1_ps(32.0));
     let neg = _mm512_xor_ps(lim, _mm512_set1_ps(-0.0));
     let xc = _mm512_min_ps(_mm512_max_ps(x, neg), lim);
-    let q = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(quotient16(
-        xc, scale, r,
-    ));
-    let q = _mm512_add_ps(q, zp);
-    let q = _mm512_min_ps(_mm512_max_ps(q, _mm512_set1_ps(-8.0)), _mm512_set1_ps(7.0));
-    _mm512_cvtps_epi32(q)
+    codes_from_quotient(quotient16(xc, scale, r), zp)
+}
+
+/// [`codes16_fast`] for values known to satisfy `|x| <= 32 scale` (no clamp): a group's own
+/// elements with the parameters `params_for` derives from its minimum and maximum, for which
+/// `|x / scale|` is at most 15 (minmax) or 7 (absmax) up to rounding, or x is 0 (or below the
+/// smallest subnormal times 15) where the scale is the identity's 1.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn codes16_bounded(x: __m512, scale: __m512, r: __m512, zp: __m512) -> __m512i {
+    codes_from_quotient(quotient16(x, scale, r), zp)
 }
 
 fn quantize(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {

@@ -9,7 +9,7 @@
 //! bad block exactly and writes only the blocks before it: nothing of the group is written here
 //! before every block of it has passed.
 
-use super::avx512::{codes16_fast, fast_scale, prefetch, AHEAD};
+use super::avx512::{codes16_bounded, fast_scale, prefetch, AHEAD};
 use super::avx512_blocks::{self as per_block, abs_bits, codes16, even_odd, pack_ggml, trunc_code};
 use crate::formats::{mxfp4, q4_0, q4_1};
 use crate::int4::ScaleMethod;
@@ -487,7 +487,7 @@ pub(super) unsafe fn quantize_groups32(
                 );
             }
         }
-        // The reciprocals for the division-free codes (`avx512::codes16_fast`), where the scale
+        // The reciprocals for the division-free codes (`avx512::codes16_bounded`), where the scale
         // allows them; elsewhere a true division.
         let inv = lanes_f32(_mm512_div_ps(_mm512_set1_ps(1.0), scale));
         let (s, z) = (lanes_f32(scale), lanes_f32(zp));
@@ -498,7 +498,10 @@ pub(super) unsafe fn quantize_groups32(
                 let (x0, x1) = (ld(x, g, 0), ld(x, g, 1));
                 let (c0, c1) = if fast_scale(s[g]) {
                     let vr = _mm512_set1_ps(inv[g]);
-                    (codes16_fast(x0, vs, vr, vz), codes16_fast(x1, vs, vr, vz))
+                    (
+                        codes16_bounded(x0, vs, vr, vz),
+                        codes16_bounded(x1, vs, vr, vz),
+                    )
                 } else {
                     (codes16(x0, vs, vz), codes16(x1, vs, vz))
                 };
