@@ -4,13 +4,15 @@
 //! The SIMD level is the library's choice; run again with QUANTIZE_MAX_ISA=scalar for the scalar
 //! level. `scripts/bench.sh` does both and prints the table of the README.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use quantize::codebook::{absmax_len, codes_len, dequantize_codebook, quantize_codebook, Codebook};
+use quantize::formats::{blocks_len, dequantize_blocks, quantize_blocks, BlockFormat};
 use quantize::groups::{dequantize_int4_groups, group_count, quantize_int4_groups};
 use quantize::int4::*;
 use quantize::pack::{pack_int4_to_int8, packed_len, unpack_int8_to_int4};
 use quantize::stats::measure_error;
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// In cache (64K floats = 256 KiB) and out of cache (16M floats = 64 MiB).
 const SIZES: [usize; 2] = [64 << 10, 16 << 20];
@@ -43,10 +45,10 @@ fn benches(c: &mut Criterion) {
 
         // Baselines: read n floats, write n floats, copy n floats.
         group.bench_function(BenchmarkId::new("baseline_read", n), |b| {
-            b.iter(|| {
-                let words: &[u64] = bytemuck_u64(&x);
-                black_box(words.iter().fold(0u64, |a, &w| a ^ w))
-            })
+            b.iter(|| black_box(read_all(bytemuck_u64(black_box(&x)))))
+        });
+        group.bench_function(BenchmarkId::new("baseline_read_prefetch", n), |b| {
+            b.iter(|| black_box(read_all_prefetch(bytemuck_u64(black_box(&x)))))
         });
         let mut out = vec![0.0f32; n];
         group.bench_function(BenchmarkId::new("baseline_write", n), |b| {
@@ -111,8 +113,113 @@ fn benches(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("measure_error", n), |b| {
             b.iter(|| measure_error(black_box(&x), black_box(&out)).unwrap())
         });
+
+        // ggml block formats (IQ4_NL's scale search is slow on the scalar level: fewer samples).
+        for f in BlockFormat::ALL {
+            let mut blocks = vec![0u8; blocks_len(f, n).unwrap()];
+            let name = f.name();
+            if f == BlockFormat::Iq4Nl && n > 1 << 20 {
+                group.sample_size(10);
+            }
+            group.bench_function(BenchmarkId::new(format!("quantize_{name}"), n), |b| {
+                b.iter(|| quantize_blocks(f, black_box(&x), &mut blocks).unwrap())
+            });
+            group.sample_size(20);
+            group.bench_function(BenchmarkId::new(format!("dequantize_{name}"), n), |b| {
+                b.iter(|| dequantize_blocks(f, black_box(&blocks), &mut out).unwrap())
+            });
+        }
+        // NF4/FP4 codebooks in blocks of 64 (bitsandbytes' default).
+        let bs = 64;
+        let mut codes = vec![0u8; codes_len(n)];
+        let mut absmax = vec![0.0f32; absmax_len(n, bs)];
+        for book in Codebook::ALL {
+            let name = book.name();
+            group.bench_function(BenchmarkId::new(format!("quantize_{name}_64"), n), |b| {
+                b.iter(|| {
+                    quantize_codebook(book, black_box(&x), bs, &mut codes, &mut absmax).unwrap()
+                })
+            });
+            group.bench_function(BenchmarkId::new(format!("dequantize_{name}_64"), n), |b| {
+                b.iter(|| {
+                    dequantize_codebook(book, black_box(&codes), bs, &absmax, &mut out).unwrap()
+                })
+            });
+        }
         group.finish();
     }
+}
+
+/// Reads every word (XOR of all of them) at the widest vector width this CPU has, with several
+/// independent accumulators, so the read baseline is limited by the memory system, not by the
+/// loop. (The library's own kernels use the same widths.)
+fn read_all(words: &[u64]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is available.
+            return unsafe { read_avx512::<false>(words) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available.
+            return unsafe { read_avx2::<false>(words) };
+        }
+    }
+    xor_words::<false>(words)
+}
+
+/// [`read_all`] with software prefetching, as the library's streaming kernels do: on this class
+/// of machine a single thread reads markedly faster with it, so this is the stricter baseline.
+fn read_all_prefetch(words: &[u64]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is available.
+            return unsafe { read_avx512::<true>(words) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available.
+            return unsafe { read_avx2::<true>(words) };
+        }
+    }
+    xor_words::<true>(words)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn read_avx512<const PREFETCH: bool>(words: &[u64]) -> u64 {
+    xor_words::<PREFETCH>(words)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn read_avx2<const PREFETCH: bool>(words: &[u64]) -> u64 {
+    xor_words::<PREFETCH>(words)
+}
+
+/// XOR of all words through 32 independent lanes (four 512-bit or eight 256-bit vectors),
+/// optionally prefetching 8 KiB ahead as the library's streaming kernels do.
+#[inline(always)]
+fn xor_words<const PREFETCH: bool>(words: &[u64]) -> u64 {
+    let mut acc = [0u64; 32];
+    let mut chunks = words.chunks_exact(32);
+    for (i, c) in (&mut chunks).enumerate() {
+        #[cfg(target_arch = "x86_64")]
+        for l in 0..4 * usize::from(PREFETCH) {
+            let ahead = words.as_ptr().wrapping_add(32 * i + 1024 + 8 * l);
+            // SAFETY: a prefetch accepts any address and never faults.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                    ahead.cast(),
+                )
+            };
+        }
+        for (a, &w) in acc.iter_mut().zip(c) {
+            *a ^= w;
+        }
+    }
+    let tail = chunks.remainder().iter().fold(0u64, |a, &w| a ^ w);
+    acc.iter().fold(tail, |a, &w| a ^ w)
 }
 
 /// The floats' bytes as u64 words (for a read baseline that vectorises).
@@ -123,5 +230,194 @@ fn bytemuck_u64(x: &[f32]) -> &[u64] {
     words
 }
 
+/// `QUANTIZE_BENCH_RATIOS=1 cargo bench --bench throughput`: instead of criterion, time each
+/// operation alternately with its baseline (read for quantizers, write for dequantizers) and
+/// print the best time of each over many rounds as a ratio. `QUANTIZE_BENCH_FILTER=text` keeps
+/// only the operations whose name contains it. On a shared, loaded machine the best
+/// of many alternating rounds is far steadier than baselines measured minutes apart.
+fn ratios() {
+    let level = quantize::kernel_name();
+    println!(
+        "level {level}: op GiB/s, baseline GiB/s, ratio; for quantizers also the prefetching \
+         read baseline and the ratio to it (float32 bytes / best time)"
+    );
+    for n in SIZES {
+        let x = data(n);
+        let (rounds, reps) = if n <= 1 << 16 { (300, 10) } else { (25, 1) };
+        let mut sink = vec![0.0f32; n];
+        let mut read = || {
+            black_box(read_all(bytemuck_u64(black_box(&x))));
+        };
+        let mut read_pf = || {
+            black_box(read_all_prefetch(bytemuck_u64(black_box(&x))));
+        };
+        let mut write = || {
+            sink.fill(black_box(1.5));
+            black_box(&sink);
+        };
+        let filter = std::env::var("QUANTIZE_BENCH_FILTER").unwrap_or_default();
+        let mut run = |name: &str, base: &mut dyn FnMut(), op: &mut dyn FnMut()| {
+            if !name.contains(filter.as_str()) {
+                return;
+            }
+            let quantizer = !name.starts_with("de");
+            let time = |f: &mut dyn FnMut()| {
+                let t = Instant::now();
+                for _ in 0..reps {
+                    f();
+                }
+                t.elapsed().as_secs_f64() / reps as f64
+            };
+            let (mut tb, mut to, mut tp) = (f64::MAX, f64::MAX, f64::MAX);
+            for _ in 0..rounds {
+                tb = tb.min(time(base));
+                to = to.min(time(op));
+                if quantizer {
+                    tp = tp.min(time(&mut read_pf));
+                }
+            }
+            let gib = |t: f64| (n * 4) as f64 / t / (1u64 << 30) as f64;
+            let pf = if quantizer {
+                format!("{:>7.2}  {:.2}", gib(tp), tp / to)
+            } else {
+                String::new()
+            };
+            println!(
+                "{n:>9} {name:<28} {:>7.2} {:>7.2}  {:.2}   {pf}",
+                gib(to),
+                gib(tb),
+                tb / to
+            );
+        };
+        let mut packed = vec![0u8; packed_len(n)];
+        let mut out = vec![0.0f32; n];
+        let p = quantize_to_int4_packed(&x, ScaleMethod::MinMax, &mut packed).unwrap();
+        run("quantize_to_int4_packed", &mut read, &mut || {
+            quantize_to_int4_packed(black_box(&x), ScaleMethod::MinMax, &mut packed).unwrap();
+        });
+        run("dequantize_from_int4_packed", &mut write, &mut || {
+            dequantize_from_int4_packed(black_box(&packed), p, &mut out).unwrap();
+        });
+        let count = group_count(n, 32);
+        let (mut scales, mut zps) = (vec![0.0f32; count], vec![0i8; count]);
+        run("quantize_int4_groups_32", &mut read, &mut || {
+            quantize_int4_groups(
+                black_box(&x),
+                32,
+                ScaleMethod::MinMax,
+                &mut packed,
+                &mut scales,
+                &mut zps,
+            )
+            .unwrap();
+        });
+        run("dequantize_int4_groups_32", &mut write, &mut || {
+            dequantize_int4_groups(black_box(&packed), 32, &scales, &zps, &mut out).unwrap();
+        });
+        for f in BlockFormat::ALL {
+            let mut blocks = vec![0u8; blocks_len(f, n).unwrap()];
+            let name = f.name();
+            if f != BlockFormat::Iq4Nl || level != "scalar" || n <= 1 << 16 {
+                run(&format!("quantize_{name}"), &mut read, &mut || {
+                    quantize_blocks(f, black_box(&x), &mut blocks).unwrap();
+                });
+            }
+            quantize_blocks(f, &x, &mut blocks).unwrap();
+            run(&format!("dequantize_{name}"), &mut write, &mut || {
+                dequantize_blocks(f, black_box(&blocks), &mut out).unwrap();
+            });
+        }
+        let mut codes = vec![0u8; codes_len(n)];
+        let mut absmax = vec![0.0f32; absmax_len(n, 64)];
+        for book in Codebook::ALL {
+            let name = book.name();
+            run(&format!("quantize_{name}_64"), &mut read, &mut || {
+                quantize_codebook(book, black_box(&x), 64, &mut codes, &mut absmax).unwrap();
+            });
+            run(&format!("dequantize_{name}_64"), &mut write, &mut || {
+                dequantize_codebook(book, black_box(&codes), 64, &absmax, &mut out).unwrap();
+            });
+        }
+    }
+}
+
+/// Nanoseconds per call on small inputs (n < 64), for comparing levels: the SIMD kernels must
+/// not be slower than the scalar ones there.
+fn small_inputs() {
+    let level = quantize::kernel_name();
+    println!("level {level}: small inputs, best ns per call");
+    let time = |f: &mut dyn FnMut()| {
+        let mut best = f64::MAX;
+        for _ in 0..200 {
+            let t = Instant::now();
+            for _ in 0..100 {
+                f();
+            }
+            best = best.min(t.elapsed().as_secs_f64() / 100.0);
+        }
+        best * 1e9
+    };
+    for n in [1usize, 7, 32, 63] {
+        let x = data(n);
+        let mut packed = vec![0u8; packed_len(n)];
+        let mut out = vec![0.0f32; n];
+        let t1 = time(&mut || {
+            quantize_to_int4_packed(black_box(&x), ScaleMethod::MinMax, &mut packed).unwrap();
+        });
+        let p = quantize_to_int4_packed(&x, ScaleMethod::MinMax, &mut packed).unwrap();
+        let t2 = time(&mut || {
+            dequantize_from_int4_packed(black_box(&packed), p, &mut out).unwrap();
+        });
+        let count = group_count(n, 32);
+        let (mut scales, mut zps) = (vec![0.0f32; count], vec![0i8; count]);
+        let t3 = time(&mut || {
+            quantize_int4_groups(
+                black_box(&x),
+                32,
+                ScaleMethod::MinMax,
+                &mut packed,
+                &mut scales,
+                &mut zps,
+            )
+            .unwrap();
+        });
+        let mut codes = vec![0u8; codes_len(n)];
+        let mut absmax = vec![0.0f32; absmax_len(n, 64)];
+        let t4 = time(&mut || {
+            quantize_codebook(Codebook::Nf4, black_box(&x), 64, &mut codes, &mut absmax).unwrap();
+        });
+        let t5 = time(&mut || {
+            dequantize_codebook(Codebook::Nf4, black_box(&codes), 64, &absmax, &mut out).unwrap();
+        });
+        println!(
+            "n={n:>2}: int4 packed q {t1:6.1} dq {t2:6.1} | groups32 q {t3:6.1} | nf4 q {t4:6.1} dq {t5:6.1}"
+        );
+    }
+    for f in BlockFormat::ALL {
+        let x = data(32);
+        let mut blocks = vec![0u8; f.bytes()];
+        let mut out = vec![0.0f32; 32];
+        let tq = time(&mut || quantize_blocks(f, black_box(&x), &mut blocks).unwrap());
+        let td = time(&mut || dequantize_blocks(f, black_box(&blocks), &mut out).unwrap());
+        println!(
+            "one {} block: quantize {tq:6.1} dequantize {td:6.1}",
+            f.name()
+        );
+    }
+}
+
 criterion_group!(throughput, benches);
-criterion_main!(throughput);
+
+fn main() {
+    if std::env::var_os("QUANTIZE_BENCH_RATIOS").is_some() {
+        small_inputs();
+        ratios();
+        return;
+    }
+    if std::env::var_os("QUANTIZE_BENCH_SMALL").is_some() {
+        small_inputs();
+        return;
+    }
+    throughput();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -3,7 +3,7 @@
 //! one packed stream, so with an odd group size a byte can hold codes of two groups.
 
 use crate::int4::{check_params, params_for, Params, ScaleMethod};
-use crate::kernels::{self, scalar};
+use crate::kernels::{self, scalar, Kernels};
 use crate::out::uninit;
 use crate::pack::packed_len;
 use crate::{Error, Result};
@@ -90,7 +90,31 @@ pub fn quantize_int4_groups_uninit(
         zero_points.len(),
         absmax,
     )?;
-    let k = kernels::active();
+    let count = group_count(n, group_size);
+    let zero_points_len = if zero_points.is_empty() { 0 } else { count };
+    (kernels::active().blocks.quantize_groups)(
+        src,
+        group_size,
+        method,
+        &mut codes[..packed_len(n)],
+        &mut scales[..count],
+        &mut zero_points[..zero_points_len],
+    )
+}
+
+/// The group loop on top of one level's per-tensor kernels (`k.scan`, `k.quantize_packed`): the
+/// scalar level's group kernel, and the SIMD levels' for group sizes they have no dedicated
+/// kernel for. Lengths as `BlockKernels::quantize_groups` states them.
+pub(crate) fn quantize_groups_with(
+    k: &Kernels,
+    src: &[f32],
+    group_size: usize,
+    method: ScaleMethod,
+    codes: &mut [MaybeUninit<u8>],
+    scales: &mut [MaybeUninit<f32>],
+    zero_points: &mut [MaybeUninit<i8>],
+) -> Result<()> {
+    let n = src.len();
     // The low nibble of a byte whose high nibble belongs to the next group.
     let mut pending: Option<i8> = None;
     for (g, r) in groups(n, group_size).enumerate() {

@@ -137,17 +137,9 @@ pub fn quantize_codebook_uninit(
     if codes.len() < codes_len(n) || absmax.len() < absmax_len(n, block_size) {
         return Err(Error::BufferTooSmall);
     }
-    let bytes_per_block = block_size / 2;
-    for ((block, block_codes), scale) in src
-        .chunks(block_size)
-        .zip(codes.chunks_mut(bytes_per_block))
-        .zip(absmax.iter_mut())
-    {
-        let a = scalar::block_absmax(block)?;
-        scalar::quantize_block(codebook, block, a, block_codes);
-        scale.write(a);
-    }
-    Ok(())
+    let codes = &mut codes[..codes_len(n)];
+    let absmax = &mut absmax[..absmax_len(n, block_size)];
+    (crate::kernels::active().blocks.quantize_codebook)(codebook, src, block_size, codes, absmax)
 }
 
 /// Dequantizes `dst.len()` values from packed `codes` and per-block `absmax`:
@@ -183,16 +175,7 @@ pub fn dequantize_codebook_uninit(
     if codes.len() < codes_len(n) || absmax.len() < absmax_len(n, block_size) {
         return Err(Error::BufferTooSmall);
     }
-    let bytes_per_block = block_size / 2;
-    for ((block, block_codes), &scale) in dst
-        .chunks_mut(block_size)
-        .zip(codes.chunks(bytes_per_block))
-        .zip(absmax)
-    {
-        if !scale.is_finite() {
-            return Err(Error::NonFinite);
-        }
-        scalar::dequantize_block(codebook, block_codes, scale, block);
-    }
-    Ok(())
+    let codes = &codes[..codes_len(n)];
+    let absmax = &absmax[..absmax_len(n, block_size)];
+    (crate::kernels::active().blocks.dequantize_codebook)(codebook, codes, block_size, absmax, dst)
 }

@@ -141,6 +141,52 @@ pub(crate) fn dequantize_block(
     }
 }
 
+/// Quantizes every block of `src` (the scalar kernel): `codes` and `absmax` are exactly as long
+/// as `n` needs, `block_size` is valid. Each block is checked before it is written.
+pub(crate) fn quantize_blocks(
+    codebook: Codebook,
+    src: &[f32],
+    block_size: usize,
+    codes: &mut [MaybeUninit<u8>],
+    absmax: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let bytes_per_block = block_size / 2;
+    for ((block, block_codes), scale) in src
+        .chunks(block_size)
+        .zip(codes.chunks_mut(bytes_per_block))
+        .zip(absmax.iter_mut())
+    {
+        let a = block_absmax(block)?;
+        quantize_block(codebook, block, a, block_codes);
+        scale.write(a);
+    }
+    Ok(())
+}
+
+/// Dequantizes every block into `dst` (the scalar kernel): `codes` and `absmax` are exactly as
+/// long as `dst.len()` needs, `block_size` is valid. A NaN or infinite absmax stops before its
+/// block is written.
+pub(crate) fn dequantize_blocks(
+    codebook: Codebook,
+    codes: &[u8],
+    block_size: usize,
+    absmax: &[f32],
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let bytes_per_block = block_size / 2;
+    for ((block, block_codes), &scale) in dst
+        .chunks_mut(block_size)
+        .zip(codes.chunks(bytes_per_block))
+        .zip(absmax)
+    {
+        if !scale.is_finite() {
+            return Err(Error::NonFinite);
+        }
+        dequantize_block(codebook, block_codes, scale, block);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

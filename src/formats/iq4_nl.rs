@@ -75,7 +75,7 @@ fn weighted_sums(x: &[f32; QK], w: &[f32; QK], id: f32) -> (f32, f32) {
 }
 
 /// The float32 scale ggml's search settles on (0 for a block of near-zeros).
-fn search_scale(x: &[f32; QK]) -> f32 {
+pub(crate) fn search_scale(x: &[f32; QK]) -> f32 {
     let mut w = [0.0f32; QK];
     for j in 0..QK {
         w[j] = x[j] * x[j];

@@ -12,9 +12,10 @@
 //!
 //! Each format has a scalar per-block quantizer and dequantizer (`quantize_block`,
 //! `dequantize_block` in its module): the reference that faster kernels are tested against.
-//! This module checks lengths and walks the blocks.
+//! This module checks lengths; the kernels of the active SIMD level (`crate::kernels`) walk the
+//! blocks, the scalar level by calling those references.
 
-mod common;
+pub(crate) mod common;
 pub(crate) mod fp16;
 pub(crate) mod iq4_nl;
 pub(crate) mod mxfp4;
@@ -120,12 +121,7 @@ pub fn quantize_blocks_uninit(
 ) -> Result<()> {
     let need = blocks_len(format, src.len())?;
     let dst = dst.get_mut(..need).ok_or(Error::BufferTooSmall)?;
-    match format {
-        BlockFormat::Q4_0 => quantize_each(src, dst, q4_0::quantize_block),
-        BlockFormat::Q4_1 => quantize_each(src, dst, q4_1::quantize_block),
-        BlockFormat::Iq4Nl => quantize_each(src, dst, iq4_nl::quantize_block),
-        BlockFormat::Mxfp4 => quantize_each(src, dst, mxfp4::quantize_block),
-    }
+    (crate::kernels::active().blocks.quantize_blocks[format as usize])(src, dst)
 }
 
 /// Dequantizes blocks from `src` into `dst` (n = `dst.len()` values), ggml's floats exactly.
@@ -149,17 +145,12 @@ pub fn dequantize_blocks_uninit(
 ) -> Result<()> {
     let need = blocks_len(format, dst.len())?;
     let src = src.get(..need).ok_or(Error::BufferTooSmall)?;
-    match format {
-        BlockFormat::Q4_0 => dequantize_each(src, dst, q4_0::dequantize_block),
-        BlockFormat::Q4_1 => dequantize_each(src, dst, q4_1::dequantize_block),
-        BlockFormat::Iq4Nl => dequantize_each(src, dst, iq4_nl::dequantize_block),
-        BlockFormat::Mxfp4 => dequantize_each(src, dst, mxfp4::dequantize_block),
-    }
+    (crate::kernels::active().blocks.dequantize_blocks[format as usize])(src, dst)
 }
 
 /// Runs a per-block quantizer over whole blocks (`dst.len() == src.len() / 32 * N`), writing
-/// each block only once it has succeeded.
-fn quantize_each<const N: usize>(
+/// each block only once it has succeeded: the scalar kernels.
+pub(crate) fn quantize_each<const N: usize>(
     src: &[f32],
     dst: &mut [MaybeUninit<u8>],
     block: fn(&[f32; QK]) -> Result<[u8; N]>,
@@ -176,8 +167,8 @@ fn quantize_each<const N: usize>(
 }
 
 /// Runs a per-block dequantizer over whole blocks (`src.len() == dst.len() / 32 * N`), writing
-/// each block only once it has succeeded.
-fn dequantize_each<const N: usize>(
+/// each block only once it has succeeded: the scalar kernels.
+pub(crate) fn dequantize_each<const N: usize>(
     src: &[u8],
     dst: &mut [MaybeUninit<f32>],
     block: fn(&[u8; N]) -> Result<[f32; QK]>,

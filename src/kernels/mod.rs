@@ -7,9 +7,13 @@ pub(crate) mod aarch64;
 pub(crate) mod scalar;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_blocks;
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 pub(crate) mod x86_64;
 
+use crate::codebook::Codebook;
+use crate::int4::ScaleMethod;
 use crate::Result;
 use core::mem::MaybeUninit;
 
@@ -55,6 +59,62 @@ pub(crate) struct Kernels {
     pub unpack: fn(src: &[u8], dst: &mut [MaybeUninit<i8>]),
     /// Error sums of two inputs of equal length; `NonFinite` if either holds NaN or ±Inf.
     pub error_sums: fn(x: &[f32], y: &[f32]) -> Result<ErrorSums>,
+    /// The block-wise formats (ggml blocks, codebooks, int4 groups).
+    pub blocks: &'static BlockKernels,
+}
+
+/// Quantizes whole blocks: `src.len()` is a multiple of the block's element count and `dst`
+/// holds exactly the bytes of that many blocks.
+pub(crate) type QuantizeBlocks = fn(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()>;
+/// Dequantizes whole blocks: `dst.len()` is a multiple of the block's element count and `src`
+/// holds exactly the bytes of that many blocks.
+pub(crate) type DequantizeBlocks = fn(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()>;
+
+/// Codebook quantization of all blocks (see [`BlockKernels::quantize_codebook`]).
+pub(crate) type QuantizeCodebook = fn(
+    book: Codebook,
+    src: &[f32],
+    block_size: usize,
+    codes: &mut [MaybeUninit<u8>],
+    absmax: &mut [MaybeUninit<f32>],
+) -> Result<()>;
+/// Codebook dequantization of all blocks (see [`BlockKernels::dequantize_codebook`]).
+pub(crate) type DequantizeCodebook = fn(
+    book: Codebook,
+    codes: &[u8],
+    block_size: usize,
+    absmax: &[f32],
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()>;
+/// Group-wise int4 quantization of all groups (see [`BlockKernels::quantize_groups`]).
+pub(crate) type QuantizeGroups = fn(
+    src: &[f32],
+    group_size: usize,
+    method: ScaleMethod,
+    codes: &mut [MaybeUninit<u8>],
+    scales: &mut [MaybeUninit<f32>],
+    zero_points: &mut [MaybeUninit<i8>],
+) -> Result<()>;
+
+/// One SIMD level's kernels of the block-wise formats. Each one runs over all blocks in index
+/// order with the caller's lengths already checked (slices exactly as long as `n` needs) and, on
+/// bad data, returns the error of the first bad block having written at most the blocks before
+/// it (a block may be validated before it is written). The scalar entries call the per-block
+/// references in `crate::formats` and `crate::codebook`, which stay the oracle.
+pub(crate) struct BlockKernels {
+    /// By `BlockFormat as usize` (Q4_0, Q4_1, IQ4_NL, MXFP4).
+    pub quantize_blocks: [QuantizeBlocks; 4],
+    /// By `BlockFormat as usize`.
+    pub dequantize_blocks: [DequantizeBlocks; 4],
+    /// `crate::codebook::quantize_codebook` after its argument checks: `codes.len() ==
+    /// codes_len(n)`, `absmax.len() == absmax_len(n, block_size)`, valid `block_size`.
+    pub quantize_codebook: QuantizeCodebook,
+    /// `crate::codebook::dequantize_codebook` after its argument checks (lengths as above).
+    pub dequantize_codebook: DequantizeCodebook,
+    /// `crate::groups::quantize_int4_groups` after its argument checks: `codes.len() ==
+    /// packed_len(n)`, `scales.len()` the group count, `zero_points.len()` the group count or 0
+    /// (absmax only: none written), `group_size > 0`.
+    pub quantize_groups: QuantizeGroups,
 }
 
 /// Every level this CPU can run, best first; the scalar reference is always last.

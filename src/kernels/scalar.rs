@@ -1,6 +1,7 @@
 //! The portable scalar reference: the definition every SIMD kernel is tested against.
 
-use super::{ErrorSums, Kernels, Range};
+use super::{BlockKernels, ErrorSums, Kernels, Range};
+use crate::formats::{dequantize_each, iq4_nl, mxfp4, q4_0, q4_1, quantize_each};
 use crate::{Error, Result};
 use core::mem::MaybeUninit;
 
@@ -15,6 +16,35 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack,
     unpack,
     error_sums,
+    blocks: &BLOCKS,
+};
+
+pub(crate) static BLOCKS: BlockKernels = BlockKernels {
+    quantize_blocks: [
+        |src, dst| quantize_each(src, dst, q4_0::quantize_block),
+        |src, dst| quantize_each(src, dst, q4_1::quantize_block),
+        |src, dst| quantize_each(src, dst, iq4_nl::quantize_block),
+        |src, dst| quantize_each(src, dst, mxfp4::quantize_block),
+    ],
+    dequantize_blocks: [
+        |src, dst| dequantize_each(src, dst, q4_0::dequantize_block),
+        |src, dst| dequantize_each(src, dst, q4_1::dequantize_block),
+        |src, dst| dequantize_each(src, dst, iq4_nl::dequantize_block),
+        |src, dst| dequantize_each(src, dst, mxfp4::dequantize_block),
+    ],
+    quantize_codebook: crate::codebook::scalar::quantize_blocks,
+    dequantize_codebook: crate::codebook::scalar::dequantize_blocks,
+    quantize_groups: |src, group_size, method, codes, scales, zero_points| {
+        crate::groups::quantize_groups_with(
+            &KERNELS,
+            src,
+            group_size,
+            method,
+            codes,
+            scales,
+            zero_points,
+        )
+    },
 };
 
 /// Largest magnitude the int4 quantizers accept (2^126): beyond it the range `hi - lo` or a

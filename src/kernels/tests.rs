@@ -245,3 +245,177 @@ fn max_isa_only_lowers_the_level() {
         assert_eq!(choose(Some("neon")).name, c"scalar");
     }
 }
+
+/// The AVX-512 quotient without division (`avx512::quotient16`) against the division itself,
+/// bit for bit, around every rounding boundary of the codes (x near h * scale for every
+/// half-integer h up to 32.5) and at random, for many scales, mantissas of all ones included.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn markstein_quotient_matches_division() {
+    use super::x86_64::avx512;
+    use core::arch::x86_64::*;
+    if !avx512::available() {
+        return;
+    }
+    let mut rng = Rng(5);
+    let mut scales: Vec<f32> = vec![
+        1.0,
+        3.0,
+        0.1,
+        1.0 / 15.0,
+        1.0 / 7.0,
+        f32::from_bits(0x3FFF_FFFF),
+        f32::from_bits(0x3F7F_FFFF),
+        f32::from_bits(0x3F80_0001),
+        f32::from_bits((127 - 100) << 23),
+        f32::from_bits((127 + 100) << 23),
+        f32::from_bits(((127 + 100) << 23) - 1 + (1 << 23)),
+    ];
+    scales.extend((0..300).map(|_| {
+        f32::from_bits(((27 + rng.below(200)) << 23) as u32 | (rng.next() as u32 & 0x007F_FFFF))
+    }));
+    for &s in &scales {
+        if !avx512::fast_scale(s) {
+            continue;
+        }
+        let r = 1.0 / s;
+        let mut xs: Vec<f32> = Vec::new();
+        for h2 in -65..=65 {
+            let c = (h2 as f32 * 0.5) * s;
+            for k in 0..12u32 {
+                xs.push(f32::from_bits(c.to_bits().wrapping_add(k)));
+                xs.push(f32::from_bits(c.to_bits().wrapping_sub(k)));
+            }
+        }
+        xs.extend((0..400).map(|_| (rng.next() as u32 as f32 / 4.3e9 - 0.5) * 64.0 * s));
+        xs.retain(|x| x.is_finite() && x.abs() <= 32.0 * s);
+        for chunk in xs.chunks(16) {
+            let mut l = [0.0f32; 16];
+            l[..chunk.len()].copy_from_slice(chunk);
+            let mut got = [0.0f32; 16];
+            // SAFETY: AVX-512 is available; 16-element arrays.
+            unsafe {
+                let q = avx512::quotient16(
+                    _mm512_loadu_ps(l.as_ptr()),
+                    _mm512_set1_ps(s),
+                    _mm512_set1_ps(r),
+                );
+                _mm512_storeu_ps(got.as_mut_ptr(), q);
+            }
+            for (x, g) in l.iter().zip(got) {
+                if x.abs() >= 0.25 * s {
+                    assert_eq!(g.to_bits(), (x / s).to_bits(), "x = {x:e}, scale = {s:e}");
+                } else {
+                    // Below a quarter (where steps may underflow) only the rounded code counts.
+                    assert!(
+                        g.abs() < 0.5 && (x / s).abs() < 0.5,
+                        "x = {x:e}, scale = {s:e}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Exhaustive form of the above over every float x in [scale/4, 32 scale] (both signs) for a
+/// few scales. Slow in a debug build: `cargo test --release -- --ignored markstein`.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+#[ignore = "exhaustive; run in release"]
+fn markstein_quotient_exhaustive() {
+    use super::x86_64::avx512;
+    use core::arch::x86_64::*;
+    if !avx512::available() {
+        return;
+    }
+    let mut rng = Rng(6);
+    let mut scales = vec![
+        1.0f32,
+        0.1,
+        f32::from_bits(0x3FFF_FFFF),
+        f32::from_bits(0x3F80_0001),
+        1.0 / 15.0,
+        0.339_874_2,
+        7.9e-31,
+        1.2e30,
+    ];
+    let random = (0..24).map(|_| {
+        f32::from_bits(((27 + rng.below(200)) << 23) as u32 | (rng.next() as u32 & 0x007F_FFFF))
+    });
+    scales.extend(random);
+    for s in scales {
+        if !avx512::fast_scale(s) {
+            continue;
+        }
+        let r = 1.0 / s;
+        let (lo, hi) = ((s * 0.25).to_bits(), (s * 32.0).to_bits());
+        let mut bad = 0u64;
+        for sign in [0u32, 0x8000_0000] {
+            let mut b = lo;
+            while b <= hi {
+                let mut l = [0.0f32; 16];
+                for (j, v) in l.iter_mut().enumerate() {
+                    *v = f32::from_bits((b + j as u32).min(hi) | sign);
+                }
+                let mut got = [0.0f32; 16];
+                // SAFETY: AVX-512 is available; 16-element arrays.
+                unsafe {
+                    let q = avx512::quotient16(
+                        _mm512_loadu_ps(l.as_ptr()),
+                        _mm512_set1_ps(s),
+                        _mm512_set1_ps(r),
+                    );
+                    _mm512_storeu_ps(got.as_mut_ptr(), q);
+                }
+                for (x, g) in l.iter().zip(got) {
+                    bad += u64::from(g.to_bits() != (x / s).to_bits());
+                }
+                b += 16;
+            }
+        }
+        assert_eq!(bad, 0, "scale {s:e}");
+    }
+}
+
+/// Codes at their rounding boundaries: x within a few ulps of (k + 1/2) scale for every k, for
+/// scales that are not powers of two (where a product by the reciprocal and the division can
+/// round differently), every zero point. Guards any division-free quantizer.
+#[test]
+fn quantize_ties_match_reference() {
+    let r = &scalar::KERNELS;
+    let mut rng = Rng(7);
+    let mut scales = vec![0.1f32, 1.0 / 3.0, 1.0 / 15.0, 0.7, 3.0, 6.0e-5, 1.7e12];
+    scales.extend((0..40).map(|_| {
+        f32::from_bits(((100 + rng.below(50)) << 23) as u32 | (rng.next() as u32 & 0x007F_FFFF))
+    }));
+    for k in simd_levels() {
+        for &s in &scales {
+            let mut x: Vec<f32> = Vec::new();
+            for h2 in -41..=41 {
+                let c = (h2 as f32 * 0.5) * s;
+                for d in 0..6u32 {
+                    x.push(f32::from_bits(c.to_bits().wrapping_add(d)));
+                    x.push(f32::from_bits(c.to_bits().wrapping_sub(d)));
+                }
+            }
+            x.retain(|v| v.is_finite());
+            for zp in [-8i8, -3, 0, 5, 7] {
+                let n = x.len();
+                let (mut a, mut b) = (uninit_vec(n, 0i8), uninit_vec(n, 0i8));
+                (k.quantize)(&x, s, zp, &mut a);
+                (r.quantize)(&x, s, zp, &mut b);
+                assert_eq!(init(&a), init(&b), "{:?} scale {s:e} zp {zp}", k.name);
+                let m = crate::pack::packed_len(n);
+                let (mut a, mut b) = (uninit_vec(m, 0u8), uninit_vec(m, 0u8));
+                (k.quantize_packed)(&x, s, zp, &mut a);
+                (r.quantize_packed)(&x, s, zp, &mut b);
+                assert_eq!(
+                    init(&a),
+                    init(&b),
+                    "{:?} packed scale {s:e} zp {zp}",
+                    k.name
+                );
+            }
+        }
+    }
+}

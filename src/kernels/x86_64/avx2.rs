@@ -19,11 +19,13 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack,
     unpack,
     error_sums,
+    blocks: &super::avx2_blocks::BLOCKS,
 };
 
-/// True when this CPU can run these kernels.
+/// True when this CPU can run these kernels (AVX2, and F16C for the block formats' fp16
+/// scales: every AVX2 CPU has it).
 pub(crate) fn available() -> bool {
-    is_x86_feature_detected!("avx2")
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c")
 }
 
 // The public wrappers below are only reachable through `KERNELS`, which `kernels::levels()`
@@ -31,6 +33,10 @@ pub(crate) fn available() -> bool {
 // `unsafe { ..._impl(..) }` call in this file.
 
 fn scan(src: &[f32]) -> Result<Range> {
+    if src.len() < 8 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return scalar::scan(src);
+    }
     // SAFETY: AVX2 is available (see above).
     unsafe { scan_impl(src) }
 }
@@ -111,7 +117,7 @@ fn codes8(x: __m256, scale: __m256, zp: __m256) -> __m256i {
 /// 32 codes, in element order, as bytes.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn codes32(p: *const f32, scale: __m256, zp: __m256) -> __m256i {
+pub(super) unsafe fn codes32(p: *const f32, scale: __m256, zp: __m256) -> __m256i {
     // SAFETY: the caller guarantees 32 readable floats at `p`.
     let (a, b, c, d) = unsafe {
         (
@@ -131,7 +137,7 @@ unsafe fn codes32(p: *const f32, scale: __m256, zp: __m256) -> __m256i {
 /// Packs 32 codes (bytes in -8..7, element order) into 16 bytes, low nibble first.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn pack32(codes: __m256i) -> __m128i {
+pub(super) fn pack32(codes: __m256i) -> __m128i {
     let nibbles = _mm256_and_si256(codes, _mm256_set1_epi8(0x0F));
     // Each 16-bit lane becomes lo + 16 * hi (at most 255).
     let pairs = _mm256_maddubs_epi16(nibbles, _mm256_set1_epi16(0x1001));
@@ -140,6 +146,10 @@ fn pack32(codes: __m256i) -> __m128i {
 }
 
 fn quantize(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
+    if src.len() < 32 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.quantize)(src, scale, zp, dst);
+    }
     // SAFETY: AVX2 is available.
     unsafe { quantize_impl(src, scale, zp, dst) }
 }
@@ -159,6 +169,10 @@ unsafe fn quantize_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<
 }
 
 fn quantize_packed(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>]) {
+    if src.len() < 32 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.quantize_packed)(src, scale, zp, dst);
+    }
     // SAFETY: AVX2 is available.
     unsafe { quantize_packed_impl(src, scale, zp, dst) }
 }
@@ -187,6 +201,10 @@ fn table(scale: f32, zp: i8) -> [f32; 16] {
 }
 
 fn dequantize(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    if dst.len() < 8 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.dequantize)(src, scale, zp, dst);
+    }
     // SAFETY: AVX2 is available.
     unsafe { dequantize_impl(src, scale, zp, dst) }
 }
@@ -208,6 +226,10 @@ unsafe fn dequantize_impl(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit
 }
 
 fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    if dst.len() < 8 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.dequantize_packed)(src, scale, zp, dst);
+    }
     // SAFETY: AVX2 is available.
     unsafe { dequantize_packed_impl(src, scale, zp, dst) }
 }

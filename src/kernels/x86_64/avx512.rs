@@ -19,6 +19,7 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack,
     unpack,
     error_sums,
+    blocks: &super::avx512_blocks::BLOCKS,
 };
 
 /// True when this CPU can run these kernels.
@@ -34,8 +35,23 @@ pub(crate) fn available() -> bool {
 // call in this file.
 
 fn scan(src: &[f32]) -> Result<Range> {
+    if src.len() < 16 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return scalar::scan(src);
+    }
     // SAFETY: AVX-512 is available (see above).
     unsafe { scan_impl(src) }
+}
+
+/// How far ahead (in floats) the streaming loops prefetch: far enough to cover DRAM latency at
+/// these kernels' speeds (a compute-heavy loop keeps too few loads in flight on its own).
+pub(super) const AHEAD: usize = 2048;
+
+/// Prefetches the 64-byte line holding `p` (any address: a prefetch never faults).
+#[inline(always)]
+pub(super) fn prefetch(p: *const f32) {
+    // SAFETY: prefetching has no architectural effect and accepts any address.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
@@ -43,31 +59,43 @@ unsafe fn scan_impl(src: &[f32]) -> Result<Range> {
     let abs_mask = _mm512_set1_epi32(0x7FFF_FFFF);
     // |x| as an integer is above this for NaN, ±Inf and beyond ±2^126.
     let limit = _mm512_set1_epi32(scalar::MAX_INPUT.to_bits() as i32);
-    let mut bad: __mmask16 = 0;
-    let mut lo = [_mm512_set1_ps(f32::INFINITY); 4];
-    let mut hi = [_mm512_set1_ps(f32::NEG_INFINITY); 4];
+    let mut mag = _mm512_setzero_si512();
+    let (mut lo, mut hi) = (
+        [_mm512_set1_ps(f32::INFINITY); 4],
+        [_mm512_set1_ps(f32::NEG_INFINITY); 4],
+    );
     // Four independent accumulators over 64 floats, then one over 16, then scalar.
-    let (n, mut i) = (src.len(), 0);
-    while i < n {
-        let k = if n - i >= 64 {
-            4
-        } else if n - i >= 16 {
-            1
-        } else {
-            break;
-        };
-        for (j, (lo, hi)) in lo.iter_mut().zip(&mut hi).take(k).enumerate() {
-            // SAFETY: i + 16 * (j + 1) <= n.
-            let v = unsafe { _mm512_loadu_ps(src.as_ptr().add(i + 16 * j)) };
-            let a = _mm512_and_si512(_mm512_castps_si512(v), abs_mask);
-            bad |= _mm512_cmpgt_epi32_mask(a, limit);
-            *lo = _mm512_min_ps(*lo, v);
-            *hi = _mm512_max_ps(*hi, v);
+    let (n, p) = (src.len(), src.as_ptr());
+    let mut i = 0;
+    while i + 64 <= n {
+        for l in 0..4 {
+            prefetch(p.wrapping_add(i + AHEAD + 16 * l));
         }
-        i += 16 * k;
+        // SAFETY: i + 64 <= n.
+        let v: [__m512; 4] =
+            core::array::from_fn(|j| unsafe { _mm512_loadu_ps(p.add(i + 16 * j)) });
+        let a: [__m512i; 4] =
+            core::array::from_fn(|j| _mm512_and_si512(_mm512_castps_si512(v[j]), abs_mask));
+        mag = _mm512_max_epu32(
+            mag,
+            _mm512_max_epu32(_mm512_max_epu32(a[0], a[1]), _mm512_max_epu32(a[2], a[3])),
+        );
+        for j in 0..4 {
+            lo[j] = _mm512_min_ps(lo[j], v[j]);
+            hi[j] = _mm512_max_ps(hi[j], v[j]);
+        }
+        i += 64;
+    }
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n.
+        let v = unsafe { _mm512_loadu_ps(p.add(i)) };
+        mag = _mm512_max_epu32(mag, _mm512_and_si512(_mm512_castps_si512(v), abs_mask));
+        lo[0] = _mm512_min_ps(lo[0], v);
+        hi[0] = _mm512_max_ps(hi[0], v);
+        i += 16;
     }
     let tail = &src[i..];
-    if bad != 0 {
+    if _mm512_cmpgt_epu32_mask(mag, limit) != 0 {
         // The scalar scan finds the first bad element and its kind.
         return scalar::scan(src);
     }
@@ -113,7 +141,76 @@ fn pack16(codes: __m512i) -> __m128i {
     _mm512_cvtepi64_epi8(_mm512_or_si512(v, _mm512_srli_epi64::<28>(v)))
 }
 
+/// Scales for which [`codes16_fast`] is used: `scale` and `1 / scale` normal with room to spare
+/// (2^-100 ..= 2^100), so `32 * scale` is exact and no step below over- or underflows where it
+/// matters.
+#[inline]
+pub(crate) fn fast_scale(scale: f32) -> bool {
+    const LO: f32 = f32::from_bits((127 - 100) << 23); // 2^-100
+    const HI: f32 = f32::from_bits((127 + 100) << 23); // 2^100
+    (LO..=HI).contains(&scale)
+}
+
+/// `RN(x / scale)` for `|x| <= 32 scale`, from `r = RN(1 / scale)` without a division: the
+/// product `q0 = RN(x r)` is within two ulps of the quotient; one correction
+/// `q1 = RN(q0 + RN(x - q0 scale) r)` (fused multiply-adds) brings it within one ulp (its
+/// error is that of `q0` times about 2^-23, plus the final rounding); then Markstein's theorem
+/// (with `r` correctly rounded and `q1` faithful, the residual `x - q1 scale` is exact and
+/// `RN(q1 + (x - q1 scale) r)` is the correctly rounded quotient) gives exactly what the
+/// division gives, ties and all. For `|x / scale| < 1/4`, where exponents could underflow, every
+/// step stays below 1/2 in magnitude, so the code (0 after rounding) is the same either way.
+/// Tested exhaustively against the division over every float in `[scale/4, 32 scale]` for many
+/// scales (`markstein_quotient_is_exact`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(crate) fn quotient16(x: __m512, scale: __m512, r: __m512) -> __m512 {
+    let q0 = _mm512_mul_ps(x, r);
+    let e0 = _mm512_fnmadd_ps(q0, scale, x);
+    let q1 = _mm512_fmadd_ps(e0, r, q0);
+    let e1 = _mm512_fnmadd_ps(q1, scale, x);
+    _mm512_fmadd_ps(e1, r, q1)
+}
+
+/// `clamp(rne(q) + zp, -8, 7)` for quotients `|q| <= 32` (rounded to an integer with an
+/// explicit ties-to-even, independent of MXCSR; then the scalar's integer arithmetic).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn codes_from_quotient(q: __m512, zp: __m512) -> __m512i {
+    let n = _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(q);
+    let n = _mm512_add_epi32(n, _mm512_cvttps_epi32(zp));
+    _mm512_min_epi32(
+        _mm512_max_epi32(n, _mm512_set1_epi32(-8)),
+        _mm512_set1_epi32(7),
+    )
+}
+
+/// [`codes16`] without a division, for a scale with [`fast_scale`] and `r = 1 / scale`: x is
+/// first clamped to `[-32 scale, 32 scale]` (exact bounds; beyond them the quotient rounds to
+/// at least 32 in magnitude and the code saturates either way), then [`quotient16`].
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn codes16_fast(x: __m512, scale: __m512, r: __m512, zp: __m512) -> __m512i {
+    let lim = _mm512_mul_ps(scale, _mm512_set1_ps(32.0));
+    let neg = _mm512_xor_ps(lim, _mm512_set1_ps(-0.0));
+    let xc = _mm512_min_ps(_mm512_max_ps(x, neg), lim);
+    codes_from_quotient(quotient16(xc, scale, r), zp)
+}
+
+/// [`codes16_fast`] for values known to satisfy `|x| <= 32 scale` (no clamp): a group's own
+/// elements with the parameters `params_for` derives from its minimum and maximum, for which
+/// `|x / scale|` is at most 15 (minmax) or 7 (absmax) up to rounding, or x is 0 (or below the
+/// smallest subnormal times 15) where the scale is the identity's 1.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn codes16_bounded(x: __m512, scale: __m512, r: __m512, zp: __m512) -> __m512i {
+    codes_from_quotient(quotient16(x, scale, r), zp)
+}
+
 fn quantize(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
+    if src.len() < 16 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.quantize)(src, scale, zp, dst);
+    }
     // SAFETY: AVX-512 is available.
     unsafe { quantize_impl(src, scale, zp, dst) }
 }
@@ -121,11 +218,18 @@ fn quantize(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn quantize_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
     let (s, z) = (_mm512_set1_ps(scale), _mm512_set1_ps(f32::from(zp)));
+    let (fast, r) = (fast_scale(scale), _mm512_set1_ps(1.0 / scale));
     let whole = src.len() / 16 * 16;
     for i in (0..whole).step_by(16) {
         // SAFETY: i + 16 <= whole <= src.len() == dst.len().
         unsafe {
-            let c = codes16(_mm512_loadu_ps(src.as_ptr().add(i)), s, z);
+            prefetch(src.as_ptr().wrapping_add(i + AHEAD));
+            let x = _mm512_loadu_ps(src.as_ptr().add(i));
+            let c = if fast {
+                codes16_fast(x, s, r, z)
+            } else {
+                codes16(x, s, z)
+            };
             _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), _mm512_cvtepi32_epi8(c));
         }
     }
@@ -133,6 +237,10 @@ unsafe fn quantize_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<
 }
 
 fn quantize_packed(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>]) {
+    if src.len() < 32 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.quantize_packed)(src, scale, zp, dst);
+    }
     // SAFETY: AVX-512 is available.
     unsafe { quantize_packed_impl(src, scale, zp, dst) }
 }
@@ -140,12 +248,23 @@ fn quantize_packed(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>])
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn quantize_packed_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>]) {
     let (s, z) = (_mm512_set1_ps(scale), _mm512_set1_ps(f32::from(zp)));
+    let (fast, r) = (fast_scale(scale), _mm512_set1_ps(1.0 / scale));
     let whole = src.len() / 32 * 32;
     for i in (0..whole).step_by(32) {
         // SAFETY: 32 floats at i; 16 bytes at i/2 (dst.len() == ceil(src.len()/2)).
         unsafe {
-            let a = pack16(codes16(_mm512_loadu_ps(src.as_ptr().add(i)), s, z));
-            let b = pack16(codes16(_mm512_loadu_ps(src.as_ptr().add(i + 16)), s, z));
+            prefetch(src.as_ptr().wrapping_add(i + AHEAD));
+            prefetch(src.as_ptr().wrapping_add(i + AHEAD + 16));
+            let (x0, x1) = (
+                _mm512_loadu_ps(src.as_ptr().add(i)),
+                _mm512_loadu_ps(src.as_ptr().add(i + 16)),
+            );
+            let (c0, c1) = if fast {
+                (codes16_fast(x0, s, r, z), codes16_fast(x1, s, r, z))
+            } else {
+                (codes16(x0, s, z), codes16(x1, s, z))
+            };
+            let (a, b) = (pack16(c0), pack16(c1));
             _mm_storeu_si128(dst.as_mut_ptr().add(i / 2).cast(), _mm_unpacklo_epi64(a, b));
         }
     }
@@ -153,6 +272,10 @@ unsafe fn quantize_packed_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [Maybe
 }
 
 fn dequantize(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    if dst.len() < 16 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.dequantize)(src, scale, zp, dst);
+    }
     // SAFETY: AVX-512 is available.
     unsafe { dequantize_impl(src, scale, zp, dst) }
 }
@@ -174,31 +297,46 @@ unsafe fn dequantize_impl(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit
 }
 
 fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+    if dst.len() < 16 {
+        // Less than one vector: the scalar loop has no set-up to pay for.
+        return (scalar::KERNELS.dequantize_packed)(src, scale, zp, dst);
+    }
     // SAFETY: AVX-512 is available.
     unsafe { dequantize_packed_impl(src, scale, zp, dst) }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn dequantize_packed_impl(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
-    // The 16 possible outputs by nibble, computed by the scalar formula.
-    let t: [f32; 16] = core::array::from_fn(|nib| {
+    // `code - zp` by nibble, as bytes (-15..=15): converted exactly to float and multiplied once,
+    // this is `scalar::dequantize_one`.
+    let t: [i8; 16] = core::array::from_fn(|nib| {
         let code = if nib < 8 { nib as i8 } else { nib as i8 - 16 };
-        scalar::dequantize_one(code, scale, zp)
+        code - zp
     });
-    // SAFETY: 16-element array.
-    let table = unsafe { _mm512_loadu_ps(t.as_ptr()) };
-    // Lanes 0..7 take the first 32-bit word, 8..15 the second; lane j then takes nibble j % 8.
-    let spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    let shifts = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
-    let whole = dst.len() / 16 * 16;
-    for i in (0..whole).step_by(16) {
-        // SAFETY: 8 bytes at i/2 (src.len() == ceil(dst.len()/2)) and 16 floats at i.
+    // SAFETY: a 16-byte array.
+    let table = unsafe { _mm_loadu_si128(t.as_ptr().cast()) };
+    let (s, m) = (_mm512_set1_ps(scale), _mm_set1_epi8(0x0F));
+    let whole = dst.len() / 32 * 32;
+    for i in (0..whole).step_by(32) {
+        // SAFETY: 16 bytes at i/2 (src.len() == ceil(dst.len()/2)) and 32 floats at i.
         unsafe {
-            let words = _mm512_castsi128_si512(_mm_loadl_epi64(src.as_ptr().add(i / 2).cast()));
-            let idx = _mm512_srlv_epi32(_mm512_permutexvar_epi32(spread, words), shifts);
-            // permutexvar uses only the low 4 bits of each index: the nibble.
-            let y = _mm512_permutexvar_ps(idx, table);
-            _mm512_storeu_ps(dst.as_mut_ptr().add(i).cast(), y);
+            let b = _mm_loadu_si128(src.as_ptr().add(i / 2).cast());
+            let (lo, hi) = (
+                _mm_and_si128(b, m),
+                _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+            );
+            // Element order: byte j's low nibble, then its high nibble.
+            let first = _mm_shuffle_epi8(table, _mm_unpacklo_epi8(lo, hi));
+            let second = _mm_shuffle_epi8(table, _mm_unpackhi_epi8(lo, hi));
+            let o = dst.as_mut_ptr().add(i).cast::<f32>();
+            _mm512_storeu_ps(
+                o,
+                _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(first)), s),
+            );
+            _mm512_storeu_ps(
+                o.add(16),
+                _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(second)), s),
+            );
         }
     }
     (scalar::KERNELS.dequantize_packed)(&src[whole / 2..], scale, zp, &mut dst[whole..]);

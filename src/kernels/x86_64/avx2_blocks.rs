@@ -1,0 +1,691 @@
+//! AVX2 kernels of the block-wise formats (ggml blocks, NF4/FP4 codebooks, int4 groups of 32),
+//! 8 floats per vector. Each equals the scalar per-block reference bit for bit; the arguments
+//! are those of the AVX-512 kernels (`avx512_blocks`), which this file follows step by step.
+//! IQ4_NL quantization stays on the scalar reference at this level.
+
+use super::super::{scalar, BlockKernels};
+use super::avx2::{codes32, pack32, KERNELS};
+use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
+use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
+use crate::codebook::Codebook;
+use crate::formats::fp16::{f16_is_finite, f32_to_f16};
+use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, quantize_each};
+use crate::groups::quantize_groups_with;
+use crate::int4::{params_for, ScaleMethod};
+use crate::kernels::Range;
+use crate::{Error, Result};
+use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
+
+// Every entry of `BLOCKS` is reachable only through `avx2::KERNELS`, which `kernels::levels()`
+// hands out only when `avx2::available()` is true (AVX2 and F16C): that is the safety argument
+// of each `unsafe` call of a `#[target_feature]` function in this table.
+pub(crate) static BLOCKS: BlockKernels = BlockKernels {
+    quantize_blocks: [
+        |s, d| unsafe { quantize_q4_0(s, d) },
+        |s, d| unsafe { quantize_q4_1(s, d) },
+        |s, d| quantize_each(s, d, iq4_nl::quantize_block),
+        |s, d| unsafe { quantize_mxfp4(s, d) },
+    ],
+    dequantize_blocks: [
+        |s, d| unsafe { dequantize_q4_0(s, d) },
+        |s, d| unsafe { dequantize_q4_1(s, d) },
+        |s, d| unsafe { dequantize_iq4_nl(s, d) },
+        |s, d| unsafe { dequantize_mxfp4(s, d) },
+    ],
+    // Below one vector of 32 the scalar loop has no set-up to pay for.
+    quantize_codebook: |b, s, bs, c, a| {
+        if s.len() < 32 {
+            cb::quantize_blocks(b, s, bs, c, a)
+        } else {
+            unsafe { quantize_codebook(b, s, bs, c, a) }
+        }
+    },
+    dequantize_codebook: |b, c, bs, a, d| {
+        if d.len() < 32 {
+            cb::dequantize_blocks(b, c, bs, a, d)
+        } else {
+            unsafe { dequantize_codebook(b, c, bs, a, d) }
+        }
+    },
+
+    quantize_groups: |s, gs, m, c, sc, z| unsafe { quantize_groups(s, gs, m, c, sc, z) },
+};
+
+/// `|x|` as integer bits: for finite x, ordered as the magnitudes are.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn abs_bits(x: __m256) -> __m256i {
+    _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7FFF_FFFF))
+}
+
+/// Loads one block of 32 floats as four vectors.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn load32(x: &[f32]) -> [__m256; 4] {
+    debug_assert!(x.len() >= 32);
+    // SAFETY: the caller passes at least 32 floats.
+    core::array::from_fn(|i| unsafe { _mm256_loadu_ps(x.as_ptr().add(8 * i)) })
+}
+
+/// True when any lane holds NaN or ±Inf (abs bits above those of `f32::MAX`), or more than
+/// `limit` in general.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn any_above(v: &[__m256; 4], limit: i32) -> bool {
+    let l = _mm256_set1_epi32(limit);
+    let mut bad = _mm256_setzero_si256();
+    for &x in v {
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(abs_bits(x), l));
+    }
+    _mm256_testz_si256(bad, bad) == 0
+}
+
+/// The largest of 8 unsigned 32-bit lanes.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn hmax_epu32(v: __m256i) -> u32 {
+    let m = _mm_max_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
+    let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
+    _mm_cvtsi128_si32(m) as u32
+}
+
+/// A 32-bit mask of the lanes (in element order) where `f` is true.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn mask32(m: [__m256; 4]) -> u32 {
+    let mut bits = 0u32;
+    for (i, v) in m.into_iter().enumerate() {
+        bits |= (_mm256_movemask_ps(v) as u32) << (8 * i);
+    }
+    bits
+}
+
+/// The 32 codes of a block (int32 lanes, each already reduced to its low byte, 0..255) as ggml
+/// packs them: byte j = code j | code (j + 16) << 4, the high part truncated to a byte.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn pack_ggml(c: [__m256i; 4]) -> __m128i {
+    let ab = _mm256_packs_epi32(c[0], c[1]);
+    let cd = _mm256_packs_epi32(c[2], c[3]);
+    let bytes = _mm256_packus_epi16(ab, cd);
+    let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    let lo = _mm256_castsi256_si128(bytes);
+    let hi = _mm256_extracti128_si256::<1>(bytes);
+    _mm_or_si128(
+        lo,
+        _mm_and_si128(_mm_slli_epi16::<4>(hi), _mm_set1_epi8(0xF0u8 as i8)),
+    )
+}
+
+/// 32 codes in element order (int32 lanes, 0..15) packed two per byte, the first element in the
+/// high nibble (bitsandbytes' order).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn pack_hi_first(c: [__m256i; 4]) -> __m128i {
+    let ab = _mm256_packs_epi32(c[0], c[1]);
+    let cd = _mm256_packs_epi32(c[2], c[3]);
+    let bytes = _mm256_packus_epi16(ab, cd);
+    let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    // Each 16-bit lane becomes 16 * first + second (at most 255).
+    let pairs = _mm256_maddubs_epi16(bytes, _mm256_set1_epi16(0x0110));
+    let packed = _mm256_packus_epi16(pairs, pairs);
+    _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b1000>(packed))
+}
+
+// ---------------------------------------------------------------- ggml dequantization
+
+/// Stores `d * v` (v: 8 small integers as bytes, sign- or zero-extended by `widen`) for the 32
+/// elements of a ggml block: `lo` holds elements 0..15, `hi` elements 16..31 (one byte each).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn store_block(o: *mut f32, lo: __m128i, hi: __m128i, d: __m256, signed: bool) {
+    let widen = |b: __m128i| {
+        if signed {
+            _mm256_cvtepi8_epi32(b)
+        } else {
+            _mm256_cvtepu8_epi32(b)
+        }
+    };
+    for (k, v) in [lo, hi].into_iter().enumerate() {
+        let a = _mm256_cvtepi32_ps(widen(v));
+        let b = _mm256_cvtepi32_ps(widen(_mm_unpackhi_epi64(v, v)));
+        // SAFETY: the caller guarantees 32 writable floats at o.
+        unsafe {
+            _mm256_storeu_ps(o.add(16 * k), _mm256_mul_ps(a, d));
+            _mm256_storeu_ps(o.add(16 * k + 8), _mm256_mul_ps(b, d));
+        }
+    }
+}
+
+/// The low and high nibbles of 16 code bytes at p, as bytes.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn nibble_bytes(p: *const u8) -> (__m128i, __m128i) {
+    // SAFETY: the caller guarantees 16 readable bytes.
+    let b = unsafe { _mm_loadu_si128(p.cast()) };
+    let m = _mm_set1_epi8(0x0F);
+    (
+        _mm_and_si128(b, m),
+        _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+    )
+}
+
+/// A byte table for `_mm_shuffle_epi8` from an i8 codebook.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn byte_table(k: &[i8; 16]) -> __m128i {
+    // SAFETY: a 16-byte array.
+    unsafe { _mm_loadu_si128(k.as_ptr().cast()) }
+}
+
+/// Dequantizes blocks of the formats whose values are `d * small integer` with the integers
+/// from a byte table: Q4_0 (q - 8), IQ4_NL and MXFP4 (their codebooks). `scale` reads the
+/// block's scale (or the error), `at` is where its codes start.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dequantize_table<const N: usize>(
+    src: &[u8],
+    dst: &mut [MaybeUninit<f32>],
+    table: &[i8; 16],
+    at: usize,
+    scale: impl Fn(&[u8]) -> Result<f32>,
+) -> Result<()> {
+    let t = byte_table(table);
+    for (b, out) in src.chunks_exact(N).zip(dst.chunks_exact_mut(32)) {
+        let d = _mm256_set1_ps(scale(b)?);
+        // SAFETY: 16 code bytes at b[at..at + 16]; 32 floats in `out`. The products are the
+        // reference's (exact small integers times d, one rounding; multiplication commutes).
+        unsafe {
+            let (lo, hi) = nibble_bytes(b.as_ptr().add(at));
+            let (lo, hi) = (_mm_shuffle_epi8(t, lo), _mm_shuffle_epi8(t, hi));
+            store_block(out.as_mut_ptr().cast(), lo, hi, d, true);
+        }
+    }
+    Ok(())
+}
+
+/// The finite binary16 at b[0..2] as f32 (vcvtph2ps is exact, as `fp16::f16_to_f32`).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn f16_field(b: &[u8], at: usize) -> Result<f32> {
+    let h = u16::from_le_bytes([b[at], b[at + 1]]);
+    if !f16_is_finite(h) {
+        return Err(Error::NonFinite);
+    }
+    Ok(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h)))))
+}
+
+const Q4_0_TABLE: [i8; 16] = [-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7];
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dequantize_q4_0(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    // SAFETY: AVX2 and F16C are enabled here.
+    unsafe { dequantize_table::<{ q4_0::BYTES }>(src, dst, &Q4_0_TABLE, 2, |b| f16_field(b, 0)) }
+}
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dequantize_iq4_nl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    // SAFETY: AVX2 and F16C are enabled here.
+    unsafe {
+        dequantize_table::<{ iq4_nl::BYTES }>(src, dst, &iq4_nl::KVALUES, 2, |b| f16_field(b, 0))
+    }
+}
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dequantize_mxfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    let scale = |b: &[u8]| {
+        if b[0] == 0xFF {
+            Err(Error::NonFinite)
+        } else {
+            Ok(mxfp4::e8m0_to_f32_half(b[0]))
+        }
+    };
+    // SAFETY: AVX2 and F16C are enabled here.
+    unsafe { dequantize_table::<{ mxfp4::BYTES }>(src, dst, &mxfp4::KVALUES, 1, scale) }
+}
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dequantize_q4_1(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    for (b, out) in src.chunks_exact(q4_1::BYTES).zip(dst.chunks_exact_mut(32)) {
+        let d = f16_field(b, 0)?;
+        let m = f16_field(b, 2)?;
+        let (vd, vm) = (_mm256_set1_ps(d), _mm256_set1_ps(m));
+        // SAFETY: 16 code bytes at b[4..20]; 32 floats in `out`.
+        unsafe {
+            let (lo, hi) = nibble_bytes(b.as_ptr().add(4));
+            let o = out.as_mut_ptr().cast::<f32>();
+            for (k, v) in [lo, hi].into_iter().enumerate() {
+                for (h, w) in [v, _mm_unpackhi_epi64(v, v)].into_iter().enumerate() {
+                    let q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(w));
+                    // q * d + m: a multiply, then an add (no fused multiply-add).
+                    let y = _mm256_add_ps(_mm256_mul_ps(q, vd), vm);
+                    _mm256_storeu_ps(o.add(16 * k + 8 * h), y);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- ggml quantization
+
+/// `min(15, trunc(v))` reduced to its low byte, as ggml's `(uint8_t)MIN(15, (int8_t)v)` for
+/// the values Q4_0 and Q4_1 form (see `avx512_blocks::trunc_code`).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn trunc_code(v: __m256) -> __m256i {
+    _mm256_and_si256(
+        _mm256_min_epi32(_mm256_cvttps_epi32(v), _mm256_set1_epi32(15)),
+        _mm256_set1_epi32(0xFF),
+    )
+}
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_0::BYTES)) {
+        // SAFETY: 32 floats.
+        let v = unsafe { load32(x) };
+        if any_above(&v, f32::MAX.to_bits() as i32) {
+            return Err(Error::NonFinite);
+        }
+        let a = v.map(|x| abs_bits(x));
+        let amax = hmax_epu32(_mm256_max_epu32(
+            _mm256_max_epu32(a[0], a[1]),
+            _mm256_max_epu32(a[2], a[3]),
+        ));
+        // The first element of largest magnitude, with its sign (+0.0 for zeros).
+        let max = if amax == 0 {
+            0.0
+        } else {
+            let m = _mm256_set1_epi32(amax as i32);
+            let hits = mask32(a.map(|ai| _mm256_castsi256_ps(_mm256_cmpeq_epi32(ai, m))));
+            x[hits.trailing_zeros() as usize]
+        };
+        let d = max / -8.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let dh = f32_to_f16(d);
+        if !f16_is_finite(dh) {
+            return Err(Error::ValueOutOfRange);
+        }
+        let (vid, half) = (_mm256_set1_ps(id), _mm256_set1_ps(8.5));
+        let c = v.map(|xi| trunc_code(_mm256_add_ps(_mm256_mul_ps(xi, vid), half)));
+        // SAFETY: `out` holds 18 bytes.
+        unsafe {
+            let o = out.as_mut_ptr().cast::<u8>();
+            o.cast::<[u8; 2]>().write_unaligned(dh.to_le_bytes());
+            _mm_storeu_si128(o.add(2).cast(), pack_ggml(c));
+        }
+    }
+    Ok(())
+}
+
+/// The first element holding a zero, with its sign (`x` contains a zero).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn first_zero(x: &[f32], v: &[__m256; 4]) -> f32 {
+    let z = _mm256_setzero_ps();
+    let hits = mask32(v.map(|vi| _mm256_cmp_ps::<_CMP_EQ_OQ>(vi, z)));
+    x[(hits.trailing_zeros() as usize).min(31)]
+}
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_1::BYTES)) {
+        // SAFETY: 32 floats.
+        let v = unsafe { load32(x) };
+        if any_above(&v, f32::MAX.to_bits() as i32) {
+            return Err(Error::NonFinite);
+        }
+        let lo = _mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3]));
+        let hi = _mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3]));
+        let (mut min, mut max) = hmin_hmax(lo, hi);
+        if min == 0.0 {
+            min = first_zero(x, &v);
+        }
+        if max == 0.0 {
+            max = first_zero(x, &v);
+        }
+        let d = (max - min) / 15.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let dh = f32_to_f16(d);
+        let mh = f32_to_f16(min);
+        if !f16_is_finite(dh) || !f16_is_finite(mh) {
+            return Err(Error::ValueOutOfRange);
+        }
+        let (vmin, vid, half) = (_mm256_set1_ps(min), _mm256_set1_ps(id), _mm256_set1_ps(0.5));
+        let c = v.map(|xi| {
+            trunc_code(_mm256_add_ps(
+                _mm256_mul_ps(_mm256_sub_ps(xi, vmin), vid),
+                half,
+            ))
+        });
+        // SAFETY: `out` holds 20 bytes.
+        unsafe {
+            let o = out.as_mut_ptr().cast::<u8>();
+            o.cast::<[u8; 2]>().write_unaligned(dh.to_le_bytes());
+            o.add(2).cast::<[u8; 2]>().write_unaligned(mh.to_le_bytes());
+            _mm_storeu_si128(o.add(4).cast(), pack_ggml(c));
+        }
+    }
+    Ok(())
+}
+
+/// The smallest lane of `lo` and the largest of `hi` (correct up to the sign of a zero).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn hmin_hmax(lo: __m256, hi: __m256) -> (f32, f32) {
+    let l = _mm_min_ps(_mm256_castps256_ps128(lo), _mm256_extractf128_ps::<1>(lo));
+    let h = _mm_max_ps(_mm256_castps256_ps128(hi), _mm256_extractf128_ps::<1>(hi));
+    let l = _mm_min_ps(l, _mm_movehl_ps(l, l));
+    let h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    let l = _mm_min_ss(l, _mm_shuffle_ps::<1>(l, l));
+    let h = _mm_max_ss(h, _mm_shuffle_ps::<1>(h, h));
+    (_mm_cvtss_f32(l), _mm_cvtss_f32(h))
+}
+
+/// MXFP4 codes of 8 values (see `avx512_blocks::mxfp4_codes` for the proof): `u = 2|x|/d` by
+/// two exact power-of-two multiplies (`s1 * s2 = 2/d`, both on the same side of 1, so neither
+/// step loses a value that matters: where one underflows, u < 1 either way), then the count of
+/// [1, 3, 5, 7, 10, 14, 20] below `ceil(min(u, cap))` from two byte tables.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn mxfp4_codes(x: __m256, s1: __m256, s2: __m256, cap: __m256, lut: (__m256i, __m256i)) -> __m256i {
+    let m = _mm256_castsi256_ps(abs_bits(x));
+    let u = _mm256_min_ps(_mm256_mul_ps(_mm256_mul_ps(m, s1), s2), cap);
+    let c = _mm256_cvtps_epi32(_mm256_round_ps::<
+        { _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC },
+    >(u));
+    // Byte 0 of each lane indexes the table (bits 0..4); bytes 1..3 are zeroed (bit 7 set).
+    let ci = _mm256_or_si256(c, _mm256_set1_epi32(0x8080_8000u32 as i32));
+    let (lo, hi) = (
+        _mm256_shuffle_epi8(lut.0, ci),
+        _mm256_shuffle_epi8(lut.1, ci),
+    );
+    // Bit 4 of c (c >= 16) selects the second table: moved to bit 7 of byte 0.
+    let idx = _mm256_blendv_epi8(lo, hi, _mm256_slli_epi32::<3>(c));
+    let neg = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_setzero_ps()));
+    let nonzero = _mm256_xor_si256(
+        _mm256_cmpeq_epi32(idx, _mm256_setzero_si256()),
+        _mm256_set1_epi32(-1),
+    );
+    let sign = _mm256_and_si256(_mm256_and_si256(neg, nonzero), _mm256_set1_epi32(8));
+    _mm256_or_si256(idx, sign)
+}
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn quantize_mxfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    let lut: [i8; 32] = core::array::from_fn(|c| {
+        [1, 3, 5, 7, 10, 14, 20]
+            .iter()
+            .filter(|&&t| t < c as i32)
+            .count() as i8
+    });
+    // Each 128-bit lane of a shuffle table holds the same 16 entries.
+    // SAFETY: a 32-byte array.
+    let lut = unsafe {
+        (
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(lut.as_ptr().cast())),
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(lut.as_ptr().add(16).cast())),
+        )
+    };
+    let pow2 = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
+    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(mxfp4::BYTES)) {
+        // SAFETY: 32 floats.
+        let v = unsafe { load32(x) };
+        if any_above(&v, f32::MAX.to_bits() as i32) {
+            return Err(Error::NonFinite);
+        }
+        let a = v.map(|x| abs_bits(x));
+        let amax = f32::from_bits(hmax_epu32(_mm256_max_epu32(
+            _mm256_max_epu32(a[0], a[1]),
+            _mm256_max_epu32(a[2], a[3]),
+        )));
+        let e = mxfp4::scale_byte(amax);
+        // 2/d = 2^(129 - e), -124..=129, as 2^k1 * 2^k2 with both factors normal.
+        let k = 129 - i32::from(e);
+        let (k1, k2) = (k >> 1, k - (k >> 1));
+        let (s1, s2) = (_mm256_set1_ps(pow2(k1)), _mm256_set1_ps(pow2(k2)));
+        let cap = _mm256_set1_ps(if e == 253 { 14.0 } else { 31.0 });
+        let c = v.map(|xi| mxfp4_codes(xi, s1, s2, cap, lut));
+        // SAFETY: `out` holds 17 bytes.
+        unsafe {
+            let o = out.as_mut_ptr().cast::<u8>();
+            o.write(e);
+            _mm_storeu_si128(o.add(1).cast(), pack_ggml(c));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- codebooks
+
+/// A 16-entry float table lookup by the low 4 bits of each lane.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn lookup16(lo: __m256, hi: __m256, idx: __m256i) -> __m256 {
+    let a = _mm256_permutevar8x32_ps(lo, idx);
+    let b = _mm256_permutevar8x32_ps(hi, idx);
+    _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)))
+}
+
+/// `idx + step` in the lanes where `v > t` (ordered: NaN never).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn step_if_above(idx: __m256i, v: __m256, t: __m256, step: i32) -> __m256i {
+    let gt = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(v, t));
+    _mm256_add_epi32(idx, _mm256_and_si256(gt, _mm256_set1_epi32(step)))
+}
+
+/// NF4 codes (the binary search of `avx512_blocks::nf4_codes`).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn nf4_codes(v: __m256, t: (__m256, __m256)) -> __m256i {
+    let mut idx = step_if_above(
+        _mm256_setzero_si256(),
+        v,
+        _mm256_set1_ps(NF4_THRESHOLDS[7]),
+        8,
+    );
+    for step in [4, 2, 1] {
+        let probe = _mm256_add_epi32(idx, _mm256_set1_epi32(step - 1));
+        idx = step_if_above(idx, v, lookup16(t.0, t.1, probe), step);
+    }
+    idx
+}
+
+/// FP4 codes (the search of `avx512_blocks::fp4_codes`; 8-entry tables).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn fp4_codes(v: __m256, t: __m256, by_rank: __m256i) -> __m256i {
+    let m = _mm256_castsi256_ps(abs_bits(v));
+    let mut idx = step_if_above(
+        _mm256_setzero_si256(),
+        m,
+        _mm256_set1_ps(FP4_THRESHOLDS[3]),
+        4,
+    );
+    for step in [2, 1] {
+        let probe = _mm256_add_epi32(idx, _mm256_set1_epi32(step - 1));
+        idx = step_if_above(idx, m, _mm256_permutevar8x32_ps(t, probe), step);
+    }
+    let code = _mm256_permutevar8x32_epi32(by_rank, idx);
+    let neg = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_setzero_ps()));
+    _mm256_or_si256(code, _mm256_and_si256(neg, _mm256_set1_epi32(8)))
+}
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn quantize_codebook(
+    book: Codebook,
+    src: &[f32],
+    block_size: usize,
+    codes: &mut [MaybeUninit<u8>],
+    absmax: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let mut nf4 = [f32::INFINITY; 16];
+    nf4[..15].copy_from_slice(&NF4_THRESHOLDS);
+    let mut fp4 = [f32::INFINITY; 8];
+    fp4[..7].copy_from_slice(&FP4_THRESHOLDS);
+    let by_rank: [i32; 8] = core::array::from_fn(|r| i32::from(FP4_CODE_BY_RANK[r]));
+    // SAFETY: arrays of 16, 8 and 8 elements.
+    let (nf4, fp4, by_rank) = unsafe {
+        (
+            (
+                _mm256_loadu_ps(nf4.as_ptr()),
+                _mm256_loadu_ps(nf4.as_ptr().add(8)),
+            ),
+            _mm256_loadu_ps(fp4.as_ptr()),
+            _mm256_loadu_si256(by_rank.as_ptr().cast()),
+        )
+    };
+    let limit = _mm256_set1_epi32(MAX_ABS_INPUT.to_bits() as i32);
+    for ((block, bc), am) in src
+        .chunks(block_size)
+        .zip(codes.chunks_mut(block_size / 2))
+        .zip(absmax.iter_mut())
+    {
+        let whole = block.len() / 32 * 32;
+        let mut a = _mm256_setzero_si256();
+        let mut bad = _mm256_setzero_si256();
+        for i in (0..whole).step_by(8) {
+            // SAFETY: i + 8 <= whole <= block.len().
+            let v = abs_bits(unsafe { _mm256_loadu_ps(block.as_ptr().add(i)) });
+            bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(v, limit));
+            a = _mm256_max_epu32(a, v);
+        }
+        let mut amax = f32::from_bits(hmax_epu32(a));
+        if _mm256_testz_si256(bad, bad) == 0 || whole < block.len() {
+            amax = cb::block_absmax(block)?;
+        }
+        let r = _mm256_set1_ps(cb::reciprocal(amax));
+        for i in (0..whole).step_by(32) {
+            // SAFETY: 32 floats at i; 16 bytes at i / 2.
+            unsafe {
+                let v = load32(&block[i..]).map(|x| _mm256_mul_ps(x, r));
+                let c = match book {
+                    Codebook::Nf4 => v.map(|vi| nf4_codes(vi, nf4)),
+                    Codebook::Fp4 => v.map(|vi| fp4_codes(vi, fp4, by_rank)),
+                };
+                _mm_storeu_si128(bc.as_mut_ptr().add(i / 2).cast(), pack_hi_first(c));
+            }
+        }
+        cb::quantize_block(book, &block[whole..], amax, &mut bc[whole / 2..]);
+        am.write(amax);
+    }
+    Ok(())
+}
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dequantize_codebook(
+    book: Codebook,
+    codes: &[u8],
+    block_size: usize,
+    absmax: &[f32],
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let t = cb::table(book);
+    // SAFETY: a 16-element array.
+    let (t_lo, t_hi) = unsafe {
+        (
+            _mm256_loadu_ps(t.as_ptr()),
+            _mm256_loadu_ps(t.as_ptr().add(8)),
+        )
+    };
+    let m = _mm_set1_epi8(0x0F);
+    for ((block, bc), &s) in dst
+        .chunks_mut(block_size)
+        .zip(codes.chunks(block_size / 2))
+        .zip(absmax)
+    {
+        if !s.is_finite() {
+            return Err(Error::NonFinite);
+        }
+        let vs = _mm256_set1_ps(s);
+        let whole = block.len() / 16 * 16;
+        for i in (0..whole).step_by(16) {
+            // SAFETY: 8 bytes at i / 2 and 16 floats at i.
+            unsafe {
+                let b = _mm_loadl_epi64(bc.as_ptr().add(i / 2).cast());
+                // Element order: byte j's high nibble, then its low nibble.
+                let nib = _mm_unpacklo_epi8(
+                    _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+                    _mm_and_si128(b, m),
+                );
+                let i0 = _mm256_cvtepu8_epi32(nib);
+                let i1 = _mm256_cvtepu8_epi32(_mm_unpackhi_epi64(nib, nib));
+                let o = block.as_mut_ptr().add(i).cast::<f32>();
+                _mm256_storeu_ps(o, _mm256_mul_ps(lookup16(t_lo, t_hi, i0), vs));
+                _mm256_storeu_ps(o.add(8), _mm256_mul_ps(lookup16(t_lo, t_hi, i1), vs));
+            }
+        }
+        cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- int4 groups of 32
+
+/// Group-wise int4 with a dedicated kernel for groups of 32; other sizes, and a last partial
+/// group, take the generic loop over this level's per-tensor kernels.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn quantize_groups(
+    src: &[f32],
+    group_size: usize,
+    method: ScaleMethod,
+    codes: &mut [MaybeUninit<u8>],
+    scales: &mut [MaybeUninit<f32>],
+    zero_points: &mut [MaybeUninit<i8>],
+) -> Result<()> {
+    if group_size != 32 {
+        return quantize_groups_with(
+            &KERNELS,
+            src,
+            group_size,
+            method,
+            codes,
+            scales,
+            zero_points,
+        );
+    }
+    let whole = src.len() / 32 * 32;
+    for (g, x) in src[..whole].chunks_exact(32).enumerate() {
+        // SAFETY: 32 floats.
+        let v = unsafe { load32(x) };
+        if any_above(&v, scalar::MAX_INPUT.to_bits() as i32) {
+            scalar::scan(x)?;
+        }
+        let lo = _mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3]));
+        let hi = _mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3]));
+        // Up to the sign of a zero, which `params_for` never looks at.
+        let (min, max) = hmin_hmax(lo, hi);
+        let p = params_for(Range { min, max }, method);
+        scales[g].write(p.scale);
+        if let Some(z) = zero_points.get_mut(g) {
+            z.write(p.zero_point);
+        }
+        let (s, zp) = (
+            _mm256_set1_ps(p.scale),
+            _mm256_set1_ps(f32::from(p.zero_point)),
+        );
+        // SAFETY: 32 floats at x; group g's 16 bytes at 16 g < codes.len().
+        unsafe {
+            let c = codes32(x.as_ptr(), s, zp);
+            _mm_storeu_si128(codes.as_mut_ptr().add(16 * g).cast(), pack32(c));
+        }
+    }
+    let zp_rest = if zero_points.is_empty() {
+        &mut zero_points[..]
+    } else {
+        &mut zero_points[whole / 32..]
+    };
+    quantize_groups_with(
+        &KERNELS,
+        &src[whole..],
+        32,
+        method,
+        &mut codes[whole / 2..],
+        &mut scales[whole / 32..],
+        zp_rest,
+    )
+}

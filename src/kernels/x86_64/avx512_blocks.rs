@@ -1,0 +1,768 @@
+//! AVX-512 kernels of the block-wise formats (ggml blocks, NF4/FP4 codebooks, int4 groups of
+//! 32). Each equals the scalar per-block reference bit for bit: the same IEEE operations, in the
+//! same order, per element; table lookups return values the reference computes the same way;
+//! the per-block decisions (scales, first largest element, error order) are made as the
+//! reference makes them. Where a kernel computes something differently from the reference, a
+//! comment proves the result identical.
+
+use super::super::{scalar, BlockKernels};
+use super::avx512::{prefetch, AHEAD, KERNELS};
+use super::avx512_x16 as x16;
+use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
+use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
+use crate::codebook::Codebook;
+use crate::formats::fp16::{f16_is_finite, f32_to_f16};
+use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1};
+use crate::groups::quantize_groups_with;
+use crate::int4::{params_for, ScaleMethod};
+use crate::kernels::Range;
+use crate::{Error, Result};
+use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
+
+pub(crate) static BLOCKS: BlockKernels = BlockKernels {
+    quantize_blocks: [
+        |s, d| unsafe { x16::quantize_q4_0(s, d) },
+        |s, d| unsafe { x16::quantize_q4_1(s, d) },
+        |s, d| unsafe { super::avx512_iq4nl::quantize_iq4_nl(s, d) },
+        |s, d| unsafe { x16::quantize_mxfp4(s, d) },
+    ],
+    dequantize_blocks: [
+        |s, d| unsafe { dequantize_q4_0(s, d) },
+        |s, d| unsafe { dequantize_q4_1(s, d) },
+        |s, d| unsafe { dequantize_iq4_nl(s, d) },
+        |s, d| unsafe { dequantize_mxfp4(s, d) },
+    ],
+    // Below one vector of 32 the scalar loop has no set-up to pay for.
+    quantize_codebook: |b, s, bs, c, a| {
+        if s.len() < 32 {
+            cb::quantize_blocks(b, s, bs, c, a)
+        } else {
+            unsafe { quantize_codebook(b, s, bs, c, a) }
+        }
+    },
+    dequantize_codebook: |b, c, bs, a, d| {
+        if d.len() < 32 {
+            cb::dequantize_blocks(b, c, bs, a, d)
+        } else {
+            unsafe { dequantize_codebook(b, c, bs, a, d) }
+        }
+    },
+
+    quantize_groups: |s, gs, m, c, sc, z| unsafe { quantize_groups(s, gs, m, c, sc, z) },
+};
+
+// Every entry of `BLOCKS` is reachable only through `avx512::KERNELS`, which
+// `kernels::levels()` hands out only when `avx512::available()` is true: that is the safety
+// argument of each `unsafe` call of a `#[target_feature]` function in the table above.
+
+/// `|x|` as integer bits: for finite x, ordered as the magnitudes are.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn abs_bits(x: __m512) -> __m512i {
+    _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7FFF_FFFF))
+}
+
+/// Lanes holding NaN or ±Inf (abs bits above those of `f32::MAX`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn non_finite(a: __m512i) -> __mmask16 {
+    _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(f32::MAX.to_bits() as i32))
+}
+
+/// Loads 16 code bytes: lane i holds byte i (its low nibble in bits 0..4, which is all that
+/// `_mm512_permutexvar_*` looks at) and the second vector its high nibble.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn nibbles(p: *const u8) -> (__m512i, __m512i) {
+    // SAFETY: the caller guarantees 16 readable bytes at p.
+    unsafe {
+        let v = _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()));
+        (v, _mm512_srli_epi32::<4>(v))
+    }
+}
+
+/// The low and high nibbles of 16 code bytes at p, as bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn nibble_bytes(p: *const u8) -> (__m128i, __m128i) {
+    // SAFETY: the caller guarantees 16 readable bytes.
+    let b = unsafe { _mm_loadu_si128(p.cast()) };
+    let m = _mm_set1_epi8(0x0F);
+    (
+        _mm_and_si128(b, m),
+        _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+    )
+}
+
+/// Byte `j` = `lo[j]` in bits 0..4, `hi[j]` in bits 4..8 (ggml's block layout: element j and
+/// element j + 16), from codes in 0..15 held in int32 lanes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn pack_ggml(lo: __m512i, hi: __m512i) -> __m128i {
+    _mm512_cvtepi32_epi8(_mm512_or_si512(lo, _mm512_slli_epi32::<4>(hi)))
+}
+
+// ---------------------------------------------------------------- ggml dequantization
+
+/// Dequantizes blocks whose values are `d * k` with small integers k from a byte table by
+/// nibble: Q4_0 (q - 8), IQ4_NL and MXFP4 (their codebooks). `scale` reads a block's scale (or
+/// its error), `at` is where its 16 code bytes start. The products are the reference's (exact
+/// integers times d, one rounding; multiplication commutes).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn dequantize_table<const N: usize>(
+    src: &[u8],
+    dst: &mut [MaybeUninit<f32>],
+    table: &[i8; 16],
+    at: usize,
+    scale: impl Fn(&[u8]) -> Result<f32>,
+) -> Result<()> {
+    // SAFETY: a 16-byte array.
+    let t = unsafe { _mm_loadu_si128(table.as_ptr().cast()) };
+    for (b, out) in src.chunks_exact(N).zip(dst.chunks_exact_mut(32)) {
+        let d = _mm512_set1_ps(scale(b)?);
+        // SAFETY: 16 code bytes at b[at..at + 16]; 32 floats in `out`.
+        unsafe {
+            let (lo, hi) = nibble_bytes(b.as_ptr().add(at));
+            let (lo, hi) = (_mm_shuffle_epi8(t, lo), _mm_shuffle_epi8(t, hi));
+            let o = out.as_mut_ptr().cast::<f32>();
+            let y0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), d);
+            let y1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), d);
+            _mm512_storeu_ps(o, y0);
+            _mm512_storeu_ps(o.add(16), y1);
+        }
+    }
+    Ok(())
+}
+
+/// The finite binary16 at b[at..at + 2] as f32 (vcvtph2ps is exact, as `fp16::f16_to_f32`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn f16_field(b: &[u8], at: usize) -> Result<f32> {
+    let h = u16::from_le_bytes([b[at], b[at + 1]]);
+    if !f16_is_finite(h) {
+        return Err(Error::NonFinite);
+    }
+    Ok(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h)))))
+}
+
+const Q4_0_TABLE: [i8; 16] = [-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7];
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn dequantize_q4_0(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    // SAFETY: AVX-512 is enabled here.
+    unsafe { dequantize_table::<{ q4_0::BYTES }>(src, dst, &Q4_0_TABLE, 2, |b| f16_field(b, 0)) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn dequantize_q4_1(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    let t: [f32; 16] = core::array::from_fn(|i| i as f32);
+    // SAFETY: a 16-element array.
+    let t = unsafe { _mm512_loadu_ps(t.as_ptr()) };
+    for (b, out) in src.chunks_exact(q4_1::BYTES).zip(dst.chunks_exact_mut(32)) {
+        let dh = u16::from_le_bytes([b[0], b[1]]);
+        let mh = u16::from_le_bytes([b[2], b[3]]);
+        if !f16_is_finite(dh) || !f16_is_finite(mh) {
+            return Err(Error::NonFinite);
+        }
+        let d = _mm512_cvtph_ps(_mm256_set1_epi16(dh as i16));
+        let m = _mm512_cvtph_ps(_mm256_set1_epi16(mh as i16));
+        // q * d + m: a multiply, then an add (no fused multiply-add), as the reference.
+        // SAFETY: 16 code bytes at b[4..20]; 32 floats in `out`.
+        unsafe {
+            let (lo, hi) = nibbles(b.as_ptr().add(4));
+            let y0 = _mm512_add_ps(_mm512_mul_ps(_mm512_permutexvar_ps(lo, t), d), m);
+            let y1 = _mm512_add_ps(_mm512_mul_ps(_mm512_permutexvar_ps(hi, t), d), m);
+            let o = out.as_mut_ptr().cast::<f32>();
+            _mm512_storeu_ps(o, y0);
+            _mm512_storeu_ps(o.add(16), y1);
+        }
+    }
+    Ok(())
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn dequantize_iq4_nl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    // SAFETY: AVX-512 is enabled here.
+    unsafe {
+        dequantize_table::<{ iq4_nl::BYTES }>(src, dst, &iq4_nl::KVALUES, 2, |b| f16_field(b, 0))
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn dequantize_mxfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    let scale = |b: &[u8]| {
+        if b[0] == 0xFF {
+            Err(Error::NonFinite)
+        } else {
+            Ok(mxfp4::e8m0_to_f32_half(b[0]))
+        }
+    };
+    // SAFETY: AVX-512 is enabled here.
+    unsafe { dequantize_table::<{ mxfp4::BYTES }>(src, dst, &mxfp4::KVALUES, 1, scale) }
+}
+
+// ---------------------------------------------------------------- ggml quantization
+
+/// ggml's code conversion `(uint8_t)MIN(15, (int8_t)v)` (see `formats::common`) for the values
+/// Q4_0 and Q4_1 produce: `min(15, trunc(v))` in int32 lanes. `vcvttps2dq` gives 0x8000_0000
+/// for NaN, ±Inf and out-of-range values, whose low byte, as the reference's, is 0. For
+/// finite v the int32 minimum equals the reference's `int8_t` one because every v these
+/// quantizers form lies in [0, 17) (proved at each call), where the two agree.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn trunc_code(v: __m512) -> __m512i {
+    _mm512_min_epi32(_mm512_cvttps_epi32(v), _mm512_set1_epi32(15))
+}
+
+/// Loads one block of 32 floats.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn load32(x: &[f32]) -> (__m512, __m512) {
+    debug_assert!(x.len() >= 32);
+    // SAFETY: the caller passes at least 32 floats.
+    unsafe {
+        (
+            _mm512_loadu_ps(x.as_ptr()),
+            _mm512_loadu_ps(x.as_ptr().add(16)),
+        )
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_0::BYTES)) {
+        // SAFETY: 32 floats.
+        let (x0, x1) = unsafe { load32(x) };
+        let (a0, a1) = (abs_bits(x0), abs_bits(x1));
+        if non_finite(a0) | non_finite(a1) != 0 {
+            return Err(Error::NonFinite);
+        }
+        // The reference keeps the first element of largest magnitude (strict `<` from 0.0):
+        // the first lane whose |x| bits equal the largest ones, or +0.0 if all are zeros.
+        let amax = _mm512_reduce_max_epu32(_mm512_max_epu32(a0, a1));
+        let max = if amax == 0 {
+            0.0
+        } else {
+            let m = _mm512_set1_epi32(amax as i32);
+            let hits = u32::from(_mm512_cmpeq_epi32_mask(a0, m))
+                | u32::from(_mm512_cmpeq_epi32_mask(a1, m)) << 16;
+            x[hits.trailing_zeros() as usize]
+        };
+        let d = max / -8.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let dh = f32_to_f16(d);
+        if !f16_is_finite(dh) {
+            return Err(Error::ValueOutOfRange);
+        }
+        // x * id + 8.5, rounded twice. |x| <= |max| and id = 1/d with d = max/-8 (each rounded
+        // once; for subnormal d the relative error is still below 2^-20, and below |d| = 2^-128
+        // id is infinite) give |x * id| <= 8 (1 + 2^-19), so v is in [0.4, 16.6] or NaN/±Inf.
+        let (vid, half) = (_mm512_set1_ps(id), _mm512_set1_ps(8.5));
+        let c0 = trunc_code(_mm512_add_ps(_mm512_mul_ps(x0, vid), half));
+        let c1 = trunc_code(_mm512_add_ps(_mm512_mul_ps(x1, vid), half));
+        // SAFETY: `out` holds 18 bytes.
+        unsafe {
+            let o = out.as_mut_ptr().cast::<u8>();
+            o.cast::<[u8; 2]>().write_unaligned(dh.to_le_bytes());
+            _mm_storeu_si128(o.add(2).cast(), pack_ggml(c0, c1));
+        }
+    }
+    Ok(())
+}
+
+/// The first lane (of 32) holding a zero, with its sign. `x` contains a zero.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn first_zero(x: &[f32], x0: __m512, x1: __m512) -> f32 {
+    let z = _mm512_setzero_ps();
+    let hits =
+        u32::from(_mm512_cmpeq_ps_mask(x0, z)) | u32::from(_mm512_cmpeq_ps_mask(x1, z)) << 16;
+    x[(hits.trailing_zeros() as usize).min(31)]
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_1::BYTES)) {
+        // SAFETY: 32 floats.
+        let (x0, x1) = unsafe { load32(x) };
+        if non_finite(abs_bits(x0)) | non_finite(abs_bits(x1)) != 0 {
+            return Err(Error::NonFinite);
+        }
+        // The reference's strict comparisons keep the first of equal extremes; that matters only
+        // for the sign of a zero, which we then take from the first zero element.
+        let mut min = _mm512_reduce_min_ps(_mm512_min_ps(x0, x1));
+        let mut max = _mm512_reduce_max_ps(_mm512_max_ps(x0, x1));
+        if min == 0.0 {
+            min = first_zero(x, x0, x1);
+        }
+        if max == 0.0 {
+            max = first_zero(x, x0, x1);
+        }
+        let d = (max - min) / 15.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let dh = f32_to_f16(d);
+        let mh = f32_to_f16(min);
+        if !f16_is_finite(dh) || !f16_is_finite(mh) {
+            return Err(Error::ValueOutOfRange);
+        }
+        // (x - min) * id + 0.5, rounded three times. 0 <= x - min <= max - min (rounding is
+        // monotone) and id = 1/((max - min)/15), so v is in [0.5, 15.6] or NaN/±Inf (id = inf).
+        let (vmin, vid, half) = (_mm512_set1_ps(min), _mm512_set1_ps(id), _mm512_set1_ps(0.5));
+        let v0 = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x0, vmin), vid), half);
+        let v1 = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x1, vmin), vid), half);
+        // SAFETY: `out` holds 20 bytes.
+        unsafe {
+            let o = out.as_mut_ptr().cast::<u8>();
+            o.cast::<[u8; 2]>().write_unaligned(dh.to_le_bytes());
+            o.add(2).cast::<[u8; 2]>().write_unaligned(mh.to_le_bytes());
+            _mm_storeu_si128(o.add(4).cast(), pack_ggml(trunc_code(v0), trunc_code(v1)));
+        }
+    }
+    Ok(())
+}
+
+/// MXFP4 codes of 16 values for scale byte `e` (`d = 2^(e - 128)`), given `2 / d` as the
+/// exponent `129 - e` for `vscalefps`.
+///
+/// Proof of equality with `mxfp4::best_index(x, d)` (first index of least
+/// `|fl(KVALUES[i] * d - x)|`), for `m = |x| < 16 d` (true for every element of a block, whose
+/// scale makes `amax < 16 d`): the products `k d` are exact; write M = [0, 1, 2, 3, 4, 6, 8, 12]
+/// times d. For `M_j <= m` the difference `m - M_j` is exact (a multiple of ulp(m), because
+/// ulp(m) <= d divides M_j, and at most m). If `M_i < m <= M_(i+1)`: the differences to
+/// M_0..M_i are exact and decrease, so i beats every earlier index; `M_(i+1) - m` is exact
+/// (Sterbenz, as M_(i+1) <= 2 M_i for i >= 1; for i = 0 it is at least d/2 > m when m < d/2);
+/// every later `M_j - m` rounds to at least it, so cannot win with a strict `<`. So the index is
+/// i + 1 exactly when `m > (M_i + M_(i+1)) / 2`, i.e. the number of the midpoints
+/// [0.5, 1.5, 2.5, 3.5, 5, 7, 10] d strictly below m. A negative x: the entries with k > 0 are
+/// at least as far as entry 0 (and come after it), entry 8 (k = 0) ties entry 0, and entries
+/// 9..15 (k = -1..-12) see the same errors as 1..7 do for m, in the same order: the index is
+/// the positive one plus 8 unless it is 0. In units of d/2 the midpoints are the integers
+/// [1, 3, 5, 7, 10, 14, 20]; u = 2m/d is exact (a power-of-two scaling; where it underflows,
+/// u < 1 either way), and `u > T` for an integer T exactly when `ceil(u) > T`, so the index is
+/// a table lookup by `ceil(min(u, 31))`. One exception: for e = 253 (d = 2^125, blocks whose
+/// amax log2f rounds to 128) the entries 8 d and 12 d overflow to infinity and never win, so
+/// the index stops at 5 (6 d): `cap` is then 14 (u <= 14 gives at most 5) instead of 31.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn mxfp4_codes(
+    x: __m512,
+    scale2: __m512,
+    cap: __m512,
+    lut_lo: __m512i,
+    lut_hi: __m512i,
+) -> __m512i {
+    let m = _mm512_castsi512_ps(abs_bits(x));
+    let u = _mm512_min_ps(_mm512_scalef_ps(m, scale2), cap);
+    let c = _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC }>(u);
+    let idx = _mm512_permutex2var_epi32(lut_lo, c, lut_hi);
+    let neg =
+        _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_setzero_ps()) & _mm512_test_epi32_mask(idx, idx);
+    _mm512_mask_or_epi32(idx, neg, idx, _mm512_set1_epi32(8))
+}
+
+/// The table of [`mxfp4_codes`]: for c = 0..31, how many of [1, 3, 5, 7, 10, 14, 20] are < c.
+pub(super) fn mxfp4_lut() -> [i32; 32] {
+    core::array::from_fn(|c| {
+        [1, 3, 5, 7, 10, 14, 20]
+            .iter()
+            .filter(|&&t| t < c as i32)
+            .count() as i32
+    })
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn quantize_mxfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    let lut = mxfp4_lut();
+    // SAFETY: a 32-element array.
+    let (lut_lo, lut_hi) = unsafe {
+        (
+            _mm512_loadu_si512(lut.as_ptr().cast()),
+            _mm512_loadu_si512(lut.as_ptr().add(16).cast()),
+        )
+    };
+    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(mxfp4::BYTES)) {
+        // SAFETY: 32 floats.
+        let (x0, x1) = unsafe { load32(x) };
+        let (a0, a1) = (abs_bits(x0), abs_bits(x1));
+        if non_finite(a0) | non_finite(a1) != 0 {
+            return Err(Error::NonFinite);
+        }
+        // The largest magnitude (integer order of the abs bits is the float order).
+        let amax = f32::from_bits(_mm512_reduce_max_epu32(_mm512_max_epu32(a0, a1)));
+        let e = mxfp4::scale_byte(amax);
+        let scale2 = _mm512_set1_ps((129 - i32::from(e)) as f32);
+        let cap = _mm512_set1_ps(if e == 253 { 14.0 } else { 31.0 });
+        let c0 = mxfp4_codes(x0, scale2, cap, lut_lo, lut_hi);
+        let c1 = mxfp4_codes(x1, scale2, cap, lut_lo, lut_hi);
+        // SAFETY: `out` holds 17 bytes.
+        unsafe {
+            let o = out.as_mut_ptr().cast::<u8>();
+            o.write(e);
+            _mm_storeu_si128(o.add(1).cast(), pack_ggml(c0, c1));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- codebooks
+
+/// Indices that pick the even lanes of (a, b) as one vector, and the odd lanes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn even_odd(a: __m512i, b: __m512i) -> (__m512i, __m512i) {
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    (
+        _mm512_permutex2var_epi32(a, even, b),
+        _mm512_permutex2var_epi32(a, odd, b),
+    )
+}
+
+/// Bucket tables of the codebook encoders: the scaled value's range is cut into buckets of
+/// 1/16; for each, the number of thresholds below the bucket, and the one threshold inside it
+/// (+inf if none). Every bucket holds at most one threshold and no threshold lies within 0.001
+/// of a bucket edge (NF4's closest, 0.5016634, is 0.0017 above 1/2), far more than the one
+/// rounding of the bucket position, so a value rounded into a neighbouring bucket still counts
+/// the same thresholds; the count is then exact: the thresholds below the bucket, plus the one
+/// inside if the value is strictly above it (as the references compare).
+#[derive(Clone, Copy)]
+pub(super) struct CodebookTables {
+    /// NF4, 32 buckets over [-1, 1]: count below, threshold inside.
+    nf4_base: (__m512i, __m512i),
+    nf4_thr: (__m512, __m512),
+    /// FP4 magnitudes, 16 buckets over [0, 1]: code of the rank below and of the rank above the
+    /// threshold inside, and the threshold.
+    fp4_lo: __m512i,
+    fp4_hi: __m512i,
+    fp4_thr: __m512,
+}
+
+fn bucket_counts(thresholds: &[f32], start: f32, buckets: usize) -> (Vec<i32>, Vec<f32>) {
+    let mut base = vec![0i32; buckets];
+    let mut thr = vec![f32::INFINITY; buckets];
+    for b in 0..buckets {
+        let (lo, hi) = (start + b as f32 / 16.0, start + (b + 1) as f32 / 16.0);
+        base[b] = thresholds.iter().filter(|&&t| t < lo).count() as i32;
+        if let Some(&t) = thresholds.iter().find(|&&t| lo <= t && t < hi) {
+            thr[b] = t;
+        }
+    }
+    (base, thr)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn codebook_tables() -> CodebookTables {
+    let (nb, nt) = bucket_counts(&NF4_THRESHOLDS, -1.0, 32);
+    let (fb, ft) = bucket_counts(&FP4_THRESHOLDS, 0.0, 16);
+    let code = |rank: i32| i32::from(FP4_CODE_BY_RANK[(rank as usize).min(7)]);
+    let lo: Vec<i32> = fb.iter().map(|&r| code(r)).collect();
+    let hi: Vec<i32> = fb.iter().map(|&r| code(r + 1)).collect();
+    // SAFETY: vectors of 32 and 16 elements.
+    unsafe {
+        CodebookTables {
+            nf4_base: (
+                _mm512_loadu_si512(nb.as_ptr().cast()),
+                _mm512_loadu_si512(nb.as_ptr().add(16).cast()),
+            ),
+            nf4_thr: (
+                _mm512_loadu_ps(nt.as_ptr()),
+                _mm512_loadu_ps(nt.as_ptr().add(16)),
+            ),
+            fp4_lo: _mm512_loadu_si512(lo.as_ptr().cast()),
+            fp4_hi: _mm512_loadu_si512(hi.as_ptr().cast()),
+            fp4_thr: _mm512_loadu_ps(ft.as_ptr()),
+        }
+    }
+}
+
+/// NF4 codes (`scalar::encode_nf4`: the number of thresholds strictly below v; NaN: 0). The
+/// value is clamped to [-1, 1] first, which keeps that count (every threshold is inside) and
+/// sends NaN to -1 (`max` returns its second operand for NaN), i.e. code 0; the bucket is
+/// `16 v + 16`, rounded once.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn nf4_codes(v: __m512, t: &CodebookTables) -> __m512i {
+    let vc = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-1.0)), _mm512_set1_ps(1.0));
+    let u = _mm512_fmadd_ps(vc, _mm512_set1_ps(16.0), _mm512_set1_ps(16.0));
+    let b = _mm512_min_epi32(_mm512_cvttps_epi32(u), _mm512_set1_epi32(31));
+    let base = _mm512_permutex2var_epi32(t.nf4_base.0, b, t.nf4_base.1);
+    let thr = _mm512_permutex2var_ps(t.nf4_thr.0, b, t.nf4_thr.1);
+    let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(vc, thr);
+    _mm512_mask_add_epi32(base, gt, base, _mm512_set1_epi32(1))
+}
+
+/// FP4 codes (`scalar::encode_fp4`): the rank of |v| among the magnitude thresholds (strictly
+/// greater; NaN: 0) mapped through `FP4_CODE_BY_RANK`, plus the sign bit when v < 0. |v| is
+/// clamped to [0, 1] first (NaN to 0 by `max`, keeping every rank), the bucket is `16 |v|`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn fp4_codes(v: __m512, t: &CodebookTables) -> __m512i {
+    let m = _mm512_castsi512_ps(abs_bits(v));
+    let mc = _mm512_min_ps(_mm512_max_ps(m, _mm512_setzero_ps()), _mm512_set1_ps(1.0));
+    let b = _mm512_cvttps_epi32(_mm512_mul_ps(mc, _mm512_set1_ps(16.0)));
+    let b = _mm512_min_epi32(b, _mm512_set1_epi32(15));
+    let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(mc, _mm512_permutexvar_ps(b, t.fp4_thr));
+    let code = _mm512_mask_blend_epi32(
+        gt,
+        _mm512_permutexvar_epi32(b, t.fp4_lo),
+        _mm512_permutexvar_epi32(b, t.fp4_hi),
+    );
+    let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_setzero_ps());
+    _mm512_mask_or_epi32(code, neg, code, _mm512_set1_epi32(8))
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn quantize_codebook(
+    book: Codebook,
+    src: &[f32],
+    block_size: usize,
+    codes: &mut [MaybeUninit<u8>],
+    absmax: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let t = codebook_tables();
+    for ((block, bc), am) in src
+        .chunks(block_size)
+        .zip(codes.chunks_mut(block_size / 2))
+        .zip(absmax.iter_mut())
+    {
+        let whole = block.len() / 32 * 32;
+        // Pass 1: the largest magnitude (as integer bits), and any NaN, ±Inf or |x| > 2^126.
+        // (NaN and ±Inf have larger |x| bits than any finite value, so one comparison of the
+        // largest bits finds all three.)
+        let mut a = _mm512_setzero_si512();
+        for i in (0..whole).step_by(16) {
+            prefetch(block.as_ptr().wrapping_add(i + AHEAD));
+            // SAFETY: i + 16 <= whole <= block.len().
+            let v = abs_bits(unsafe { _mm512_loadu_ps(block.as_ptr().add(i)) });
+            a = _mm512_max_epu32(a, v);
+        }
+        let bits = _mm512_reduce_max_epu32(a);
+        let mut amax = f32::from_bits(bits);
+        if bits > MAX_ABS_INPUT.to_bits() || whole < block.len() {
+            // The reference finds the first bad element and its kind (or the tail's part).
+            amax = cb::block_absmax(block)?;
+        }
+        let r = _mm512_set1_ps(cb::reciprocal(amax));
+        // Pass 2: codes of x * r, two per byte, the first element in the high nibble.
+        for i in (0..whole).step_by(32) {
+            // SAFETY: 32 floats at i; 16 bytes at i / 2 (bc holds ceil(block.len() / 2)).
+            unsafe {
+                let (x0, x1) = load32(&block[i..]);
+                let (v0, v1) = (_mm512_mul_ps(x0, r), _mm512_mul_ps(x1, r));
+                let (c0, c1) = match book {
+                    Codebook::Nf4 => (nf4_codes(v0, &t), nf4_codes(v1, &t)),
+                    Codebook::Fp4 => (fp4_codes(v0, &t), fp4_codes(v1, &t)),
+                };
+                let (even, odd) = even_odd(c0, c1);
+                let bytes = _mm512_or_si512(_mm512_slli_epi32::<4>(even), odd);
+                _mm_storeu_si128(
+                    bc.as_mut_ptr().add(i / 2).cast(),
+                    _mm512_cvtepi32_epi8(bytes),
+                );
+            }
+        }
+        cb::quantize_block(book, &block[whole..], amax, &mut bc[whole / 2..]);
+        am.write(amax);
+    }
+    Ok(())
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn dequantize_codebook(
+    book: Codebook,
+    codes: &[u8],
+    block_size: usize,
+    absmax: &[f32],
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let t = cb::table(book);
+    // SAFETY: a 16-element array.
+    let t = unsafe { _mm512_loadu_ps(t.as_ptr()) };
+    let first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    let second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+    for ((block, bc), &s) in dst
+        .chunks_mut(block_size)
+        .zip(codes.chunks(block_size / 2))
+        .zip(absmax)
+    {
+        if !s.is_finite() {
+            return Err(Error::NonFinite);
+        }
+        let vs = _mm512_set1_ps(s);
+        let whole = block.len() / 32 * 32;
+        for i in (0..whole).step_by(32) {
+            // SAFETY: 16 bytes at i / 2 and 32 floats at i.
+            unsafe {
+                let (lo, hi) = nibbles(bc.as_ptr().add(i / 2));
+                // Element 2j is byte j's high nibble, element 2j + 1 its low nibble.
+                let (h, l) = (_mm512_permutexvar_ps(hi, t), _mm512_permutexvar_ps(lo, t));
+                let y0 = _mm512_mul_ps(_mm512_permutex2var_ps(h, first, l), vs);
+                let y1 = _mm512_mul_ps(_mm512_permutex2var_ps(h, second, l), vs);
+                let o = block.as_mut_ptr().add(i).cast::<f32>();
+                _mm512_storeu_ps(o, y0);
+                _mm512_storeu_ps(o.add(16), y1);
+            }
+        }
+        cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- int4 groups of 32
+
+/// Group-wise int4 with a dedicated kernel for groups of 32 (scan, parameters and codes of a
+/// group from two registers); other group sizes, and a last partial group, take the generic
+/// loop over this level's per-tensor kernels.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn quantize_groups(
+    src: &[f32],
+    group_size: usize,
+    method: ScaleMethod,
+    codes: &mut [MaybeUninit<u8>],
+    scales: &mut [MaybeUninit<f32>],
+    zero_points: &mut [MaybeUninit<i8>],
+) -> Result<()> {
+    if group_size != 32 {
+        return quantize_groups_with(
+            &KERNELS,
+            src,
+            group_size,
+            method,
+            codes,
+            scales,
+            zero_points,
+        );
+    }
+    let limit = _mm512_set1_epi32(scalar::MAX_INPUT.to_bits() as i32);
+    let whole = src.len() / 32 * 32;
+    // Runs of 16 groups at once; from the first run holding a bad element on, group by group.
+    // SAFETY: AVX-512 is enabled here.
+    let done = unsafe { x16::quantize_groups32(src, method, codes, scales, zero_points) };
+    for (g, x) in src[..whole].chunks_exact(32).enumerate().skip(done / 32) {
+        // SAFETY: 32 floats.
+        let (x0, x1) = unsafe { load32(x) };
+        let bad = _mm512_cmpgt_epi32_mask(abs_bits(x0), limit)
+            | _mm512_cmpgt_epi32_mask(abs_bits(x1), limit);
+        if bad != 0 {
+            // The reference scan reports the first bad element's kind.
+            scalar::scan(x)?;
+        }
+        // Min and max up to the sign of a zero, which `params_for` never looks at (it compares
+        // with 0 and uses 0.0 itself).
+        let range = Range {
+            min: _mm512_reduce_min_ps(_mm512_min_ps(x0, x1)),
+            max: _mm512_reduce_max_ps(_mm512_max_ps(x0, x1)),
+        };
+        let p = params_for(range, method);
+        scales[g].write(p.scale);
+        if let Some(z) = zero_points.get_mut(g) {
+            z.write(p.zero_point);
+        }
+        let (s, zp) = (
+            _mm512_set1_ps(p.scale),
+            _mm512_set1_ps(f32::from(p.zero_point)),
+        );
+        let (even, odd) = even_odd(codes16(x0, s, zp), codes16(x1, s, zp));
+        let nib = _mm512_set1_epi32(0x0F);
+        let bytes = _mm512_or_si512(
+            _mm512_and_si512(even, nib),
+            _mm512_slli_epi32::<4>(_mm512_and_si512(odd, nib)),
+        );
+        // SAFETY: group g's 16 bytes start at 16 g < codes.len() = n / 2 (rounded up).
+        unsafe {
+            _mm_storeu_si128(
+                codes.as_mut_ptr().add(16 * g).cast(),
+                _mm512_cvtepi32_epi8(bytes),
+            )
+        };
+    }
+    let zp_rest = if zero_points.is_empty() {
+        &mut zero_points[..]
+    } else {
+        &mut zero_points[whole / 32..]
+    };
+    quantize_groups_with(
+        &KERNELS,
+        &src[whole..],
+        32,
+        method,
+        &mut codes[whole / 2..],
+        &mut scales[whole / 32..],
+        zp_rest,
+    )
+}
+
+/// `clamp(rne(x / scale) + zp, -8, 7)` in int32 lanes, with a true division (as
+/// `scalar::quantize_one`; the clamp in float equals its saturating integer one for finite x
+/// and positive scale).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) fn codes16(x: __m512, scale: __m512, zp: __m512) -> __m512i {
+    let q = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+        _mm512_div_ps(x, scale),
+    );
+    let q = _mm512_add_ps(q, zp);
+    let q = _mm512_min_ps(_mm512_max_ps(q, _mm512_set1_ps(-8.0)), _mm512_set1_ps(7.0));
+    _mm512_cvtps_epi32(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codebook::tables::{FP4_THRESHOLDS, NF4_THRESHOLDS};
+
+    /// The bucket encoders against the scalar ones near every threshold and bucket edge, at
+    /// the specials and on a dense sweep.
+    #[test]
+    fn codebook_encoders_match_the_reference() {
+        if !super::super::avx512::available() {
+            return;
+        }
+        let mut points: Vec<f32> = NF4_THRESHOLDS
+            .iter()
+            .chain(&FP4_THRESHOLDS)
+            .copied()
+            .collect();
+        points.extend((-17..=17).map(|b| b as f32 / 16.0));
+        points.extend([0.0, 1.0, -1.0, 1e-30, -1e-30]);
+        let mut xs: Vec<f32> = vec![f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0];
+        for p in points {
+            for q in [p, -p] {
+                for d in 0..2000u32 {
+                    xs.push(f32::from_bits(q.to_bits().wrapping_add(d)));
+                    xs.push(f32::from_bits(q.to_bits().wrapping_sub(d)));
+                }
+            }
+        }
+        xs.extend((0..100_000).map(|i| i as f32 / 40_000.0 - 1.25));
+        // SAFETY: AVX-512 is available.
+        let t = unsafe { codebook_tables() };
+        for chunk in xs.chunks(16) {
+            let mut l = [0.0f32; 16];
+            l[..chunk.len()].copy_from_slice(chunk);
+            let (mut nf, mut fp) = ([0i32; 16], [0i32; 16]);
+            // SAFETY: AVX-512 is available; 16-element arrays.
+            unsafe {
+                let v = _mm512_loadu_ps(l.as_ptr());
+                _mm512_storeu_si512(nf.as_mut_ptr().cast(), nf4_codes(v, &t));
+                _mm512_storeu_si512(fp.as_mut_ptr().cast(), fp4_codes(v, &t));
+            }
+            for ((x, n), f) in l.iter().zip(nf).zip(fp) {
+                assert_eq!(
+                    n as u8,
+                    cb::encode_nf4(*x),
+                    "nf4 {x:e} ({:#010x})",
+                    x.to_bits()
+                );
+                assert_eq!(
+                    f as u8,
+                    cb::encode_fp4(*x),
+                    "fp4 {x:e} ({:#010x})",
+                    x.to_bits()
+                );
+            }
+        }
+    }
+}
