@@ -26,6 +26,8 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack,
     unpack,
     error_sums,
+    // Block formats, codebooks and groups have no NEON kernels yet: the scalar reference.
+    blocks: &super::super::scalar::BLOCKS,
 };
 
 /// True when this CPU can run these kernels: always, since the module exists only when NEON is

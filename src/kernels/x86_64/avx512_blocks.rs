@@ -439,10 +439,11 @@ pub(super) struct CodebookTables {
     fp4_thr: __m512,
 }
 
-fn bucket_counts(thresholds: &[f32], start: f32, buckets: usize) -> (Vec<i32>, Vec<f32>) {
-    let mut base = vec![0i32; buckets];
-    let mut thr = vec![f32::INFINITY; buckets];
-    for b in 0..buckets {
+/// Fixed-size arrays (at most 32 buckets): building the tables must not allocate.
+fn bucket_counts(thresholds: &[f32], start: f32, buckets: usize) -> ([i32; 32], [f32; 32]) {
+    let mut base = [0i32; 32];
+    let mut thr = [f32::INFINITY; 32];
+    for b in 0..buckets.min(32) {
         let (lo, hi) = (start + b as f32 / 16.0, start + (b + 1) as f32 / 16.0);
         base[b] = thresholds.iter().filter(|&&t| t < lo).count() as i32;
         if let Some(&t) = thresholds.iter().find(|&&t| lo <= t && t < hi) {
@@ -457,8 +458,8 @@ pub(super) fn codebook_tables() -> CodebookTables {
     let (nb, nt) = bucket_counts(&NF4_THRESHOLDS, -1.0, 32);
     let (fb, ft) = bucket_counts(&FP4_THRESHOLDS, 0.0, 16);
     let code = |rank: i32| i32::from(FP4_CODE_BY_RANK[(rank as usize).min(7)]);
-    let lo: Vec<i32> = fb.iter().map(|&r| code(r)).collect();
-    let hi: Vec<i32> = fb.iter().map(|&r| code(r + 1)).collect();
+    let lo: [i32; 16] = core::array::from_fn(|b| code(fb[b]));
+    let hi: [i32; 16] = core::array::from_fn(|b| code(fb[b] + 1));
     // SAFETY: vectors of 32 and 16 elements.
     unsafe {
         CodebookTables {
