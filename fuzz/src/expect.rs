@@ -1,0 +1,126 @@
+//! The status a call must return, from DESIGN.md §4's check order, written independently of the
+//! library:
+//!
+//! 1. invalid parameters; 2. NULL pointers; 3. alignment; 4. LENGTH, then BUFFER_TOO_SMALL;
+//! 5. overlap; 6. empty input; 7. the data (decided by each family).
+
+use crate::mem::{Mem, Region};
+use crate::status::*;
+
+/// One buffer argument as the contract sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Arg {
+    /// The pointer passed (0 for NULL).
+    pub addr: usize,
+    /// Its stated length in elements (for buffers without a length parameter: what n implies).
+    pub stated: usize,
+    /// Elements n needs of it (its region for the overlap check; scalar out-pointers: 1).
+    pub need: usize,
+    /// Bytes per element.
+    pub elem: usize,
+    /// Required alignment.
+    pub align: usize,
+    /// Whether the call writes it.
+    pub written: bool,
+    /// A scalar out-pointer: never NULL, whatever the lengths.
+    pub required: bool,
+}
+
+impl Arg {
+    /// Buffer `i` of `mem`, of which n needs `need` elements.
+    pub fn of(mem: &Mem, i: usize, need: usize) -> Arg {
+        let s = &mem.specs[i];
+        Arg {
+            addr: mem.addr(i),
+            stated: s.stated,
+            need,
+            elem: s.elem,
+            align: s.align,
+            written: s.written,
+            required: false,
+        }
+    }
+
+    /// Scalar out-pointer `i` of `mem`.
+    pub fn scalar(mem: &Mem, i: usize) -> Arg {
+        Arg {
+            required: true,
+            ..Arg::of(mem, i, 1)
+        }
+    }
+
+    /// The bytes n needs of this buffer.
+    pub fn region(&self) -> Region {
+        let len = self.need.saturating_mul(self.elem);
+        (self.addr, self.addr.saturating_add(len))
+    }
+}
+
+/// What phases 1-6 say about a call.
+pub struct Call<'a> {
+    /// Phase 1: unknown enum, bad group/block size, n too large.
+    pub invalid_params: bool,
+    pub args: &'a [Arg],
+    /// Phase 4: n not a whole number of blocks.
+    pub bad_length: bool,
+    /// Phase 6: n == 0. `empty_is_error`: the function returns statistics of the whole input.
+    pub empty: bool,
+    pub empty_is_error: bool,
+}
+
+impl Call<'_> {
+    /// The status of the first failing phase among 1-6, or `None` when the data decides.
+    pub fn argument_status(&self) -> Option<i32> {
+        if self.invalid_params {
+            return Some(INVALID_ARGUMENT);
+        }
+        if self
+            .args
+            .iter()
+            .any(|a| a.addr == 0 && (a.required || a.stated != 0))
+        {
+            return Some(NULL_POINTER);
+        }
+        if self.args.iter().any(|a| !a.addr.is_multiple_of(a.align)) {
+            return Some(MISALIGNED);
+        }
+        if self.bad_length {
+            return Some(LENGTH);
+        }
+        if self.args.iter().any(|a| a.stated < a.need) {
+            return Some(BUFFER_TOO_SMALL);
+        }
+        for (i, a) in self.args.iter().enumerate() {
+            for b in &self.args[i + 1..] {
+                let (ra, rb) = (a.region(), b.region());
+                let shared = ra.0 < rb.1 && rb.0 < ra.1;
+                if shared && (a.written || b.written) {
+                    return Some(OVERLAP);
+                }
+            }
+        }
+        if self.empty {
+            return Some(if self.empty_is_error { EMPTY_INPUT } else { OK });
+        }
+        None
+    }
+}
+
+/// Per-element validity for the int4 quantizers (DESIGN §2): the status of the first bad element
+/// in index order, with its index.
+pub fn first_bad_int4(x: &[f32]) -> Option<(usize, i32)> {
+    x.iter().enumerate().find_map(|(i, &v)| {
+        if v.is_nan() || v.is_infinite() {
+            Some((i, NON_FINITE))
+        } else if v.abs() > crate::draw::TWO_126 {
+            Some((i, VALUE_OUT_OF_RANGE))
+        } else {
+            None
+        }
+    })
+}
+
+/// Whether an int4 code is valid.
+pub fn code_ok(q: i8) -> bool {
+    (-8..=7).contains(&q)
+}
