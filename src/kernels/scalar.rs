@@ -202,6 +202,48 @@ fn error_sums(x: &[f32], y: &[f32]) -> Result<ErrorSums> {
     })
 }
 
+/// Adds the elements from `start` on to the per-lane partial sums (in the reference's lane
+/// order) and combines everything as the reference does. `lane_max` holds each lane's maximum
+/// |x - y| and the first index where it occurs (index meaningless when the maximum is 0).
+pub(crate) fn finish_error_sums(
+    x: &[f32],
+    y: &[f32],
+    start: usize,
+    mut sums: [[f64; SUM_LANES]; 3],
+    mut lane_max: [(f64, usize); SUM_LANES],
+) -> Result<ErrorSums> {
+    for (i, (&a, &b)) in x.iter().zip(y).enumerate().skip(start) {
+        if !(a.is_finite() && b.is_finite()) {
+            return Err(Error::NonFinite);
+        }
+        let lane = i % SUM_LANES;
+        let a = f64::from(a);
+        let d = a - f64::from(b);
+        let d_sq = d * d;
+        let a_sq = a * a;
+        sums[0][lane] += d.abs();
+        sums[1][lane] += d_sq;
+        sums[2][lane] += a_sq;
+        if d.abs() > lane_max[lane].0 {
+            lane_max[lane] = (d.abs(), i);
+        }
+    }
+    // The first index of the overall maximum; a maximum of 0 is reported at index 0.
+    let (mut max_abs, mut max_abs_index) = (0.0f64, 0usize);
+    for &(m, i) in &lane_max {
+        if m > max_abs || (m == max_abs && m > 0.0 && i < max_abs_index) {
+            (max_abs, max_abs_index) = (m, i);
+        }
+    }
+    Ok(ErrorSums {
+        sum_abs: reduce_lanes(sums[0]),
+        sum_sq: reduce_lanes(sums[1]),
+        sum_x_sq: reduce_lanes(sums[2]),
+        max_abs,
+        max_abs_index,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

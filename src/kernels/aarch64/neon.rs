@@ -402,47 +402,5 @@ fn error_sums_impl(x: &[f32], y: &[f32]) -> Result<ErrorSums> {
     }
     // A lane's index is its block start plus the lane number (an index below x.len()).
     let lane_max: [(f64, usize); 8] = core::array::from_fn(|l| (lanes[3][l], idx[l] as usize + l));
-    finish_error_sums(x, y, whole, [lanes[0], lanes[1], lanes[2]], lane_max)
-}
-
-/// Adds the elements from `start` on to the per-lane partial sums (in the reference's lane
-/// order) and combines everything as the reference does. `lane_max` holds each lane's maximum
-/// |x - y| and the first index where it occurs (the index means nothing when the maximum is 0).
-fn finish_error_sums(
-    x: &[f32],
-    y: &[f32],
-    start: usize,
-    mut sums: [[f64; scalar::SUM_LANES]; 3],
-    mut lane_max: [(f64, usize); scalar::SUM_LANES],
-) -> Result<ErrorSums> {
-    for (i, (&a, &b)) in x.iter().zip(y).enumerate().skip(start) {
-        if !(a.is_finite() && b.is_finite()) {
-            return Err(crate::Error::NonFinite);
-        }
-        let lane = i % scalar::SUM_LANES;
-        let a = f64::from(a);
-        let d = a - f64::from(b);
-        let d_sq = d * d;
-        let a_sq = a * a;
-        sums[0][lane] += d.abs();
-        sums[1][lane] += d_sq;
-        sums[2][lane] += a_sq;
-        if d.abs() > lane_max[lane].0 {
-            lane_max[lane] = (d.abs(), i);
-        }
-    }
-    // The reference keeps the first index of the overall maximum, and index 0 for a maximum of 0.
-    let (mut max_abs, mut max_abs_index) = (0.0f64, 0usize);
-    for &(m, i) in &lane_max {
-        if m > max_abs || (m == max_abs && m > 0.0 && i < max_abs_index) {
-            (max_abs, max_abs_index) = (m, i);
-        }
-    }
-    Ok(ErrorSums {
-        sum_abs: scalar::reduce_lanes(sums[0]),
-        sum_sq: scalar::reduce_lanes(sums[1]),
-        sum_x_sq: scalar::reduce_lanes(sums[2]),
-        max_abs,
-        max_abs_index,
-    })
+    scalar::finish_error_sums(x, y, whole, [lanes[0], lanes[1], lanes[2]], lane_max)
 }

@@ -3,7 +3,6 @@
 //! handled by the scalar code itself.
 
 use super::super::{scalar, ErrorSums, Kernels, Range};
-use super::avx2::finish_error_sums;
 use crate::Result;
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -473,5 +472,5 @@ unsafe fn error_sums_impl(x: &[f32], y: &[f32]) -> Result<ErrorSums> {
         _mm512_storeu_si512(idx.as_mut_ptr().cast(), max_i);
     }
     let lane_max: [(f64, usize); 8] = core::array::from_fn(|l| (lanes[3][l], idx[l] as usize + l));
-    finish_error_sums(x, y, whole, [lanes[0], lanes[1], lanes[2]], lane_max)
+    scalar::finish_error_sums(x, y, whole, [lanes[0], lanes[1], lanes[2]], lane_max)
 }
