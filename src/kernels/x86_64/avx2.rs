@@ -28,6 +28,16 @@ pub(crate) fn available() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c")
 }
 
+/// How far ahead (in floats) the streaming loops prefetch (see `avx512::AHEAD`).
+pub(super) const AHEAD: usize = 2048;
+
+/// Prefetches the 64-byte line holding `p` (any address: a prefetch never faults).
+#[inline(always)]
+pub(super) fn prefetch(p: *const f32) {
+    // SAFETY: prefetching has no architectural effect and accepts any address.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
+}
+
 // The public wrappers below are only reachable through `KERNELS`, which `kernels::levels()`
 // hands out only when `available()` is true: that is the safety argument of every
 // `unsafe { ..._impl(..) }` call in this file.
@@ -50,24 +60,29 @@ unsafe fn scan_impl(src: &[f32]) -> Result<Range> {
     let mut lo = [_mm256_set1_ps(f32::INFINITY); 4];
     let mut hi = [_mm256_set1_ps(f32::NEG_INFINITY); 4];
     // Four independent accumulators over 32 floats, then one over 8, then scalar.
-    let (n, mut i) = (src.len(), 0);
-    while i < n {
-        let k = if n - i >= 32 {
-            4
-        } else if n - i >= 8 {
-            1
-        } else {
-            break;
-        };
-        for (j, (lo, hi)) in lo.iter_mut().zip(&mut hi).take(k).enumerate() {
-            // SAFETY: i + 8 * (j + 1) <= n.
-            let v = unsafe { _mm256_loadu_ps(src.as_ptr().add(i + 8 * j)) };
+    let (n, p) = (src.len(), src.as_ptr());
+    let mut i = 0;
+    while i + 32 <= n {
+        prefetch(p.wrapping_add(i + AHEAD));
+        prefetch(p.wrapping_add(i + AHEAD + 16));
+        for j in 0..4 {
+            // SAFETY: i + 32 <= n.
+            let v = unsafe { _mm256_loadu_ps(p.add(i + 8 * j)) };
             let a = _mm256_and_si256(_mm256_castps_si256(v), abs_mask);
             bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(a, limit));
-            *lo = _mm256_min_ps(*lo, v);
-            *hi = _mm256_max_ps(*hi, v);
+            lo[j] = _mm256_min_ps(lo[j], v);
+            hi[j] = _mm256_max_ps(hi[j], v);
         }
-        i += 8 * k;
+        i += 32;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n.
+        let v = unsafe { _mm256_loadu_ps(p.add(i)) };
+        let a = _mm256_and_si256(_mm256_castps_si256(v), abs_mask);
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(a, limit));
+        lo[0] = _mm256_min_ps(lo[0], v);
+        hi[0] = _mm256_max_ps(hi[0], v);
+        i += 8;
     }
     let tail = &src[i..];
     if _mm256_testz_si256(bad, bad) == 0 {
@@ -161,6 +176,8 @@ unsafe fn quantize_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<
     for i in (0..whole).step_by(32) {
         // SAFETY: i + 32 <= whole <= src.len() == dst.len().
         unsafe {
+            prefetch(src.as_ptr().wrapping_add(i + AHEAD));
+            prefetch(src.as_ptr().wrapping_add(i + AHEAD + 16));
             let c = codes32(src.as_ptr().add(i), s, z);
             _mm256_storeu_si256(dst.as_mut_ptr().add(i).cast(), c);
         }
@@ -184,6 +201,8 @@ unsafe fn quantize_packed_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [Maybe
     for i in (0..whole).step_by(32) {
         // SAFETY: 32 floats at i; 16 bytes at i/2 (dst.len() == ceil(src.len()/2)).
         unsafe {
+            prefetch(src.as_ptr().wrapping_add(i + AHEAD));
+            prefetch(src.as_ptr().wrapping_add(i + AHEAD + 16));
             let c = codes32(src.as_ptr().add(i), s, z);
             _mm_storeu_si128(dst.as_mut_ptr().add(i / 2).cast(), pack32(c));
         }

@@ -4,7 +4,7 @@
 //! IQ4_NL quantization stays on the scalar reference at this level.
 
 use super::super::{scalar, BlockKernels};
-use super::avx2::{codes32, pack32, KERNELS};
+use super::avx2::{codes32, pack32, prefetch, AHEAD, KERNELS};
 use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
@@ -285,6 +285,8 @@ fn trunc_code(v: __m256) -> __m256i {
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_0::BYTES)) {
+        prefetch(x.as_ptr().wrapping_add(AHEAD));
+        prefetch(x.as_ptr().wrapping_add(AHEAD + 16));
         // SAFETY: 32 floats.
         let v = unsafe { load32(x) };
         if any_above(&v, f32::MAX.to_bits() as i32) {
@@ -333,6 +335,8 @@ fn first_zero(x: &[f32], v: &[__m256; 4]) -> f32 {
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_1::BYTES)) {
+        prefetch(x.as_ptr().wrapping_add(AHEAD));
+        prefetch(x.as_ptr().wrapping_add(AHEAD + 16));
         // SAFETY: 32 floats.
         let v = unsafe { load32(x) };
         if any_above(&v, f32::MAX.to_bits() as i32) {
@@ -432,6 +436,8 @@ unsafe fn quantize_mxfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()>
     };
     let pow2 = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
     for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(mxfp4::BYTES)) {
+        prefetch(x.as_ptr().wrapping_add(AHEAD));
+        prefetch(x.as_ptr().wrapping_add(AHEAD + 16));
         // SAFETY: 32 floats.
         let v = unsafe { load32(x) };
         if any_above(&v, f32::MAX.to_bits() as i32) {
@@ -549,6 +555,7 @@ unsafe fn quantize_codebook(
         let mut a = _mm256_setzero_si256();
         let mut bad = _mm256_setzero_si256();
         for i in (0..whole).step_by(8) {
+            prefetch(block.as_ptr().wrapping_add(i + AHEAD));
             // SAFETY: i + 8 <= whole <= block.len().
             let v = abs_bits(unsafe { _mm256_loadu_ps(block.as_ptr().add(i)) });
             bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(v, limit));
@@ -650,6 +657,8 @@ unsafe fn quantize_groups(
     }
     let whole = src.len() / 32 * 32;
     for (g, x) in src[..whole].chunks_exact(32).enumerate() {
+        prefetch(x.as_ptr().wrapping_add(AHEAD));
+        prefetch(x.as_ptr().wrapping_add(AHEAD + 16));
         // SAFETY: 32 floats.
         let v = unsafe { load32(x) };
         if any_above(&v, scalar::MAX_INPUT.to_bits() as i32) {

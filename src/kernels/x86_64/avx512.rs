@@ -296,8 +296,8 @@ unsafe fn dequantize_impl(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit
 }
 
 fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
-    if dst.len() < 16 {
-        // Less than one vector: the scalar loop has no set-up to pay for.
+    if dst.len() < 64 {
+        // Below two iterations of 32 the scalar loop (which the compiler vectorises) is as fast.
         return (scalar::KERNELS.dequantize_packed)(src, scale, zp, dst);
     }
     // SAFETY: AVX-512 is available.
@@ -308,12 +308,8 @@ fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>
 unsafe fn dequantize_packed_impl(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
     // `code - zp` by nibble, as bytes (-15..=15): converted exactly to float and multiplied once,
     // this is `scalar::dequantize_one`.
-    let t: [i8; 16] = core::array::from_fn(|nib| {
-        let code = if nib < 8 { nib as i8 } else { nib as i8 - 16 };
-        code - zp
-    });
-    // SAFETY: a 16-byte array.
-    let table = unsafe { _mm_loadu_si128(t.as_ptr().cast()) };
+    let codes = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+    let table = _mm_sub_epi8(codes, _mm_set1_epi8(zp));
     let (s, m) = (_mm512_set1_ps(scale), _mm_set1_epi8(0x0F));
     let whole = dst.len() / 32 * 32;
     for i in (0..whole).step_by(32) {

@@ -439,28 +439,54 @@ pub(super) struct CodebookTables {
     fp4_thr: __m512,
 }
 
-/// Fixed-size arrays (at most 32 buckets): building the tables must not allocate.
-fn bucket_counts(thresholds: &[f32], start: f32, buckets: usize) -> ([i32; 32], [f32; 32]) {
-    let mut base = [0i32; 32];
-    let mut thr = [f32::INFINITY; 32];
-    for b in 0..buckets.min(32) {
+/// For each of `B` buckets of 1/16 from `start`: the number of thresholds below it and the one
+/// inside it (+inf if none). Evaluated at compile time.
+const fn bucket_counts<const B: usize>(thresholds: &[f32], start: f32) -> ([i32; B], [f32; B]) {
+    let mut base = [0i32; B];
+    let mut thr = [f32::INFINITY; B];
+    let mut b = 0;
+    while b < B {
         let (lo, hi) = (start + b as f32 / 16.0, start + (b + 1) as f32 / 16.0);
-        base[b] = thresholds.iter().filter(|&&t| t < lo).count() as i32;
-        if let Some(&t) = thresholds.iter().find(|&&t| lo <= t && t < hi) {
-            thr[b] = t;
+        let mut i = 0;
+        while i < thresholds.len() {
+            let t = thresholds[i];
+            if t < lo {
+                base[b] += 1;
+            } else if t < hi {
+                thr[b] = t;
+            }
+            i += 1;
         }
+        b += 1;
     }
     (base, thr)
 }
 
+const NF4_BUCKETS: ([i32; 32], [f32; 32]) = bucket_counts(&NF4_THRESHOLDS, -1.0);
+const FP4_BUCKETS: ([i32; 16], [f32; 16]) = bucket_counts(&FP4_THRESHOLDS, 0.0);
+
+/// FP4 codes by bucket: of the rank below the bucket's threshold (`UP` false) or above it.
+const fn fp4_bucket_codes<const UP: bool>() -> [i32; 16] {
+    let mut c = [0i32; 16];
+    let mut b = 0;
+    while b < 16 {
+        let mut r = FP4_BUCKETS.0[b] as usize + UP as usize;
+        if r > 7 {
+            r = 7;
+        }
+        c[b] = FP4_CODE_BY_RANK[r] as i32;
+        b += 1;
+    }
+    c
+}
+
+const FP4_LO: [i32; 16] = fp4_bucket_codes::<false>();
+const FP4_HI: [i32; 16] = fp4_bucket_codes::<true>();
+
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(super) fn codebook_tables() -> CodebookTables {
-    let (nb, nt) = bucket_counts(&NF4_THRESHOLDS, -1.0, 32);
-    let (fb, ft) = bucket_counts(&FP4_THRESHOLDS, 0.0, 16);
-    let code = |rank: i32| i32::from(FP4_CODE_BY_RANK[(rank as usize).min(7)]);
-    let lo: [i32; 16] = core::array::from_fn(|b| code(fb[b]));
-    let hi: [i32; 16] = core::array::from_fn(|b| code(fb[b] + 1));
-    // SAFETY: vectors of 32 and 16 elements.
+    let (nb, nt) = (&NF4_BUCKETS.0, &NF4_BUCKETS.1);
+    // SAFETY: arrays of 32 and 16 elements.
     unsafe {
         CodebookTables {
             nf4_base: (
@@ -471,9 +497,9 @@ pub(super) fn codebook_tables() -> CodebookTables {
                 _mm512_loadu_ps(nt.as_ptr()),
                 _mm512_loadu_ps(nt.as_ptr().add(16)),
             ),
-            fp4_lo: _mm512_loadu_si512(lo.as_ptr().cast()),
-            fp4_hi: _mm512_loadu_si512(hi.as_ptr().cast()),
-            fp4_thr: _mm512_loadu_ps(ft.as_ptr()),
+            fp4_lo: _mm512_loadu_si512(FP4_LO.as_ptr().cast()),
+            fp4_hi: _mm512_loadu_si512(FP4_HI.as_ptr().cast()),
+            fp4_thr: _mm512_loadu_ps(FP4_BUCKETS.1.as_ptr()),
         }
     }
 }

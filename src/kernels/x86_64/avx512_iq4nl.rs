@@ -14,27 +14,40 @@ use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
 /// `iq4_nl::KVALUES` as floats.
-fn kv_f32() -> [f32; 16] {
-    core::array::from_fn(|i| f32::from(iq4_nl::KVALUES[i]))
-}
+const KV: [f32; 16] = {
+    let mut k = [0.0f32; 16];
+    let mut i = 0;
+    while i < 16 {
+        k[i] = iq4_nl::KVALUES[i] as f32;
+        i += 1;
+    }
+    k
+};
 
 /// Tables of [`best_index16`]: for bucket b (x + 132 in [8b, 8b + 8), b = 0..31), how many
 /// midpoints of neighbouring codebook values lie below the bucket, and the midpoint inside it
 /// (+inf if none; no bucket holds two, as neighbouring midpoints are at least 11.5 apart).
-fn bucket_tables() -> ([i32; 32], [f32; 32]) {
-    let kv = kv_f32();
-    let mids: [f32; 15] = core::array::from_fn(|i| (kv[i] + kv[i + 1]) * 0.5);
+/// Evaluated at compile time.
+const BUCKETS: ([i32; 32], [f32; 32]) = {
     let mut base = [0i32; 32];
     let mut mid = [f32::INFINITY; 32];
-    for b in 0..32 {
+    let mut b = 0;
+    while b < 32 {
         let (lo, hi) = (8.0 * b as f32 - 132.0, 8.0 * b as f32 - 124.0);
-        base[b] = mids.iter().filter(|&&m| m < lo).count() as i32;
-        if let Some(&m) = mids.iter().find(|&&m| lo <= m && m < hi) {
-            mid[b] = m;
+        let mut i = 0;
+        while i < 15 {
+            let m = (KV[i] + KV[i + 1]) * 0.5;
+            if m < lo {
+                base[b] += 1;
+            } else if m < hi {
+                mid[b] = m;
+            }
+            i += 1;
         }
+        b += 1;
     }
     (base, mid)
-}
+};
 
 /// The lookup tables, loaded once per call.
 #[derive(Clone, Copy)]
@@ -46,8 +59,7 @@ struct Tables {
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn tables() -> Tables {
-    let (base, mid) = bucket_tables();
-    let kv = kv_f32();
+    let (base, mid) = (&BUCKETS.0, &BUCKETS.1);
     // SAFETY: arrays of 32, 32 and 16 elements.
     unsafe {
         Tables {
@@ -59,7 +71,7 @@ fn tables() -> Tables {
                 _mm512_loadu_ps(mid.as_ptr()),
                 _mm512_loadu_ps(mid.as_ptr().add(16)),
             ),
-            kv: _mm512_loadu_ps(kv.as_ptr()),
+            kv: _mm512_loadu_ps(KV.as_ptr()),
         }
     }
 }
@@ -317,7 +329,7 @@ mod tests {
         if !super::super::avx512::available() {
             return;
         }
-        let kv = kv_f32();
+        let kv = KV;
         let mut xs: Vec<f32> = vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e-30];
         let mut points: Vec<f32> = kv.to_vec();
         points.extend((0..15).map(|i| (kv[i] + kv[i + 1]) * 0.5));
