@@ -289,7 +289,7 @@ EOF
             "$lib" "${STATIC_LIBS[@]}" -o "$OUT/proof_library_overflow-$profile"
         expect_report "library-overflow-$profile" "AddressSanitizer: heap-buffer-overflow" \
             "$OUT/proof_library_overflow-$profile"
-        grep -Eq 'src/(formats|ffi)/[a-z0-9_]+\.rs' "$OUT/library-overflow-$profile.stderr" ||
+        grep -Eq 'src/(formats|codebook|kernels|ffi)/[a-z0-9_/]+\.rs' "$OUT/library-overflow-$profile.stderr" ||
             die "the library proof's report has no frame in libquantize"
         build_programs "asan-$profile" "$lib" "${STATIC_LIBS[@]}"
         run_programs "asan-$profile"
