@@ -1,5 +1,5 @@
-//! pack_int4_to_int8 and unpack_int8_to_int4 (and the size helpers quantize_packed_len,
-//! quantize_group_count).
+//! pack_int4_to_int8 and unpack_int8_to_int4 (and the helpers quantize_packed_len,
+//! quantize_group_count, quantize_status_message).
 //!
 //! Checks: the exact status of §4's check order; nothing written on any error; on success only
 //! the bytes n needs written, equal to the §2 layout (low nibble first, two's complement, odd
@@ -8,7 +8,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use quantize::ffi::{
-    pack_int4_to_int8, quantize_group_count, quantize_packed_len, unpack_int8_to_int4,
+    pack_int4_to_int8, quantize_group_count, quantize_packed_len, quantize_status_message,
+    unpack_int8_to_int4,
 };
 use quantize_fuzz::expect::{code_ok, Arg, Call};
 use quantize_fuzz::mem::{assert_only_changed, draw_overlap, Mem, Spec};
@@ -57,6 +58,16 @@ fn sizes(cx: &mut Case) {
         quantize_group_count(n, g),
         want,
         "quantize_group_count({n}, {g})"
+    );
+    // Any integer has a one-sentence message: static, NUL-terminated, never NULL.
+    let s = d.u32() as i32;
+    let m = quantize_status_message(s);
+    assert!(!m.is_null(), "quantize_status_message({s}) is NULL");
+    // SAFETY: non-NULL, and the contract says NUL-terminated and static.
+    let text = unsafe { std::ffi::CStr::from_ptr(m) }.to_str();
+    assert!(
+        matches!(text, Ok(t) if !t.is_empty()),
+        "quantize_status_message({s}): {text:?}"
     );
     cx.observe(&quantize_group_count(n, g).to_le_bytes());
 }
