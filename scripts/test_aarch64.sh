@@ -73,6 +73,10 @@ for f in tests/*.rs; do
     test_args+=(--test "$name")
 done
 say "skipping integration tests that compile C or generate the header: ${skipped[*]}"
+# This test re-executes its own binary as child processes; under qemu-user that needs binfmt_misc,
+# which this machine does not register. Its subject (the dispatch cap) is covered on aarch64 by
+# kernels::aarch64::tests::active_level_follows_the_environment.
+libtest_args=(-- --skip every_simd_cap_gives_the_scalar_results)
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -91,9 +95,9 @@ run_tests() { # $1: QUANTIZE_MAX_ISA value, or "" for unset
     say "cargo test --target $TARGET ${test_args[*]} (QUANTIZE_MAX_ISA=$what)"
     local t0=$SECONDS
     if [ -n "$1" ]; then
-        QUANTIZE_MAX_ISA=$1 cargo test --target "$TARGET" "${test_args[@]}" 2>&1 | tee "$log"
+        QUANTIZE_MAX_ISA=$1 cargo test --target "$TARGET" "${test_args[@]}" "${libtest_args[@]}" 2>&1 | tee "$log"
     else
-        env -u QUANTIZE_MAX_ISA cargo test --target "$TARGET" "${test_args[@]}" 2>&1 | tee "$log"
+        env -u QUANTIZE_MAX_ISA cargo test --target "$TARGET" "${test_args[@]}" "${libtest_args[@]}" 2>&1 | tee "$log"
     fi
     for t in "${must_pass[@]}"; do
         grep -qxF "test $t ... ok" "$log" || die "test $t did not run and pass (QUANTIZE_MAX_ISA=$what)"
