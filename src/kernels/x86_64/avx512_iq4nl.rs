@@ -24,56 +24,107 @@ const KV: [f32; 16] = {
     k
 };
 
-/// Tables of [`best_index16`]: for bucket b (x + 132 in [8b, 8b + 8), b = 0..31), how many
-/// midpoints of neighbouring codebook values lie below the bucket, and the midpoint inside it
-/// (+inf if none; no bucket holds two, as neighbouring midpoints are at least 11.5 apart).
-/// Evaluated at compile time.
-const BUCKETS: ([i32; 32], [f32; 32]) = {
-    let mut base = [0i32; 32];
-    let mut mid = [f32::INFINITY; 32];
-    let mut b = 0;
-    while b < 32 {
-        let (lo, hi) = (8.0 * b as f32 - 132.0, 8.0 * b as f32 - 124.0);
-        let mut i = 0;
-        while i < 15 {
-            let m = (KV[i] + KV[i + 1]) * 0.5;
-            if m < lo {
-                base[b] += 1;
-            } else if m < hi {
-                mid[b] = m;
+/// Width of the buckets of the nearest-entry lookup, as the reciprocal the lookup multiplies by:
+/// bucket `k = round(v * 4 / 41)` covers `[(k - 1/2) 10.25, (k + 1/2) 10.25)`. Neighbouring
+/// midpoints of the codebook are at least 11.5 apart, so no bucket holds two, and the width
+/// is chosen so that no midpoint is within 0.6 of a bucket boundary (both checked when
+/// [`BUCKETS`] is evaluated, at compile time).
+const BUCKET_SCALE: f32 = 4.0 / 41.0;
+
+/// 1.5 * 2^23. `v * BUCKET_SCALE + MAGIC`, rounded once, is `MAGIC + k` with the bucket `k`
+/// (two's complement) in the low mantissa bits; the permutes read the low five bits, i.e.
+/// `k mod 32`, which is one-to-one for the buckets in use (`|k| <= 13`).
+const MAGIC: f32 = 12_582_912.0;
+
+/// Per bucket `k` (at index `k mod 32`, k = -16..=15): how many midpoints of neighbouring
+/// codebook values lie below the bucket, the codebook value that count selects, the step to
+/// the next value, and the midpoint inside the bucket (+inf if none).
+struct Buckets {
+    base: [i32; 32],
+    qlo: [f32; 32],
+    dq: [f32; 32],
+    mid: [f32; 32],
+}
+
+const BUCKETS: Buckets = {
+    let mut t = Buckets {
+        base: [0; 32],
+        qlo: [0.0; 32],
+        dq: [0.0; 32],
+        mid: [f32::INFINITY; 32],
+    };
+    let mut k = -16i32;
+    while k < 16 {
+        let i = (k & 31) as usize;
+        let (lo, hi) = ((k as f32 - 0.5) * 10.25, (k as f32 + 0.5) * 10.25);
+        let mut m = 0;
+        while m < 15 {
+            let mid = (KV[m] + KV[m + 1]) * 0.5;
+            assert!(
+                mid - lo > 0.6 || lo - mid > 0.6,
+                "midpoint near a bucket boundary"
+            );
+            if mid < lo {
+                t.base[i] += 1;
+            } else if mid < hi {
+                assert!(t.mid[i] == f32::INFINITY, "two midpoints in one bucket");
+                t.mid[i] = mid;
             }
-            i += 1;
+            m += 1;
         }
-        b += 1;
+        let b = t.base[i] as usize;
+        t.qlo[i] = KV[b];
+        if t.mid[i] != f32::INFINITY {
+            t.dq[i] = KV[b + 1] - KV[b];
+        }
+        k += 1;
     }
-    (base, mid)
+    t
 };
 
-/// The lookup tables, loaded once per call.
+/// The lookup tables, loaded once per call (pairs: entries 0..16 and 16..32).
 #[derive(Clone, Copy)]
 struct Tables {
     base: (__m512i, __m512i),
+    qlo: (__m512, __m512),
+    dq: (__m512, __m512),
     mid: (__m512, __m512),
-    kv: __m512,
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn tables() -> Tables {
-    let (base, mid) = (&BUCKETS.0, &BUCKETS.1);
-    // SAFETY: arrays of 32, 32 and 16 elements.
+    let t = &BUCKETS;
+    // SAFETY: arrays of 32 elements, read in two halves of 16.
     unsafe {
+        let f = |a: &[f32; 32]| {
+            (
+                _mm512_loadu_ps(a.as_ptr()),
+                _mm512_loadu_ps(a.as_ptr().add(16)),
+            )
+        };
         Tables {
             base: (
-                _mm512_loadu_si512(base.as_ptr().cast()),
-                _mm512_loadu_si512(base.as_ptr().add(16).cast()),
+                _mm512_loadu_si512(t.base.as_ptr().cast()),
+                _mm512_loadu_si512(t.base.as_ptr().add(16).cast()),
             ),
-            mid: (
-                _mm512_loadu_ps(mid.as_ptr()),
-                _mm512_loadu_ps(mid.as_ptr().add(16)),
-            ),
-            kv: _mm512_loadu_ps(KV.as_ptr()),
+            qlo: f(&t.qlo),
+            dq: f(&t.dq),
+            mid: f(&t.mid),
         }
     }
+}
+
+/// The bucket of each lane, in the low five bits (see [`MAGIC`]). The fused multiply-add is no
+/// reference operation: it only picks a bucket, and a value within rounding of a bucket
+/// boundary counts the same midpoints in either neighbour.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn bucket(v: __m512) -> __m512i {
+    _mm512_castps_si512(_mm512_fmadd_ps(
+        v,
+        _mm512_set1_ps(BUCKET_SCALE),
+        _mm512_set1_ps(MAGIC),
+    ))
 }
 
 /// `iq4_nl::best_index` of 16 values.
@@ -87,10 +138,9 @@ fn tables() -> Tables {
 /// relative size 2^-24 cannot reverse. So the index is the number of midpoints `<= x` (a tie
 /// goes up, as in the reference). Clamping to [-127, 113] first changes nothing (the ends give
 /// 0 and 15 by that count too) and maps NaN to 113, i.e. 15 (`min` returns its second operand
-/// for NaN). The count is a bucket table lookup: bucket `floor((x + 132) / 8)` holds at most
-/// one midpoint, and no midpoint is within 1 of a bucket boundary, far more than the rounding
-/// of `x + 132` (at most 2^-17), so a value near a boundary put in the neighbouring bucket
-/// still counts the same midpoints.
+/// for NaN). The count is the bucket's base plus one if x is at or above the bucket's midpoint;
+/// the bucket is exact but within about 1e-6 of a boundary, where either neighbour counts the
+/// same midpoints (none is within 0.6 of a boundary).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn best_index16(v: __m512, t: Tables) -> __m512i {
@@ -98,35 +148,28 @@ fn best_index16(v: __m512, t: Tables) -> __m512i {
         _mm512_min_ps(v, _mm512_set1_ps(113.0)),
         _mm512_set1_ps(-127.0),
     );
-    let b = _mm512_cvttps_epi32(_mm512_mul_ps(
-        _mm512_add_ps(xc, _mm512_set1_ps(132.0)),
-        _mm512_set1_ps(0.125),
-    ));
+    let b = bucket(xc);
     let base = _mm512_permutex2var_epi32(t.base.0, b, t.base.1);
     let mid = _mm512_permutex2var_ps(t.mid.0, b, t.mid.1);
     let up = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(xc, mid);
     _mm512_mask_add_epi32(base, up, base, _mm512_set1_epi32(1))
 }
 
-/// [`best_index16`] for `|v| <= 134`, as every value of the scale search is (`|x| <= |max|` and
-/// the inverse scales are at most 134 / |max|, up to rounding), in lanes of blocks that are
-/// not near-zero (whose result is discarded): without the clamp, `(v + 132) / 8` is in
-/// [-0.25, 33.25]; truncation gives at least 0, and buckets 32 and 33 (v >= 124) are read as
-/// bucket 31, which holds no midpoint and counts all 15, as they would.
+/// The codebook value `kv[best_index(v)]` for `|v| <= 134.01`, as every value of the scale
+/// search is (`|x| <= |max|` and the inverse scales are at most 134 / |max|, up to rounding),
+/// in lanes of blocks that are not near-zero (whose result is discarded). No clamp is needed:
+/// those values fall in buckets -13..=13, which the table holds; beyond the codebook's ends the
+/// buckets hold no midpoint and give the end values, as the reference does.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn best_index16_bounded(v: __m512, t: Tables) -> __m512i {
-    // (v + 132) / 8 rounded once, as the clamped form computes it (the scaling is exact).
-    let b = _mm512_cvttps_epi32(_mm512_fmadd_ps(
-        v,
-        _mm512_set1_ps(0.125),
-        _mm512_set1_ps(16.5),
-    ));
-    let b = _mm512_min_epi32(b, _mm512_set1_epi32(31));
-    let base = _mm512_permutex2var_epi32(t.base.0, b, t.base.1);
+fn nearest16_bounded(v: __m512, t: Tables) -> __m512 {
+    let b = bucket(v);
+    let qlo = _mm512_permutex2var_ps(t.qlo.0, b, t.qlo.1);
+    let dq = _mm512_permutex2var_ps(t.dq.0, b, t.dq.1);
     let mid = _mm512_permutex2var_ps(t.mid.0, b, t.mid.1);
     let up = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, mid);
-    _mm512_mask_add_epi32(base, up, base, _mm512_set1_epi32(1))
+    // Small integers: the sum is exact.
+    _mm512_mask_add_ps(qlo, up, qlo, dq)
 }
 
 /// The reference's weighted sums `(Σ w q x, Σ w q q)` for inverse scale `id`, every lane in
@@ -136,7 +179,7 @@ fn best_index16_bounded(v: __m512, t: Tables) -> __m512i {
 fn sums16(x: &[__m512; 32], w: &[__m512; 32], id: __m512, t: Tables) -> (__m512, __m512) {
     let (mut sqx, mut sq2) = (_mm512_setzero_ps(), _mm512_setzero_ps());
     for j in 0..32 {
-        let q = _mm512_permutexvar_ps(best_index16_bounded(_mm512_mul_ps(id, x[j]), t), t.kv);
+        let q = nearest16_bounded(_mm512_mul_ps(id, x[j]), t);
         let wq = _mm512_mul_ps(w[j], q);
         sqx = _mm512_add_ps(sqx, _mm512_mul_ps(wq, x[j]));
         sq2 = _mm512_add_ps(sq2, _mm512_mul_ps(wq, q));
@@ -333,7 +376,9 @@ mod tests {
         let mut xs: Vec<f32> = vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e-30];
         let mut points: Vec<f32> = kv.to_vec();
         points.extend((0..15).map(|i| (kv[i] + kv[i + 1]) * 0.5));
-        points.extend((-17..=16).map(|b| 8.0 * b as f32 - 4.0));
+        // Bucket boundaries, and the bound of the unclamped lookup.
+        points.extend((-16..=16).map(|k| (k as f32 + 0.5) * 10.25));
+        points.extend([134.01, -134.01]);
         for p in points {
             for d in 0..3000u32 {
                 xs.push(f32::from_bits(p.to_bits().wrapping_add(d)));
@@ -352,16 +397,16 @@ mod tests {
         for chunk in xs.chunks(16) {
             let mut l = [0.0f32; 16];
             l[..chunk.len()].copy_from_slice(chunk);
-            let (mut got, mut bounded) = ([0i32; 16], [0i32; 16]);
+            let (mut got, mut bounded) = ([0i32; 16], [0.0f32; 16]);
             // SAFETY: AVX-512 is available; 16-element arrays.
             unsafe {
                 let v = _mm512_loadu_ps(l.as_ptr());
                 _mm512_storeu_si512(got.as_mut_ptr().cast(), best_index16(v, t));
-                _mm512_storeu_si512(bounded.as_mut_ptr().cast(), best_index16_bounded(v, t));
+                _mm512_storeu_ps(bounded.as_mut_ptr(), nearest16_bounded(v, t));
             }
-            for (x, b) in l.iter().zip(bounded) {
-                if x.abs() <= 134.0 {
-                    assert_eq!(b as usize, iq4_nl::best_index(*x), "bounded, x = {x:e}");
+            for (x, q) in l.iter().zip(bounded) {
+                if x.abs() <= 134.01 {
+                    assert_eq!(q, KV[iq4_nl::best_index(*x)], "bounded, x = {x:e}");
                 }
             }
             for (x, g) in l.iter().zip(got) {
