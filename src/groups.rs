@@ -182,7 +182,31 @@ pub fn dequantize_int4_groups_uninit(
         zero_points.len(),
         true,
     )?;
-    let k = kernels::active();
+    (kernels::active().blocks.dequantize_groups)(
+        &codes[..packed_len(n)],
+        group_size,
+        &scales[..group_count(n, group_size)],
+        if zero_points.is_empty() {
+            zero_points
+        } else {
+            &zero_points[..group_count(n, group_size)]
+        },
+        dst,
+    )
+}
+
+/// The group loop on top of a per-tensor packed dequantizer (`Kernels::dequantize_packed`, or a
+/// SIMD level's variant without its small-input cut-over, as groups are often small). Lengths as
+/// `BlockKernels::dequantize_groups` states them.
+pub(crate) fn dequantize_groups_with(
+    dequantize_packed: fn(&[u8], f32, i8, &mut [MaybeUninit<f32>]),
+    codes: &[u8],
+    group_size: usize,
+    scales: &[f32],
+    zero_points: &[i8],
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let n = dst.len();
     for (g, r) in groups(n, group_size).enumerate() {
         let p = Params {
             scale: scales[g],
@@ -196,7 +220,7 @@ pub fn dequantize_int4_groups_uninit(
             i += 1;
         }
         let paired = (r.end - i) / 2 * 2;
-        (k.dequantize_packed)(
+        dequantize_packed(
             &codes[i / 2..(i + paired) / 2],
             p.scale,
             p.zero_point,

@@ -95,6 +95,14 @@ pub(crate) type QuantizeGroups = fn(
     scales: &mut [MaybeUninit<f32>],
     zero_points: &mut [MaybeUninit<i8>],
 ) -> Result<()>;
+/// Group-wise int4 dequantization of all groups (see [`BlockKernels::dequantize_groups`]).
+pub(crate) type DequantizeGroups = fn(
+    codes: &[u8],
+    group_size: usize,
+    scales: &[f32],
+    zero_points: &[i8],
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()>;
 
 /// One SIMD level's kernels of the block-wise formats. Each one runs over all blocks in index
 /// order with the caller's lengths already checked (slices exactly as long as `n` needs) and, on
@@ -115,6 +123,9 @@ pub(crate) struct BlockKernels {
     /// packed_len(n)`, `scales.len()` the group count, `zero_points.len()` the group count or 0
     /// (absmax only: none written), `group_size > 0`.
     pub quantize_groups: QuantizeGroups,
+    /// `crate::groups::dequantize_int4_groups` after its length checks (lengths as for
+    /// `quantize_groups`); a group's bad zero point or scale is its data error.
+    pub dequantize_groups: DequantizeGroups,
 }
 
 /// Every level this CPU can run, best first; the scalar reference is always last.

@@ -45,6 +45,16 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
             zero_points,
         )
     },
+    dequantize_groups: |codes, group_size, scales, zero_points, dst| {
+        crate::groups::dequantize_groups_with(
+            dequantize_packed,
+            codes,
+            group_size,
+            scales,
+            zero_points,
+            dst,
+        )
+    },
 };
 
 /// Largest magnitude the int4 quantizers accept (2^126): beyond it the range `hi - lo` or a

@@ -465,3 +465,65 @@ fn group_kernels_match_scalar() {
         }
     }
 }
+
+#[test]
+fn group_dequantize_kernels_match_scalar() {
+    let r = scalar::KERNELS.blocks;
+    let mut rng = Rng(15);
+    for k in simd_levels() {
+        for gs in [32, 1, 7, 16, 33, 64, 96] {
+            for nb in block_counts() {
+                let n = nb * gs + [0, 1, gs / 2, gs - 1][rng.below(4) as usize];
+                let count = group_count(n, gs);
+                for round in 0..4 {
+                    let codes: Vec<u8> = (0..packed_len(n)).map(|_| rng.next() as u8).collect();
+                    let mut scales: Vec<f32> = (0..count)
+                        .map(|_| {
+                            let s = rng.pow2(-140, 120) * (1.0 + rng.below(1 << 20) as f32 / 1e6);
+                            if rng.below(4) == 0 {
+                                -s
+                            } else {
+                                s
+                            }
+                        })
+                        .collect();
+                    let mut zps: Vec<i8> = if round == 1 {
+                        Vec::new()
+                    } else {
+                        (0..count).map(|_| rng.below(16) as i8 - 8).collect()
+                    };
+                    // One bad group in round 3: a non-finite scale or, if there are zero
+                    // points, one outside -8..=7 (the zero point is checked first).
+                    if round == 3 && count > 0 {
+                        let g = rng.below(count as u64) as usize;
+                        match rng.below(3) {
+                            0 => scales[g] = f32::NAN,
+                            1 => scales[g] = f32::NEG_INFINITY,
+                            _ if !zps.is_empty() => zps[g] = [8, -9, 127, -128][g % 4],
+                            _ => scales[g] = f32::INFINITY,
+                        }
+                    }
+                    let off = rng.below(16) as usize;
+                    let (mut da, mut db) = (uninit_vec(n + off, -7.0f32), uninit_vec(n, -7.0f32));
+                    let ra =
+                        (k.blocks.dequantize_groups)(&codes, gs, &scales, &zps, &mut da[off..]);
+                    let rb = (r.dequantize_groups)(&codes, gs, &scales, &zps, &mut db);
+                    let ctx = format!("{:?} gs={gs} n={n} round={round}", k.name);
+                    let bits = |v: &[MaybeUninit<f32>]| {
+                        init(v).iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                    };
+                    if round == 3 && count > 0 {
+                        assert!(rb.is_err(), "{ctx}: the bad group is not reported");
+                    }
+                    check_units(
+                        &ctx,
+                        (ra, bits(&da[off..])),
+                        (rb, bits(&db)),
+                        gs,
+                        (-7.0f32).to_bits(),
+                    );
+                }
+            }
+        }
+    }
+}

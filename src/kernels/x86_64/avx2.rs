@@ -254,7 +254,12 @@ fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn dequantize_packed_impl(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+pub(super) unsafe fn dequantize_packed_impl(
+    src: &[u8],
+    scale: f32,
+    zp: i8,
+    dst: &mut [MaybeUninit<f32>],
+) {
     let t = table(scale, zp);
     // SAFETY: 16-element array.
     let (t_lo, t_hi) = unsafe {

@@ -305,7 +305,12 @@ fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn dequantize_packed_impl(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
+pub(super) unsafe fn dequantize_packed_impl(
+    src: &[u8],
+    scale: f32,
+    zp: i8,
+    dst: &mut [MaybeUninit<f32>],
+) {
     // `code - zp` by nibble, as bytes (-15..=15): converted exactly to float and multiplied once,
     // this is `scalar::dequantize_one`.
     let codes = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);

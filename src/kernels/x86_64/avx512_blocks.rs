@@ -13,7 +13,7 @@ use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
 use crate::formats::fp16::{f16_is_finite, f32_to_f16};
 use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1};
-use crate::groups::quantize_groups_with;
+use crate::groups::{dequantize_groups_with, quantize_groups_with};
 use crate::int4::{params_for, ScaleMethod};
 use crate::kernels::Range;
 use crate::{Error, Result};
@@ -50,6 +50,16 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     },
 
     quantize_groups: |s, gs, m, c, sc, z| unsafe { quantize_groups(s, gs, m, c, sc, z) },
+    dequantize_groups: |c, gs, sc, z, d| {
+        dequantize_groups_with(
+            |c, s, zp, d| unsafe { super::avx512::dequantize_packed_impl(c, s, zp, d) },
+            c,
+            gs,
+            sc,
+            z,
+            d,
+        )
+    },
 };
 
 // Every entry of `BLOCKS` is reachable only through `avx512::KERNELS`, which
