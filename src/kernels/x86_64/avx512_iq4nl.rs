@@ -37,12 +37,11 @@ const BUCKET_SCALE: f32 = 4.0 / 41.0;
 const MAGIC: f32 = 12_582_912.0;
 
 /// Per bucket `k` (at index `k mod 32`, k = -16..=15): how many midpoints of neighbouring
-/// codebook values lie below the bucket, the codebook value that count selects, the step to
-/// the next value, and the midpoint inside the bucket (+inf if none).
+/// codebook values lie below the bucket, the codebook value that count selects, and the
+/// midpoint inside the bucket (+inf if none).
 struct Buckets {
     base: [i32; 32],
     qlo: [f32; 32],
-    dq: [f32; 32],
     mid: [f32; 32],
 }
 
@@ -50,7 +49,6 @@ const BUCKETS: Buckets = {
     let mut t = Buckets {
         base: [0; 32],
         qlo: [0.0; 32],
-        dq: [0.0; 32],
         mid: [f32::INFINITY; 32],
     };
     let mut k = -16i32;
@@ -72,11 +70,7 @@ const BUCKETS: Buckets = {
             }
             m += 1;
         }
-        let b = t.base[i] as usize;
-        t.qlo[i] = KV[b];
-        if t.mid[i] != f32::INFINITY {
-            t.dq[i] = KV[b + 1] - KV[b];
-        }
+        t.qlo[i] = KV[t.base[i] as usize];
         k += 1;
     }
     t
@@ -87,7 +81,6 @@ const BUCKETS: Buckets = {
 struct Tables {
     base: (__m512i, __m512i),
     qlo: (__m512, __m512),
-    dq: (__m512, __m512),
     mid: (__m512, __m512),
 }
 
@@ -108,7 +101,6 @@ fn tables() -> Tables {
                 _mm512_loadu_si512(t.base.as_ptr().add(16).cast()),
             ),
             qlo: f(&t.qlo),
-            dq: f(&t.dq),
             mid: f(&t.mid),
         }
     }
@@ -165,11 +157,11 @@ fn best_index16(v: __m512, t: Tables) -> __m512i {
 fn nearest16_bounded(v: __m512, t: Tables) -> __m512 {
     let b = bucket(v);
     let qlo = _mm512_permutex2var_ps(t.qlo.0, b, t.qlo.1);
-    let dq = _mm512_permutex2var_ps(t.dq.0, b, t.dq.1);
     let mid = _mm512_permutex2var_ps(t.mid.0, b, t.mid.1);
     let up = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, mid);
-    // Small integers: the sum is exact.
-    _mm512_mask_add_ps(qlo, up, qlo, dq)
+    // At or above the midpoint: the upper neighbour, 2 mid - lo (exact: small integers and
+    // halves). One instruction, fused or not.
+    _mm512_mask3_fmsub_ps(mid, _mm512_set1_ps(2.0), qlo, up)
 }
 
 /// The reference's weighted sums `(Σ w q x, Σ w q q)` for inverse scale `id`, every lane in
