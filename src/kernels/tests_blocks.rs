@@ -527,3 +527,36 @@ fn group_dequantize_kernels_match_scalar() {
         }
     }
 }
+
+/// A NaN or infinity at every position of a run of 16 benign blocks (the SIMD kernels take such
+/// runs at once and must still report the first bad block and write nothing from it on).
+#[test]
+fn block_quantizers_see_every_non_finite_position() {
+    let r = scalar::KERNELS.blocks;
+    let mut rng = Rng(16);
+    // Values every format accepts, so the kernels take the run at once.
+    let clean: Vec<f32> = (0..16 * 32)
+        .map(|_| (rng.below(1 << 20) as f32 / (1 << 17) as f32 - 4.0) * 1.3)
+        .collect();
+    for k in simd_levels() {
+        for f in BlockFormat::ALL {
+            let q = k.blocks.quantize_blocks[f as usize];
+            let qr = r.quantize_blocks[f as usize];
+            for bad in [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                for i in 0..clean.len() {
+                    let mut x = clean.clone();
+                    x[i] = bad;
+                    let m = 16 * f.bytes();
+                    let (mut a, mut b) = (uninit_vec(m, 0xA5u8), uninit_vec(m, 0xA5u8));
+                    assert_eq!(qr(&clean, &mut b), Ok(()));
+                    let mut b = uninit_vec(m, 0xA5u8);
+                    let ra = q(&x, &mut a);
+                    let rb = qr(&x, &mut b);
+                    let ctx = format!("{:?} {} {bad} at {i}", k.name, f.name());
+                    assert!(rb.is_err(), "{ctx}: the reference accepts it");
+                    check_units(&ctx, (ra, init(&a)), (rb, init(&b)), f.bytes(), 0xA5);
+                }
+            }
+        }
+    }
+}

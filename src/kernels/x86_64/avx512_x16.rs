@@ -89,19 +89,21 @@ unsafe fn amax16(x: &[f32]) -> __m512i {
     reduce16(m, |a, b| _mm512_max_epu32(a, b))
 }
 
-/// Minimum and maximum of each block, exact up to the sign of a zero (lane b: block b), and
-/// the largest |x| bits over all 16 blocks.
+/// Minimum and maximum of each block, exact up to the sign of a zero (lane b: block b), when no
+/// element is NaN; and whether any element is NaN (the minimum and maximum may then be
+/// anything).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn min_max16(x: &[f32]) -> (__m512, __m512, __m512i) {
+unsafe fn min_max16(x: &[f32]) -> (__m512, __m512, bool) {
     let mut lo = [_mm512_setzero_si512(); 16];
     let mut hi = [_mm512_setzero_si512(); 16];
-    let mut mag = _mm512_setzero_si512();
+    let mut nan: __mmask16 = 0;
     for b in 0..16 {
         prefetch_block(x, b);
         // SAFETY: the caller passes 512 floats.
         let (v0, v1) = unsafe { (ld(x, b, 0), ld(x, b, 1)) };
-        mag = _mm512_max_epu32(mag, _mm512_max_epu32(abs_bits(v0), abs_bits(v1)));
+        // One compare finds a NaN in either vector (cheaper than tracking magnitudes).
+        nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v0, v1);
         lo[b] = _mm512_castps_si512(_mm512_min_ps(v0, v1));
         hi[b] = _mm512_castps_si512(_mm512_max_ps(v0, v1));
     }
@@ -117,7 +119,16 @@ unsafe fn min_max16(x: &[f32]) -> (__m512, __m512, __m512i) {
             _mm512_castsi512_ps(b),
         ))
     });
-    (_mm512_castsi512_ps(min), _mm512_castsi512_ps(max), mag)
+    (_mm512_castsi512_ps(min), _mm512_castsi512_ps(max), nan != 0)
+}
+
+/// True when [`min_max16`] saw a NaN or some |x| above `limit` (±Inf are above `f32::MAX`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn any_beyond(min: __m512, max: __m512, nan: bool, limit: f32) -> bool {
+    nan || _mm512_cmp_ps_mask::<_CMP_GT_OQ>(max, _mm512_set1_ps(limit))
+        | _mm512_cmp_ps_mask::<_CMP_LT_OQ>(min, _mm512_set1_ps(-limit))
+        != 0
 }
 
 /// True when some lane's |x| bits exceed `limit`'s (NaN and ±Inf exceed `f32::MAX`).
@@ -203,8 +214,8 @@ pub(super) unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn q4_0_x16(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
     // SAFETY: the caller passes 512 floats.
-    let (min, max, mag) = unsafe { min_max16(x) };
-    if any_above(mag, f32::MAX) {
+    let (min, max, nan) = unsafe { min_max16(x) };
+    if any_beyond(min, max, nan, f32::MAX) {
         return false;
     }
     // The reference keeps the first element of largest magnitude, with its sign. If the maximum
@@ -303,8 +314,8 @@ unsafe fn first_zeros(x: &[f32], v: __m512) -> __m512 {
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn q4_1_x16(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
     // SAFETY: the caller passes 512 floats.
-    let (min, max, mag) = unsafe { min_max16(x) };
-    if any_above(mag, f32::MAX) {
+    let (min, max, nan) = unsafe { min_max16(x) };
+    if any_beyond(min, max, nan, f32::MAX) {
         return false;
     }
     // SAFETY: 512 floats.
@@ -471,8 +482,8 @@ pub(super) unsafe fn quantize_groups32(
     let nib = _mm512_set1_epi32(0x0F);
     for (r, x) in src[..full].chunks_exact(N16).enumerate() {
         // SAFETY: 512 floats.
-        let (min, max, mag) = unsafe { min_max16(x) };
-        if any_above(mag, scalar::MAX_INPUT) {
+        let (min, max, nan) = unsafe { min_max16(x) };
+        if any_beyond(min, max, nan, scalar::MAX_INPUT) {
             // The caller's per-group loop takes it from here (and finds the bad element).
             return N16 * r;
         }
