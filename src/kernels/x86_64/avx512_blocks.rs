@@ -642,7 +642,9 @@ unsafe fn dequantize_codebook(
                 _mm512_storeu_ps(o.add(16), y1);
             }
         }
-        cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
+        if whole < block.len() {
+            cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
+        }
     }
     Ok(())
 }
