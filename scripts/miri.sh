@@ -24,17 +24,8 @@
 # Usage: scripts/miri.sh        Env: CARGO_TARGET_DIR (default <repo>/target), MIRIFLAGS (added)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 USER_MIRIFLAGS=${MIRIFLAGS:-}
-START=$SECONDS
-
-log() { printf '==> %s\n' "$*"; }
-die() {
-    printf 'miri.sh: FAILED: %s\n' "$*" >&2
-    exit 1
-}
 
 command -v rustup >/dev/null || die "rustup is needed to install the nightly Miri component"
 if ! rustc +nightly -V >/dev/null 2>&1; then

@@ -24,41 +24,10 @@
 #        QUANTIZE_SAN_SKIP_NIGHTLY=1 to skip mode 3 (it installs a nightly toolchain otherwise).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 OUT=$CARGO_TARGET_DIR/sanitizers
-
-# The library's SONAME (libquantize.so.MAJOR) is what linked programs ask the loader for; cargo's
-# target dir has only libquantize.so, so link and run through a directory with both names.
-shared_lib_dir() {
-    local lib=$1 dir=$2 soname
-    soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-    mkdir -p "$dir"
-    ln -sf "$lib" "$dir/libquantize.so"
-    [ -z "$soname" ] || ln -sf "$lib" "$dir/$soname"
-}
 CC=${CC:-gcc}
-START=$SECONDS
 mkdir -p "$OUT"
-
-log() { printf '==> %s\n' "$*"; }
-die() {
-    printf 'test_sanitizers.sh: FAILED: %s\n' "$*" >&2
-    exit 1
-}
-
-SUDO=""
-if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
-apt_updated=0
-apt_install() {
-    command -v apt-get >/dev/null || die "missing $*, and no apt-get to install it"
-    if [ "$apt_updated" = 0 ]; then
-        $SUDO apt-get update -qq
-        apt_updated=1
-    fi
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@"
-}
 
 SAN_FLAGS=("-fsanitize=address,undefined" -fno-omit-frame-pointer -fno-sanitize-recover=all)
 C_FLAGS=(-std=c99 -Wall -Wextra -Wpedantic -Werror -O1 -g -I "$ROOT/include")

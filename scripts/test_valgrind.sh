@@ -15,37 +15,10 @@
 # Env:   CARGO_TARGET_DIR (default: <repo>/target), CC (default gcc).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 OUT=$CARGO_TARGET_DIR/valgrind
-
-# The library's SONAME (libquantize.so.MAJOR) is what linked programs ask the loader for; cargo's
-# target dir has only libquantize.so, so link and run through a directory with both names.
-shared_lib_dir() {
-    local lib=$1 dir=$2 soname
-    soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-    mkdir -p "$dir"
-    ln -sf "$lib" "$dir/libquantize.so"
-    [ -z "$soname" ] || ln -sf "$lib" "$dir/$soname"
-}
 CC=${CC:-gcc}
-START=$SECONDS
 mkdir -p "$OUT"
-
-log() { printf '==> %s\n' "$*"; }
-die() {
-    printf 'test_valgrind.sh: FAILED: %s\n' "$*" >&2
-    exit 1
-}
-
-SUDO=""
-if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
-apt_install() {
-    command -v apt-get >/dev/null || die "missing $*, and no apt-get to install it"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@"
-}
 
 command -v valgrind >/dev/null || apt_install valgrind
 command -v "$CC" >/dev/null || apt_install gcc
