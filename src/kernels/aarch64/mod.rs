@@ -3,6 +3,8 @@
 //! nibble order assumes little-endian memory, as the x86-64 ones do).
 
 pub(crate) mod neon;
+mod neon_blocks;
+mod neon_codebook;
 
 #[cfg(test)]
 mod tests {
