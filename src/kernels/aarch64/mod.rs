@@ -5,6 +5,7 @@
 pub(crate) mod neon;
 mod neon_blocks;
 mod neon_codebook;
+mod neon_iq4nl;
 
 #[cfg(test)]
 mod tests {
@@ -135,7 +136,8 @@ mod tests {
     /// reciprocals that round (non-power-of-two scales) with elements on the code boundaries
     /// (`x * id + 8.5` and `(x - min) * id + 0.5` near integers), subnormal and tiny scales
     /// (`1 / d` infinite: NaN, +inf and -inf codes), MXFP4 around powers of two and at the top
-    /// and bottom scale bytes, codebook thresholds and subnormal absmax.
+    /// and bottom scale bytes, IQ4_NL's near-zero cut-off, codebook thresholds and subnormal
+    /// absmax.
     #[test]
     fn block_kernels_at_their_edges() {
         use crate::codebook::tables::{FP4_THRESHOLDS, NF4_THRESHOLDS};
@@ -179,6 +181,8 @@ mod tests {
             tops.extend([p2(e), down(p2(e)), up(p2(e))]);
         }
         tops.extend([1e-45, 3e-45, 1e-40, 1e-38]);
+        // IQ4_NL's near-zero cut-off (max |x| < 1e-15: scale 0).
+        tops.extend([1e-15, down(1e-15), up(1e-15), 5e-16, 1e-16, 1e-14]);
         // Fractions of the extreme: code boundaries of Q4_0 (k / 8 around .5 steps), Q4_1
         // (k / 15), MXFP4 midpoints (m / 12), codebook thresholds, zeros.
         let mut fracs: Vec<f32> = vec![0.0, -0.0, 1.0, -1.0];

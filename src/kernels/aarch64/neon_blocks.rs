@@ -1,6 +1,6 @@
 //! NEON kernels of the ggml block formats (Q4_0, Q4_1, IQ4_NL, MXFP4), 4 floats or 16 bytes per
-//! vector, and the table of all block-wise NEON kernels (the codebook and group kernels are in
-//! `neon_codebook`). Each equals the scalar per-block reference bit for bit: the same IEEE
+//! vector, and the table of all block-wise NEON kernels (IQ4_NL quantization is in
+//! `neon_iq4nl`, the codebook and group kernels in `neon_codebook`). Each equals the scalar per-block reference bit for bit: the same IEEE
 //! operations in the same order per element (one rounding per multiply, add and subtract: never
 //! `vfma`/`vmla`), the per-block decisions (scale, first largest element, error order) made as
 //! the reference makes them, and the fp16 scales rounded and checked by the reference's own
@@ -13,33 +13,51 @@
 //! raw pointers stay within a chunk whose length bounds them, as each SAFETY comment states.
 
 use super::super::BlockKernels;
-use super::neon_codebook;
+use super::{neon_codebook, neon_iq4nl};
 use crate::formats::common::read_f16;
 use crate::formats::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
-use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, quantize_each};
+use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1};
 use crate::{Error, Result};
 use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
 
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     quantize_blocks: [
-        |s, d| unsafe { quantize_q4_0(s, d) },
-        |s, d| unsafe { quantize_q4_1(s, d) },
-        // IQ4_NL's scale search is 16 dependent passes over one block, each a binary search
-        // per element: the scalar reference (vectorising it across blocks is not done here).
-        |s, d| quantize_each(s, d, iq4_nl::quantize_block),
-        |s, d| unsafe { quantize_mxfp4(s, d) },
+        quantize_q4_0,
+        quantize_q4_1,
+        neon_iq4nl::quantize_iq4_nl,
+        quantize_mxfp4,
     ],
     dequantize_blocks: [
-        |s, d| unsafe { dequantize_q4_0(s, d) },
-        |s, d| unsafe { dequantize_q4_1(s, d) },
-        |s, d| unsafe { dequantize_iq4_nl(s, d) },
-        |s, d| unsafe { dequantize_mxfp4(s, d) },
+        dequantize_q4_0,
+        dequantize_q4_1,
+        dequantize_iq4_nl,
+        dequantize_mxfp4,
     ],
     quantize_codebook: neon_codebook::quantize_codebook,
     dequantize_codebook: neon_codebook::dequantize_codebook,
     quantize_groups: neon_codebook::quantize_groups,
 };
+
+/// Safe entry points (named, so that the optimised build's symbols show every kernel) of the
+/// `#[target_feature]` kernels `$name_impl`.
+macro_rules! entry {
+    ($($name:ident, $imp:ident, $t:ty, $u:ty;)*) => {$(
+        fn $name(src: &[$t], dst: &mut [MaybeUninit<$u>]) -> Result<()> {
+            // SAFETY: NEON is enabled for the whole target (see the module comment).
+            unsafe { $imp(src, dst) }
+        }
+    )*};
+}
+entry! {
+    quantize_q4_0, quantize_q4_0_impl, f32, u8;
+    quantize_q4_1, quantize_q4_1_impl, f32, u8;
+    quantize_mxfp4, quantize_mxfp4_impl, f32, u8;
+    dequantize_q4_0, dequantize_q4_0_impl, u8, f32;
+    dequantize_q4_1, dequantize_q4_1_impl, u8, f32;
+    dequantize_iq4_nl, dequantize_iq4_nl_impl, u8, f32;
+    dequantize_mxfp4, dequantize_mxfp4_impl, u8, f32;
+}
 
 // ---------------------------------------------------------------- shared helpers
 
@@ -226,19 +244,19 @@ fn scaled(values: [float32x4_t; 4], d: f32) -> [float32x4_t; 4] {
 }
 
 #[target_feature(enable = "neon")]
-fn dequantize_q4_0(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+fn dequantize_q4_0_impl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
     let v = load16(&Q4_0_VALUES);
     dequantize_by_table::<{ q4_0::BYTES }>(src, dst, 2, |b| Ok(scaled(v, f16_field(b, 0)?)))
 }
 
 #[target_feature(enable = "neon")]
-fn dequantize_iq4_nl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+fn dequantize_iq4_nl_impl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
     let v = load16(&IQ4_NL_VALUES);
     dequantize_by_table::<{ iq4_nl::BYTES }>(src, dst, 2, |b| Ok(scaled(v, f16_field(b, 0)?)))
 }
 
 #[target_feature(enable = "neon")]
-fn dequantize_mxfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+fn dequantize_mxfp4_impl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
     let v = load16(&MXFP4_VALUES);
     dequantize_by_table::<{ mxfp4::BYTES }>(src, dst, 1, |b| {
         if b[0] == 0xFF {
@@ -249,7 +267,7 @@ fn dequantize_mxfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
 }
 
 #[target_feature(enable = "neon")]
-fn dequantize_q4_1(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+fn dequantize_q4_1_impl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
     let v = load16(&Q4_1_VALUES);
     dequantize_by_table::<{ q4_1::BYTES }>(src, dst, 4, |b| {
         // The reference checks both fields before using either.
@@ -285,7 +303,7 @@ fn trunc_codes(v: [float32x4_t; 4]) -> uint8x16_t {
 /// `lo[j] | hi[j] << 4` (in bytes, as the reference's `q0 | (q1 << 4)`).
 #[inline]
 #[target_feature(enable = "neon")]
-fn pack_ggml(lo: uint8x16_t, hi: uint8x16_t) -> uint8x16_t {
+pub(super) fn pack_ggml(lo: uint8x16_t, hi: uint8x16_t) -> uint8x16_t {
     vorrq_u8(lo, vshlq_n_u8::<4>(hi))
 }
 
@@ -309,7 +327,7 @@ fn any_non_finite(a: &[uint32x4_t; 8]) -> bool {
 }
 
 #[target_feature(enable = "neon")]
-fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+fn quantize_q4_0_impl(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_0::BYTES)) {
         // SAFETY: 32 floats.
         let v = unsafe { load32(x.as_ptr()) };
@@ -350,7 +368,7 @@ fn first_zero(x: &[f32], v: &[float32x4_t; 8]) -> f32 {
 }
 
 #[target_feature(enable = "neon")]
-fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+fn quantize_q4_1_impl(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_1::BYTES)) {
         // SAFETY: 32 floats.
         let v = unsafe { load32(x.as_ptr()) };
@@ -447,7 +465,7 @@ fn mxfp4_codes(
 }
 
 #[target_feature(enable = "neon")]
-fn quantize_mxfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+fn quantize_mxfp4_impl(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     // SAFETY: 32 bytes.
     let lut = unsafe {
         uint8x16x2_t(
