@@ -3,6 +3,9 @@
 //! nibble order assumes little-endian memory, as the x86-64 ones do).
 
 pub(crate) mod neon;
+mod neon_blocks;
+mod neon_codebook;
+mod neon_iq4nl;
 
 #[cfg(test)]
 mod tests {
@@ -125,5 +128,142 @@ mod tests {
                 assert_eq!(a, b, "scale={scale:e} zp={zp}");
             }
         }
+    }
+
+    /// Single blocks at the decisions the NEON block kernels make their own way, against the
+    /// scalar level (result and bytes): Q4_0's and Q4_1's fp16 scale just below and at the
+    /// overflow boundary (|max| / 8 and (max - min) / 15 around 65520, |min| around 65520),
+    /// reciprocals that round (non-power-of-two scales) with elements on the code boundaries
+    /// (`x * id + 8.5` and `(x - min) * id + 0.5` near integers), subnormal and tiny scales
+    /// (`1 / d` infinite: NaN, +inf and -inf codes), MXFP4 around powers of two and at the top
+    /// and bottom scale bytes, IQ4_NL's near-zero cut-off, codebook thresholds and subnormal
+    /// absmax.
+    #[test]
+    fn block_kernels_at_their_edges() {
+        use crate::codebook::tables::{FP4_THRESHOLDS, NF4_THRESHOLDS};
+        use crate::codebook::Codebook;
+        use crate::formats::BlockFormat;
+        let (nb, sb) = (super::neon::KERNELS.blocks, scalar::KERNELS.blocks);
+        let up = |x: f32| f32::from_bits(x.to_bits() + 1);
+        let down = |x: f32| f32::from_bits(x.to_bits().saturating_sub(1));
+        // 2^e for e >= -149 (subnormal below -126).
+        let p2 = |e: i32| {
+            if e < -126 {
+                f32::from_bits(1 << (e + 149))
+            } else {
+                f32::from_bits(((e + 127) as u32) << 23)
+            }
+        };
+        // Extremes (the block's first element, or its negation).
+        let mut tops = vec![
+            1.0f32,
+            3.0,
+            7.0,
+            0.1,
+            1.0 / 3.0,
+            24.0,
+            1e-3,
+            f32::MAX,
+            p2(126),
+        ];
+        for t in [
+            8.0 * 65520.0,
+            8.0 * 65504.0,
+            65520.0,
+            65504.0,
+            15.0 * 65520.0,
+        ] {
+            tops.extend([t, down(t), up(t)]);
+        }
+        for e in [
+            -149, -140, -130, -128, -127, -126, -125, -124, -120, 0, 10, 127,
+        ] {
+            tops.extend([p2(e), down(p2(e)), up(p2(e))]);
+        }
+        tops.extend([1e-45, 3e-45, 1e-40, 1e-38]);
+        // IQ4_NL's near-zero cut-off (max |x| < 1e-15: scale 0).
+        tops.extend([1e-15, down(1e-15), up(1e-15), 5e-16, 1e-16, 1e-14]);
+        // Fractions of the extreme: code boundaries of Q4_0 (k / 8 around .5 steps), Q4_1
+        // (k / 15), MXFP4 midpoints (m / 12), codebook thresholds, zeros.
+        let mut fracs: Vec<f32> = vec![0.0, -0.0, 1.0, -1.0];
+        for k in -16..=16 {
+            for den in [16.0f32, 30.0, 24.0] {
+                let f = k as f32 / den;
+                fracs.extend([f, down(f.abs()).copysign(f), up(f.abs()).copysign(f)]);
+            }
+        }
+        fracs.extend(
+            NF4_THRESHOLDS
+                .iter()
+                .chain(&FP4_THRESHOLDS)
+                .flat_map(|&t| [t, -t]),
+        );
+        let mut blocks: Vec<[f32; 32]> = Vec::new();
+        for &t in &tops {
+            for (r, sign) in [1.0f32, -1.0].into_iter().enumerate() {
+                for start in [0, 7, 31] {
+                    let mut b = [0.0f32; 32];
+                    for (i, v) in b.iter_mut().enumerate() {
+                        let f = fracs[(i * 13 + start * 5 + r * 3) % fracs.len()];
+                        *v = f.clamp(-1.0, 1.0) * t;
+                    }
+                    b[start] = sign * t;
+                    blocks.push(b);
+                    // A large common offset (Q4_1's minimum near the fp16 boundary).
+                    let mut o = b;
+                    for v in &mut o {
+                        *v = (*v * 1e-4) - sign * t;
+                    }
+                    blocks.push(o);
+                }
+            }
+        }
+        let mut out_of_range = [0usize; 4];
+        for b in &blocks {
+            for f in BlockFormat::ALL {
+                let m = f.bytes();
+                let (mut a, mut s) = (
+                    vec![MaybeUninit::new(0xA5u8); m],
+                    vec![MaybeUninit::new(0xA5u8); m],
+                );
+                let ra = (nb.quantize_blocks[f as usize])(b, &mut a);
+                let rs = (sb.quantize_blocks[f as usize])(b, &mut s);
+                assert_eq!(ra, rs, "{} {b:?}", f.name());
+                out_of_range[f as usize] += usize::from(rs == Err(crate::Error::ValueOutOfRange));
+                // SAFETY: both buffers were created initialised.
+                let (a, s): (Vec<u8>, Vec<u8>) = unsafe {
+                    (
+                        a.iter().map(|v| v.assume_init()).collect(),
+                        s.iter().map(|v| v.assume_init()).collect(),
+                    )
+                };
+                assert_eq!(a, s, "{} {b:?}", f.name());
+            }
+            for book in Codebook::ALL {
+                let (mut ca, mut cs) = (
+                    vec![MaybeUninit::new(0u8); 16],
+                    vec![MaybeUninit::new(0u8); 16],
+                );
+                let (mut aa, mut as_) =
+                    (vec![MaybeUninit::new(0f32)], vec![MaybeUninit::new(0f32)]);
+                let ra = (nb.quantize_codebook)(book, b, 32, &mut ca, &mut aa);
+                let rs = (sb.quantize_codebook)(book, b, 32, &mut cs, &mut as_);
+                assert_eq!(ra, rs, "{} {b:?}", book.name());
+                if ra.is_ok() {
+                    // SAFETY: both buffers were created initialised.
+                    let (ca, cs): (Vec<u8>, Vec<u8>) = unsafe {
+                        (
+                            ca.iter().map(|v| v.assume_init()).collect(),
+                            cs.iter().map(|v| v.assume_init()).collect(),
+                        )
+                    };
+                    assert_eq!(ca, cs, "{} {b:?}", book.name());
+                }
+            }
+        }
+        // The fp16 boundary is crossed both ways (Q4_0, Q4_1, IQ4_NL; MXFP4 has no such error).
+        assert!(out_of_range[..3]
+            .iter()
+            .all(|&c| c > 0 && c < blocks.len() / 2));
     }
 }

@@ -26,8 +26,7 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack,
     unpack,
     error_sums,
-    // Block formats, codebooks and groups have no NEON kernels yet: the scalar reference.
-    blocks: &super::super::scalar::BLOCKS,
+    blocks: &super::neon_blocks::BLOCKS,
 };
 
 /// True when this CPU can run these kernels: always, since the module exists only when NEON is
@@ -121,7 +120,7 @@ fn codes4(x: float32x4_t, scale: float32x4_t, zp: int32x4_t) -> int32x4_t {
 /// 16 floats must be readable at `p`.
 #[inline]
 #[target_feature(enable = "neon")]
-unsafe fn codes16(p: *const f32, scale: float32x4_t, zp: int32x4_t) -> int8x16_t {
+pub(super) unsafe fn codes16(p: *const f32, scale: float32x4_t, zp: int32x4_t) -> int8x16_t {
     // SAFETY: the caller guarantees 16 readable floats at `p`.
     let [a, b, c, d] = unsafe {
         [
@@ -142,7 +141,7 @@ unsafe fn codes16(p: *const f32, scale: float32x4_t, zp: int32x4_t) -> int8x16_t
 /// `scalar::pack_pair`: `(even & 0x0F) | (odd << 4)`.
 #[inline]
 #[target_feature(enable = "neon")]
-fn pack32(a: int8x16_t, b: int8x16_t) -> uint8x16_t {
+pub(super) fn pack32(a: int8x16_t, b: int8x16_t) -> uint8x16_t {
     let (a, b) = (vreinterpretq_u8_s8(a), vreinterpretq_u8_s8(b));
     // Shift-left-and-insert keeps the low 4 bits of the even code under the odd one.
     vsliq_n_u8::<4>(vuzp1q_u8(a, b), vuzp2q_u8(a, b))

@@ -1,0 +1,292 @@
+//! NEON kernels of the NF4/FP4 codebooks and of group-wise int4 (groups of 32), equal to the
+//! scalar references bit for bit (see `neon_blocks` for the conventions and the safety
+//! argument: NEON is enabled for the whole target wherever this module is compiled).
+
+use super::neon::{codes16, pack32, KERNELS};
+use super::neon_blocks::{
+    abs_bits, load16, load32, low_bytes, max_lanes, max_u32, planes, store_lookup,
+};
+use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
+use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
+use crate::codebook::Codebook;
+use crate::groups::quantize_groups_with;
+use crate::int4::{params_for, ScaleMethod};
+use crate::kernels::{scalar, Range};
+use crate::{Error, Result};
+use core::arch::aarch64::*;
+use core::mem::MaybeUninit;
+
+// ---------------------------------------------------------------- codebooks
+
+/// NF4 codes (`scalar::encode_nf4`): the number of thresholds strictly below v, counted
+/// directly (each true comparison is all-ones, i.e. -1); NaN compares false everywhere: 0.
+#[inline]
+#[target_feature(enable = "neon")]
+fn nf4_codes(v: float32x4_t, t: &[float32x4_t; 15]) -> uint32x4_t {
+    let mut c = vdupq_n_u32(0);
+    for &ti in t {
+        c = vsubq_u32(c, vcgtq_f32(v, ti));
+    }
+    c
+}
+
+/// The rank of |v| among the FP4 magnitude thresholds (strictly greater; NaN: 0), counted as
+/// in [`nf4_codes`].
+#[inline]
+#[target_feature(enable = "neon")]
+fn fp4_ranks(v: float32x4_t, t: &[float32x4_t; 7]) -> uint32x4_t {
+    let m = vabsq_f32(v);
+    let mut c = vdupq_n_u32(0);
+    for &ti in t {
+        c = vsubq_u32(c, vcgtq_f32(m, ti));
+    }
+    c
+}
+
+/// Codes of 32 scaled values as bytes in element order (two vectors of 16).
+#[inline]
+#[target_feature(enable = "neon")]
+fn codebook_codes(
+    book: Codebook,
+    v: [float32x4_t; 8],
+    nf4: &[float32x4_t; 15],
+    fp4: &[float32x4_t; 7],
+    by_rank: uint8x16_t,
+) -> [uint8x16_t; 2] {
+    let half = |h: usize| {
+        let q = [v[4 * h], v[4 * h + 1], v[4 * h + 2], v[4 * h + 3]];
+        match book {
+            Codebook::Nf4 => low_bytes(q.map(|x| nf4_codes(x, nf4))),
+            Codebook::Fp4 => {
+                // FP4_CODE_BY_RANK[rank], plus the sign bit 8 when v < 0 (-0.0, NaN: none).
+                let code = vqtbl1q_u8(by_rank, low_bytes(q.map(|x| fp4_ranks(x, fp4))));
+                let neg = low_bytes(q.map(|x| vcltzq_f32(x)));
+                vorrq_u8(code, vandq_u8(neg, vdupq_n_u8(8)))
+            }
+        }
+    };
+    [half(0), half(1)]
+}
+
+/// 32 codes in element order (bytes 0..15) packed two per byte, the first element in the high
+/// nibble (bitsandbytes' order).
+#[inline]
+#[target_feature(enable = "neon")]
+fn pack_hi_first(c: [uint8x16_t; 2]) -> uint8x16_t {
+    let (even, odd) = (vuzp1q_u8(c[0], c[1]), vuzp2q_u8(c[0], c[1]));
+    // (even << 4) | (odd & 0x0F); the codes are 0..15.
+    vsliq_n_u8::<4>(odd, even)
+}
+
+/// The kernel of `BlockKernels::quantize_codebook`. Below one vector of 32 elements the scalar
+/// loop has no set-up to pay for.
+pub(super) fn quantize_codebook(
+    book: Codebook,
+    src: &[f32],
+    block_size: usize,
+    codes: &mut [MaybeUninit<u8>],
+    absmax: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    if src.len() < 32 {
+        return cb::quantize_blocks(book, src, block_size, codes, absmax);
+    }
+    // SAFETY: NEON is enabled for the whole target (see `neon_blocks`).
+    unsafe { quantize_codebook_impl(book, src, block_size, codes, absmax) }
+}
+
+#[target_feature(enable = "neon")]
+fn quantize_codebook_impl(
+    book: Codebook,
+    src: &[f32],
+    block_size: usize,
+    codes: &mut [MaybeUninit<u8>],
+    absmax: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let nf4: [float32x4_t; 15] = NF4_THRESHOLDS.map(|t| vdupq_n_f32(t));
+    let fp4: [float32x4_t; 7] = FP4_THRESHOLDS.map(|t| vdupq_n_f32(t));
+    let mut by_rank = [0u8; 16];
+    by_rank[..8].copy_from_slice(&FP4_CODE_BY_RANK);
+    // SAFETY: a 16-byte array.
+    let by_rank = unsafe { vld1q_u8(by_rank.as_ptr()) };
+    for ((block, bc), am) in src
+        .chunks(block_size)
+        .zip(codes.chunks_mut(block_size / 2))
+        .zip(absmax.iter_mut())
+    {
+        let whole = block.len() / 32 * 32;
+        // Pass 1: the largest magnitude as integer bits; NaN and ±Inf have larger |x| bits than
+        // any finite value, so one comparison of the largest bits with 2^126's finds all three.
+        let mut a = vdupq_n_u32(0);
+        for c in block[..whole].chunks_exact(32) {
+            // SAFETY: 32 floats.
+            let v = unsafe { load32(c.as_ptr()) };
+            a = vmaxq_u32(a, max_lanes(&v.map(|x| abs_bits(x))));
+        }
+        let bits = vmaxvq_u32(a);
+        let mut amax = f32::from_bits(bits);
+        if bits > MAX_ABS_INPUT.to_bits() || whole < block.len() {
+            // The reference finds the first bad element and its kind (or covers the tail).
+            amax = cb::block_absmax(block)?;
+        }
+        let r = vdupq_n_f32(cb::reciprocal(amax));
+        // Pass 2: codes of x * r (one rounding, as the reference), two per byte.
+        for (c, o) in block[..whole]
+            .chunks_exact(32)
+            .zip(bc[..whole / 2].chunks_exact_mut(16))
+        {
+            // SAFETY: 32 floats in c; 16 bytes in o.
+            unsafe {
+                let v = load32(c.as_ptr()).map(|x| vmulq_f32(x, r));
+                let q = codebook_codes(book, v, &nf4, &fp4, by_rank);
+                vst1q_u8(o.as_mut_ptr().cast(), pack_hi_first(q));
+            }
+        }
+        cb::quantize_block(book, &block[whole..], amax, &mut bc[whole / 2..]);
+        am.write(amax);
+    }
+    Ok(())
+}
+
+/// The kernel of `BlockKernels::dequantize_codebook` (below 32 elements: the scalar loop).
+pub(super) fn dequantize_codebook(
+    book: Codebook,
+    codes: &[u8],
+    block_size: usize,
+    absmax: &[f32],
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    if dst.len() < 32 {
+        return cb::dequantize_blocks(book, codes, block_size, absmax, dst);
+    }
+    // SAFETY: NEON is enabled for the whole target (see `neon_blocks`).
+    unsafe { dequantize_codebook_impl(book, codes, block_size, absmax, dst) }
+}
+
+/// Each block's 16 outputs `table[code] * absmax` are computed once (the reference's product
+/// for each code, one rounding) and copied by code.
+#[target_feature(enable = "neon")]
+fn dequantize_codebook_impl(
+    book: Codebook,
+    codes: &[u8],
+    block_size: usize,
+    absmax: &[f32],
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let t = load16(cb::table(book));
+    let nib = vdupq_n_u8(0x0F);
+    for ((block, bc), &s) in dst
+        .chunks_mut(block_size)
+        .zip(codes.chunks(block_size / 2))
+        .zip(absmax)
+    {
+        if !s.is_finite() {
+            return Err(Error::NonFinite);
+        }
+        let vs = vdupq_n_f32(s);
+        let p = planes(t.map(|ti| vmulq_f32(ti, vs)));
+        let whole = block.len() / 32 * 32;
+        for (c, o) in bc[..whole / 2]
+            .chunks_exact(16)
+            .zip(block[..whole].chunks_exact_mut(32))
+        {
+            // SAFETY: 16 bytes in c; 32 floats in o.
+            unsafe {
+                let b = vld1q_u8(c.as_ptr());
+                let (hi, lo) = (vshrq_n_u8::<4>(b), vandq_u8(b, nib));
+                // Element 2j is byte j's high nibble, element 2j + 1 its low nibble.
+                let po = o.as_mut_ptr().cast::<f32>();
+                store_lookup(po, &p, vzip1q_u8(hi, lo));
+                store_lookup(po.add(16), &p, vzip2q_u8(hi, lo));
+            }
+        }
+        cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- int4 groups of 32
+
+/// The kernel of `BlockKernels::quantize_groups`: a dedicated loop for groups of 32; other
+/// group sizes, and a last partial group, take the generic loop over NEON's per-tensor kernels
+/// (`neon::KERNELS.scan` and `.quantize_packed`).
+pub(super) fn quantize_groups(
+    src: &[f32],
+    group_size: usize,
+    method: ScaleMethod,
+    codes: &mut [MaybeUninit<u8>],
+    scales: &mut [MaybeUninit<f32>],
+    zero_points: &mut [MaybeUninit<i8>],
+) -> Result<()> {
+    if group_size != 32 {
+        return quantize_groups_with(
+            &KERNELS,
+            src,
+            group_size,
+            method,
+            codes,
+            scales,
+            zero_points,
+        );
+    }
+    // SAFETY: NEON is enabled for the whole target (see `neon_blocks`).
+    unsafe { quantize_groups32(src, method, codes, scales, zero_points) }
+}
+
+#[target_feature(enable = "neon")]
+fn quantize_groups32(
+    src: &[f32],
+    method: ScaleMethod,
+    codes: &mut [MaybeUninit<u8>],
+    scales: &mut [MaybeUninit<f32>],
+    zero_points: &mut [MaybeUninit<i8>],
+) -> Result<()> {
+    let whole = src.len() / 32 * 32;
+    for (g, (x, out)) in src[..whole]
+        .chunks_exact(32)
+        .zip(codes[..whole / 2].chunks_exact_mut(16))
+        .enumerate()
+    {
+        // SAFETY: 32 floats.
+        let v = unsafe { load32(x.as_ptr()) };
+        if max_u32(&v.map(|x| abs_bits(x))) > scalar::MAX_INPUT.to_bits() {
+            // The reference scan reports the first bad element's kind.
+            scalar::scan(x)?;
+        }
+        // No NaN is left: min and max up to the sign of a zero, which `params_for` never looks
+        // at (it compares with 0 and uses 0.0 itself).
+        let mn = [0, 2, 4, 6].map(|j| vminq_f32(v[j], v[j + 1]));
+        let mx = [0, 2, 4, 6].map(|j| vmaxq_f32(v[j], v[j + 1]));
+        let range = Range {
+            min: vminvq_f32(vminq_f32(vminq_f32(mn[0], mn[1]), vminq_f32(mn[2], mn[3]))),
+            max: vmaxvq_f32(vmaxq_f32(vmaxq_f32(mx[0], mx[1]), vmaxq_f32(mx[2], mx[3]))),
+        };
+        let p = params_for(range, method);
+        scales[g].write(p.scale);
+        if let Some(z) = zero_points.get_mut(g) {
+            z.write(p.zero_point);
+        }
+        let (s, zp) = (vdupq_n_f32(p.scale), vdupq_n_s32(i32::from(p.zero_point)));
+        // SAFETY: 32 floats at x; 16 bytes in out.
+        unsafe {
+            let (a, b) = (
+                codes16(x.as_ptr(), s, zp),
+                codes16(x.as_ptr().add(16), s, zp),
+            );
+            vst1q_u8(out.as_mut_ptr().cast(), pack32(a, b));
+        }
+    }
+    let zp_rest = if zero_points.is_empty() {
+        &mut zero_points[..]
+    } else {
+        &mut zero_points[whole / 32..]
+    };
+    quantize_groups_with(
+        &KERNELS,
+        &src[whole..],
+        32,
+        method,
+        &mut codes[whole / 2..],
+        &mut scales[whole / 32..],
+        zp_rest,
+    )
+}
