@@ -37,7 +37,27 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     quantize_codebook: neon_codebook::quantize_codebook,
     dequantize_codebook: neon_codebook::dequantize_codebook,
     quantize_groups: neon_codebook::quantize_groups,
+    dequantize_groups,
 };
+
+/// Group-wise dequantization: the shared group loop over NEON's packed dequantizer (which has no
+/// small-input cut-over, so small groups run NEON too).
+fn dequantize_groups(
+    codes: &[u8],
+    group_size: usize,
+    scales: &[f32],
+    zero_points: &[i8],
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    crate::groups::dequantize_groups_with(
+        super::neon::KERNELS.dequantize_packed,
+        codes,
+        group_size,
+        scales,
+        zero_points,
+        dst,
+    )
+}
 
 /// Safe entry points (named, so that the optimised build's symbols show every kernel) of the
 /// `#[target_feature]` kernels `$name_impl`.
