@@ -473,9 +473,9 @@ mod tests {
         check_lookups(&xs, t);
     }
 
-    /// Every float of magnitude in [4, 256) (all the midpoints and codebook values lie there),
-    /// and every 4099th bit pattern elsewhere (all of them: smaller magnitudes, huge ones,
-    /// infinities, NaNs), both signs.
+    /// Every float of magnitude in [4, 256) (all the midpoints and codebook values lie there;
+    /// every 61st in unoptimised builds, which the test above covers near each decision), and
+    /// every 4099th bit pattern of all (smaller magnitudes, huge ones, infinities, NaNs).
     #[test]
     fn lookups_match_the_reference_exhaustively() {
         if !available() {
@@ -492,7 +492,7 @@ mod tests {
             }
         };
         for sign in [0u32, 0x8000_0000] {
-            for bits in lo..hi {
+            for bits in (lo..hi).step_by(if cfg!(debug_assertions) { 61 } else { 1 }) {
                 xs.push(f32::from_bits(bits | sign));
                 flush(&mut xs, false);
             }
