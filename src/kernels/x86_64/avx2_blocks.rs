@@ -1,7 +1,7 @@
 //! AVX2 kernels of the block-wise formats (ggml blocks, NF4/FP4 codebooks, int4 groups of 32),
 //! 8 floats per vector. Each equals the scalar per-block reference bit for bit; the arguments
 //! are those of the AVX-512 kernels (`avx512_blocks`), which this file follows step by step.
-//! IQ4_NL quantization stays on the scalar reference at this level.
+//! IQ4_NL quantization, 8 blocks at once, is in `avx2_iq4nl`.
 
 use super::super::{scalar, BlockKernels};
 use super::avx2::{codes32, pack32, prefetch, AHEAD, KERNELS};
@@ -9,7 +9,7 @@ use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
 use crate::formats::fp16::{f16_is_finite, f32_to_f16};
-use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, quantize_each};
+use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1};
 use crate::groups::{dequantize_groups_with, quantize_groups_with};
 use crate::int4::{params_for, ScaleMethod};
 use crate::kernels::Range;
@@ -24,7 +24,7 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     quantize_blocks: [
         |s, d| unsafe { quantize_q4_0(s, d) },
         |s, d| unsafe { quantize_q4_1(s, d) },
-        |s, d| quantize_each(s, d, iq4_nl::quantize_block),
+        |s, d| unsafe { super::avx2_iq4nl::quantize_iq4_nl(s, d) },
         |s, d| unsafe { quantize_mxfp4(s, d) },
     ],
     dequantize_blocks: [
@@ -116,7 +116,7 @@ fn mask32(m: [__m256; 4]) -> u32 {
 /// packs them: byte j = code j | code (j + 16) << 4, the high part truncated to a byte.
 #[inline]
 #[target_feature(enable = "avx2,f16c")]
-fn pack_ggml(c: [__m256i; 4]) -> __m128i {
+pub(super) fn pack_ggml(c: [__m256i; 4]) -> __m128i {
     let ab = _mm256_packs_epi32(c[0], c[1]);
     let cd = _mm256_packs_epi32(c[2], c[3]);
     let bytes = _mm256_packus_epi16(ab, cd);
