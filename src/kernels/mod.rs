@@ -158,7 +158,7 @@ fn choose(max_isa: Option<&str>) -> &'static Kernels {
 }
 
 /// The kernels in use: chosen once, at first use, and cached (the library's only global state).
-/// Fuzz builds only: [`fuzzing::with_level`] may override it for the current thread.
+/// Fuzz builds only: `fuzzing::with_level` may override it for the current thread.
 pub(crate) fn active() -> &'static Kernels {
     #[cfg(fuzzing)]
     if let Some(k) = fuzzing::OVERRIDE.get() {
