@@ -20,4 +20,8 @@ pub mod pack;
 pub mod stats;
 
 pub use error::{Error, Result};
+/// Fuzz builds only (`cfg(fuzzing)`): run calls under a chosen SIMD level (see `fuzz/`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use kernels::fuzzing;
 pub use kernels::kernel_name;

@@ -22,7 +22,7 @@ use quantize_fuzz::expect::{Arg, Call};
 use quantize_fuzz::mem::{assert_only_changed, draw_overlap, Mem, Spec};
 use quantize_fuzz::oracle::{self, BlockRef, QK};
 use quantize_fuzz::status::*;
-use quantize_fuzz::{assert_status, check_constants, huge_n, Case};
+use quantize_fuzz::{assert_status, at_every_level, check_constants, huge_n, Case};
 
 fuzz_target!(|data: &[u8]| {
     check_constants();
@@ -39,7 +39,6 @@ fuzz_target!(|data: &[u8]| {
     } else {
         dequantize(&mut cx);
     }
-    cx.finish();
 });
 
 /// An element count: usually whole blocks.
@@ -125,7 +124,7 @@ fn quantize(cx: &mut Case) {
     let want = arg_status.unwrap_or(bad.map_or(OK, |b| b.1));
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got = unsafe {
+    let got = at_every_level("quantize_blocks", &mem, &before, || unsafe {
         quantize_blocks(
             format,
             mem.ptr(0) as *const f32,
@@ -133,10 +132,9 @@ fn quantize(cx: &mut Case) {
             mem.ptr(1),
             mem.specs[1].stated,
         )
-    };
+    });
     assert_status(got, want, "quantize_blocks");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         let allowed = match bad {
             Some((b, _)) if arg_status.is_none() => vec![(mem.addr(1), mem.addr(1) + b * bb)],
@@ -267,7 +265,7 @@ fn dequantize(cx: &mut Case) {
     let want = arg_status.unwrap_or(if bad.is_some() { NON_FINITE } else { OK });
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got = unsafe {
+    let got = at_every_level("dequantize_blocks", &mem, &before, || unsafe {
         dequantize_blocks(
             format,
             mem.ptr(0),
@@ -275,10 +273,9 @@ fn dequantize(cx: &mut Case) {
             mem.ptr(1) as *mut f32,
             n,
         )
-    };
+    });
     assert_status(got, want, "dequantize_blocks");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         let allowed = match bad {
             Some(b) if arg_status.is_none() => vec![(mem.addr(1), mem.addr(1) + 4 * QK * b)],

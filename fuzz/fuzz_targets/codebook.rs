@@ -17,7 +17,7 @@ use quantize_fuzz::draw::{Draw, Mode, TWO_126};
 use quantize_fuzz::expect::{Arg, Call};
 use quantize_fuzz::mem::{assert_only_changed, draw_overlap, Mem, Spec};
 use quantize_fuzz::status::*;
-use quantize_fuzz::{assert_status, check_constants, huge_n, Case};
+use quantize_fuzz::{assert_status, at_every_level, check_constants, huge_n, Case};
 
 fuzz_target!(|data: &[u8]| {
     check_constants();
@@ -27,7 +27,6 @@ fuzz_target!(|data: &[u8]| {
     } else {
         dequantize(&mut cx);
     }
-    cx.finish();
 });
 
 fn packed(n: usize) -> usize {
@@ -141,7 +140,7 @@ fn quantize(cx: &mut Case) {
     let want = arg_status.unwrap_or(bad.map_or(OK, |b| b.1));
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got = unsafe {
+    let got = at_every_level("quantize_codebook_blocks", &mem, &before, || unsafe {
         quantize_codebook_blocks(
             cb,
             mem.ptr(0) as *const f32,
@@ -152,10 +151,9 @@ fn quantize(cx: &mut Case) {
             mem.ptr(2) as *mut f32,
             mem.specs[2].stated,
         )
-    };
+    });
     assert_status(got, want, "quantize_codebook_blocks");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         let allowed = match bad {
             Some((b, _)) if arg_status.is_none() => vec![
@@ -314,7 +312,7 @@ fn dequantize(cx: &mut Case) {
     let want = arg_status.unwrap_or(if bad.is_some() { NON_FINITE } else { OK });
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got = unsafe {
+    let got = at_every_level("dequantize_codebook_blocks", &mem, &before, || unsafe {
         dequantize_codebook_blocks(
             cb,
             mem.ptr(0),
@@ -325,10 +323,9 @@ fn dequantize(cx: &mut Case) {
             mem.specs[1].stated,
             mem.ptr(2) as *mut f32,
         )
-    };
+    });
     assert_status(got, want, "dequantize_codebook_blocks");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         let allowed = match bad {
             Some(b) if arg_status.is_none() => {

@@ -15,7 +15,7 @@ use quantize_fuzz::draw::{Draw, Mode};
 use quantize_fuzz::expect::{code_ok, first_bad_int4, Arg, Call};
 use quantize_fuzz::mem::{assert_only_changed, draw_overlap, Mem, Spec};
 use quantize_fuzz::status::*;
-use quantize_fuzz::{assert_status, check_constants, huge_n, oracle, Case};
+use quantize_fuzz::{assert_status, at_every_level, check_constants, huge_n, oracle, Case};
 
 fuzz_target!(|data: &[u8]| {
     check_constants();
@@ -25,7 +25,6 @@ fuzz_target!(|data: &[u8]| {
     } else {
         dequantize(&mut cx);
     }
-    cx.finish();
 });
 
 fn packed(n: usize) -> usize {
@@ -102,7 +101,7 @@ fn quantize(cx: &mut Case) {
     let want = call.argument_status().unwrap_or(bad.map_or(OK, |b| b.1));
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got = unsafe {
+    let got = at_every_level("quantize_int4_groups", &mem, &before, || unsafe {
         quantize_int4_groups(
             mem.ptr(0) as *const f32,
             n,
@@ -115,10 +114,9 @@ fn quantize(cx: &mut Case) {
             mem.ptr(3) as *mut i8,
             mem.specs[3].stated,
         )
-    };
+    });
     assert_status(got, want, "quantize_int4_groups");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         let allowed = match (call.argument_status(), bad) {
             (None, Some((i, _))) => {
@@ -263,7 +261,7 @@ fn dequantize(cx: &mut Case) {
     let want = arg_status.unwrap_or(bad.map_or(OK, |b| b.1));
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got = unsafe {
+    let got = at_every_level("dequantize_int4_groups", &mem, &before, || unsafe {
         dequantize_int4_groups(
             mem.ptr(0),
             mem.specs[0].stated,
@@ -275,10 +273,9 @@ fn dequantize(cx: &mut Case) {
             mem.specs[2].stated,
             mem.ptr(3) as *mut f32,
         )
-    };
+    });
     assert_status(got, want, "dequantize_int4_groups");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         let allowed = match (call.argument_status(), bad) {
             (None, Some((g, _))) => vec![(mem.addr(3), mem.addr(3) + 4 * (g * gs).min(n))],

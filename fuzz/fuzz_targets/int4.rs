@@ -13,7 +13,7 @@ use quantize_fuzz::draw::Mode;
 use quantize_fuzz::expect::{code_ok, first_bad_int4, Arg, Call};
 use quantize_fuzz::mem::{assert_only_changed, draw_overlap, Mem, Spec};
 use quantize_fuzz::status::*;
-use quantize_fuzz::{assert_status, check_constants, huge_n, oracle, Case};
+use quantize_fuzz::{assert_status, at_every_level, check_constants, huge_n, oracle, Case};
 
 fuzz_target!(|data: &[u8]| {
     check_constants();
@@ -23,7 +23,6 @@ fuzz_target!(|data: &[u8]| {
     } else {
         dequantize(&mut cx);
     }
-    cx.finish();
 });
 
 fn quantize(cx: &mut Case) {
@@ -67,7 +66,7 @@ fn quantize(cx: &mut Case) {
         .unwrap_or_else(|| first_bad_int4(&x).map_or(OK, |b| b.1));
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got = unsafe {
+    let got = at_every_level("quantize_to_int4", &mem, &before, || unsafe {
         quantize_to_int4(
             mem.ptr(0) as *const f32,
             n,
@@ -76,10 +75,9 @@ fn quantize(cx: &mut Case) {
             mem.ptr(2) as *mut f32,
             mem.ptr(3) as *mut i8,
         )
-    };
+    });
     assert_status(got, want, "quantize_to_int4");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         assert_only_changed(&before, &after, &[], "quantize_to_int4 error");
         return;
@@ -175,7 +173,7 @@ fn dequantize(cx: &mut Case) {
     });
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got = unsafe {
+    let got = at_every_level("dequantize_from_int4", &mem, &before, || unsafe {
         dequantize_from_int4(
             mem.ptr(0) as *const i8,
             n,
@@ -183,10 +181,9 @@ fn dequantize(cx: &mut Case) {
             zp,
             mem.ptr(1) as *mut f32,
         )
-    };
+    });
     assert_status(got, want, "dequantize_from_int4");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         assert_only_changed(&before, &after, &[], "dequantize_from_int4 error");
         return;

@@ -17,7 +17,7 @@ use quantize_fuzz::draw::Mode;
 use quantize_fuzz::expect::{code_ok, first_bad_int4, Arg, Call};
 use quantize_fuzz::mem::{assert_only_changed, draw_overlap, Mem, Spec};
 use quantize_fuzz::status::*;
-use quantize_fuzz::{assert_status, check_constants, huge_n, oracle, Case};
+use quantize_fuzz::{assert_status, at_every_level, check_constants, huge_n, oracle, Case};
 
 fuzz_target!(|data: &[u8]| {
     check_constants();
@@ -27,7 +27,6 @@ fuzz_target!(|data: &[u8]| {
     } else {
         dequantize(&mut cx);
     }
-    cx.finish();
 });
 
 fn packed(n: usize) -> usize {
@@ -73,7 +72,7 @@ fn quantize(cx: &mut Case) {
     let want = arg_status.unwrap_or_else(|| first_bad_int4(&x).map_or(OK, |b| b.1));
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got = unsafe {
+    let got = at_every_level("quantize_to_int4_packed", &mem, &before, || unsafe {
         quantize_to_int4_packed(
             mem.ptr(0) as *const f32,
             n,
@@ -83,10 +82,9 @@ fn quantize(cx: &mut Case) {
             mem.ptr(2) as *mut f32,
             mem.ptr(3) as *mut i8,
         )
-    };
+    });
     assert_status(got, want, "quantize_to_int4_packed");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         assert_only_changed(&before, &after, &[], "quantize_to_int4_packed error");
     } else {
@@ -180,7 +178,7 @@ fn dequantize(cx: &mut Case) {
     });
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got = unsafe {
+    let got = at_every_level("dequantize_from_int4_packed", &mem, &before, || unsafe {
         dequantize_from_int4_packed(
             mem.ptr(0),
             mem.specs[0].stated,
@@ -189,10 +187,9 @@ fn dequantize(cx: &mut Case) {
             zp,
             mem.ptr(1) as *mut f32,
         )
-    };
+    });
     assert_status(got, want, "dequantize_from_int4_packed");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         assert_only_changed(&before, &after, &[], "dequantize_from_int4_packed error");
     } else {

@@ -14,7 +14,7 @@ use quantize::ffi::{
 use quantize_fuzz::expect::{code_ok, Arg, Call};
 use quantize_fuzz::mem::{assert_only_changed, draw_overlap, Mem, Spec};
 use quantize_fuzz::status::*;
-use quantize_fuzz::{assert_status, check_constants, huge_n, oracle, Case};
+use quantize_fuzz::{assert_status, at_every_level, check_constants, huge_n, oracle, Case};
 
 fuzz_target!(|data: &[u8]| {
     check_constants();
@@ -24,7 +24,6 @@ fuzz_target!(|data: &[u8]| {
         1..=4 => pack(&mut cx),
         _ => unpack(&mut cx),
     }
-    cx.finish();
 });
 
 fn packed(n: usize) -> usize {
@@ -69,7 +68,6 @@ fn sizes(cx: &mut Case) {
         matches!(text, Ok(t) if !t.is_empty()),
         "quantize_status_message({s}): {text:?}"
     );
-    cx.observe(&quantize_group_count(n, g).to_le_bytes());
 }
 
 fn pack(cx: &mut Case) {
@@ -110,11 +108,11 @@ fn pack(cx: &mut Case) {
         });
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got =
-        unsafe { pack_int4_to_int8(mem.ptr(0) as *const i8, n, mem.ptr(1), mem.specs[1].stated) };
+    let got = at_every_level("pack_int4_to_int8", &mem, &before, || unsafe {
+        pack_int4_to_int8(mem.ptr(0) as *const i8, n, mem.ptr(1), mem.specs[1].stated)
+    });
     assert_status(got, want, "pack_int4_to_int8");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         assert_only_changed(&before, &after, &[], "pack_int4_to_int8 error");
         return;
@@ -156,11 +154,11 @@ fn unpack(cx: &mut Case) {
     let want = call.argument_status().unwrap_or(OK);
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got =
-        unsafe { unpack_int8_to_int4(mem.ptr(0), mem.specs[0].stated, mem.ptr(1) as *mut i8, n) };
+    let got = at_every_level("unpack_int8_to_int4", &mem, &before, || unsafe {
+        unpack_int8_to_int4(mem.ptr(0), mem.specs[0].stated, mem.ptr(1) as *mut i8, n)
+    });
     assert_status(got, want, "unpack_int8_to_int4");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         assert_only_changed(&before, &after, &[], "unpack_int8_to_int4 error");
         return;

@@ -13,13 +13,12 @@ use quantize::stats::ErrorStats;
 use quantize_fuzz::expect::{Arg, Call};
 use quantize_fuzz::mem::{assert_only_changed, draw_overlap, Mem, Spec};
 use quantize_fuzz::status::*;
-use quantize_fuzz::{assert_status, check_constants, huge_n, oracle, Case};
+use quantize_fuzz::{assert_status, at_every_level, check_constants, huge_n, oracle, Case};
 
 fuzz_target!(|data: &[u8]| {
     check_constants();
     let mut cx = Case::new(data);
     measure(&mut cx);
-    cx.finish();
 });
 
 fn measure(cx: &mut Case) {
@@ -84,17 +83,16 @@ fn measure(cx: &mut Case) {
     });
     let before = mem.snapshot();
     // SAFETY: every pointer is NULL or points to at least its stated length of memory.
-    let got = unsafe {
+    let got = at_every_level("quantize_measure_error", &mem, &before, || unsafe {
         quantize_measure_error(
             mem.ptr(0) as *const f32,
             mem.ptr(1) as *const f32,
             n,
             mem.ptr(2) as *mut ErrorStats,
         )
-    };
+    });
     assert_status(got, want, "quantize_measure_error");
     let after = mem.snapshot();
-    cx.observe_call(got, &mem);
     if got != OK {
         assert_only_changed(&before, &after, &[], "quantize_measure_error error");
         return;

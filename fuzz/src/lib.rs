@@ -2,14 +2,16 @@
 //! ([`mem`]), the contract's check order ([`expect`]) and independent references ([`oracle`]).
 //!
 //! Every target calls the `extern "C"` functions of `quantize::ffi` the way a C program does,
-//! with raw pointers into buffers allocated here, and asserts the contract on every input.
+//! with raw pointers into buffers allocated here, and asserts the contract on every input. Its
+//! main call runs under every SIMD level this CPU has ([`at_every_level`]), which must all
+//! return exactly what the best one does.
+//!
+//! Needs `--cfg fuzzing` (cargo-fuzz passes it), which gives the library its `fuzzing` hook.
 
 pub mod draw;
 pub mod expect;
 pub mod mem;
 pub mod oracle;
-
-use std::io::Write;
 
 /// Status codes, written out from DESIGN.md §3 (not taken from the library).
 pub mod status {
@@ -36,77 +38,88 @@ pub fn fnv(data: &[u8]) -> u64 {
     h
 }
 
-/// One fuzz input being run: its choices, and a digest of everything the library returned.
-///
-/// The digest is for comparing SIMD levels. The level is fixed per process (QUANTIZE_MAX_ISA),
-/// so `scripts/fuzz_smoke.sh` replays the same corpus under each level with the environment
-/// variable QUANTIZE_FUZZ_DIGEST naming a file; every input then appends one line
-/// "<hash of input> <hash of all statuses and buffer contents after the calls>", and the files
-/// of the levels must be equal once sorted (the level used is written to "<file>.kernel").
-/// Without the variable nothing is written.
+/// One fuzz input being run: its choices.
 pub struct Case<'a> {
     pub d: draw::Draw<'a>,
-    input: u64,
-    obs: u64,
 }
 
 impl<'a> Case<'a> {
     pub fn new(data: &'a [u8]) -> Self {
         Case {
             d: draw::Draw::new(data),
-            input: fnv(data),
-            obs: 0xcbf2_9ce4_8422_2325,
-        }
-    }
-
-    /// Whether a digest is being written (QUANTIZE_FUZZ_DIGEST is set).
-    pub fn digesting() -> bool {
-        digest_path().is_some()
-    }
-
-    /// Adds bytes to the observation digest (only when digesting: it costs time).
-    pub fn observe(&mut self, bytes: &[u8]) {
-        if !Self::digesting() {
-            return;
-        }
-        for &b in bytes {
-            self.obs ^= u64::from(b);
-            self.obs = self.obs.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    /// Adds a status and every allocation of `mem` to the digest.
-    pub fn observe_call(&mut self, status: i32, mem: &mem::Mem) {
-        if !Self::digesting() {
-            return;
-        }
-        self.observe(&status.to_le_bytes());
-        for (_, b) in mem.snapshot() {
-            self.observe(&b);
-        }
-    }
-
-    /// Writes the digest line if QUANTIZE_FUZZ_DIGEST is set.
-    pub fn finish(self) {
-        if let Some(p) = digest_path() {
-            static LEVEL: std::sync::Once = std::sync::Once::new();
-            LEVEL.call_once(|| {
-                std::fs::write(format!("{p}.kernel"), kernel_name()).expect("write the level file");
-            });
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .expect("open the digest file");
-            writeln!(f, "{:016x} {:016x}", self.input, self.obs).expect("write the digest file");
         }
     }
 }
 
-fn digest_path() -> Option<&'static String> {
-    static PATH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    PATH.get_or_init(|| std::env::var("QUANTIZE_FUZZ_DIGEST").ok())
-        .as_ref()
+/// The SIMD levels every call is compared under, best first, scalar last: those this CPU can
+/// run, at or below QUANTIZE_MAX_ISA's cap (`quantize::fuzzing::level_names`). With
+/// QUANTIZE_FUZZ_LEVELS=best only the first (no comparison; for a faster pass).
+pub fn levels() -> &'static [&'static str] {
+    static LEVELS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    LEVELS.get_or_init(|| {
+        let mut v = quantize::fuzzing::level_names();
+        match std::env::var("QUANTIZE_FUZZ_LEVELS").as_deref() {
+            Ok("best") => v.truncate(1),
+            Ok("all") | Err(_) => {}
+            Ok(other) => panic!("QUANTIZE_FUZZ_LEVELS={other}: expected all or best"),
+        }
+        assert_eq!(v.first().copied(), Some(kernel_name().as_str()));
+        for &level in &v {
+            let name = quantize::fuzzing::with_level(level, kernel_name);
+            assert_eq!(
+                name, level,
+                "quantize_kernel_name() under with_level({level:?})"
+            );
+        }
+        // scripts/fuzz_smoke.sh looks for this line.
+        eprintln!("quantize_fuzz: SIMD levels compared: {}", v.join(" "));
+        v
+    })
+}
+
+/// Makes one C call on `mem`'s buffers under every level of [`levels`] and asserts that every
+/// level returns the same status and leaves every byte of every allocation (outputs, inputs,
+/// guard bytes) exactly as the first (best) level does; a difference panics naming both
+/// levels, the call and the first differing byte. `before` is `mem.snapshot()` taken just
+/// before: each level starts from it. Returns the first level's status, with `mem` as that
+/// level left it, so the target's checks that follow (statuses, untouched bytes, references,
+/// round trips) run once, on the best level's results; the other levels equal them.
+///
+/// Only the target's main call goes through here; the extra calls its checks make (round trips,
+/// unfused forms, one-block calls) run once, at the best level.
+pub fn at_every_level(
+    what: &str,
+    mem: &mem::Mem,
+    before: &mem::Snapshot,
+    f: impl Fn() -> i32,
+) -> i32 {
+    let levels = levels();
+    let first = levels[0];
+    let got = quantize::fuzzing::with_level(first, &f);
+    if levels.len() == 1 {
+        return got;
+    }
+    let after = mem.snapshot();
+    for &level in &levels[1..] {
+        mem.restore(before);
+        let st = quantize::fuzzing::with_level(level, &f);
+        assert_eq!(
+            got, st,
+            "SIMD levels differ: {what} returned status {got} under {first} but {st} under {level}"
+        );
+        for (k, ((_, a), (_, b))) in after.iter().zip(mem.snapshot()).enumerate() {
+            if *a != b {
+                let j = (0..a.len()).find(|&j| a[j] != b[j]).unwrap_or(0);
+                panic!(
+                    "SIMD levels differ: after {what} (status {got}), byte {j} of allocation {k} \
+                     is {:#04x} under {first} but {:#04x} under {level}",
+                    a[j], b[j]
+                );
+            }
+        }
+    }
+    mem.restore(&after);
+    got
 }
 
 /// Asserts a status, naming the call.

@@ -218,7 +218,7 @@ impl Mem {
     }
 
     /// Every allocation's bytes, with their start addresses.
-    pub fn snapshot(&self) -> Vec<(usize, Vec<u8>)> {
+    pub fn snapshot(&self) -> Snapshot {
         self.allocs
             .iter()
             .map(|a| {
@@ -228,6 +228,18 @@ impl Mem {
                 (a.ptr as usize, v)
             })
             .collect()
+    }
+
+    /// Puts back every allocation's bytes from a `snapshot()` of this `Mem`.
+    pub fn restore(&self, snap: &Snapshot) {
+        for (a, (addr, b)) in self.allocs.iter().zip(snap) {
+            assert!(
+                *addr == a.ptr as usize && b.len() == a.layout.size(),
+                "foreign snapshot"
+            );
+            // SAFETY: the whole allocation, which `b` is as long as.
+            unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), a.ptr, b.len()) };
+        }
     }
 }
 
@@ -239,6 +251,9 @@ impl Drop for Mem {
         }
     }
 }
+
+/// Every allocation of a [`Mem`]: start address and bytes.
+pub type Snapshot = Vec<(usize, Vec<u8>)>;
 
 /// Byte range `[start, end)` a function may have written.
 pub type Region = (usize, usize);

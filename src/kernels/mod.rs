@@ -169,13 +169,67 @@ fn choose(max_isa: Option<&str>) -> &'static Kernels {
 }
 
 /// The kernels in use: chosen once, at first use, and cached (the library's only global state).
+/// Fuzz builds only: `fuzzing::with_level` may override it for the current thread.
 pub(crate) fn active() -> &'static Kernels {
-    static ACTIVE: std::sync::OnceLock<&'static Kernels> = std::sync::OnceLock::new();
-    ACTIVE.get_or_init(|| choose(std::env::var("QUANTIZE_MAX_ISA").ok().as_deref()))
+    #[cfg(fuzzing)]
+    if let Some(k) = fuzzing::OVERRIDE.get() {
+        return k;
+    }
+    chosen()
+}
+
+/// The level chosen at first use (best available, capped by QUANTIZE_MAX_ISA), cached.
+fn chosen() -> &'static Kernels {
+    static CHOSEN: std::sync::OnceLock<&'static Kernels> = std::sync::OnceLock::new();
+    CHOSEN.get_or_init(|| choose(std::env::var("QUANTIZE_MAX_ISA").ok().as_deref()))
 }
 
 /// The name of the SIMD level in use: "scalar", "avx2", "avx512" or "neon".
 pub fn kernel_name() -> &'static str {
     // The names are ASCII literals.
     active().name.to_str().unwrap_or("scalar")
+}
+
+/// A hook for the fuzz crate, compiled only under `cfg(fuzzing)` (cargo-fuzz passes
+/// `--cfg fuzzing`), so normal builds have neither it nor the check in [`active`]. It lets one
+/// process run the same C calls under every SIMD level and compare the results byte for byte.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::Kernels;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// The level [`super::active`] returns on this thread instead of the cached choice.
+        pub(super) static OVERRIDE: Cell<Option<&'static Kernels>> = const { Cell::new(None) };
+    }
+
+    /// The levels the process may use, best first, scalar last: the one the library chose
+    /// (honouring QUANTIZE_MAX_ISA) and every level below it that this CPU can run.
+    pub fn level_names() -> Vec<&'static str> {
+        let top = super::chosen().name;
+        let levels = super::levels().into_iter().skip_while(|k| k.name != top);
+        // The names are ASCII literals.
+        levels
+            .map(|k| k.name.to_str().unwrap_or("scalar"))
+            .collect()
+    }
+
+    /// Runs `f` with every library call on this thread using level `name` (one of
+    /// [`level_names`]); the previous setting is restored afterwards, even on a panic.
+    /// Panics on a name this CPU cannot run.
+    pub fn with_level<R>(name: &str, f: impl FnOnce() -> R) -> R {
+        let k = super::levels()
+            .into_iter()
+            .find(|k| k.name.to_bytes() == name.as_bytes())
+            .unwrap_or_else(|| panic!("SIMD level {name:?} is not available on this CPU"));
+        struct Restore(Option<&'static Kernels>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                OVERRIDE.set(self.0);
+            }
+        }
+        let _restore = Restore(OVERRIDE.replace(Some(k)));
+        f()
+    }
 }
