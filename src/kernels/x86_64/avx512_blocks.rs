@@ -619,14 +619,12 @@ unsafe fn dequantize_codebook(
     let t = unsafe { _mm512_loadu_ps(t.as_ptr()) };
     let first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     let second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+    let good = absmax.iter().position(|s| !s.is_finite());
     for ((block, bc), &s) in dst
         .chunks_mut(block_size)
         .zip(codes.chunks(block_size / 2))
-        .zip(absmax)
+        .zip(&absmax[..good.unwrap_or(absmax.len())])
     {
-        if !s.is_finite() {
-            return Err(Error::NonFinite);
-        }
         let vs = _mm512_set1_ps(s);
         let whole = block.len() / 32 * 32;
         for i in (0..whole).step_by(32) {
@@ -646,7 +644,10 @@ unsafe fn dequantize_codebook(
             cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
         }
     }
-    Ok(())
+    match good {
+        Some(_) => Err(Error::NonFinite),
+        None => Ok(()),
+    }
 }
 
 // ---------------------------------------------------------------- int4 groups of 32
