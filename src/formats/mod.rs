@@ -166,6 +166,30 @@ pub(crate) fn quantize_each<const N: usize>(
     Ok(())
 }
 
+/// Quantizes whole blocks in runs of `run_blocks` blocks (`bytes` each) with `run`, which may
+/// decline a run (returning false, having written nothing: a bad block in it, or a case it does
+/// not handle); declined runs and the blocks after the last whole run go to `each`, the
+/// block-by-block quantizer that reports the first bad block. The SIMD kernels' outer loop.
+pub(crate) fn quantize_runs(
+    src: &[f32],
+    dst: &mut [MaybeUninit<u8>],
+    (run_blocks, bytes): (usize, usize),
+    mut run: impl FnMut(&[f32], &mut [MaybeUninit<u8>]) -> bool,
+    mut each: impl FnMut(&[f32], &mut [MaybeUninit<u8>]) -> Result<()>,
+) -> Result<()> {
+    let full = src.len() / (QK * run_blocks) * (QK * run_blocks);
+    let (head, tail) = dst.split_at_mut(full / QK * bytes);
+    for (x, out) in src[..full]
+        .chunks_exact(QK * run_blocks)
+        .zip(head.chunks_exact_mut(run_blocks * bytes))
+    {
+        if !run(x, out) {
+            each(x, out)?;
+        }
+    }
+    each(&src[full..], tail)
+}
+
 /// Runs a per-block dequantizer over whole blocks (`src.len() == dst.len() / 32 * N`), writing
 /// each block only once it has succeeded: the scalar kernels.
 pub(crate) fn dequantize_each<const N: usize>(

@@ -8,7 +8,7 @@
 
 use super::avx2::{prefetch, AHEAD};
 use super::avx2_blocks::pack_ggml;
-use crate::formats::{iq4_nl, quantize_each};
+use crate::formats::{iq4_nl, quantize_each, quantize_runs};
 use crate::Result;
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -178,18 +178,14 @@ fn sums8(x: &[__m256; 32], w: &[__m256; 32], id: __m256, t: Tables) -> (__m256, 
 #[target_feature(enable = "avx2,f16c")]
 pub(super) unsafe fn quantize_iq4_nl(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     let t = tables();
-    let full = src.len() / 256 * 256;
-    let (head, tail) = dst.split_at_mut(full / 32 * iq4_nl::BYTES);
-    for (x, out) in src[..full]
-        .chunks_exact(256)
-        .zip(head.chunks_exact_mut(8 * iq4_nl::BYTES))
-    {
-        // SAFETY: 256 floats and 8 blocks of bytes.
-        if !unsafe { iq4_nl_x8(x, out, t) } {
-            quantize_each(x, out, iq4_nl::quantize_block)?;
-        }
-    }
-    quantize_each(&src[full..], tail, iq4_nl::quantize_block)
+    quantize_runs(
+        src,
+        dst,
+        (8, iq4_nl::BYTES),
+        // SAFETY: 8 blocks of floats and of bytes; AVX2 is enabled here.
+        |x, out| unsafe { iq4_nl_x8(x, out, t) },
+        |x, out| quantize_each(x, out, iq4_nl::quantize_block),
+    )
 }
 
 /// A blend by mask: `m ? b : a` (masks all ones or zero).

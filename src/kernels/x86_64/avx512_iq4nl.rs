@@ -8,7 +8,7 @@
 use super::avx512::{prefetch, AHEAD};
 use super::avx512_blocks::pack_ggml;
 use super::avx512_x16::to_f16;
-use crate::formats::{iq4_nl, quantize_each};
+use crate::formats::{iq4_nl, quantize_each, quantize_runs};
 use crate::Result;
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -184,18 +184,14 @@ fn sums16(x: &[__m512; 32], w: &[__m512; 32], id: __m512, t: Tables) -> (__m512,
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(super) unsafe fn quantize_iq4_nl(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     let t = tables();
-    let full = src.len() / 512 * 512;
-    let (head, tail) = dst.split_at_mut(full / 32 * iq4_nl::BYTES);
-    for (x, out) in src[..full]
-        .chunks_exact(512)
-        .zip(head.chunks_exact_mut(16 * iq4_nl::BYTES))
-    {
-        // SAFETY: 512 floats and 16 blocks of bytes.
-        if !unsafe { iq4_nl_x16(x, out, t) } {
-            quantize_each(x, out, iq4_nl::quantize_block)?;
-        }
-    }
-    quantize_each(&src[full..], tail, iq4_nl::quantize_block)
+    quantize_runs(
+        src,
+        dst,
+        (16, iq4_nl::BYTES),
+        // SAFETY: 16 blocks of floats and of bytes; AVX-512 is enabled here.
+        |x, out| unsafe { iq4_nl_x16(x, out, t) },
+        |x, out| quantize_each(x, out, iq4_nl::quantize_block),
+    )
 }
 
 /// `iq4_nl::search_scale` of 16 blocks (lane b: block b) from their elements `x` (element j

@@ -11,7 +11,7 @@
 
 use super::avx512::{codes16_bounded, fast_scale, prefetch, AHEAD};
 use super::avx512_blocks::{self as per_block, abs_bits, codes16, even_odd, pack_ggml, trunc_code};
-use crate::formats::{mxfp4, q4_0, q4_1};
+use crate::formats::{mxfp4, q4_0, q4_1, quantize_runs};
 use crate::int4::ScaleMethod;
 use crate::kernels::scalar;
 use crate::Result;
@@ -196,19 +196,14 @@ fn inverse_or_zero(d: __m512) -> __m512 {
 /// Quantizes whole groups of 16 Q4_0 blocks, then the rest block by block.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(super) unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-    let full = src.len() / N16 * N16;
-    let (head, tail) = dst.split_at_mut(full / 32 * q4_0::BYTES);
-    for (x, out) in src[..full]
-        .chunks_exact(N16)
-        .zip(head.chunks_exact_mut(16 * q4_0::BYTES))
-    {
-        // SAFETY: 512 floats and 16 blocks of bytes; AVX-512 is enabled here.
-        if !unsafe { q4_0_x16(x, out) } {
-            unsafe { per_block::quantize_q4_0(x, out)? };
-        }
-    }
-    // SAFETY: AVX-512 is enabled here.
-    unsafe { per_block::quantize_q4_0(&src[full..], tail) }
+    quantize_runs(
+        src,
+        dst,
+        (16, q4_0::BYTES),
+        // SAFETY (both): run: 512 floats and 16 blocks of bytes; AVX-512 is enabled here.
+        |x, out| unsafe { q4_0_x16(x, out) },
+        |x, out| unsafe { per_block::quantize_q4_0(x, out) },
+    )
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
@@ -275,19 +270,14 @@ unsafe fn q4_0_x16(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
 /// Quantizes whole groups of 16 Q4_1 blocks, then the rest block by block.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(super) unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-    let full = src.len() / N16 * N16;
-    let (head, tail) = dst.split_at_mut(full / 32 * q4_1::BYTES);
-    for (x, out) in src[..full]
-        .chunks_exact(N16)
-        .zip(head.chunks_exact_mut(16 * q4_1::BYTES))
-    {
-        // SAFETY: 512 floats and 16 blocks of bytes; AVX-512 is enabled here.
-        if !unsafe { q4_1_x16(x, out) } {
-            unsafe { per_block::quantize_q4_1(x, out)? };
-        }
-    }
-    // SAFETY: AVX-512 is enabled here.
-    unsafe { per_block::quantize_q4_1(&src[full..], tail) }
+    quantize_runs(
+        src,
+        dst,
+        (16, q4_1::BYTES),
+        // SAFETY (both): run: 512 floats and 16 blocks of bytes; AVX-512 is enabled here.
+        |x, out| unsafe { q4_1_x16(x, out) },
+        |x, out| unsafe { per_block::quantize_q4_1(x, out) },
+    )
 }
 
 /// For the blocks whose `v` lane is a zero of either sign, the first zero of the block with its
