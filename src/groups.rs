@@ -102,6 +102,51 @@ pub fn quantize_int4_groups_uninit(
     )
 }
 
+/// A SIMD level's group kernel: `groups32`, the level's dedicated loop, quantizes the whole
+/// groups of 32 (it gets `src` cut to them and the outputs exactly as long as they need);
+/// [`quantize_groups_with`] over the level's per-tensor kernels `k` does a last partial group
+/// and every other group size. Lengths as `BlockKernels::quantize_groups` states them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn quantize_groups_split32(
+    k: &Kernels,
+    src: &[f32],
+    group_size: usize,
+    method: ScaleMethod,
+    codes: &mut [MaybeUninit<u8>],
+    scales: &mut [MaybeUninit<f32>],
+    zero_points: &mut [MaybeUninit<i8>],
+    groups32: impl FnOnce(
+        &[f32],
+        ScaleMethod,
+        &mut [MaybeUninit<u8>],
+        &mut [MaybeUninit<f32>],
+        &mut [MaybeUninit<i8>],
+    ) -> Result<()>,
+) -> Result<()> {
+    if group_size != 32 {
+        return quantize_groups_with(k, src, group_size, method, codes, scales, zero_points);
+    }
+    let whole = src.len() / 32 * 32;
+    let (codes, codes_rest) = codes.split_at_mut(whole / 2);
+    let (scales, scales_rest) = scales.split_at_mut(whole / 32);
+    // Absmax without zero points: both parts empty.
+    let (zps, zps_rest) = zero_points.split_at_mut(if zero_points.is_empty() {
+        0
+    } else {
+        whole / 32
+    });
+    groups32(&src[..whole], method, codes, scales, zps)?;
+    quantize_groups_with(
+        k,
+        &src[whole..],
+        32,
+        method,
+        codes_rest,
+        scales_rest,
+        zps_rest,
+    )
+}
+
 /// The group loop on top of one level's per-tensor kernels (`k.scan`, `k.quantize_packed`): the
 /// scalar level's group kernel, and the SIMD levels' for group sizes they have no dedicated
 /// kernel for. Lengths as `BlockKernels::quantize_groups` states them.

@@ -9,7 +9,7 @@ use super::neon_blocks::{
 use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
-use crate::groups::quantize_groups_with;
+use crate::groups::quantize_groups_split32;
 use crate::int4::{params_for, ScaleMethod};
 use crate::kernels::{scalar, Range};
 use crate::{Error, Result};
@@ -217,21 +217,20 @@ pub(super) fn quantize_groups(
     scales: &mut [MaybeUninit<f32>],
     zero_points: &mut [MaybeUninit<i8>],
 ) -> Result<()> {
-    if group_size != 32 {
-        return quantize_groups_with(
-            &KERNELS,
-            src,
-            group_size,
-            method,
-            codes,
-            scales,
-            zero_points,
-        );
-    }
-    // SAFETY: NEON is enabled for the whole target (see `neon_blocks`).
-    unsafe { quantize_groups32(src, method, codes, scales, zero_points) }
+    quantize_groups_split32(
+        &KERNELS,
+        src,
+        group_size,
+        method,
+        codes,
+        scales,
+        zero_points,
+        // SAFETY: NEON is enabled for the whole target (see `neon_blocks`).
+        |s, m, c, sc, z| unsafe { quantize_groups32(s, m, c, sc, z) },
+    )
 }
 
+/// Whole groups of 32, group by group.
 #[target_feature(enable = "neon")]
 fn quantize_groups32(
     src: &[f32],
@@ -240,10 +239,9 @@ fn quantize_groups32(
     scales: &mut [MaybeUninit<f32>],
     zero_points: &mut [MaybeUninit<i8>],
 ) -> Result<()> {
-    let whole = src.len() / 32 * 32;
-    for (g, (x, out)) in src[..whole]
+    for (g, (x, out)) in src
         .chunks_exact(32)
-        .zip(codes[..whole / 2].chunks_exact_mut(16))
+        .zip(codes.chunks_exact_mut(16))
         .enumerate()
     {
         // SAFETY: 32 floats.
@@ -275,18 +273,5 @@ fn quantize_groups32(
             vst1q_u8(out.as_mut_ptr().cast(), pack32(a, b));
         }
     }
-    let zp_rest = if zero_points.is_empty() {
-        &mut zero_points[..]
-    } else {
-        &mut zero_points[whole / 32..]
-    };
-    quantize_groups_with(
-        &KERNELS,
-        &src[whole..],
-        32,
-        method,
-        &mut codes[whole / 2..],
-        &mut scales[whole / 32..],
-        zp_rest,
-    )
+    Ok(())
 }

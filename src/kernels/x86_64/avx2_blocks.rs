@@ -10,7 +10,7 @@ use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
 use crate::formats::fp16::{f16_is_finite, f32_to_f16};
 use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1};
-use crate::groups::{dequantize_groups_with, quantize_groups_with};
+use crate::groups::{dequantize_groups_with, quantize_groups_split32};
 use crate::int4::{params_for, ScaleMethod};
 use crate::kernels::Range;
 use crate::{Error, Result};
@@ -49,7 +49,11 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         }
     },
 
-    quantize_groups: |s, gs, m, c, sc, z| unsafe { quantize_groups(s, gs, m, c, sc, z) },
+    quantize_groups: |s, gs, m, c, sc, z| {
+        quantize_groups_split32(&KERNELS, s, gs, m, c, sc, z, |s, m, c, sc, z| unsafe {
+            quantize_groups32(s, m, c, sc, z)
+        })
+    },
     dequantize_groups: |c, gs, sc, z, d| {
         dequantize_groups_with(
             |c, s, zp, d| unsafe { super::avx2::dequantize_packed_impl(c, s, zp, d) },
@@ -643,30 +647,16 @@ unsafe fn dequantize_codebook(
 
 // ---------------------------------------------------------------- int4 groups of 32
 
-/// Group-wise int4 with a dedicated kernel for groups of 32; other sizes, and a last partial
-/// group, take the generic loop over this level's per-tensor kernels.
+/// Whole groups of 32 (`groups::quantize_groups_split32` does the rest), group by group.
 #[target_feature(enable = "avx2,f16c")]
-unsafe fn quantize_groups(
+unsafe fn quantize_groups32(
     src: &[f32],
-    group_size: usize,
     method: ScaleMethod,
     codes: &mut [MaybeUninit<u8>],
     scales: &mut [MaybeUninit<f32>],
     zero_points: &mut [MaybeUninit<i8>],
 ) -> Result<()> {
-    if group_size != 32 {
-        return quantize_groups_with(
-            &KERNELS,
-            src,
-            group_size,
-            method,
-            codes,
-            scales,
-            zero_points,
-        );
-    }
-    let whole = src.len() / 32 * 32;
-    for (g, x) in src[..whole].chunks_exact(32).enumerate() {
+    for (g, x) in src.chunks_exact(32).enumerate() {
         prefetch(x.as_ptr().wrapping_add(AHEAD));
         prefetch(x.as_ptr().wrapping_add(AHEAD + 16));
         // SAFETY: 32 floats.
@@ -693,18 +683,5 @@ unsafe fn quantize_groups(
             _mm_storeu_si128(codes.as_mut_ptr().add(16 * g).cast(), pack32(c));
         }
     }
-    let zp_rest = if zero_points.is_empty() {
-        &mut zero_points[..]
-    } else {
-        &mut zero_points[whole / 32..]
-    };
-    quantize_groups_with(
-        &KERNELS,
-        &src[whole..],
-        32,
-        method,
-        &mut codes[whole / 2..],
-        &mut scales[whole / 32..],
-        zp_rest,
-    )
+    Ok(())
 }

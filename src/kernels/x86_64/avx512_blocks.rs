@@ -13,7 +13,7 @@ use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
 use crate::formats::fp16::{f16_is_finite, f32_to_f16};
 use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1};
-use crate::groups::{dequantize_groups_with, quantize_groups_with};
+use crate::groups::{dequantize_groups_with, quantize_groups_split32};
 use crate::int4::{params_for, ScaleMethod};
 use crate::kernels::Range;
 use crate::{Error, Result};
@@ -49,7 +49,11 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         }
     },
 
-    quantize_groups: |s, gs, m, c, sc, z| unsafe { quantize_groups(s, gs, m, c, sc, z) },
+    quantize_groups: |s, gs, m, c, sc, z| {
+        quantize_groups_split32(&KERNELS, s, gs, m, c, sc, z, |s, m, c, sc, z| unsafe {
+            quantize_groups32(s, m, c, sc, z)
+        })
+    },
     dequantize_groups: |c, gs, sc, z, d| {
         dequantize_groups_with(
             |c, s, zp, d| unsafe { super::avx512::dequantize_packed_impl(c, s, zp, d) },
@@ -652,35 +656,21 @@ unsafe fn dequantize_codebook(
 
 // ---------------------------------------------------------------- int4 groups of 32
 
-/// Group-wise int4 with a dedicated kernel for groups of 32 (scan, parameters and codes of a
-/// group from two registers); other group sizes, and a last partial group, take the generic
-/// loop over this level's per-tensor kernels.
+/// Whole groups of 32 (`groups::quantize_groups_split32` does the rest): runs of 16 groups at
+/// once, then group by group (scan, parameters and codes of a group from two registers).
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn quantize_groups(
+unsafe fn quantize_groups32(
     src: &[f32],
-    group_size: usize,
     method: ScaleMethod,
     codes: &mut [MaybeUninit<u8>],
     scales: &mut [MaybeUninit<f32>],
     zero_points: &mut [MaybeUninit<i8>],
 ) -> Result<()> {
-    if group_size != 32 {
-        return quantize_groups_with(
-            &KERNELS,
-            src,
-            group_size,
-            method,
-            codes,
-            scales,
-            zero_points,
-        );
-    }
     let limit = _mm512_set1_epi32(scalar::MAX_INPUT.to_bits() as i32);
-    let whole = src.len() / 32 * 32;
     // Runs of 16 groups at once; from the first run holding a bad element on, group by group.
     // SAFETY: AVX-512 is enabled here.
     let done = unsafe { x16::quantize_groups32(src, method, codes, scales, zero_points) };
-    for (g, x) in src[..whole].chunks_exact(32).enumerate().skip(done / 32) {
+    for (g, x) in src.chunks_exact(32).enumerate().skip(done / 32) {
         // SAFETY: 32 floats.
         let (x0, x1) = unsafe { load32(x) };
         let bad = _mm512_cmpgt_epi32_mask(abs_bits(x0), limit)
@@ -710,7 +700,7 @@ unsafe fn quantize_groups(
             _mm512_and_si512(even, nib),
             _mm512_slli_epi32::<4>(_mm512_and_si512(odd, nib)),
         );
-        // SAFETY: group g's 16 bytes start at 16 g < codes.len() = n / 2 (rounded up).
+        // SAFETY: group g's 16 bytes start at 16 g < codes.len() = 16 * groups.
         unsafe {
             _mm_storeu_si128(
                 codes.as_mut_ptr().add(16 * g).cast(),
@@ -718,20 +708,7 @@ unsafe fn quantize_groups(
             )
         };
     }
-    let zp_rest = if zero_points.is_empty() {
-        &mut zero_points[..]
-    } else {
-        &mut zero_points[whole / 32..]
-    };
-    quantize_groups_with(
-        &KERNELS,
-        &src[whole..],
-        32,
-        method,
-        &mut codes[whole / 2..],
-        &mut scales[whole / 32..],
-        zp_rest,
-    )
+    Ok(())
 }
 
 /// `clamp(rne(x / scale) + zp, -8, 7)` in int32 lanes, with a true division (as
