@@ -7,8 +7,8 @@
 
 use super::neon_blocks::{low_bytes, pack_ggml};
 use crate::formats::fp16::{f16_is_finite, f32_to_f16};
-use crate::formats::{iq4_nl, quantize_each};
-use crate::{Error, Result};
+use crate::formats::{iq4_nl, quantize_each, quantize_runs};
+use crate::Result;
 use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
 
@@ -157,14 +157,11 @@ fn search4(x: &[f32; 128], t: &Tables) -> [f32; 4] {
     out
 }
 
-/// Writes one block with scale `d` from the search (the tail of `iq4_nl::quantize_block`).
+/// Writes one block with scale `d` from the search and its finite fp16 copy `dh` (the tail of
+/// `iq4_nl::quantize_block`).
 #[inline]
 #[target_feature(enable = "neon")]
-fn write_block(x: &[f32], d: f32, out: &mut [MaybeUninit<u8>], t: &Tables) -> Result<()> {
-    let dh = f32_to_f16(d);
-    if !f16_is_finite(dh) {
-        return Err(Error::ValueOutOfRange);
-    }
+fn write_block(x: &[f32], d: f32, dh: u16, out: &mut [MaybeUninit<u8>], t: &Tables) {
     let id = vdupq_n_f32(if d != 0.0 { 1.0 / d } else { 0.0 });
     let half = |h: usize| {
         let idx: [uint32x4_t; 4] = core::array::from_fn(|k| {
@@ -181,7 +178,6 @@ fn write_block(x: &[f32], d: f32, out: &mut [MaybeUninit<u8>], t: &Tables) -> Re
     let rest = &mut out[2..2 + 16];
     // SAFETY: 16 bytes (bounds-checked above).
     unsafe { vst1q_u8(rest.as_mut_ptr().cast(), codes) };
-    Ok(())
 }
 
 /// True when any of the floats is NaN or ±Inf.
@@ -199,10 +195,9 @@ fn any_non_finite(x: &[f32]) -> bool {
     vmaxvq_u32(bad) != 0 || x.chunks_exact(4).remainder().iter().any(|v| !v.is_finite())
 }
 
-/// The kernel of `BlockKernels::quantize_blocks[IQ4_NL]`: groups of four blocks (the last,
-/// partial one padded with zero blocks, whose results are not written); a group holding NaN or
-/// ±Inf goes to the scalar reference, which reports the first bad block after writing the ones
-/// before it. Blocks are written in order, each only after its own checks.
+/// The kernel of `BlockKernels::quantize_blocks[IQ4_NL]`: runs of four blocks; a run holding
+/// NaN or ±Inf, or a block whose scale fp16 cannot hold, and the last one to three blocks go to
+/// the scalar reference, which reports the first bad block after writing the ones before it.
 pub(super) fn quantize_iq4_nl(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     // SAFETY: NEON is enabled for the whole target (see `neon_blocks`).
     unsafe { quantize_iq4_nl_impl(src, dst) }
@@ -212,19 +207,34 @@ pub(super) fn quantize_iq4_nl(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Resul
 fn quantize_iq4_nl_impl(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     const B: usize = iq4_nl::BYTES;
     let t = tables();
-    for (x, out) in src.chunks(128).zip(dst.chunks_mut(4 * B)) {
-        if any_non_finite(x) {
-            quantize_each(x, out, iq4_nl::quantize_block)?;
-            continue;
-        }
-        let mut padded = [0.0f32; 128];
-        padded[..x.len()].copy_from_slice(x);
-        let d = search4(&padded, &t);
-        for ((xb, ob), &db) in x.chunks_exact(32).zip(out.chunks_exact_mut(B)).zip(&d) {
-            write_block(xb, db, ob, &t)?;
-        }
-    }
-    Ok(())
+    quantize_runs(
+        src,
+        dst,
+        (4, B),
+        |x, out| {
+            let Ok(x4) = <&[f32; 128]>::try_from(x) else {
+                return false;
+            };
+            if any_non_finite(x) {
+                return false;
+            }
+            let d = search4(x4, &t);
+            let dh = d.map(f32_to_f16);
+            if !dh.iter().all(|&h| f16_is_finite(h)) {
+                return false;
+            }
+            for (((xb, ob), &db), &h) in x
+                .chunks_exact(32)
+                .zip(out.chunks_exact_mut(B))
+                .zip(&d)
+                .zip(&dh)
+            {
+                write_block(xb, db, h, ob, &t);
+            }
+            true
+        },
+        |x, out| quantize_each(x, out, iq4_nl::quantize_block),
+    )
 }
 
 #[cfg(test)]
