@@ -135,7 +135,9 @@ pub(crate) fn quantize_groups_split32(
     } else {
         whole / 32
     });
-    groups32(&src[..whole], method, codes, scales, zps)?;
+    if whole > 0 {
+        groups32(&src[..whole], method, codes, scales, zps)?;
+    }
     quantize_groups_with(
         k,
         &src[whole..],
