@@ -9,7 +9,6 @@
 
 use libfuzzer_sys::fuzz_target;
 use quantize::ffi::{dequantize_from_int4, quantize_to_int4};
-use quantize_fuzz::draw::Mode;
 use quantize_fuzz::expect::{code_ok, first_bad_int4, Arg, Call};
 use quantize_fuzz::mem::{assert_only_changed, draw_overlap, Mem, Spec};
 use quantize_fuzz::status::*;
@@ -134,17 +133,7 @@ fn dequantize(cx: &mut Case) {
         specs[0].stated = n;
         specs[1].stated = n;
     }
-    let scale = if d.chance(200) {
-        oracle::f16_to_f32(d.u16() & 0x7BFF) // some finite positive value
-    } else {
-        let e = d.scale_exp();
-        d.float(e, Mode::Wild)
-    };
-    let zp = if d.chance(230) {
-        d.code_of(Mode::Clean)
-    } else {
-        d.code()
-    };
+    let (scale, zp) = d.dequantize_params();
     let overlap = draw_overlap(d, &specs, &[0, 1]);
     let mem = Mem::new(specs, overlap, d.byte());
     let mode = d.mode();

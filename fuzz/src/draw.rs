@@ -135,6 +135,24 @@ impl<'a> Draw<'a> {
         }
     }
 
+    /// The scale and zero point given to an int4 dequantizer: mostly a finite positive value
+    /// (an fp16 one) and a valid zero point, otherwise any float (NaN, ±Inf too) and any
+    /// zero point.
+    pub fn dequantize_params(&mut self) -> (f32, i8) {
+        let scale = if self.chance(200) {
+            crate::oracle::f16_to_f32(self.u16() & 0x7BFF)
+        } else {
+            let e = self.scale_exp();
+            self.float(e, Mode::Wild)
+        };
+        let zp = if self.chance(230) {
+            self.code_of(Mode::Clean)
+        } else {
+            self.code()
+        };
+        (scale, zp)
+    }
+
     /// An int4 code of `mode`: out-of-range ones only when Wild.
     pub fn code_of(&mut self, mode: Mode) -> i8 {
         if mode == Mode::Wild {
