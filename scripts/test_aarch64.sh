@@ -14,6 +14,7 @@
 #   - every integration test in tests/ except those that compile C programs or generate the
 #     header (c_programs, c_header, header): they need a C toolchain and programs run for the
 #     target, which this script does not set up; the x86-64 suite runs them.
+# Before the tests, clippy with -D warnings for the target (code x86-64's clippy never sees).
 # Then it checks that the NEON kernel functions (neon, neon_blocks, neon_iq4nl, neon_codebook)
 # in an optimised build contain no fused multiply-add instruction.
 # Little-endian only: aarch64_be (big-endian) is out of scope and not tested.
@@ -61,6 +62,12 @@ QEMU=$(find_qemu)
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$QEMU -L $SYSROOT"
 say "runner: $CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER ($("$QEMU" --version | head -n1))"
+
+# --- lints -----------------------------------------------------------------------------------
+# Code compiled only for aarch64 (and x86-only code left unused there) is invisible to the
+# x86-64 clippy run.
+say "cargo clippy --target $TARGET --all-targets -- -D warnings"
+cargo clippy --quiet --target "$TARGET" --all-targets -- -D warnings || die "clippy for $TARGET"
 
 # --- tests -----------------------------------------------------------------------------------
 skipped=(c_programs c_header header)
