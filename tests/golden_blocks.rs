@@ -23,56 +23,60 @@ fn read_f32(name: &str) -> Vec<f32> {
         .collect()
 }
 
-/// The case names and element counts of cases.json: `{"name": {"elements": N}, ...}`.
-fn cases() -> Vec<(String, usize)> {
+/// The cases of cases.json: name, element count and the formats ggml wrote for it (those whose
+/// block size divides the count): `{"name": {"elements": N, "formats": ["q4_0", ...]}, ...}`.
+fn cases() -> Vec<(String, usize, Vec<String>)> {
     let text = String::from_utf8(read("cases.json")).expect("cases.json is UTF-8");
-    let mut out = Vec::new();
-    let mut rest = text.as_str();
-    // Each case is `"name": {` ... `"elements": N` ... `}`.
-    while let Some(open) = rest.find(": {") {
-        let head = &rest[..open];
-        let name_end = head.rfind('"').expect("case name");
-        let name_start = head[..name_end].rfind('"').expect("case name") + 1;
-        let name = head[name_start..name_end].to_string();
-        let body_end = rest[open..].find('}').expect("closing brace") + open;
-        let body = &rest[open..body_end];
-        let key = body.find("\"elements\"").expect("elements key");
-        let digits: String = body[key + 10..]
-            .chars()
-            .skip_while(|c| !c.is_ascii_digit())
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        out.push((name, digits.parse().expect("element count")));
-        rest = &rest[body_end + 1..];
-    }
-    out
+    let json: serde_json::Value = serde_json::from_str(&text).expect("cases.json parses");
+    let obj = json.as_object().expect("cases.json is an object");
+    obj.iter()
+        .map(|(name, case)| {
+            let n = case["elements"].as_u64().expect("elements") as usize;
+            let formats = case["formats"]
+                .as_array()
+                .expect("formats")
+                .iter()
+                .map(|f| f.as_str().expect("format name").to_string())
+                .collect();
+            (name.clone(), n, formats)
+        })
+        .collect()
+}
+
+/// The formats of this library that ggml wrote for a case.
+fn formats_of(listed: &[String]) -> Vec<BlockFormat> {
+    BlockFormat::ALL
+        .into_iter()
+        .filter(|f| listed.iter().any(|l| l == f.name()))
+        .collect()
 }
 
 #[test]
 fn cases_json_lists_the_expected_cases() {
-    let names: Vec<String> = cases().into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> = cases().into_iter().map(|(n, _, _)| n).collect();
     for must in [
         "normal",
         "special_blocks",
         "ties",
         "sign_ties",
         "subnormal_scale",
+        "superblock_special",
     ] {
         assert!(
             names.iter().any(|n| n == must),
             "{must} missing from {names:?}"
         );
     }
-    assert_eq!(names.len(), 12);
+    assert_eq!(names.len(), 13);
 }
 
 #[test]
 fn quantize_equals_ggml_bytes() {
     let mut failures = Vec::new();
-    for (case, n) in cases() {
+    for (case, n, listed) in cases() {
         let x = read_f32(&format!("{case}.f32"));
         assert_eq!(x.len(), n, "{case}: element count");
-        for format in BlockFormat::ALL {
+        for format in formats_of(&listed) {
             let want = read(&format!("{case}.{}", format.name()));
             assert_eq!(
                 want.len(),
@@ -85,7 +89,7 @@ fn quantize_equals_ggml_bytes() {
                 continue;
             }
             let bb = format.bytes();
-            let bad: Vec<usize> = (0..n / 32)
+            let bad: Vec<usize> = (0..n / format.elements())
                 .filter(|&b| got[b * bb..][..bb] != want[b * bb..][..bb])
                 .collect();
             if let Some(&b) = bad.first() {
@@ -93,7 +97,7 @@ fn quantize_equals_ggml_bytes() {
                     "{case} {}: {} of {} blocks differ, first block {b}: got {:02x?}, ggml {:02x?}",
                     format.name(),
                     bad.len(),
-                    n / 32,
+                    n / format.elements(),
                     &got[b * bb..][..bb],
                     &want[b * bb..][..bb],
                 ));
@@ -106,8 +110,8 @@ fn quantize_equals_ggml_bytes() {
 #[test]
 fn dequantize_equals_ggml_floats() {
     let mut failures = Vec::new();
-    for (case, n) in cases() {
-        for format in BlockFormat::ALL {
+    for (case, n, listed) in cases() {
+        for format in formats_of(&listed) {
             let blocks = read(&format!("{case}.{}", format.name()));
             let want = read_f32(&format!("{case}.{}.deq.f32", format.name()));
             assert_eq!(want.len(), n, "{case} {format:?}");
@@ -122,7 +126,7 @@ fn dequantize_equals_ggml_floats() {
                     "{case} {}: first mismatch in block {} (element {i}): got {:e} ({:#010x}), \
                      ggml {:e} ({:#010x})",
                     format.name(),
-                    i / 32,
+                    i / format.elements(),
                     got[i],
                     got[i].to_bits(),
                     want[i],
