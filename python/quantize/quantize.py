@@ -864,7 +864,8 @@ def dequantize_int4_groups(
 
         status = _rows_run(rows, threads, rows * row, call_row)
     check(status, fn, explain)
-    return np.moveaxis(o.finish(), -1, ax)
+    result = o.finish()
+    return result if ax == result.ndim - 1 else np.moveaxis(result, -1, ax)
 
 
 # --- ggml/GGUF block formats ----------------------------------------------------------------
@@ -1151,7 +1152,8 @@ def dequantize_codebook_blocks(
 
         status = _rows_run(rows, threads, rows * row, call_row)
     check(status, fn, explain)
-    return np.moveaxis(o.finish(), -1, ax)
+    result = o.finish()
+    return result if ax == result.ndim - 1 else np.moveaxis(result, -1, ax)
 
 
 # --- error statistics ------------------------------------------------------------------------
