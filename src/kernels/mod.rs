@@ -13,6 +13,8 @@ mod tests_blocks;
 pub(crate) mod x86_64;
 
 use crate::codebook::Codebook;
+use crate::formats::BlockFormat;
+pub(crate) use crate::formats::{DequantizeBlocks, QuantizeBlocks};
 use crate::int4::ScaleMethod;
 use crate::Result;
 use core::mem::MaybeUninit;
@@ -63,12 +65,21 @@ pub(crate) struct Kernels {
     pub blocks: &'static BlockKernels,
 }
 
-/// Quantizes whole blocks: `src.len()` is a multiple of the block's element count and `dst`
-/// holds exactly the bytes of that many blocks.
-pub(crate) type QuantizeBlocks = fn(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()>;
-/// Dequantizes whole blocks: `dst.len()` is a multiple of the block's element count and `src`
-/// holds exactly the bytes of that many blocks.
-pub(crate) type DequantizeBlocks = fn(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()>;
+/// A level's kernels for some of the block formats, by `BlockFormat as usize`; `None` runs the
+/// format's scalar reference (its [`crate::formats::Spec`]), so a new format needs no entry here
+/// until a level accelerates it. Build one with [`format_table`].
+pub(crate) type FormatTable<T> = [Option<T>; BlockFormat::COUNT];
+
+/// The table holding `entries` and `None` for every other format.
+pub(crate) const fn format_table<T: Copy>(entries: &[(BlockFormat, T)]) -> FormatTable<T> {
+    let mut table = [None; BlockFormat::COUNT];
+    let mut i = 0;
+    while i < entries.len() {
+        table[entries[i].0 as usize] = Some(entries[i].1);
+        i += 1;
+    }
+    table
+}
 
 /// Codebook quantization of all blocks (see [`BlockKernels::quantize_codebook`]).
 pub(crate) type QuantizeCodebook = fn(
@@ -110,10 +121,10 @@ pub(crate) type DequantizeGroups = fn(
 /// it (a block may be validated before it is written). The scalar entries call the per-block
 /// references in `crate::formats` and `crate::codebook`, which stay the oracle.
 pub(crate) struct BlockKernels {
-    /// By `BlockFormat as usize` (Q4_0, Q4_1, IQ4_NL, MXFP4).
-    pub quantize_blocks: [QuantizeBlocks; 4],
-    /// By `BlockFormat as usize`.
-    pub dequantize_blocks: [DequantizeBlocks; 4],
+    /// The formats this level accelerates (the others run their scalar reference).
+    pub quantize_blocks: FormatTable<QuantizeBlocks>,
+    /// As `quantize_blocks`.
+    pub dequantize_blocks: FormatTable<DequantizeBlocks>,
     /// `crate::codebook::quantize_codebook` after its argument checks: `codes.len() ==
     /// codes_len(n)`, `absmax.len() == absmax_len(n, block_size)`, valid `block_size`.
     pub quantize_codebook: QuantizeCodebook,
@@ -126,6 +137,18 @@ pub(crate) struct BlockKernels {
     /// `crate::groups::dequantize_int4_groups` after its length checks (lengths as for
     /// `quantize_groups`); a group's bad zero point or scale is its data error.
     pub dequantize_groups: DequantizeGroups,
+}
+
+impl Kernels {
+    /// This level's quantizer of `format`: its own kernel or the format's scalar reference.
+    pub(crate) fn quantize_blocks(&self, format: BlockFormat) -> QuantizeBlocks {
+        self.blocks.quantize_blocks[format as usize].unwrap_or(format.spec().quantize)
+    }
+
+    /// This level's dequantizer of `format`: its own kernel or the format's scalar reference.
+    pub(crate) fn dequantize_blocks(&self, format: BlockFormat) -> DequantizeBlocks {
+        self.blocks.dequantize_blocks[format as usize].unwrap_or(format.spec().dequantize)
+    }
 }
 
 /// Every level this CPU can run, best first; the scalar reference is always last.

@@ -1,7 +1,6 @@
 //! The portable scalar reference: the definition every SIMD kernel is tested against.
 
 use super::{BlockKernels, ErrorSums, Kernels, Range};
-use crate::formats::{dequantize_each, iq4_nl, mxfp4, q4_0, q4_1, quantize_each};
 use crate::{Error, Result};
 use core::mem::MaybeUninit;
 
@@ -20,18 +19,9 @@ pub(crate) static KERNELS: Kernels = Kernels {
 };
 
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
-    quantize_blocks: [
-        |src, dst| quantize_each(src, dst, q4_0::quantize_block),
-        |src, dst| quantize_each(src, dst, q4_1::quantize_block),
-        |src, dst| quantize_each(src, dst, iq4_nl::quantize_block),
-        |src, dst| quantize_each(src, dst, mxfp4::quantize_block),
-    ],
-    dequantize_blocks: [
-        |src, dst| dequantize_each(src, dst, q4_0::dequantize_block),
-        |src, dst| dequantize_each(src, dst, q4_1::dequantize_block),
-        |src, dst| dequantize_each(src, dst, iq4_nl::dequantize_block),
-        |src, dst| dequantize_each(src, dst, mxfp4::dequantize_block),
-    ],
+    // Every format runs its own scalar reference (`formats::Spec`).
+    quantize_blocks: [None; crate::formats::BlockFormat::COUNT],
+    dequantize_blocks: [None; crate::formats::BlockFormat::COUNT],
     quantize_codebook: crate::codebook::scalar::quantize_blocks,
     dequantize_codebook: crate::codebook::scalar::dequantize_blocks,
     quantize_groups: |src, group_size, method, codes, scales, zero_points| {
