@@ -24,7 +24,9 @@ pub(crate) mod q4_1;
 
 use core::mem::MaybeUninit;
 
-use crate::{Error, Result};
+use crate::float::{for_each_chunk, for_each_chunk_into, CHUNK};
+use crate::kernels::Kernels;
+use crate::{Error, Floats, FloatsMut, FloatsUninit, Result};
 use common::QK;
 
 /// A ggml/GGUF block format. The discriminants are the C constants `QUANTIZE_FORMAT_*`.
@@ -184,6 +186,74 @@ pub fn dequantize_blocks_uninit(
     let need = blocks_len(format, dst.len())?;
     let src = src.get(..need).ok_or(Error::BufferTooSmall)?;
     crate::kernels::active().dequantize_blocks(format)(src, dst)
+}
+
+/// [`quantize_blocks`] from float32, float16 or bfloat16 values: bit for bit what
+/// `quantize_blocks` gives on the values widened to float32 (which is exact). Errors as there.
+pub fn quantize_blocks_from(format: BlockFormat, src: Floats<'_>, dst: &mut [u8]) -> Result<()> {
+    quantize_blocks_from_uninit(format, src, crate::out::uninit(dst))
+}
+
+/// [`quantize_blocks_from`] into possibly uninitialised memory.
+pub fn quantize_blocks_from_uninit(
+    format: BlockFormat,
+    src: Floats<'_>,
+    dst: &mut [MaybeUninit<u8>],
+) -> Result<()> {
+    quantize_blocks_from_with(crate::kernels::active(), format, src, dst)
+}
+
+/// [`quantize_blocks_from_uninit`] on the kernels of level `k`.
+pub(crate) fn quantize_blocks_from_with(
+    k: &Kernels,
+    format: BlockFormat,
+    src: Floats<'_>,
+    dst: &mut [MaybeUninit<u8>],
+) -> Result<()> {
+    let need = blocks_len(format, src.len())?;
+    let dst = dst.get_mut(..need).ok_or(Error::BufferTooSmall)?;
+    let quantize = k.quantize_blocks(format);
+    let (e, b) = (format.elements(), format.bytes());
+    // CHUNK is a whole number of blocks of every format, so chunks start on block boundaries.
+    for_each_chunk(k, src, CHUNK, |start, x| {
+        quantize(x, &mut dst[start / e * b..][..x.len() / e * b])
+    })
+}
+
+/// [`dequantize_blocks`] into float32, float16 or bfloat16 values: the float32 results rounded
+/// once to the output type (nearest, ties to even). Errors as there; on a bad block, the values
+/// of the blocks before it may have been written, never any after it.
+pub fn dequantize_blocks_into(
+    format: BlockFormat,
+    src: &[u8],
+    mut dst: FloatsMut<'_>,
+) -> Result<()> {
+    dequantize_blocks_into_uninit(format, src, dst.as_uninit())
+}
+
+/// [`dequantize_blocks_into`] into possibly uninitialised memory.
+pub fn dequantize_blocks_into_uninit(
+    format: BlockFormat,
+    src: &[u8],
+    dst: FloatsUninit<'_>,
+) -> Result<()> {
+    dequantize_blocks_into_with(crate::kernels::active(), format, src, dst)
+}
+
+/// [`dequantize_blocks_into_uninit`] on the kernels of level `k`.
+pub(crate) fn dequantize_blocks_into_with(
+    k: &Kernels,
+    format: BlockFormat,
+    src: &[u8],
+    dst: FloatsUninit<'_>,
+) -> Result<()> {
+    let need = blocks_len(format, dst.len())?;
+    let src = src.get(..need).ok_or(Error::BufferTooSmall)?;
+    let dequantize = k.dequantize_blocks(format);
+    let (e, b) = (format.elements(), format.bytes());
+    for_each_chunk_into(k, dst, CHUNK, |start, out| {
+        dequantize(&src[start / e * b..][..out.len() / e * b], out)
+    })
 }
 
 /// Runs a per-block quantizer over whole blocks of `E` values (`dst.len() == src.len() / E *

@@ -9,6 +9,8 @@ pub(crate) mod scalar;
 mod tests;
 #[cfg(test)]
 mod tests_blocks;
+#[cfg(test)]
+mod tests_half;
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 pub(crate) mod x86_64;
 
@@ -61,6 +63,14 @@ pub(crate) struct Kernels {
     pub unpack: fn(src: &[u8], dst: &mut [MaybeUninit<i8>]),
     /// Error sums of two inputs of equal length; `NonFinite` if either holds NaN or ±Inf.
     pub error_sums: fn(x: &[f32], y: &[f32]) -> Result<ErrorSums>,
+    /// float16 bit patterns to float32 (exact); `dst.len() == src.len()`.
+    pub widen_f16: fn(src: &[u16], dst: &mut [MaybeUninit<f32>]),
+    /// bfloat16 bit patterns to float32 (exact); `dst.len() == src.len()`.
+    pub widen_bf16: fn(src: &[u16], dst: &mut [MaybeUninit<f32>]),
+    /// float32 to float16, to nearest, ties to even; `dst.len() == src.len()`.
+    pub narrow_f16: fn(src: &[f32], dst: &mut [MaybeUninit<u16>]),
+    /// float32 to bfloat16, to nearest, ties to even; `dst.len() == src.len()`.
+    pub narrow_bf16: fn(src: &[f32], dst: &mut [MaybeUninit<u16>]),
     /// The block-wise formats (ggml blocks, codebooks, int4 groups).
     pub blocks: &'static BlockKernels,
 }
@@ -194,11 +204,32 @@ fn choose(max_isa: Option<&str>) -> &'static Kernels {
 /// The kernels in use: chosen once, at first use, and cached (the library's only global state).
 /// Fuzz builds only: `fuzzing::with_level` may override it for the current thread.
 pub(crate) fn active() -> &'static Kernels {
-    #[cfg(fuzzing)]
-    if let Some(k) = fuzzing::OVERRIDE.get() {
+    #[cfg(any(test, fuzzing))]
+    if let Some(k) = OVERRIDE.get() {
         return k;
     }
     chosen()
+}
+
+#[cfg(any(test, fuzzing))]
+thread_local! {
+    /// Test and fuzz builds only: the level [`active`] returns on this thread instead of the
+    /// cached choice (see [`with_kernels`]).
+    static OVERRIDE: std::cell::Cell<Option<&'static Kernels>> = const { std::cell::Cell::new(None) };
+}
+
+/// Test and fuzz builds only: runs `f` with every library call on this thread using level `k`;
+/// the previous setting is restored afterwards, even on a panic.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn with_kernels<R>(k: &'static Kernels, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<&'static Kernels>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            OVERRIDE.set(self.0);
+        }
+    }
+    let _restore = Restore(OVERRIDE.replace(Some(k)));
+    f()
 }
 
 /// The level chosen at first use (best available, capped by QUANTIZE_MAX_ISA), cached.
@@ -219,14 +250,6 @@ pub fn kernel_name() -> &'static str {
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing {
-    use super::Kernels;
-    use std::cell::Cell;
-
-    thread_local! {
-        /// The level [`super::active`] returns on this thread instead of the cached choice.
-        pub(super) static OVERRIDE: Cell<Option<&'static Kernels>> = const { Cell::new(None) };
-    }
-
     /// The levels the process may use, best first, scalar last: the one the library chose
     /// (honouring QUANTIZE_MAX_ISA) and every level below it that this CPU can run.
     pub fn level_names() -> Vec<&'static str> {
@@ -246,13 +269,6 @@ pub mod fuzzing {
             .into_iter()
             .find(|k| k.name.to_bytes() == name.as_bytes())
             .unwrap_or_else(|| panic!("SIMD level {name:?} is not available on this CPU"));
-        struct Restore(Option<&'static Kernels>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                OVERRIDE.set(self.0);
-            }
-        }
-        let _restore = Restore(OVERRIDE.replace(Some(k)));
-        f()
+        super::with_kernels(k, f)
     }
 }

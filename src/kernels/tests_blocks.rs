@@ -11,15 +11,15 @@ use crate::pack::packed_len;
 use core::mem::MaybeUninit;
 
 /// xorshift64*, so failures reproduce.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
     fn pow2(&mut self, lo: i32, hi: i32) -> f32 {
@@ -32,7 +32,7 @@ impl Rng {
     /// `benign` leaves out the kinds that make most formats fail (huge values, fp16 scale
     /// overflow), so that runs of 16 clean blocks, which the AVX-512 kernels take at once, are
     /// common.
-    fn block(&mut self, len: usize, benign: bool) -> Vec<f32> {
+    pub(super) fn block(&mut self, len: usize, benign: bool) -> Vec<f32> {
         // (benign blocks stay below 2^16, where every format's fp16 scale fits)
         let scale = if benign {
             self.pow2(-30, 16)
@@ -131,7 +131,7 @@ impl Rng {
         v
     }
     /// Puts NaN or ±Inf at a random place (sometimes), returning whether it did.
-    fn poison(&mut self, x: &mut [f32]) {
+    pub(super) fn poison(&mut self, x: &mut [f32]) {
         if !x.is_empty() && self.below(2) == 0 {
             let i = self.below(x.len() as u64) as usize;
             x[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][self.below(3) as usize];
@@ -146,7 +146,7 @@ fn simd_levels() -> Vec<&'static Kernels> {
         .collect()
 }
 
-fn uninit_vec<T: Copy>(n: usize, fill: T) -> Vec<MaybeUninit<T>> {
+pub(super) fn uninit_vec<T: Copy>(n: usize, fill: T) -> Vec<MaybeUninit<T>> {
     vec![MaybeUninit::new(fill); n]
 }
 
