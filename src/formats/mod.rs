@@ -21,6 +21,7 @@ pub(crate) mod iq4_nl;
 pub(crate) mod mxfp4;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;
+pub(crate) mod q4_k;
 
 use core::mem::MaybeUninit;
 
