@@ -45,6 +45,9 @@ pub enum BlockFormat {
     Iq4Nl = 2,
     /// 32 values, 17 bytes: E8M0 scale byte, 16 bytes of FP4 (E2M1) codes.
     Mxfp4 = 3,
+    /// 256 values, 144 bytes: fp16 super-block scale and minimum, 12 bytes of 6-bit sub-block
+    /// scales and minima (8 sub-blocks of 32), 128 bytes of codes; `x ≈ d·s·q - dmin·m`.
+    Q4K = 4,
 }
 
 /// Quantizes whole blocks: `src.len()` is a multiple of the block's element count and `dst`
@@ -73,7 +76,7 @@ pub(crate) struct Spec {
 
 impl BlockFormat {
     /// How many formats there are (the length of tables indexed by `BlockFormat as usize`).
-    pub const COUNT: usize = 4;
+    pub const COUNT: usize = 5;
 
     /// Every format, in the order of their C constants.
     pub const ALL: [BlockFormat; BlockFormat::COUNT] = [
@@ -81,6 +84,7 @@ impl BlockFormat {
         BlockFormat::Q4_1,
         BlockFormat::Iq4Nl,
         BlockFormat::Mxfp4,
+        BlockFormat::Q4K,
     ];
 
     /// The format's description: the one place a format is registered.
@@ -90,6 +94,7 @@ impl BlockFormat {
             BlockFormat::Q4_1 => &q4_1::SPEC,
             BlockFormat::Iq4Nl => &iq4_nl::SPEC,
             BlockFormat::Mxfp4 => &mxfp4::SPEC,
+            BlockFormat::Q4K => &q4_k::SPEC,
         }
     }
 
@@ -325,12 +330,12 @@ mod tests {
     #[test]
     fn format_table() {
         let bytes: Vec<usize> = BlockFormat::ALL.iter().map(|f| f.bytes()).collect();
-        assert_eq!(bytes, [18, 20, 18, 17]);
+        assert_eq!(bytes, [18, 20, 18, 17, 144]);
         for (i, f) in BlockFormat::ALL.into_iter().enumerate() {
             assert_eq!(BlockFormat::from_raw(i as u32), Some(f));
         }
         let elements: Vec<usize> = BlockFormat::ALL.iter().map(|f| f.elements()).collect();
-        assert_eq!(elements, [32, 32, 32, 32]);
+        assert_eq!(elements, [32, 32, 32, 32, 256]);
         assert_eq!(BlockFormat::from_raw(BlockFormat::COUNT as u32), None);
         assert_eq!(BlockFormat::from_name("MXFP4"), Some(BlockFormat::Mxfp4));
         assert_eq!(BlockFormat::from_name("q4_0"), Some(BlockFormat::Q4_0));

@@ -49,12 +49,19 @@ use super::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
 use crate::{Error, Result};
 
 /// Values per super-block (ggml's `QK_K`).
-#[cfg_attr(not(test), allow(dead_code))] // used once the format is registered in `formats`
 pub(crate) const ELEMENTS: usize = 256;
 
 /// Bytes per super-block.
-#[cfg_attr(not(test), allow(dead_code))] // used once the format is registered in `formats`
 pub(crate) const BYTES: usize = 144;
+
+/// The format's description (see [`super::Spec`]).
+pub(crate) const SPEC: super::Spec = super::Spec {
+    name: "q4_k",
+    elements: ELEMENTS,
+    bytes: BYTES,
+    quantize: |src, dst| super::quantize_each(src, dst, quantize_block),
+    dequantize: |src, dst| super::dequantize_each(src, dst, dequantize_block),
+};
 
 /// Values per sub-block.
 const SUB: usize = 32;
@@ -237,7 +244,6 @@ fn level6(v: f32) -> u8 {
 /// `d` or `dmin` is not a finite fp16 (largest sub-block scale or minimum at or above
 /// 63 · 65520, about 4.1e6, which needs values of magnitude around 6e7 for the scale, 4.1e6
 /// for a negative minimum).
-#[cfg_attr(not(test), allow(dead_code))] // used once the format is registered in `formats`
 pub(crate) fn quantize_block(x: &[f32; ELEMENTS]) -> Result<[u8; BYTES]> {
     if !x.iter().all(|v| v.is_finite()) {
         return Err(Error::NonFinite);
@@ -314,7 +320,6 @@ pub(crate) fn quantize_block(x: &[f32; ELEMENTS]) -> Result<[u8; BYTES]> {
 /// rounded on its own (no FMA).
 ///
 /// Errors: [`Error::NonFinite`] when the stored `d` or `dmin` is infinite or NaN.
-#[cfg_attr(not(test), allow(dead_code))] // used once the format is registered in `formats`
 pub(crate) fn dequantize_block(b: &[u8; BYTES]) -> Result<[f32; ELEMENTS]> {
     let dh = read_f16(b, 0);
     let mh = read_f16(b, 2);
