@@ -20,6 +20,7 @@ pub(crate) mod fp16;
 pub(crate) mod iq4_nl;
 pub(crate) mod iq4_xs;
 pub(crate) mod mxfp4;
+pub(crate) mod nvfp4;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;
 
