@@ -16,8 +16,9 @@
 //!   weights): [`super::iq4_nl::search_scale`], 0 for a sub-block whose largest magnitude is
 //!   below 1e-15.
 //! - The super-block scale comes from the sub-block scale of largest magnitude (the first one
-//!   met, compared with a strict `>`, so a NaN sub-block scale is never chosen): `d = -s / 32`
-//!   in float32. Its fp16 rounding is what is stored; the float32 `d` itself is what the rest
+//!   met, compared with a strict `>`, so a NaN sub-block scale, which the search gives when a
+//!   value's square overflows float32, is never chosen; that sub-block then gets l = 0 below and
+//!   is stored as zeros, as ggml stores it): `d = -s / 32` in float32. Its fp16 rounding is what is stored; the float32 `d` itself is what the rest
 //!   of the computation uses. When every sub-block scale is 0 this is `-0.0`, so ggml stores
 //!   the fp16 byte pattern of negative zero (0x8000).
 //! - Sub-block `i` gets `l = clamp(nearest_int(id * s_i), -32, 31)` with `id = 1 / d` (0 when
@@ -317,6 +318,20 @@ mod tests {
         let mut x = [0.0f32; ELEMENTS];
         x[3] = 1.0e7;
         assert!(quantize_block(&x).is_ok());
+    }
+
+    /// A sub-block holding a value whose square overflows float32 gets a NaN scale from the
+    /// search (inf / inf); ggml skips it when choosing `d`, and `nearest_int` of the NaN gives
+    /// l = 0, so the sub-block is stored as zeros. The expected bytes are what ggml's C
+    /// `quantize_iq4_xs` (ggml-org/ggml at d99724f, built for x86-64) writes for this block.
+    #[test]
+    fn sub_block_with_overflowing_square_is_zeroed_like_ggml() {
+        let mut x = [1.0f32; ELEMENTS];
+        x[40] = 1.0e20;
+        let mut want = [0xffu8; BYTES]; // code 15 (113) for every 1.0 under l = -32
+        want[..8].copy_from_slice(&[0x88, 0x8c, 0x08, 0x00, 0, 0, 0, 0]);
+        want[QS + 16..QS + 32].copy_from_slice(&[0x88; 16]); // sub-block 1: l = 0, code 8
+        assert_eq!(quantize_block(&x).unwrap(), want);
     }
 
     #[test]
