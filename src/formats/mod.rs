@@ -18,7 +18,9 @@
 pub(crate) mod common;
 pub(crate) mod fp16;
 pub(crate) mod iq4_nl;
+pub(crate) mod iq4_xs;
 pub(crate) mod mxfp4;
+pub(crate) mod nvfp4;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;
 pub(crate) mod q4_k;
