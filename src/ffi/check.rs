@@ -5,7 +5,9 @@
 //! pointer phases; lengths and data are checked by the safe core, whose size helpers the C layer
 //! shares.
 
+use crate::float::{FloatType, Floats, FloatsUninit};
 use crate::{Error, Result};
+use core::ffi::c_void;
 use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr::NonNull;
 
@@ -118,6 +120,72 @@ pub(crate) unsafe fn output<'a, T>(p: *mut T, n: usize) -> &'a mut [MaybeUninit<
 pub(crate) unsafe fn write<T>(p: *mut T, v: T) {
     // SAFETY: see the function's contract; `write` does not read or drop the old value.
     unsafe { p.write(v) }
+}
+
+/// Phase 1: the element type of a `void *` float buffer (`quantize_float_type`).
+pub(crate) fn float_type(v: u32) -> Result<FloatType> {
+    FloatType::from_raw(v).ok_or(Error::InvalidArgument)
+}
+
+/// Phase 1: `n` elements of type `t` must be addressable (at most `isize::MAX` bytes).
+pub(crate) fn count_of(t: FloatType, n: usize) -> Result<()> {
+    match n.checked_mul(t.size()) {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(()),
+        _ => Err(Error::InvalidArgument),
+    }
+}
+
+/// Phase 3: a `void *` float buffer must be aligned for its element type (2 or 4 bytes).
+pub(crate) fn aligned_of(p: *const c_void, t: FloatType) -> Result<()> {
+    if (p as usize).is_multiple_of(t.size()) {
+        Ok(())
+    } else {
+        Err(Error::Misaligned)
+    }
+}
+
+/// The first `n` elements of type `t` behind an input pointer.
+pub(crate) fn reads_of(p: *const c_void, t: FloatType, n: usize) -> Region {
+    region(p.cast::<u8>(), n.saturating_mul(t.size()), false)
+}
+
+/// The first `n` elements of type `t` behind an output pointer.
+pub(crate) fn writes_of(p: *mut c_void, t: FloatType, n: usize) -> Region {
+    region(
+        p.cast_const().cast::<u8>(),
+        n.saturating_mul(t.size()),
+        true,
+    )
+}
+
+/// The first `n` elements of type `t` behind `p`.
+///
+/// # Safety
+/// As for [`input`], with [`float_type`], [`count_of`], [`non_null`] and [`aligned_of`] passed.
+pub(crate) unsafe fn input_floats<'a>(t: FloatType, p: *const c_void, n: usize) -> Floats<'a> {
+    // SAFETY: see the function's contract; the checks make `p` valid for `n` elements of `t`.
+    unsafe {
+        match t {
+            FloatType::F32 => Floats::F32(input(p.cast::<f32>(), n)),
+            FloatType::F16 => Floats::F16(input(p.cast::<u16>(), n)),
+            FloatType::Bf16 => Floats::Bf16(input(p.cast::<u16>(), n)),
+        }
+    }
+}
+
+/// The first `n` elements of type `t` behind `p`, as output.
+///
+/// # Safety
+/// As for [`output`], with [`float_type`], [`count_of`], [`non_null`] and [`aligned_of`] passed.
+pub(crate) unsafe fn output_floats<'a>(t: FloatType, p: *mut c_void, n: usize) -> FloatsUninit<'a> {
+    // SAFETY: see the function's contract.
+    unsafe {
+        match t {
+            FloatType::F32 => FloatsUninit::F32(output(p.cast::<f32>(), n)),
+            FloatType::F16 => FloatsUninit::F16(output(p.cast::<u16>(), n)),
+            FloatType::Bf16 => FloatsUninit::Bf16(output(p.cast::<u16>(), n)),
+        }
+    }
 }
 
 #[cfg(test)]
