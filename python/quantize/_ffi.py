@@ -148,10 +148,7 @@ _FROM_FUNCTIONS = {
     ),
 }
 
-HAVE_FROM = hasattr(lib, "quantize_blocks_from")
-"""Whether the loaded library has the float16/bfloat16 entry points (``*_from``, ``*_into``)."""
-if HAVE_FROM:
-    _FUNCTIONS.update(_FROM_FUNCTIONS)
+_FUNCTIONS.update(_FROM_FUNCTIONS)
 
 
 def _declare(name, restype, argtypes):

@@ -184,8 +184,6 @@ def _source(values, what="values", function=None):
     ftype = _float_type(arr.dtype)
     if ftype is None:
         return _as_float32(arr, what, function), _FLOAT_F32
-    if ftype != _FLOAT_F32 and not _ffi.HAVE_FROM:  # a library without the *_from functions
-        return np.require(arr, dtype=np.float32, requirements=["C", "A"]), _FLOAT_F32
     return np.require(arr, requirements=["C", "A"]), ftype
 
 
@@ -302,10 +300,8 @@ def _out_dtype(dtype, out, function):
 
 
 class _Output:
-    """The float output of a dequantizer: the result array (``out=`` or a new one) and the
-    buffer the C calls write, which is the result itself unless the library lacks the
-    ``*_into`` functions and the dtype is not float32 (then a float32 buffer, rounded at the
-    end)."""
+    """The float output of a dequantizer (``out=`` or a new array) and its quantize_float_type;
+    the C calls write it directly (``*_into`` for float16 and bfloat16)."""
 
     def __init__(self, shape, dtype, out, function):
         dtype, self.ftype = _out_dtype(dtype, out, function)
@@ -326,24 +322,16 @@ class _Output:
             if not (out.flags.c_contiguous and out.flags.aligned and out.flags.writeable):
                 raise ValueError("%s: out must be a C-contiguous, aligned, writeable array" % function)
             self.result = out
-        if self.ftype != _FLOAT_F32 and not _ffi.HAVE_FROM:
-            self.buffer = np.empty(shape, dtype=np.float32)
-            self.write_type = _FLOAT_F32
-        else:
-            self.buffer = self.result
-            self.write_type = self.ftype
-        self.flat = self.buffer.reshape(-1)
+        self.write_type = self.ftype
 
     def addr(self, start=0):
-        """Address of element ``start`` of the buffer the C calls write."""
-        return self.buffer.ctypes.data + start * self.buffer.itemsize
+        """Address of element ``start`` (C order) of the result."""
+        return self.result.ctypes.data + start * self.result.itemsize
 
     def f32(self, start=0):
         return ctypes.cast(self.addr(start), _F32)
 
     def finish(self):
-        if self.buffer is not self.result:
-            self.result[...] = self.buffer  # float32 -> float16/bfloat16, nearest-even
         return self.result
 
 

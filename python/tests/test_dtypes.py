@@ -152,3 +152,15 @@ def test_bad_output_dtypes_and_out_arrays():
         quantize.dequantize_from_int4(q, 0.5, dtype=np.float16, out=np.empty(4, np.float32))
     with pytest.raises(ValueError, match="C-contiguous"):
         quantize.dequantize_from_int4(q, 0.5, out=np.empty(8, np.float32)[::2])
+
+
+@pytest.mark.parametrize("dtype", HALF, ids=IDS)
+def test_half_inputs_are_not_copied(dtype):
+    from quantize.quantize import _source
+
+    x = data(dtype)
+    got, ftype = _source(x)
+    assert got is x and ftype == {"float16": 1, "bfloat16": 2}[np.dtype(dtype).name]
+    strided = x[::2]
+    got, _ = _source(strided)
+    assert got.dtype == x.dtype and got.flags.c_contiguous  # made contiguous, not widened
