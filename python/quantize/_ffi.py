@@ -205,7 +205,7 @@ class QuantizeError(ValueError):
     things (the binding's own checks borrow a status only to choose the exception class).
     """
 
-    status = None
+    status: int = 0
 
     def __init__(self, status=None, function=None, detail=None):
         if status is None:

@@ -53,6 +53,7 @@ __all__ = [
     "unpatch",
 ]
 
+_gguf_quants: Any
 try:  # optional: only for its QuantError class, its lazy tensors and the fallback types
     from gguf import quants as _gguf_quants
 except ImportError:  # pragma: no cover - exercised by the tests that run without gguf
@@ -156,7 +157,7 @@ def _quantize_array(data: np.ndarray, number: int, threads: Optional[int]) -> np
 
 
 def _dequantize_array(
-    data: np.ndarray, number: int, threads: Optional[int], dtype: DTypeLike
+    data: np.ndarray, number: int, threads: Optional[int], dtype: Optional[DTypeLike]
 ) -> np.ndarray:
     fmt = GGML_TYPES[number][1]
     arr = np.asarray(data)
@@ -205,7 +206,7 @@ def quantize(data: Any, qtype: Any, *, threads: Optional[int] = None) -> Any:
 
 
 def dequantize(
-    data: Any, qtype: Any, *, threads: Optional[int] = None, dtype: DTypeLike = None
+    data: Any, qtype: Any, *, threads: Optional[int] = None, dtype: Optional[DTypeLike] = None
 ) -> Any:
     """``gguf.quants.dequantize`` on libquantize: uint8 ``[..., nbytes]`` -> float32
     ``[..., nbytes // block_bytes * block_elems]`` (or ``dtype``: float16, bfloat16)."""

@@ -460,7 +460,7 @@ def dequantize_from_int4(
     scale: float,
     zero_point: int = 0,
     *,
-    dtype: DTypeLike = None,
+    dtype: Optional[DTypeLike] = None,
     out: Optional[np.ndarray] = None,
     threads: Threads = None,
 ) -> np.ndarray:
@@ -566,7 +566,7 @@ def dequantize_from_int4_packed(
     zero_point: int = 0,
     n: Optional[int] = None,
     *,
-    dtype: DTypeLike = None,
+    dtype: Optional[DTypeLike] = None,
     out: Optional[np.ndarray] = None,
     threads: Threads = None,
 ) -> np.ndarray:
@@ -745,7 +745,7 @@ def dequantize_int4_groups(
     n: Optional[int] = None,
     *,
     axis: Optional[int] = -1,
-    dtype: DTypeLike = None,
+    dtype: Optional[DTypeLike] = None,
     out: Optional[np.ndarray] = None,
     threads: Threads = None,
 ) -> np.ndarray:
@@ -761,6 +761,7 @@ def dequantize_int4_groups(
     fn = "dequantize_int4_groups"
     gs = _size(group_size, "group_size", fn)
     s = _as_float32(scales, "scales", fn)
+    zps: np.ndarray
     if zero_points is None:
         zps = np.zeros(0, dtype=np.int8)
     else:
@@ -923,7 +924,7 @@ def dequantize_blocks(
     format: Format,
     n: Optional[int] = None,
     *,
-    dtype: DTypeLike = None,
+    dtype: Optional[DTypeLike] = None,
     out: Optional[np.ndarray] = None,
     threads: Threads = None,
 ) -> np.ndarray:
@@ -1064,7 +1065,7 @@ def dequantize_codebook_blocks(
     n: Optional[int] = None,
     *,
     axis: Optional[int] = -1,
-    dtype: DTypeLike = None,
+    dtype: Optional[DTypeLike] = None,
     out: Optional[np.ndarray] = None,
     threads: Threads = None,
 ) -> np.ndarray:
