@@ -692,40 +692,58 @@ def quantize_int4_groups(
         return codes.view(np.int8), scales, zps
 
     lead, row = moved.shape[:-1], moved.shape[-1]
-    rows = int(np.prod(lead, dtype=np.int64))
     groups = group_count(row, gs)
-    nbytes = packed_len(row)
-    codes = np.empty(lead + (nbytes,), dtype=np.uint8)
-    scales = np.empty(lead + (groups,), dtype=np.float32)
-    zps = np.zeros(lead + (groups,), dtype=np.int8)
-    if row % gs == 0 and row % 2 == 0:
-        # Rows are whole groups of whole bytes: one stream is the rows side by side.
-        flat = np.require(moved, requirements=["C", "A"]).reshape(-1)
-        n = flat.size
-        total = rows * groups
-        unit = gs if gs % 2 == 0 else 2 * gs
+    # Rows padded with zeros to whole groups of whole bytes (one more group when an odd group
+    # size would leave half a byte) run as one stream. Exact: every group's range holds 0, so
+    # zeros change no scale or zero point, and codes are per value.
+    pgroups = groups + (groups * gs) % 2
+    src = _pad_rows(moved, pgroups * gs)
+    flat = src.reshape(-1)
+    n = flat.size
+    total = n // gs
+    codes = np.empty(n // 2, dtype=np.uint8)
+    scales = np.empty(total, dtype=np.float32)
+    zps = np.zeros(total, dtype=np.int8)
+    unit = gs if gs % 2 == 0 else 2 * gs
 
-        def call(start, stop):
-            g0 = start // gs
-            return _c_quantize_groups(
-                flat, ftype, start, stop - start, gs, method, codes, start // 2, scales, zps,
-                g0, total - g0, total - g0,
-            )
+    def call(start, stop):
+        g0 = start // gs
+        return _c_quantize_groups(
+            flat, ftype, start, stop - start, gs, method, codes, start // 2, scales, zps,
+            g0, total - g0, total - g0,
+        )
 
-        status = _chunked(n, unit, threads, call)
-    else:
-        flat = np.require(moved, requirements=["C", "A"]).reshape(rows, row)
-
-        def call_row(r):
-            return _c_quantize_groups(
-                flat[r], ftype, 0, row, gs, method, codes.reshape(rows, nbytes)[r], 0,
-                scales.reshape(rows, groups)[r], zps.reshape(rows, groups)[r], 0, groups, groups,
-            )
-
-        status = _rows_run(rows, threads, rows * row, call_row)
+    status = _chunked(n, unit, threads, call)
     check(status, fn, _explain_floats(x))
-    codes = codes.view(np.int8)
-    return tuple(np.moveaxis(a, -1, ax) for a in (codes, scales, zps))  # type: ignore[return-value]
+    codes = _unpad_rows(codes, lead, packed_len(row))
+    if row % 2:
+        codes[..., -1] &= 0x0F  # the padding nibble of an odd row is 0, as pack_int4_to_int8's
+    scales = _unpad_rows(scales, lead, groups)
+    zps = _unpad_rows(zps, lead, groups)
+    return tuple(  # type: ignore[return-value]
+        np.moveaxis(a, -1, ax) for a in (codes.view(np.int8), scales, zps)
+    )
+
+
+def _pad_rows(moved, width, fill=0):
+    """``moved`` (rows along the last axis) as a C-contiguous array whose rows are ``width``
+    long: the same array when they already are, else a copy of the same dtype padded with
+    ``fill``."""
+    row = moved.shape[-1]
+    if row == width:
+        return np.require(moved, requirements=["C", "A"])
+    padded = np.full(moved.shape[:-1] + (width,), fill, dtype=moved.dtype)
+    padded[..., :row] = moved
+    return padded
+
+
+def _unpad_rows(flat, lead, width):
+    """The first ``width`` entries of each row of ``flat`` (rows of equal length), shaped
+    ``lead + (width,)``; a copy only when the rows are longer."""
+    rows = int(np.prod(lead, dtype=np.int64))
+    if rows == 0 or flat.size == rows * width:
+        return flat.reshape(lead + (width,))
+    return np.ascontiguousarray(flat.reshape(rows, -1)[:, :width]).reshape(lead + (width,))
 
 
 def _c_dequantize_groups(codes, cstart, clen, n, gs, scales, gstart, slen, zps, zlen, o, ostart):
@@ -830,20 +848,29 @@ def dequantize_int4_groups(
     o = _Output(shape, dtype, out, fn)
     ok = gs > 0 and nbytes == packed_len(row) and s.shape[1] == groups
     ok = ok and zps.shape[1] in (0, groups) and (zero_points is None or zps.shape[1] == groups)
-    if ok and row % gs == 0 and row % 2 == 0:
-        bf, sf, zf = b.reshape(-1), s.reshape(-1), zps.reshape(-1)
-        count = rows * row
+    if ok:
+        # Rows padded to whole groups of whole bytes (as quantize_int4_groups does; padding
+        # groups get scale 1 and zero point 0) run as one stream; the padding is dropped.
+        pgroups = groups + (groups * gs) % 2
+        prow = pgroups * gs
+        bf = _pad_rows(b, prow // 2).reshape(-1)
+        sf = _pad_rows(s, pgroups, fill=1.0).reshape(-1)
+        zf = zps.reshape(-1) if zps.shape[1] == 0 else _pad_rows(zps, pgroups).reshape(-1)
+        work = o if prow == row else _Output((rows, prow), o.result.dtype, None, fn)
+        count = rows * prow
         unit = gs if gs % 2 == 0 else 2 * gs
 
         def call(start, stop):
             g0 = start // gs
             return _c_dequantize_groups(
                 bf, start // 2, bf.size - start // 2, stop - start, gs, sf, g0, sf.size - g0,
-                zf, zf.size - g0 if zf.size else 0, o, start,
+                zf, zf.size - g0 if zf.size else 0, work, start,
             )
 
         status = _chunked(count, unit, threads, call)
-    else:
+        if status == 0 and work is not o:
+            o.result.reshape(rows, row)[...] = work.result[:, :row]
+    else:  # shapes that do not fit: one call per row reports what the library finds
         zlen = zps.shape[1]
 
         def call_row(r):
@@ -1022,32 +1049,44 @@ def quantize_codebook_blocks(
     lead, row = moved.shape[:-1], moved.shape[-1]
     rows = int(np.prod(lead, dtype=np.int64))
     groups = group_count(row, bs)
-    nbytes = packed_len(row)
-    codes = np.empty(lead + (nbytes,), dtype=np.uint8)
-    absmax = np.empty(lead + (groups,), dtype=np.float32)
-    flat = np.require(moved, requirements=["C", "A"]).reshape(-1)
-    if row % bs == 0:
-        total = rows * groups
+    # Rows padded with zeros to whole blocks run as one stream. Exact: zeros change no
+    # block's absmax, and codes are per value; an odd row's padding nibble is set below.
+    flat = _pad_rows(moved, groups * bs).reshape(-1)
+    total = rows * groups
+    codes = np.empty(flat.size // 2, dtype=np.uint8)
+    absmax = np.empty(total, dtype=np.float32)
 
-        def call(start, stop):
-            g0 = start // bs
-            return _c_quantize_codebook(
-                book, flat, ftype, start, stop - start, bs, codes, start // 2, absmax, g0,
-                total - g0,
-            )
+    def call(start, stop):
+        g0 = start // bs
+        return _c_quantize_codebook(
+            book, flat, ftype, start, stop - start, bs, codes, start // 2, absmax, g0,
+            total - g0,
+        )
 
-        status = _chunked(flat.size, bs, threads, call)
-    else:
-        c2, a2 = codes.reshape(rows, nbytes), absmax.reshape(rows, groups)
-
-        def call_row(r):
-            return _c_quantize_codebook(
-                book, flat, ftype, r * row, row, bs, c2[r], 0, a2[r], 0, groups
-            )
-
-        status = _rows_run(rows, threads, rows * row, call_row)
+    status = _chunked(flat.size, bs, threads, call)
     check(status, fn, _explain_floats(x))
-    return np.moveaxis(codes, -1, ax), np.moveaxis(absmax, -1, ax)
+    codes = _unpad_rows(codes, lead, packed_len(row))
+    if row % 2:  # the library's padding nibble for an odd count (low nibble)
+        codes[..., -1] = (codes[..., -1] & 0xF0) | _codebook_padding(book)
+    return np.moveaxis(codes, -1, ax), np.moveaxis(absmax.reshape(lead + (groups,)), -1, ax)
+
+
+_PADDING = {}
+
+
+def _codebook_padding(book):
+    """The low nibble the library writes after the last code of an odd count, asked once of
+    the library itself (the quantization of one value)."""
+    if book not in _PADDING:
+        codes = np.empty(1, dtype=np.uint8)
+        absmax = np.empty(1, dtype=np.float32)
+        one = np.ones(1, dtype=np.float32)
+        check(
+            lib.quantize_codebook_blocks(book, _f32(one), 1, 32, _u8(codes), 1, _f32(absmax), 1),
+            "quantize_codebook_blocks",
+        )
+        _PADDING[book] = int(codes[0]) & 0x0F
+    return _PADDING[book]
 
 
 def _c_dequantize_codebook(book, codes, cstart, clen, n, bs, absmax, gstart, glen, o, ostart):
@@ -1121,18 +1160,24 @@ def dequantize_codebook_blocks(
         raise ValueError("%s: out= needs the quantized axis last (axis=-1)" % fn)
     o = _Output(shape, dtype, out, fn)
     ok = _block_size_ok(bs) and nbytes == packed_len(row) and a.shape[1] == groups
-    if ok and row % bs == 0:
-        bf, af = b.reshape(-1), a.reshape(-1)
+    if ok:
+        # Rows padded to whole blocks (as quantize_codebook_blocks does) run as one stream;
+        # the padding is dropped.
+        prow = groups * bs
+        bf, af = _pad_rows(b, prow // 2).reshape(-1), a.reshape(-1)
+        work = o if prow == row else _Output((rows, prow), o.result.dtype, None, fn)
 
         def call(start, stop):
             g0 = start // bs
             return _c_dequantize_codebook(
                 book, bf, start // 2, bf.size - start // 2, stop - start, bs, af, g0,
-                af.size - g0, o, start,
+                af.size - g0, work, start,
             )
 
-        status = _chunked(rows * row, bs, threads, call)
-    else:
+        status = _chunked(rows * prow, bs, threads, call)
+        if status == 0 and work is not o:
+            o.result.reshape(rows, row)[...] = work.result[:, :row]
+    else:  # shapes that do not fit: one call per row reports what the library finds
 
         def call_row(r):
             return _c_dequantize_codebook(

@@ -29,6 +29,9 @@ def rows_of(x):
 def test_groups_along_the_last_axis_are_per_row_streams(method, shape, group_size):
     rng = np.random.default_rng(sum(shape) + group_size)
     x = (rng.standard_normal(shape) * rng.choice([1e-2, 1.0, 1e2], shape)).astype(np.float32)
+    rows_of(x)[-1] = 0  # an all-zero row: scale 1, zero point 0
+    if shape[-1] > 2:
+        rows_of(x)[0] = np.abs(rows_of(x)[0])  # one sign only: the range still holds 0
     codes, scales, zps = quantize_int4_groups(x, group_size, method)
     row = shape[-1]
     groups = -(-row // group_size)
@@ -61,6 +64,7 @@ def test_groups_along_the_last_axis_are_per_row_streams(method, shape, group_siz
 def test_codebook_along_the_last_axis_is_per_row(codebook, shape, block_size):
     rng = np.random.default_rng(sum(shape) + block_size)
     x = rng.standard_normal(shape).astype(np.float32)
+    rows_of(x)[-1] = 0  # an all-zero row: absmax 0
     codes, absmax = quantize_codebook_blocks(x, block_size, codebook)
     row = shape[-1]
     blocks = -(-row // block_size)
