@@ -5,8 +5,12 @@ The seed API::
     from quantize import quantize_to_int4, dequantize_from_int4
     from quantize.quantize import pack_int4_to_int8, unpack_int8_to_int4
 
-plus the fused, group-wise and error-statistics functions (see ``quantize.quantize``).
-Failures raise ``QuantizeError`` (a ``ValueError``) or one of its subclasses, one per C status.
+plus the fused, group-wise, ggml/GGUF block, NF4/FP4 codebook and error-statistics functions
+(see ``quantize.quantize``: float16/bfloat16 inputs, ``dtype=``/``out=`` outputs, ``axis=``
+rows and ``threads=`` chunking), and ``quantize.gguf``, a drop-in for ``gguf.quants``'
+``quantize``/``dequantize``. Failures raise ``QuantizeError`` (a ``ValueError``) or one of its
+subclasses, one per C status. The C library never starts a thread; ``threads=`` is the
+binding's own thread pool.
 """
 
 from ._ffi import (
