@@ -19,8 +19,6 @@ command -v cargo >/dev/null || fail "cargo is not installed (needed to build the
 
 echo "== build venv"
 python3 -m venv "$WORK/build" || fail "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)"
-"$WORK/build/bin/python" -m pip install --disable-pip-version-check -q wheel \
-    || fail "pip install wheel failed"
 
 echo "== pip wheel ./python"
 (cd "$ROOT" && "$WORK/build/bin/python" -m pip wheel --disable-pip-version-check --no-deps \
