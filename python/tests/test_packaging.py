@@ -67,3 +67,15 @@ def test_bundled_library_has_the_soname():
     ).stdout
     major = quantize.version().split(".")[0]
     assert "Library soname: [libquantize.so.%s]" % major in out, out
+
+
+@pytest.mark.skipif(
+    os.environ.get("QUANTIZE_TEST_WHEEL") != "1", reason="only under scripts/test_wheel.sh"
+)
+def test_the_wheel_works_without_rust():
+    import shutil
+
+    for tool in ("cargo", "rustc", "rustup"):
+        assert shutil.which(tool) is None, tool
+    wheel = _distribution().read_text("WHEEL") or ""
+    assert "Generator: setuptools" in wheel, wheel
