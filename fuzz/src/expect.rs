@@ -93,7 +93,9 @@ impl Call<'_> {
         for (i, a) in self.args.iter().enumerate() {
             for b in &self.args[i + 1..] {
                 let (ra, rb) = (a.region(), b.region());
-                let shared = ra.0 < rb.1 && rb.0 < ra.1;
+                // An empty region (n needs nothing of the buffer) shares no byte (§4.5).
+                let empty = ra.0 == ra.1 || rb.0 == rb.1;
+                let shared = !empty && ra.0 < rb.1 && rb.0 < ra.1;
                 if shared && (a.written || b.written) {
                     return Some(OVERLAP);
                 }
