@@ -1,4 +1,4 @@
-//! Per-tensor int4 quantization: the seed's API (DESIGN.md §2).
+//! Per-tensor int4 quantization: the seed's API (docs/contract.md §2).
 
 use crate::kernels::{self, Range};
 use crate::out::uninit;

@@ -1,9 +1,9 @@
 //! The one place where C pointers and lengths are checked and turned into slices.
 //!
-//! Every exported function runs the contract's checks in its order (DESIGN.md §4): parameters,
-//! NULL pointers, alignment, lengths, overlap, empty input, data. The helpers here cover the
-//! pointer phases; lengths and data are checked by the safe core, whose size helpers the C layer
-//! shares.
+//! Every exported function runs the contract's checks in its order (docs/contract.md §4.6):
+//! parameters, NULL pointers, alignment, lengths, overlap, empty input, data. The helpers here
+//! cover the pointer phases; lengths and data are checked by the safe core, whose size helpers
+//! the C layer shares.
 
 use crate::{Error, Result};
 use core::mem::{align_of, size_of, MaybeUninit};
