@@ -102,8 +102,8 @@ fn assert_close(got: &[f64], want: &[f64], rel: f64, what: &str) {
     }
 }
 
-/// The seed example's expected values, worked out by hand from DESIGN.md §2 (the integer codes
-/// and packed bytes) and computed here in f32 with the §2 formulas (scale and dequantized
+/// The seed example's expected values, worked out by hand from docs/contract.md §2 (the integer
+/// codes and packed bytes) and computed here in f32 with the §2 formulas (scale and dequantized
 /// values), independently of the library.
 struct SeedExpected {
     scale: f32,

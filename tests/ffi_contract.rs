@@ -1,5 +1,5 @@
-//! The C ABI's boundary rules (DESIGN.md §4), called the way C calls them: every status code,
-//! the check order, and what is (not) written.
+//! The C ABI's boundary rules (docs/contract.md §4), called the way C calls them: every status
+//! code, the check order, and what is (not) written.
 
 use quantize::ffi::*;
 use quantize::stats::ErrorStats;
