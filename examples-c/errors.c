@@ -1,6 +1,6 @@
 /*
  * errors.c - every status code, the check order and the "outputs untouched" rules of
- * DESIGN.md §4, provoked from C; plus the metadata functions and macros of §3.
+ * docs/contract.md §4, provoked from C; plus the metadata functions and macros of §3.
  *
  * All inputs live in one arena and all outputs in another. Before each call the output arena is
  * filled with a sentinel byte and the input arena is copied; after it, every byte the call was

@@ -1,5 +1,5 @@
 //! Every status the block functions can return, the order of the checks, and what is (not)
-//! written on error (DESIGN §3, §4).
+//! written on error (docs/contract.md §3.5, §4.7).
 
 use quantize::formats::{
     blocks_len, dequantize_blocks, dequantize_blocks_uninit, quantize_blocks,

@@ -9,6 +9,8 @@
 //! bytes equal ggml's reference quantizers, IQ4_NL bytes equal its one-block calls, and
 //! dequantize_blocks equals ggml's dequantize_row_* (reimplemented here) bit for bit, with the
 //! round trip within each format's error bound.
+//!
+//! Section numbers (§n) are those of docs/contract.md.
 #![no_main]
 // Several arrays are read at the same index.
 #![allow(clippy::needless_range_loop)]

@@ -67,7 +67,7 @@ lib, library_path = _load()
 
 
 class ErrorStatsC(ctypes.Structure):
-    """``quantize_error_stats`` (DESIGN §3)."""
+    """``quantize_error_stats`` (docs/contract.md §3.7)."""
 
     _fields_ = [
         ("mean_abs_error", c_double),

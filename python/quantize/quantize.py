@@ -2,8 +2,9 @@
 
 Every function converts its inputs once (floats to contiguous float32, codes to int8, packed
 data to bytes; no copy when an array already has that form), calls the C function of the same
-name (DESIGN §3) and turns a non-zero status into an exception (``QuantizeError``, a
-``ValueError``). The arithmetic is the library's; this module only moves memory.
+name (docs/contract.md §3.2 in the repository) and turns a non-zero status into an exception
+(``QuantizeError``, a ``ValueError``). The arithmetic is the library's; this module only moves
+memory.
 
 Dtypes follow the seed package: int4 values are int8 arrays, packed int4 streams are int8
 arrays (two values per byte, the ONNX layout), dequantized values are float32 arrays, a scale
@@ -75,7 +76,8 @@ _CODEBOOKS = {"nf4": CODEBOOK_NF4, "fp4": CODEBOOK_FP4}
 _F32 = ctypes.POINTER(ctypes.c_float)
 _I8 = ctypes.POINTER(ctypes.c_int8)
 _U8 = ctypes.POINTER(ctypes.c_uint8)
-_LIMIT = 2.0**126  # DESIGN §2: larger finite inputs are QUANTIZE_ERR_VALUE_OUT_OF_RANGE
+# docs/contract.md §2.8: larger finite inputs are QUANTIZE_ERR_VALUE_OUT_OF_RANGE
+_LIMIT = 2.0**126
 
 
 # --- conversions -----------------------------------------------------------------------------
@@ -246,7 +248,7 @@ def _explain_codes(codes, zero_point=None, scale=None, what="values"):
 
 
 def quantize_to_int4(values, scale_method="minmax"):
-    """Quantize float values to int4 (DESIGN §2).
+    """Quantize float values to int4 (docs/contract.md §2).
 
     ``values``: a list or array of any real dtype and shape. ``scale_method``: "minmax"
     (asymmetric, with a zero point) or "absmax" (symmetric, zero point 0).
@@ -368,9 +370,9 @@ def quantize_int4_groups(values, group_size, scale_method="minmax"):
     """Quantize with one scale (and zero point) per group of ``group_size`` values.
 
     Group g covers elements ``[g*group_size, (g+1)*group_size)`` of ``values`` in C order and
-    follows DESIGN §2 on its own. Returns ``(codes, scales, zero_points)``: ``codes`` one packed
-    int8 stream of all n values (as ``pack_int4_to_int8``), ``scales`` a float32 array and
-    ``zero_points`` an int8 array, one per group (all 0 for "absmax").
+    follows docs/contract.md §2 on its own. Returns ``(codes, scales, zero_points)``: ``codes``
+    one packed int8 stream of all n values (as ``pack_int4_to_int8``), ``scales`` a float32
+    array and ``zero_points`` an int8 array, one per group (all 0 for "absmax").
     """
     fn = "quantize_int4_groups"
     method = _method(scale_method, fn)

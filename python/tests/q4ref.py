@@ -1,4 +1,5 @@
-"""An independent numpy rendering of DESIGN §2 (per-tensor int4), the oracle of these tests.
+"""An independent numpy rendering of docs/contract.md §2 (per-tensor int4), the oracle of these
+tests.
 
 Written from the text of §2 alone, with every operation in float32 as §2 says; it shares no code
 with libquantize or with the binding.

@@ -1,4 +1,5 @@
-"""The binding against q4ref (DESIGN §2), on random data of many sizes, shapes and dtypes."""
+"""The binding against q4ref (docs/contract.md §2), on random data of many sizes, shapes and
+dtypes."""
 
 import numpy as np
 import pytest

@@ -1,6 +1,7 @@
 """Every code block of docs/seed/USAGE.rst, run verbatim, in order, one namespace per top-level
 section (as a reader typing them into one session would), stdout captured; the printed values
-and the variables left behind are checked against q4ref, the independent rendering of §2."""
+and the variables left behind are checked against q4ref, the independent rendering of
+docs/contract.md §2."""
 
 import contextlib
 import io
