@@ -125,6 +125,7 @@ fn main() -> ExitCode {
             let msg: Vec<&str> = text
                 .lines()
                 .take_while(|l| !l.starts_with("Usage:"))
+                .filter(|l| !l.starts_with("For more information"))
                 .collect();
             eprintln!(
                 "quantize-model: {} (see --help)",

@@ -147,12 +147,14 @@ pub fn parse(file: &[u8]) -> Result<Header, ParseError> {
         let bits = count.and_then(|c| c.checked_mul(info.dtype.bitsize() as u64));
         match bits {
             Some(bits) if bits % 8 == 0 && bits / 8 == e - b => {}
-            _ => return err(format!(
+            _ => {
+                return err(format!(
                 "tensor '{key}': shape {:?} of {} does not take the {} bytes its data_offsets span",
                 info.shape,
                 info.dtype,
                 e - b
-            )),
+            ))
+            }
         }
         tensors.push(Tensor {
             name: key,
@@ -164,11 +166,12 @@ pub fn parse(file: &[u8]) -> Result<Header, ParseError> {
     }
     tensors.sort_by_key(|t| (t.start, t.end));
     let mut at = data_start;
-    for t in &tensors {
+    for (i, t) in tensors.iter().enumerate() {
         if t.start < at {
             return err(format!(
-                "tensor '{}': data overlaps the previous tensor's",
-                t.name
+                "tensor '{}': data overlaps tensor '{}'",
+                t.name,
+                tensors[i - 1].name
             ));
         }
         if t.start > at {
