@@ -2,11 +2,12 @@
 //! gets its own scale and zero point by the per-tensor rules (§2); the codes of all groups form
 //! one packed stream, so with an odd group size a byte can hold codes of two groups.
 
+use crate::float::{for_each_chunk, for_each_chunk_into, CHUNK};
 use crate::int4::{check_params, params_for, Params, ScaleMethod};
 use crate::kernels::{self, scalar, Kernels};
 use crate::out::uninit;
 use crate::pack::packed_len;
-use crate::{Error, Result};
+use crate::{Error, Floats, FloatsMut, FloatsUninit, Result};
 use core::mem::MaybeUninit;
 
 /// Number of groups: `ceil(n / group_size)`; 0 when `n` or `group_size` is 0.
@@ -277,6 +278,225 @@ pub(crate) fn dequantize_groups_with(
             let (lo, _) = scalar::unpack_pair(codes[(r.end - 1) / 2]);
             dst[r.end - 1].write(scalar::dequantize_one(lo, p.scale, p.zero_point));
         }
+    }
+    Ok(())
+}
+
+/// [`quantize_int4_groups`] from float32, float16 or bfloat16 values: bit for bit what it gives
+/// on the values widened to float32. Lengths and errors as there.
+pub fn quantize_int4_groups_from(
+    src: Floats<'_>,
+    group_size: usize,
+    method: ScaleMethod,
+    codes: &mut [u8],
+    scales: &mut [f32],
+    zero_points: &mut [i8],
+) -> Result<()> {
+    quantize_int4_groups_from_uninit(
+        src,
+        group_size,
+        method,
+        uninit(codes),
+        uninit(scales),
+        uninit(zero_points),
+    )
+}
+
+/// [`quantize_int4_groups_from`] into possibly uninitialised memory.
+pub fn quantize_int4_groups_from_uninit(
+    src: Floats<'_>,
+    group_size: usize,
+    method: ScaleMethod,
+    codes: &mut [MaybeUninit<u8>],
+    scales: &mut [MaybeUninit<f32>],
+    zero_points: &mut [MaybeUninit<i8>],
+) -> Result<()> {
+    let k = kernels::active();
+    quantize_int4_groups_from_with(k, src, group_size, method, codes, scales, zero_points)
+}
+
+/// Groups of at most this many values are quantized whole chunks of groups at a time by the
+/// level's group kernel; larger groups are scanned, then quantized, chunk by chunk.
+const SMALL_GROUP: usize = CHUNK / 2;
+
+pub(crate) fn quantize_int4_groups_from_with(
+    k: &Kernels,
+    src: Floats<'_>,
+    group_size: usize,
+    method: ScaleMethod,
+    codes: &mut [MaybeUninit<u8>],
+    scales: &mut [MaybeUninit<f32>],
+    zero_points: &mut [MaybeUninit<i8>],
+) -> Result<()> {
+    let n = src.len();
+    let absmax = method == ScaleMethod::AbsMax;
+    let count = check_group_lengths(
+        n,
+        group_size,
+        codes.len(),
+        scales.len(),
+        zero_points.len(),
+        absmax,
+    )?;
+    let with_zero_points = !zero_points.is_empty();
+    let codes = &mut codes[..packed_len(n)];
+    let scales = &mut scales[..count];
+    let zero_points = &mut zero_points[..if with_zero_points { count } else { 0 }];
+    if group_size <= SMALL_GROUP {
+        // An even number of whole groups per chunk: chunks start on group and byte boundaries.
+        let step = CHUNK / (2 * group_size) * 2 * group_size;
+        return for_each_chunk(k, src, step, |start, x| {
+            let (g, m) = (start / group_size, group_count(x.len(), group_size));
+            (k.blocks.quantize_groups)(
+                x,
+                group_size,
+                method,
+                &mut codes[start / 2..][..packed_len(x.len())],
+                &mut scales[g..g + m],
+                if with_zero_points {
+                    &mut zero_points[g..g + m]
+                } else {
+                    &mut []
+                },
+            )
+        });
+    }
+    for (g, r) in groups(n, group_size).enumerate() {
+        let x = src.slice(r.clone());
+        // Validate the whole group (and find its range) before writing any of it.
+        let mut range: Option<kernels::Range> = None;
+        for_each_chunk(k, x, CHUNK, |_, c| {
+            let s = (k.scan)(c)?;
+            range = Some(match range {
+                None => s,
+                Some(a) => kernels::Range {
+                    min: if s.min < a.min { s.min } else { a.min },
+                    max: if s.max > a.max { s.max } else { a.max },
+                },
+            });
+            Ok(())
+        })?;
+        let p = params_for(
+            range.unwrap_or(kernels::Range { min: 0.0, max: 0.0 }),
+            method,
+        );
+        scales[g].write(p.scale);
+        if with_zero_points {
+            zero_points[g].write(p.zero_point);
+        }
+        // A group starting at an odd index shares its first byte with the group before, which
+        // wrote that byte's low nibble (and a zero high nibble): complete it.
+        let mut body = r.clone();
+        if r.start % 2 == 1 {
+            let mut first = 0.0f32;
+            for_each_chunk(k, src.slice(r.start..r.start + 1), 1, |_, c| {
+                first = c[0];
+                Ok(())
+            })?;
+            // SAFETY: the group before wrote this byte (it holds that group's last element).
+            let lo = scalar::unpack_pair(unsafe { codes[r.start / 2].assume_init() }).0;
+            let hi = scalar::quantize_one(first, p.scale, p.zero_point);
+            codes[r.start / 2].write(scalar::pack_pair(lo, hi));
+            body.start += 1;
+        }
+        // From an even index on: whole bytes; an odd end leaves a zero high nibble that the
+        // next group completes (or that stays as the padding of the last byte).
+        for_each_chunk(k, src.slice(body.clone()), CHUNK, |start, c| {
+            let at = body.start + start;
+            let out = &mut codes[at / 2..][..packed_len(c.len())];
+            (k.quantize_packed)(c, p.scale, p.zero_point, out);
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// [`dequantize_int4_groups`] into float32, float16 or bfloat16 values: the float32 results
+/// rounded once to the output type. Lengths and errors as there.
+pub fn dequantize_int4_groups_into(
+    codes: &[u8],
+    group_size: usize,
+    scales: &[f32],
+    zero_points: &[i8],
+    mut dst: FloatsMut<'_>,
+) -> Result<()> {
+    dequantize_int4_groups_into_uninit(codes, group_size, scales, zero_points, dst.as_uninit())
+}
+
+/// [`dequantize_int4_groups_into`] into possibly uninitialised memory.
+pub fn dequantize_int4_groups_into_uninit(
+    codes: &[u8],
+    group_size: usize,
+    scales: &[f32],
+    zero_points: &[i8],
+    dst: FloatsUninit<'_>,
+) -> Result<()> {
+    let k = kernels::active();
+    dequantize_int4_groups_into_with(k, codes, group_size, scales, zero_points, dst)
+}
+
+pub(crate) fn dequantize_int4_groups_into_with(
+    k: &Kernels,
+    codes: &[u8],
+    group_size: usize,
+    scales: &[f32],
+    zero_points: &[i8],
+    mut dst: FloatsUninit<'_>,
+) -> Result<()> {
+    let n = dst.len();
+    let count = check_group_lengths(
+        n,
+        group_size,
+        codes.len(),
+        scales.len(),
+        zero_points.len(),
+        true,
+    )?;
+    let codes = &codes[..packed_len(n)];
+    let scales = &scales[..count];
+    let zero_points = if zero_points.is_empty() {
+        zero_points
+    } else {
+        &zero_points[..count]
+    };
+    if group_size <= SMALL_GROUP {
+        let step = CHUNK / (2 * group_size) * 2 * group_size;
+        return for_each_chunk_into(k, dst, step, |start, out| {
+            let (g, m) = (start / group_size, group_count(out.len(), group_size));
+            (k.blocks.dequantize_groups)(
+                &codes[start / 2..][..packed_len(out.len())],
+                group_size,
+                &scales[g..g + m],
+                zero_points.get(g..g + m).unwrap_or(&[]),
+                out,
+            )
+        });
+    }
+    for (g, r) in groups(n, group_size).enumerate() {
+        let p = Params {
+            scale: scales[g],
+            zero_point: zero_points.get(g).copied().unwrap_or(0),
+        };
+        check_params(p)?;
+        // The group's values as a stream of their own: an element at an odd index is the high
+        // nibble of its byte.
+        let odd = r.start % 2;
+        for_each_chunk_into(k, dst.slice_mut(r.clone()), CHUNK, |start, out| {
+            let at = r.start + start;
+            if odd == 0 {
+                let c = &codes[at / 2..][..packed_len(out.len())];
+                (k.dequantize_packed)(c, p.scale, p.zero_point, out);
+            } else {
+                // Odd start (chunks are even, so every chunk starts odd): one value by hand,
+                // then whole bytes.
+                let (_, hi) = scalar::unpack_pair(codes[at / 2]);
+                out[0].write(scalar::dequantize_one(hi, p.scale, p.zero_point));
+                let rest = &mut out[1..];
+                let c = &codes[at.div_ceil(2)..][..packed_len(rest.len())];
+                (k.dequantize_packed)(c, p.scale, p.zero_point, rest);
+            }
+            Ok(())
+        })?;
     }
     Ok(())
 }

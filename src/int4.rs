@@ -1,9 +1,10 @@
 //! Per-tensor int4 quantization: the seed's API (DESIGN.md §2).
 
-use crate::kernels::{self, Range};
+use crate::float::{for_each_chunk, for_each_chunk_into, CHUNK};
+use crate::kernels::{self, Kernels, Range};
 use crate::out::uninit;
 use crate::pack::packed_len;
-use crate::{Error, Result};
+use crate::{Error, Floats, FloatsMut, FloatsUninit, Result};
 use core::mem::MaybeUninit;
 
 /// How the scale (and zero point) are derived from the input.
@@ -186,6 +187,179 @@ pub fn dequantize_from_int4_packed_uninit(
     check_params(params)?;
     (kernels::active().dequantize_packed)(src, params.scale, params.zero_point, dst);
     Ok(())
+}
+
+/// The validated range of `src` (non-empty), scanned chunk by chunk: the same result as one scan
+/// of the widened values (the first of equal extremes is kept either way; its sign of zero
+/// does not matter to [`params_for`]).
+fn analyse_from(k: &Kernels, src: Floats<'_>, method: ScaleMethod) -> Result<Params> {
+    if src.is_empty() {
+        return Err(Error::EmptyInput);
+    }
+    let mut all: Option<Range> = None;
+    for_each_chunk(k, src, CHUNK, |_, x| {
+        let r = (k.scan)(x)?;
+        all = Some(match all {
+            None => r,
+            Some(a) => Range {
+                min: if r.min < a.min { r.min } else { a.min },
+                max: if r.max > a.max { r.max } else { a.max },
+            },
+        });
+        Ok(())
+    })?;
+    Ok(params_for(
+        all.unwrap_or(Range { min: 0.0, max: 0.0 }),
+        method,
+    ))
+}
+
+/// [`quantize_to_int4`] from float32, float16 or bfloat16 values: bit for bit what it gives on
+/// the values widened to float32. Errors as there; `dst` is untouched on error.
+pub fn quantize_to_int4_from(
+    src: Floats<'_>,
+    method: ScaleMethod,
+    dst: &mut [i8],
+) -> Result<Params> {
+    quantize_to_int4_from_uninit(src, method, uninit(dst))
+}
+
+/// [`quantize_to_int4_from`] into possibly uninitialised memory.
+pub fn quantize_to_int4_from_uninit(
+    src: Floats<'_>,
+    method: ScaleMethod,
+    dst: &mut [MaybeUninit<i8>],
+) -> Result<Params> {
+    quantize_to_int4_from_with(kernels::active(), src, method, dst)
+}
+
+pub(crate) fn quantize_to_int4_from_with(
+    k: &Kernels,
+    src: Floats<'_>,
+    method: ScaleMethod,
+    dst: &mut [MaybeUninit<i8>],
+) -> Result<Params> {
+    let dst = dst.get_mut(..src.len()).ok_or(Error::BufferTooSmall)?;
+    // Validate everything first (the scan), then write.
+    let p = analyse_from(k, src, method)?;
+    for_each_chunk(k, src, CHUNK, |start, x| {
+        (k.quantize)(x, p.scale, p.zero_point, &mut dst[start..start + x.len()]);
+        Ok(())
+    })?;
+    Ok(p)
+}
+
+/// [`quantize_to_int4_packed`] from float32, float16 or bfloat16 values (see
+/// [`quantize_to_int4_from`]).
+pub fn quantize_to_int4_packed_from(
+    src: Floats<'_>,
+    method: ScaleMethod,
+    dst: &mut [u8],
+) -> Result<Params> {
+    quantize_to_int4_packed_from_uninit(src, method, uninit(dst))
+}
+
+/// [`quantize_to_int4_packed_from`] into possibly uninitialised memory.
+pub fn quantize_to_int4_packed_from_uninit(
+    src: Floats<'_>,
+    method: ScaleMethod,
+    dst: &mut [MaybeUninit<u8>],
+) -> Result<Params> {
+    quantize_to_int4_packed_from_with(kernels::active(), src, method, dst)
+}
+
+pub(crate) fn quantize_to_int4_packed_from_with(
+    k: &Kernels,
+    src: Floats<'_>,
+    method: ScaleMethod,
+    dst: &mut [MaybeUninit<u8>],
+) -> Result<Params> {
+    let dst = dst
+        .get_mut(..packed_len(src.len()))
+        .ok_or(Error::BufferTooSmall)?;
+    let p = analyse_from(k, src, method)?;
+    // CHUNK is even: every chunk starts on a byte boundary.
+    for_each_chunk(k, src, CHUNK, |start, x| {
+        let out = &mut dst[start / 2..][..packed_len(x.len())];
+        (k.quantize_packed)(x, p.scale, p.zero_point, out);
+        Ok(())
+    })?;
+    Ok(p)
+}
+
+/// [`dequantize_from_int4`] into float32, float16 or bfloat16 values: the float32 results
+/// rounded once to the output type. Errors as there; `dst` is untouched on error.
+pub fn dequantize_from_int4_into(src: &[i8], params: Params, mut dst: FloatsMut<'_>) -> Result<()> {
+    dequantize_from_int4_into_uninit(src, params, dst.as_uninit())
+}
+
+/// [`dequantize_from_int4_into`] into possibly uninitialised memory.
+pub fn dequantize_from_int4_into_uninit(
+    src: &[i8],
+    params: Params,
+    dst: FloatsUninit<'_>,
+) -> Result<()> {
+    dequantize_from_int4_into_with(kernels::active(), src, params, dst)
+}
+
+pub(crate) fn dequantize_from_int4_into_with(
+    k: &Kernels,
+    src: &[i8],
+    params: Params,
+    dst: FloatsUninit<'_>,
+) -> Result<()> {
+    let src = src.get(..dst.len()).ok_or(Error::BufferTooSmall)?;
+    if dst.is_empty() {
+        return Ok(());
+    }
+    check_params(params)?;
+    if (k.find_invalid_code)(src).is_some() {
+        return Err(Error::ValueOutOfRange);
+    }
+    for_each_chunk_into(k, dst, CHUNK, |start, out| {
+        let codes = &src[start..start + out.len()];
+        (k.dequantize)(codes, params.scale, params.zero_point, out);
+        Ok(())
+    })
+}
+
+/// [`dequantize_from_int4_packed`] into float32, float16 or bfloat16 values (see
+/// [`dequantize_from_int4_into`]).
+pub fn dequantize_from_int4_packed_into(
+    src: &[u8],
+    params: Params,
+    mut dst: FloatsMut<'_>,
+) -> Result<()> {
+    dequantize_from_int4_packed_into_uninit(src, params, dst.as_uninit())
+}
+
+/// [`dequantize_from_int4_packed_into`] into possibly uninitialised memory.
+pub fn dequantize_from_int4_packed_into_uninit(
+    src: &[u8],
+    params: Params,
+    dst: FloatsUninit<'_>,
+) -> Result<()> {
+    dequantize_from_int4_packed_into_with(kernels::active(), src, params, dst)
+}
+
+pub(crate) fn dequantize_from_int4_packed_into_with(
+    k: &Kernels,
+    src: &[u8],
+    params: Params,
+    dst: FloatsUninit<'_>,
+) -> Result<()> {
+    let src = src
+        .get(..packed_len(dst.len()))
+        .ok_or(Error::BufferTooSmall)?;
+    if dst.is_empty() {
+        return Ok(());
+    }
+    check_params(params)?;
+    for_each_chunk_into(k, dst, CHUNK, |start, out| {
+        let codes = &src[start / 2..][..packed_len(out.len())];
+        (k.dequantize_packed)(codes, params.scale, params.zero_point, out);
+        Ok(())
+    })
 }
 
 #[cfg(test)]

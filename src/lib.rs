@@ -11,6 +11,7 @@
 pub mod codebook;
 pub mod error;
 pub mod ffi;
+pub mod float;
 pub mod formats;
 pub mod groups;
 pub mod int4;
@@ -20,6 +21,7 @@ pub mod pack;
 pub mod stats;
 
 pub use error::{Error, Result};
+pub use float::{FloatType, Floats, FloatsMut, FloatsUninit};
 /// Fuzz builds only (`cfg(fuzzing)`): run calls under a chosen SIMD level (see `fuzz/`).
 #[cfg(fuzzing)]
 #[doc(hidden)]

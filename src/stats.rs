@@ -1,7 +1,9 @@
 //! Error statistics of a reconstruction.
 
+use crate::float::{widen, CHUNK};
 use crate::kernels;
-use crate::{Error, Result};
+use crate::{Error, Floats, Result};
+use core::mem::MaybeUninit;
 
 /// How far `restored` is from `original`. Every difference is computed, and every sum
 /// accumulated, in double precision, in the fixed order of the scalar reference.
@@ -37,9 +39,14 @@ pub fn measure_error(original: &[f32], restored: &[f32]) -> Result<ErrorStats> {
         return Err(Error::EmptyInput);
     }
     let s = (kernels::active().error_sums)(original, restored)?;
-    let n = original.len() as f64;
+    Ok(stats_of(s, original.len()))
+}
+
+/// The statistics from the sums of `n` elements.
+fn stats_of(s: kernels::ErrorSums, n: usize) -> ErrorStats {
+    let n = n as f64;
     let mse = s.sum_sq / n;
-    Ok(ErrorStats {
+    ErrorStats {
         mean_abs_error: s.sum_abs / n,
         max_abs_error: s.max_abs,
         mean_squared_error: mse,
@@ -50,7 +57,44 @@ pub fn measure_error(original: &[f32], restored: &[f32]) -> Result<ErrorStats> {
             10.0 * (s.sum_x_sq / s.sum_sq).log10()
         },
         max_abs_index: s.max_abs_index,
-    })
+    }
+}
+
+/// [`measure_error`] of float32, float16 or bfloat16 values (each input of its own type): bit
+/// for bit the statistics of the values widened to float32. Errors as there.
+pub fn measure_error_from(original: Floats<'_>, restored: Floats<'_>) -> Result<ErrorStats> {
+    measure_error_from_with(kernels::active(), original, restored)
+}
+
+pub(crate) fn measure_error_from_with(
+    k: &kernels::Kernels,
+    original: Floats<'_>,
+    restored: Floats<'_>,
+) -> Result<ErrorStats> {
+    let n = original.len();
+    let restored = restored.get(n).ok_or(Error::BufferTooSmall)?;
+    if n == 0 {
+        return Err(Error::EmptyInput);
+    }
+    if let (Floats::F32(x), Floats::F32(y)) = (original, restored) {
+        let s = (k.error_sums)(x, y)?;
+        return Ok(stats_of(s, n));
+    }
+    // The reference's sums, fed one widened chunk of each input at a time (CHUNK is a multiple
+    // of the lane count, so every element keeps its lane): the same sums as one float32 call on
+    // every level, since every level reproduces the reference's order.
+    let mut acc = kernels::scalar::ErrorAcc::new();
+    let mut xs = [MaybeUninit::<f32>::uninit(); CHUNK];
+    let mut ys = [MaybeUninit::<f32>::uninit(); CHUNK];
+    let mut start = 0;
+    while start < n {
+        let end = n.min(start + CHUNK);
+        let x = widen(k, original.slice(start..end), &mut xs);
+        let y = widen(k, restored.slice(start..end), &mut ys);
+        acc.add(x, y, start)?;
+        start = end;
+    }
+    Ok(stats_of(acc.finish(), n))
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@
 
 use core::mem::MaybeUninit;
 
-use crate::{Error, Result};
+use crate::float::{for_each_chunk, for_each_chunk_into, CHUNK};
+use crate::kernels::Kernels;
+use crate::{Error, Floats, FloatsMut, FloatsUninit, Result};
 
 pub(crate) mod scalar;
 pub(crate) mod tables;
@@ -178,4 +180,107 @@ pub fn dequantize_codebook_uninit(
     let codes = &codes[..codes_len(n)];
     let absmax = &absmax[..absmax_len(n, block_size)];
     (crate::kernels::active().blocks.dequantize_codebook)(codebook, codes, block_size, absmax, dst)
+}
+
+/// [`quantize_codebook`] from float32, float16 or bfloat16 values: bit for bit what it gives on
+/// the values widened to float32. Lengths and errors as there.
+pub fn quantize_codebook_from(
+    codebook: Codebook,
+    src: Floats<'_>,
+    block_size: usize,
+    codes: &mut [u8],
+    absmax: &mut [f32],
+) -> Result<()> {
+    quantize_codebook_from_uninit(
+        codebook,
+        src,
+        block_size,
+        crate::out::uninit(codes),
+        crate::out::uninit(absmax),
+    )
+}
+
+/// [`quantize_codebook_from`] into possibly uninitialised memory.
+pub fn quantize_codebook_from_uninit(
+    codebook: Codebook,
+    src: Floats<'_>,
+    block_size: usize,
+    codes: &mut [MaybeUninit<u8>],
+    absmax: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let k = crate::kernels::active();
+    quantize_codebook_from_with(k, codebook, src, block_size, codes, absmax)
+}
+
+pub(crate) fn quantize_codebook_from_with(
+    k: &Kernels,
+    codebook: Codebook,
+    src: Floats<'_>,
+    block_size: usize,
+    codes: &mut [MaybeUninit<u8>],
+    absmax: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    check_block_size(block_size)?;
+    let n = src.len();
+    if codes.len() < codes_len(n) || absmax.len() < absmax_len(n, block_size) {
+        return Err(Error::BufferTooSmall);
+    }
+    // Block sizes are powers of two up to CHUNK: chunks start on block and byte boundaries.
+    for_each_chunk(k, src, CHUNK, |start, x| {
+        (k.blocks.quantize_codebook)(
+            codebook,
+            x,
+            block_size,
+            &mut codes[start / 2..][..codes_len(x.len())],
+            &mut absmax[start / block_size..][..absmax_len(x.len(), block_size)],
+        )
+    })
+}
+
+/// [`dequantize_codebook`] into float32, float16 or bfloat16 values: the float32 results
+/// rounded once to the output type. Lengths and errors as there.
+pub fn dequantize_codebook_into(
+    codebook: Codebook,
+    codes: &[u8],
+    block_size: usize,
+    absmax: &[f32],
+    mut dst: FloatsMut<'_>,
+) -> Result<()> {
+    dequantize_codebook_into_uninit(codebook, codes, block_size, absmax, dst.as_uninit())
+}
+
+/// [`dequantize_codebook_into`] into possibly uninitialised memory.
+pub fn dequantize_codebook_into_uninit(
+    codebook: Codebook,
+    codes: &[u8],
+    block_size: usize,
+    absmax: &[f32],
+    dst: FloatsUninit<'_>,
+) -> Result<()> {
+    let k = crate::kernels::active();
+    dequantize_codebook_into_with(k, codebook, codes, block_size, absmax, dst)
+}
+
+pub(crate) fn dequantize_codebook_into_with(
+    k: &Kernels,
+    codebook: Codebook,
+    codes: &[u8],
+    block_size: usize,
+    absmax: &[f32],
+    dst: FloatsUninit<'_>,
+) -> Result<()> {
+    check_block_size(block_size)?;
+    let n = dst.len();
+    if codes.len() < codes_len(n) || absmax.len() < absmax_len(n, block_size) {
+        return Err(Error::BufferTooSmall);
+    }
+    for_each_chunk_into(k, dst, CHUNK, |start, out| {
+        (k.blocks.dequantize_codebook)(
+            codebook,
+            &codes[start / 2..][..codes_len(out.len())],
+            block_size,
+            &absmax[start / block_size..][..absmax_len(out.len(), block_size)],
+            out,
+        )
+    })
 }

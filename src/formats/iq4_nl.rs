@@ -17,6 +17,15 @@ use crate::{Error, Result};
 /// Bytes per block.
 pub(crate) const BYTES: usize = 18;
 
+/// The format's description (see [`super::Spec`]).
+pub(crate) const SPEC: super::Spec = super::Spec {
+    name: "iq4_nl",
+    elements: QK,
+    bytes: BYTES,
+    quantize: |src, dst| super::quantize_each(src, dst, quantize_block),
+    dequantize: |src, dst| super::dequantize_each(src, dst, dequantize_block),
+};
+
 /// ggml's `kvalues_iq4nl`, the codebook (ascending).
 pub(crate) const KVALUES: [i8; 16] = [
     -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,

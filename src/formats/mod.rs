@@ -18,16 +18,24 @@
 pub(crate) mod common;
 pub(crate) mod fp16;
 pub(crate) mod iq4_nl;
+pub(crate) mod iq4_xs;
 pub(crate) mod mxfp4;
+pub(crate) mod nvfp4;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;
+pub(crate) mod q4_k;
 
 use core::mem::MaybeUninit;
 
-use crate::{Error, Result};
+use crate::float::{for_each_chunk, for_each_chunk_into, CHUNK};
+use crate::kernels::Kernels;
+use crate::{Error, Floats, FloatsMut, FloatsUninit, Result};
 use common::QK;
 
 /// A ggml/GGUF block format. The discriminants are the C constants `QUANTIZE_FORMAT_*`.
+///
+/// Everything about a format (name, block size, its scalar reference) is in its [`Spec`], found
+/// by [`BlockFormat::spec`]: adding a format is its module, a variant here and one line there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum BlockFormat {
@@ -39,45 +47,84 @@ pub enum BlockFormat {
     Iq4Nl = 2,
     /// 32 values, 17 bytes: E8M0 scale byte, 16 bytes of FP4 (E2M1) codes.
     Mxfp4 = 3,
+    /// 256 values, 144 bytes: fp16 super-block scale and minimum, 12 bytes of 6-bit sub-block
+    /// scales and minima (8 sub-blocks of 32), 128 bytes of codes; `x ≈ d·s·q - dmin·m`.
+    Q4K = 4,
+}
+
+/// Quantizes whole blocks: `src.len()` is a multiple of the block's element count and `dst`
+/// holds exactly the bytes of that many blocks. On bad data: the error of the first bad block,
+/// having written at most the blocks before it.
+pub(crate) type QuantizeBlocks = fn(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()>;
+/// Dequantizes whole blocks: `dst.len()` is a multiple of the block's element count and `src`
+/// holds exactly the bytes of that many blocks. Errors as for [`QuantizeBlocks`].
+pub(crate) type DequantizeBlocks = fn(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()>;
+
+/// One block format, described once: the lengths, names and C docs follow from it, and its
+/// scalar reference is what every SIMD level runs unless it overrides the format.
+pub(crate) struct Spec {
+    /// The lower-case ggml type name.
+    pub name: &'static str,
+    /// Values per block.
+    pub elements: usize,
+    /// Bytes per block.
+    pub bytes: usize,
+    /// The scalar reference over whole blocks (usually [`quantize_each`] of the module's
+    /// per-block function).
+    pub quantize: QuantizeBlocks,
+    /// The scalar reference over whole blocks (usually [`dequantize_each`]).
+    pub dequantize: DequantizeBlocks,
 }
 
 impl BlockFormat {
+    /// How many formats there are (the length of tables indexed by `BlockFormat as usize`).
+    pub const COUNT: usize = 5;
+
     /// Every format, in the order of their C constants.
-    pub const ALL: [BlockFormat; 4] = [
+    pub const ALL: [BlockFormat; BlockFormat::COUNT] = [
         BlockFormat::Q4_0,
         BlockFormat::Q4_1,
         BlockFormat::Iq4Nl,
         BlockFormat::Mxfp4,
+        BlockFormat::Q4K,
     ];
+
+    /// The format's description: the one place a format is registered.
+    pub(crate) const fn spec(self) -> &'static Spec {
+        match self {
+            BlockFormat::Q4_0 => &q4_0::SPEC,
+            BlockFormat::Q4_1 => &q4_1::SPEC,
+            BlockFormat::Iq4Nl => &iq4_nl::SPEC,
+            BlockFormat::Mxfp4 => &mxfp4::SPEC,
+            BlockFormat::Q4K => &q4_k::SPEC,
+        }
+    }
 
     /// The format whose C constant is `v`, or `None` for an unknown value.
     pub fn from_raw(v: u32) -> Option<BlockFormat> {
         BlockFormat::ALL.into_iter().find(|f| *f as u32 == v)
     }
 
-    /// Values per block (32 for every format).
+    /// The format named `name` (its ggml type name, any case), or `None`.
+    pub fn from_name(name: &str) -> Option<BlockFormat> {
+        BlockFormat::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Values per block.
     pub const fn elements(self) -> usize {
-        QK
+        self.spec().elements
     }
 
-    /// Bytes per block: 18, 20, 18 and 17.
+    /// Bytes per block.
     pub const fn bytes(self) -> usize {
-        match self {
-            BlockFormat::Q4_0 => q4_0::BYTES,
-            BlockFormat::Q4_1 => q4_1::BYTES,
-            BlockFormat::Iq4Nl => iq4_nl::BYTES,
-            BlockFormat::Mxfp4 => mxfp4::BYTES,
-        }
+        self.spec().bytes
     }
 
-    /// The lower-case ggml type name: "q4_0", "q4_1", "iq4_nl", "mxfp4".
-    pub fn name(self) -> &'static str {
-        match self {
-            BlockFormat::Q4_0 => "q4_0",
-            BlockFormat::Q4_1 => "q4_1",
-            BlockFormat::Iq4Nl => "iq4_nl",
-            BlockFormat::Mxfp4 => "mxfp4",
-        }
+    /// The lower-case ggml type name, e.g. "q4_0" or "mxfp4".
+    pub const fn name(self) -> &'static str {
+        self.spec().name
     }
 }
 
@@ -85,7 +132,7 @@ impl BlockFormat {
 ///
 /// Errors, in this order: [`Error::InvalidArgument`] when `n` float32 values would take more
 /// than `isize::MAX` bytes (so the float side and the block side both fit in memory);
-/// [`Error::Length`] when `n` is not a multiple of 32.
+/// [`Error::Length`] when `n` is not a multiple of the format's block size.
 pub fn blocks_len(format: BlockFormat, n: usize) -> Result<usize> {
     if n > isize::MAX as usize / core::mem::size_of::<f32>() {
         return Err(Error::InvalidArgument);
@@ -93,7 +140,8 @@ pub fn blocks_len(format: BlockFormat, n: usize) -> Result<usize> {
     if !n.is_multiple_of(format.elements()) {
         return Err(Error::Length);
     }
-    // n / 32 * bytes <= n * 20 / 32 < n * 4: cannot overflow after the check above.
+    // Every format has fewer bytes per block than values, so n / elements * bytes < n * 4:
+    // cannot overflow after the check above.
     (n / format.elements())
         .checked_mul(format.bytes())
         .ok_or(Error::InvalidArgument)
@@ -121,7 +169,7 @@ pub fn quantize_blocks_uninit(
 ) -> Result<()> {
     let need = blocks_len(format, src.len())?;
     let dst = dst.get_mut(..need).ok_or(Error::BufferTooSmall)?;
-    (crate::kernels::active().blocks.quantize_blocks[format as usize])(src, dst)
+    crate::kernels::active().quantize_blocks(format)(src, dst)
 }
 
 /// Dequantizes blocks from `src` into `dst` (n = `dst.len()` values), ggml's floats exactly.
@@ -145,18 +193,86 @@ pub fn dequantize_blocks_uninit(
 ) -> Result<()> {
     let need = blocks_len(format, dst.len())?;
     let src = src.get(..need).ok_or(Error::BufferTooSmall)?;
-    (crate::kernels::active().blocks.dequantize_blocks[format as usize])(src, dst)
+    crate::kernels::active().dequantize_blocks(format)(src, dst)
 }
 
-/// Runs a per-block quantizer over whole blocks (`dst.len() == src.len() / 32 * N`), writing
-/// each block only once it has succeeded: the scalar kernels.
-pub(crate) fn quantize_each<const N: usize>(
+/// [`quantize_blocks`] from float32, float16 or bfloat16 values: bit for bit what
+/// `quantize_blocks` gives on the values widened to float32 (which is exact). Errors as there.
+pub fn quantize_blocks_from(format: BlockFormat, src: Floats<'_>, dst: &mut [u8]) -> Result<()> {
+    quantize_blocks_from_uninit(format, src, crate::out::uninit(dst))
+}
+
+/// [`quantize_blocks_from`] into possibly uninitialised memory.
+pub fn quantize_blocks_from_uninit(
+    format: BlockFormat,
+    src: Floats<'_>,
+    dst: &mut [MaybeUninit<u8>],
+) -> Result<()> {
+    quantize_blocks_from_with(crate::kernels::active(), format, src, dst)
+}
+
+/// [`quantize_blocks_from_uninit`] on the kernels of level `k`.
+pub(crate) fn quantize_blocks_from_with(
+    k: &Kernels,
+    format: BlockFormat,
+    src: Floats<'_>,
+    dst: &mut [MaybeUninit<u8>],
+) -> Result<()> {
+    let need = blocks_len(format, src.len())?;
+    let dst = dst.get_mut(..need).ok_or(Error::BufferTooSmall)?;
+    let quantize = k.quantize_blocks(format);
+    let (e, b) = (format.elements(), format.bytes());
+    // CHUNK is a whole number of blocks of every format, so chunks start on block boundaries.
+    for_each_chunk(k, src, CHUNK, |start, x| {
+        quantize(x, &mut dst[start / e * b..][..x.len() / e * b])
+    })
+}
+
+/// [`dequantize_blocks`] into float32, float16 or bfloat16 values: the float32 results rounded
+/// once to the output type (nearest, ties to even). Errors as there; on a bad block, the values
+/// of the blocks before it may have been written, never any after it.
+pub fn dequantize_blocks_into(
+    format: BlockFormat,
+    src: &[u8],
+    mut dst: FloatsMut<'_>,
+) -> Result<()> {
+    dequantize_blocks_into_uninit(format, src, dst.as_uninit())
+}
+
+/// [`dequantize_blocks_into`] into possibly uninitialised memory.
+pub fn dequantize_blocks_into_uninit(
+    format: BlockFormat,
+    src: &[u8],
+    dst: FloatsUninit<'_>,
+) -> Result<()> {
+    dequantize_blocks_into_with(crate::kernels::active(), format, src, dst)
+}
+
+/// [`dequantize_blocks_into_uninit`] on the kernels of level `k`.
+pub(crate) fn dequantize_blocks_into_with(
+    k: &Kernels,
+    format: BlockFormat,
+    src: &[u8],
+    dst: FloatsUninit<'_>,
+) -> Result<()> {
+    let need = blocks_len(format, dst.len())?;
+    let src = src.get(..need).ok_or(Error::BufferTooSmall)?;
+    let dequantize = k.dequantize_blocks(format);
+    let (e, b) = (format.elements(), format.bytes());
+    for_each_chunk_into(k, dst, CHUNK, |start, out| {
+        dequantize(&src[start / e * b..][..out.len() / e * b], out)
+    })
+}
+
+/// Runs a per-block quantizer over whole blocks of `E` values (`dst.len() == src.len() / E *
+/// N`), writing each block only once it has succeeded: the scalar kernels.
+pub(crate) fn quantize_each<const E: usize, const N: usize>(
     src: &[f32],
     dst: &mut [MaybeUninit<u8>],
-    block: fn(&[f32; QK]) -> Result<[u8; N]>,
+    block: fn(&[f32; E]) -> Result<[u8; N]>,
 ) -> Result<()> {
-    for (x, out) in src.chunks_exact(QK).zip(dst.chunks_exact_mut(N)) {
-        let mut xb = [0.0f32; QK];
+    for (x, out) in src.chunks_exact(E).zip(dst.chunks_exact_mut(N)) {
+        let mut xb = [0.0f32; E];
         xb.copy_from_slice(x);
         let bytes = block(&xb)?;
         for (o, b) in out.iter_mut().zip(bytes) {
@@ -169,7 +285,8 @@ pub(crate) fn quantize_each<const N: usize>(
 /// Quantizes whole blocks in runs of `run_blocks` blocks (`bytes` each) with `run`, which may
 /// decline a run (returning false, having written nothing: a bad block in it, or a case it does
 /// not handle); declined runs and the blocks after the last whole run go to `each`, the
-/// block-by-block quantizer that reports the first bad block. The SIMD kernels' outer loop.
+/// block-by-block quantizer that reports the first bad block. The SIMD kernels' outer loop, for
+/// the formats of 32-value blocks.
 pub(crate) fn quantize_runs(
     src: &[f32],
     dst: &mut [MaybeUninit<u8>],
@@ -190,14 +307,14 @@ pub(crate) fn quantize_runs(
     each(&src[full..], tail)
 }
 
-/// Runs a per-block dequantizer over whole blocks (`src.len() == dst.len() / 32 * N`), writing
-/// each block only once it has succeeded: the scalar kernels.
-pub(crate) fn dequantize_each<const N: usize>(
+/// Runs a per-block dequantizer over whole blocks of `E` values (`src.len() == dst.len() / E *
+/// N`), writing each block only once it has succeeded: the scalar kernels.
+pub(crate) fn dequantize_each<const E: usize, const N: usize>(
     src: &[u8],
     dst: &mut [MaybeUninit<f32>],
-    block: fn(&[u8; N]) -> Result<[f32; QK]>,
+    block: fn(&[u8; N]) -> Result<[f32; E]>,
 ) -> Result<()> {
-    for (b, out) in src.chunks_exact(N).zip(dst.chunks_exact_mut(QK)) {
+    for (b, out) in src.chunks_exact(N).zip(dst.chunks_exact_mut(E)) {
         let mut bb = [0u8; N];
         bb.copy_from_slice(b);
         let y = block(&bb)?;
@@ -215,12 +332,19 @@ mod tests {
     #[test]
     fn format_table() {
         let bytes: Vec<usize> = BlockFormat::ALL.iter().map(|f| f.bytes()).collect();
-        assert_eq!(bytes, [18, 20, 18, 17]);
+        assert_eq!(bytes, [18, 20, 18, 17, 144]);
         for (i, f) in BlockFormat::ALL.into_iter().enumerate() {
             assert_eq!(BlockFormat::from_raw(i as u32), Some(f));
-            assert_eq!(f.elements(), 32);
         }
-        assert_eq!(BlockFormat::from_raw(4), None);
+        let elements: Vec<usize> = BlockFormat::ALL.iter().map(|f| f.elements()).collect();
+        assert_eq!(elements, [32, 32, 32, 32, 256]);
+        assert_eq!(BlockFormat::from_raw(BlockFormat::COUNT as u32), None);
+        assert_eq!(BlockFormat::from_name("MXFP4"), Some(BlockFormat::Mxfp4));
+        assert_eq!(BlockFormat::from_name("q4_0"), Some(BlockFormat::Q4_0));
+        assert_eq!(BlockFormat::from_name("q4"), None);
+        for f in BlockFormat::ALL {
+            assert_eq!(BlockFormat::from_name(f.name()), Some(f));
+        }
         assert_eq!(BlockFormat::from_raw(u32::MAX), None);
     }
 

@@ -15,6 +15,15 @@ use crate::{Error, Result};
 /// Bytes per block.
 pub(crate) const BYTES: usize = 17;
 
+/// The format's description (see [`super::Spec`]).
+pub(crate) const SPEC: super::Spec = super::Spec {
+    name: "mxfp4",
+    elements: QK,
+    bytes: BYTES,
+    quantize: |src, dst| super::quantize_each(src, dst, quantize_block),
+    dequantize: |src, dst| super::dequantize_each(src, dst, dequantize_block),
+};
+
 /// ggml's `kvalues_mxfp4`: the E2M1 values times two, indexed by the 4-bit code.
 pub(crate) const KVALUES: [i8; 16] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
 

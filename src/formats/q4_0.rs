@@ -12,6 +12,15 @@ use crate::{Error, Result};
 /// Bytes per block.
 pub(crate) const BYTES: usize = 18;
 
+/// The format's description (see [`super::Spec`]).
+pub(crate) const SPEC: super::Spec = super::Spec {
+    name: "q4_0",
+    elements: QK,
+    bytes: BYTES,
+    quantize: |src, dst| super::quantize_each(src, dst, quantize_block),
+    dequantize: |src, dst| super::dequantize_each(src, dst, dequantize_block),
+};
+
 /// Quantizes one block of 32 values (the scalar reference).
 ///
 /// Errors: [`Error::NonFinite`] for a NaN or infinite element; [`Error::ValueOutOfRange`] when

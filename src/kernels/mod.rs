@@ -9,10 +9,14 @@ pub(crate) mod scalar;
 mod tests;
 #[cfg(test)]
 mod tests_blocks;
+#[cfg(test)]
+mod tests_half;
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 pub(crate) mod x86_64;
 
 use crate::codebook::Codebook;
+use crate::formats::BlockFormat;
+pub(crate) use crate::formats::{DequantizeBlocks, QuantizeBlocks};
 use crate::int4::ScaleMethod;
 use crate::Result;
 use core::mem::MaybeUninit;
@@ -59,16 +63,33 @@ pub(crate) struct Kernels {
     pub unpack: fn(src: &[u8], dst: &mut [MaybeUninit<i8>]),
     /// Error sums of two inputs of equal length; `NonFinite` if either holds NaN or ±Inf.
     pub error_sums: fn(x: &[f32], y: &[f32]) -> Result<ErrorSums>,
+    /// float16 bit patterns to float32 (exact); `dst.len() == src.len()`.
+    pub widen_f16: fn(src: &[u16], dst: &mut [MaybeUninit<f32>]),
+    /// bfloat16 bit patterns to float32 (exact); `dst.len() == src.len()`.
+    pub widen_bf16: fn(src: &[u16], dst: &mut [MaybeUninit<f32>]),
+    /// float32 to float16, to nearest, ties to even; `dst.len() == src.len()`.
+    pub narrow_f16: fn(src: &[f32], dst: &mut [MaybeUninit<u16>]),
+    /// float32 to bfloat16, to nearest, ties to even; `dst.len() == src.len()`.
+    pub narrow_bf16: fn(src: &[f32], dst: &mut [MaybeUninit<u16>]),
     /// The block-wise formats (ggml blocks, codebooks, int4 groups).
     pub blocks: &'static BlockKernels,
 }
 
-/// Quantizes whole blocks: `src.len()` is a multiple of the block's element count and `dst`
-/// holds exactly the bytes of that many blocks.
-pub(crate) type QuantizeBlocks = fn(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()>;
-/// Dequantizes whole blocks: `dst.len()` is a multiple of the block's element count and `src`
-/// holds exactly the bytes of that many blocks.
-pub(crate) type DequantizeBlocks = fn(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()>;
+/// A level's kernels for some of the block formats, by `BlockFormat as usize`; `None` runs the
+/// format's scalar reference (its [`crate::formats::Spec`]), so a new format needs no entry here
+/// until a level accelerates it. Build one with [`format_table`].
+pub(crate) type FormatTable<T> = [Option<T>; BlockFormat::COUNT];
+
+/// The table holding `entries` and `None` for every other format.
+pub(crate) const fn format_table<T: Copy>(entries: &[(BlockFormat, T)]) -> FormatTable<T> {
+    let mut table = [None; BlockFormat::COUNT];
+    let mut i = 0;
+    while i < entries.len() {
+        table[entries[i].0 as usize] = Some(entries[i].1);
+        i += 1;
+    }
+    table
+}
 
 /// Codebook quantization of all blocks (see [`BlockKernels::quantize_codebook`]).
 pub(crate) type QuantizeCodebook = fn(
@@ -110,10 +131,10 @@ pub(crate) type DequantizeGroups = fn(
 /// it (a block may be validated before it is written). The scalar entries call the per-block
 /// references in `crate::formats` and `crate::codebook`, which stay the oracle.
 pub(crate) struct BlockKernels {
-    /// By `BlockFormat as usize` (Q4_0, Q4_1, IQ4_NL, MXFP4).
-    pub quantize_blocks: [QuantizeBlocks; 4],
-    /// By `BlockFormat as usize`.
-    pub dequantize_blocks: [DequantizeBlocks; 4],
+    /// The formats this level accelerates (the others run their scalar reference).
+    pub quantize_blocks: FormatTable<QuantizeBlocks>,
+    /// As `quantize_blocks`.
+    pub dequantize_blocks: FormatTable<DequantizeBlocks>,
     /// `crate::codebook::quantize_codebook` after its argument checks: `codes.len() ==
     /// codes_len(n)`, `absmax.len() == absmax_len(n, block_size)`, valid `block_size`.
     pub quantize_codebook: QuantizeCodebook,
@@ -126,6 +147,18 @@ pub(crate) struct BlockKernels {
     /// `crate::groups::dequantize_int4_groups` after its length checks (lengths as for
     /// `quantize_groups`); a group's bad zero point or scale is its data error.
     pub dequantize_groups: DequantizeGroups,
+}
+
+impl Kernels {
+    /// This level's quantizer of `format`: its own kernel or the format's scalar reference.
+    pub(crate) fn quantize_blocks(&self, format: BlockFormat) -> QuantizeBlocks {
+        self.blocks.quantize_blocks[format as usize].unwrap_or(format.spec().quantize)
+    }
+
+    /// This level's dequantizer of `format`: its own kernel or the format's scalar reference.
+    pub(crate) fn dequantize_blocks(&self, format: BlockFormat) -> DequantizeBlocks {
+        self.blocks.dequantize_blocks[format as usize].unwrap_or(format.spec().dequantize)
+    }
 }
 
 /// Every level this CPU can run, best first; the scalar reference is always last.
@@ -171,11 +204,32 @@ fn choose(max_isa: Option<&str>) -> &'static Kernels {
 /// The kernels in use: chosen once, at first use, and cached (the library's only global state).
 /// Fuzz builds only: `fuzzing::with_level` may override it for the current thread.
 pub(crate) fn active() -> &'static Kernels {
-    #[cfg(fuzzing)]
-    if let Some(k) = fuzzing::OVERRIDE.get() {
+    #[cfg(any(test, fuzzing))]
+    if let Some(k) = OVERRIDE.get() {
         return k;
     }
     chosen()
+}
+
+#[cfg(any(test, fuzzing))]
+thread_local! {
+    /// Test and fuzz builds only: the level [`active`] returns on this thread instead of the
+    /// cached choice (see [`with_kernels`]).
+    static OVERRIDE: std::cell::Cell<Option<&'static Kernels>> = const { std::cell::Cell::new(None) };
+}
+
+/// Test and fuzz builds only: runs `f` with every library call on this thread using level `k`;
+/// the previous setting is restored afterwards, even on a panic.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn with_kernels<R>(k: &'static Kernels, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<&'static Kernels>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            OVERRIDE.set(self.0);
+        }
+    }
+    let _restore = Restore(OVERRIDE.replace(Some(k)));
+    f()
 }
 
 /// The level chosen at first use (best available, capped by QUANTIZE_MAX_ISA), cached.
@@ -196,14 +250,6 @@ pub fn kernel_name() -> &'static str {
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing {
-    use super::Kernels;
-    use std::cell::Cell;
-
-    thread_local! {
-        /// The level [`super::active`] returns on this thread instead of the cached choice.
-        pub(super) static OVERRIDE: Cell<Option<&'static Kernels>> = const { Cell::new(None) };
-    }
-
     /// The levels the process may use, best first, scalar last: the one the library chose
     /// (honouring QUANTIZE_MAX_ISA) and every level below it that this CPU can run.
     pub fn level_names() -> Vec<&'static str> {
@@ -223,13 +269,6 @@ pub mod fuzzing {
             .into_iter()
             .find(|k| k.name.to_bytes() == name.as_bytes())
             .unwrap_or_else(|| panic!("SIMD level {name:?} is not available on this CPU"));
-        struct Restore(Option<&'static Kernels>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                OVERRIDE.set(self.0);
-            }
-        }
-        let _restore = Restore(OVERRIDE.replace(Some(k)));
-        f()
+        super::with_kernels(k, f)
     }
 }

@@ -1,7 +1,6 @@
 //! The portable scalar reference: the definition every SIMD kernel is tested against.
 
 use super::{BlockKernels, ErrorSums, Kernels, Range};
-use crate::formats::{dequantize_each, iq4_nl, mxfp4, q4_0, q4_1, quantize_each};
 use crate::{Error, Result};
 use core::mem::MaybeUninit;
 
@@ -16,22 +15,17 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack,
     unpack,
     error_sums,
+    widen_f16: crate::float::scalar::widen_f16,
+    widen_bf16: crate::float::scalar::widen_bf16,
+    narrow_f16: crate::float::scalar::narrow_f16,
+    narrow_bf16: crate::float::scalar::narrow_bf16,
     blocks: &BLOCKS,
 };
 
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
-    quantize_blocks: [
-        |src, dst| quantize_each(src, dst, q4_0::quantize_block),
-        |src, dst| quantize_each(src, dst, q4_1::quantize_block),
-        |src, dst| quantize_each(src, dst, iq4_nl::quantize_block),
-        |src, dst| quantize_each(src, dst, mxfp4::quantize_block),
-    ],
-    dequantize_blocks: [
-        |src, dst| dequantize_each(src, dst, q4_0::dequantize_block),
-        |src, dst| dequantize_each(src, dst, q4_1::dequantize_block),
-        |src, dst| dequantize_each(src, dst, iq4_nl::dequantize_block),
-        |src, dst| dequantize_each(src, dst, mxfp4::dequantize_block),
-    ],
+    // Every format runs its own scalar reference (`formats::Spec`).
+    quantize_blocks: [None; crate::formats::BlockFormat::COUNT],
+    dequantize_blocks: [None; crate::formats::BlockFormat::COUNT],
     quantize_codebook: crate::codebook::scalar::quantize_blocks,
     dequantize_codebook: crate::codebook::scalar::dequantize_blocks,
     quantize_groups: |src, group_size, method, codes, scales, zero_points| {
@@ -180,36 +174,61 @@ pub(crate) fn reduce_lanes(l: [f64; SUM_LANES]) -> f64 {
 }
 
 fn error_sums(x: &[f32], y: &[f32]) -> Result<ErrorSums> {
-    let mut abs = [0.0f64; SUM_LANES];
-    let mut sq = [0.0f64; SUM_LANES];
-    let mut x_sq = [0.0f64; SUM_LANES];
-    let mut max_abs = 0.0f64;
-    let mut max_abs_index = 0;
-    for (i, (&a, &b)) in x.iter().zip(y).enumerate() {
-        if !(a.is_finite() && b.is_finite()) {
-            return Err(Error::NonFinite);
-        }
-        let lane = i % SUM_LANES;
-        let a = f64::from(a);
-        let d = a - f64::from(b);
-        // Separate multiply and add: no fused multiply-add, so every level rounds alike.
-        let d_sq = d * d;
-        let a_sq = a * a;
-        abs[lane] += d.abs();
-        sq[lane] += d_sq;
-        x_sq[lane] += a_sq;
-        if d.abs() > max_abs {
-            max_abs = d.abs();
-            max_abs_index = i;
+    let mut acc = ErrorAcc::new();
+    acc.add(x, y, 0)?;
+    Ok(acc.finish())
+}
+
+/// The reference's error sums, fed piece by piece: pieces of whole multiples of [`SUM_LANES`]
+/// values (but the last) keep every element in its lane, so the result is the same as one call
+/// of [`error_sums`] on the concatenation. The half-precision statistics use it.
+pub(crate) struct ErrorAcc {
+    sums: [[f64; SUM_LANES]; 3],
+    max_abs: f64,
+    max_abs_index: usize,
+}
+
+impl ErrorAcc {
+    pub(crate) fn new() -> ErrorAcc {
+        ErrorAcc {
+            sums: [[0.0; SUM_LANES]; 3],
+            max_abs: 0.0,
+            max_abs_index: 0,
         }
     }
-    Ok(ErrorSums {
-        sum_abs: reduce_lanes(abs),
-        sum_sq: reduce_lanes(sq),
-        sum_x_sq: reduce_lanes(x_sq),
-        max_abs,
-        max_abs_index,
-    })
+
+    /// Adds `x[i]`, `y[i]` as the elements `base + i`; `NonFinite` at the first NaN or ±Inf.
+    pub(crate) fn add(&mut self, x: &[f32], y: &[f32], base: usize) -> Result<()> {
+        for (i, (&a, &b)) in x.iter().zip(y).enumerate() {
+            if !(a.is_finite() && b.is_finite()) {
+                return Err(Error::NonFinite);
+            }
+            let lane = (base + i) % SUM_LANES;
+            let a = f64::from(a);
+            let d = a - f64::from(b);
+            // Separate multiply and add: no fused multiply-add, so every level rounds alike.
+            let d_sq = d * d;
+            let a_sq = a * a;
+            self.sums[0][lane] += d.abs();
+            self.sums[1][lane] += d_sq;
+            self.sums[2][lane] += a_sq;
+            if d.abs() > self.max_abs {
+                self.max_abs = d.abs();
+                self.max_abs_index = base + i;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> ErrorSums {
+        ErrorSums {
+            sum_abs: reduce_lanes(self.sums[0]),
+            sum_sq: reduce_lanes(self.sums[1]),
+            sum_x_sq: reduce_lanes(self.sums[2]),
+            max_abs: self.max_abs,
+            max_abs_index: self.max_abs_index,
+        }
+    }
 }
 
 /// Adds the elements from `start` on to the per-lane partial sums (in the reference's lane

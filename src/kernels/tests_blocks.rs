@@ -11,15 +11,15 @@ use crate::pack::packed_len;
 use core::mem::MaybeUninit;
 
 /// xorshift64*, so failures reproduce.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
     fn pow2(&mut self, lo: i32, hi: i32) -> f32 {
@@ -32,7 +32,7 @@ impl Rng {
     /// `benign` leaves out the kinds that make most formats fail (huge values, fp16 scale
     /// overflow), so that runs of 16 clean blocks, which the AVX-512 kernels take at once, are
     /// common.
-    fn block(&mut self, len: usize, benign: bool) -> Vec<f32> {
+    pub(super) fn block(&mut self, len: usize, benign: bool) -> Vec<f32> {
         // (benign blocks stay below 2^16, where every format's fp16 scale fits)
         let scale = if benign {
             self.pow2(-30, 16)
@@ -131,7 +131,7 @@ impl Rng {
         v
     }
     /// Puts NaN or ±Inf at a random place (sometimes), returning whether it did.
-    fn poison(&mut self, x: &mut [f32]) {
+    pub(super) fn poison(&mut self, x: &mut [f32]) {
         if !x.is_empty() && self.below(2) == 0 {
             let i = self.below(x.len() as u64) as usize;
             x[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][self.below(3) as usize];
@@ -146,7 +146,7 @@ fn simd_levels() -> Vec<&'static Kernels> {
         .collect()
 }
 
-fn uninit_vec<T: Copy>(n: usize, fill: T) -> Vec<MaybeUninit<T>> {
+pub(super) fn uninit_vec<T: Copy>(n: usize, fill: T) -> Vec<MaybeUninit<T>> {
     vec![MaybeUninit::new(fill); n]
 }
 
@@ -204,12 +204,11 @@ fn block_counts() -> impl Iterator<Item = usize> {
 
 #[test]
 fn block_quantizers_match_scalar() {
-    let r = scalar::KERNELS.blocks;
     let mut rng = Rng(11);
     for k in simd_levels() {
         for f in BlockFormat::ALL {
-            let q = k.blocks.quantize_blocks[f as usize];
-            let qr = r.quantize_blocks[f as usize];
+            let q = k.quantize_blocks(f);
+            let qr = scalar::KERNELS.quantize_blocks(f);
             for nb in block_counts() {
                 for round in 0..4 {
                     let n = nb * 32;
@@ -241,7 +240,6 @@ fn block_quantizers_match_scalar() {
 /// maximum), which the kernels must reproduce.
 #[test]
 fn block_quantizers_keep_the_first_of_equal_extremes() {
-    let r = scalar::KERNELS.blocks;
     let mut rng = Rng(15);
     for k in simd_levels() {
         for f in BlockFormat::ALL {
@@ -263,8 +261,8 @@ fn block_quantizers_keep_the_first_of_equal_extremes() {
             let nb = x.len() / 32;
             let m = nb * f.bytes();
             let (mut a, mut b) = (uninit_vec(m, 0u8), uninit_vec(m, 0u8));
-            let ra = (k.blocks.quantize_blocks[f as usize])(&x, &mut a);
-            let rb = (r.quantize_blocks[f as usize])(&x, &mut b);
+            let ra = (k.quantize_blocks(f))(&x, &mut a);
+            let rb = (scalar::KERNELS.quantize_blocks(f))(&x, &mut b);
             assert_eq!(ra, rb);
             assert_eq!(init(&a), init(&b), "{:?} {}", k.name, f.name());
         }
@@ -273,12 +271,11 @@ fn block_quantizers_keep_the_first_of_equal_extremes() {
 
 #[test]
 fn block_dequantizers_match_scalar() {
-    let r = scalar::KERNELS.blocks;
     let mut rng = Rng(12);
     for k in simd_levels() {
         for f in BlockFormat::ALL {
-            let dq = k.blocks.dequantize_blocks[f as usize];
-            let dqr = r.dequantize_blocks[f as usize];
+            let dq = k.dequantize_blocks(f);
+            let dqr = scalar::KERNELS.dequantize_blocks(f);
             for nb in block_counts() {
                 for round in 0..3 {
                     let m = nb * f.bytes();
@@ -532,7 +529,6 @@ fn group_dequantize_kernels_match_scalar() {
 /// runs at once and must still report the first bad block and write nothing from it on).
 #[test]
 fn block_quantizers_see_every_non_finite_position() {
-    let r = scalar::KERNELS.blocks;
     let mut rng = Rng(16);
     // Values every format accepts, so the kernels take the run at once.
     let clean: Vec<f32> = (0..16 * 32)
@@ -540,8 +536,8 @@ fn block_quantizers_see_every_non_finite_position() {
         .collect();
     for k in simd_levels() {
         for f in BlockFormat::ALL {
-            let q = k.blocks.quantize_blocks[f as usize];
-            let qr = r.quantize_blocks[f as usize];
+            let q = k.quantize_blocks(f);
+            let qr = scalar::KERNELS.quantize_blocks(f);
             for bad in [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
                 for i in 0..clean.len() {
                     let mut x = clean.clone();

@@ -226,8 +226,8 @@ mod tests {
                     vec![MaybeUninit::new(0xA5u8); m],
                     vec![MaybeUninit::new(0xA5u8); m],
                 );
-                let ra = (nb.quantize_blocks[f as usize])(b, &mut a);
-                let rs = (sb.quantize_blocks[f as usize])(b, &mut s);
+                let ra = (neon::KERNELS.quantize_blocks(f))(b, &mut a);
+                let rs = (scalar::KERNELS.quantize_blocks(f))(b, &mut s);
                 assert_eq!(ra, rs, "{} {b:?}", f.name());
                 out_of_range[f as usize] += usize::from(rs == Err(crate::Error::ValueOutOfRange));
                 // SAFETY: both buffers were created initialised.

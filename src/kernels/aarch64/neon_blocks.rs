@@ -12,28 +12,28 @@
 //! (the argument of each `unsafe` call of one from the table below). Loads and stores through
 //! raw pointers stay within a chunk whose length bounds them, as each SAFETY comment states.
 
-use super::super::BlockKernels;
+use super::super::{format_table, BlockKernels};
 use super::{neon_codebook, neon_iq4nl};
 use crate::formats::common::read_f16;
 use crate::formats::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
-use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1};
+use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
 use crate::{Error, Result};
 use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
 
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
-    quantize_blocks: [
-        quantize_q4_0,
-        quantize_q4_1,
-        neon_iq4nl::quantize_iq4_nl,
-        quantize_mxfp4,
-    ],
-    dequantize_blocks: [
-        dequantize_q4_0,
-        dequantize_q4_1,
-        dequantize_iq4_nl,
-        dequantize_mxfp4,
-    ],
+    quantize_blocks: format_table(&[
+        (BlockFormat::Q4_0, quantize_q4_0),
+        (BlockFormat::Q4_1, quantize_q4_1),
+        (BlockFormat::Iq4Nl, neon_iq4nl::quantize_iq4_nl),
+        (BlockFormat::Mxfp4, quantize_mxfp4),
+    ]),
+    dequantize_blocks: format_table(&[
+        (BlockFormat::Q4_0, dequantize_q4_0),
+        (BlockFormat::Q4_1, dequantize_q4_1),
+        (BlockFormat::Iq4Nl, dequantize_iq4_nl),
+        (BlockFormat::Mxfp4, dequantize_mxfp4),
+    ]),
     quantize_codebook: neon_codebook::quantize_codebook,
     dequantize_codebook: neon_codebook::dequantize_codebook,
     quantize_groups: neon_codebook::quantize_groups,

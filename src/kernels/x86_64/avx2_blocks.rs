@@ -3,13 +3,13 @@
 //! are those of the AVX-512 kernels (`avx512_blocks`), which this file follows step by step.
 //! IQ4_NL quantization, 8 blocks at once, is in `avx2_iq4nl`.
 
-use super::super::{scalar, BlockKernels};
+use super::super::{format_table, scalar, BlockKernels};
 use super::avx2::{codes32, pack32, prefetch, AHEAD, KERNELS};
 use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
 use crate::formats::fp16::{f16_is_finite, f32_to_f16};
-use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1};
+use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
 use crate::groups::{dequantize_groups_with, quantize_groups_split32};
 use crate::int4::{params_for, ScaleMethod};
 use crate::kernels::Range;
@@ -21,18 +21,22 @@ use core::mem::MaybeUninit;
 // hands out only when `avx2::available()` is true (AVX2 and F16C): that is the safety argument
 // of each `unsafe` call of a `#[target_feature]` function in this table.
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
-    quantize_blocks: [
-        |s, d| unsafe { quantize_q4_0(s, d) },
-        |s, d| unsafe { quantize_q4_1(s, d) },
-        |s, d| unsafe { super::avx2_iq4nl::quantize_iq4_nl(s, d) },
-        |s, d| unsafe { quantize_mxfp4(s, d) },
-    ],
-    dequantize_blocks: [
-        |s, d| unsafe { dequantize_q4_0(s, d) },
-        |s, d| unsafe { dequantize_q4_1(s, d) },
-        |s, d| unsafe { dequantize_iq4_nl(s, d) },
-        |s, d| unsafe { dequantize_mxfp4(s, d) },
-    ],
+    quantize_blocks: format_table(&[
+        (BlockFormat::Q4_0, |s, d| unsafe { quantize_q4_0(s, d) }),
+        (BlockFormat::Q4_1, |s, d| unsafe { quantize_q4_1(s, d) }),
+        (BlockFormat::Iq4Nl, |s, d| unsafe {
+            super::avx2_iq4nl::quantize_iq4_nl(s, d)
+        }),
+        (BlockFormat::Mxfp4, |s, d| unsafe { quantize_mxfp4(s, d) }),
+    ]),
+    dequantize_blocks: format_table(&[
+        (BlockFormat::Q4_0, |s, d| unsafe { dequantize_q4_0(s, d) }),
+        (BlockFormat::Q4_1, |s, d| unsafe { dequantize_q4_1(s, d) }),
+        (BlockFormat::Iq4Nl, |s, d| unsafe {
+            dequantize_iq4_nl(s, d)
+        }),
+        (BlockFormat::Mxfp4, |s, d| unsafe { dequantize_mxfp4(s, d) }),
+    ]),
     // Below one vector of 32 the scalar loop has no set-up to pay for.
     quantize_codebook: |b, s, bs, c, a| {
         if s.len() < 32 {

@@ -5,14 +5,14 @@
 //! reference makes them. Where a kernel computes something differently from the reference, a
 //! comment proves the result identical.
 
-use super::super::{scalar, BlockKernels};
+use super::super::{format_table, scalar, BlockKernels};
 use super::avx512::{prefetch, AHEAD, KERNELS};
 use super::avx512_x16 as x16;
 use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
 use crate::formats::fp16::{f16_is_finite, f32_to_f16};
-use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1};
+use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
 use crate::groups::{dequantize_groups_with, quantize_groups_split32};
 use crate::int4::{params_for, ScaleMethod};
 use crate::kernels::Range;
@@ -21,18 +21,28 @@ use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
-    quantize_blocks: [
-        |s, d| unsafe { x16::quantize_q4_0(s, d) },
-        |s, d| unsafe { x16::quantize_q4_1(s, d) },
-        |s, d| unsafe { super::avx512_iq4nl::quantize_iq4_nl(s, d) },
-        |s, d| unsafe { x16::quantize_mxfp4(s, d) },
-    ],
-    dequantize_blocks: [
-        |s, d| unsafe { dequantize_q4_0(s, d) },
-        |s, d| unsafe { dequantize_q4_1(s, d) },
-        |s, d| unsafe { dequantize_iq4_nl(s, d) },
-        |s, d| unsafe { dequantize_mxfp4(s, d) },
-    ],
+    quantize_blocks: format_table(&[
+        (BlockFormat::Q4_0, |s, d| unsafe {
+            x16::quantize_q4_0(s, d)
+        }),
+        (BlockFormat::Q4_1, |s, d| unsafe {
+            x16::quantize_q4_1(s, d)
+        }),
+        (BlockFormat::Iq4Nl, |s, d| unsafe {
+            super::avx512_iq4nl::quantize_iq4_nl(s, d)
+        }),
+        (BlockFormat::Mxfp4, |s, d| unsafe {
+            x16::quantize_mxfp4(s, d)
+        }),
+    ]),
+    dequantize_blocks: format_table(&[
+        (BlockFormat::Q4_0, |s, d| unsafe { dequantize_q4_0(s, d) }),
+        (BlockFormat::Q4_1, |s, d| unsafe { dequantize_q4_1(s, d) }),
+        (BlockFormat::Iq4Nl, |s, d| unsafe {
+            dequantize_iq4_nl(s, d)
+        }),
+        (BlockFormat::Mxfp4, |s, d| unsafe { dequantize_mxfp4(s, d) }),
+    ]),
     // Below one vector of 32 the scalar loop has no set-up to pay for.
     quantize_codebook: |b, s, bs, c, a| {
         if s.len() < 32 {
