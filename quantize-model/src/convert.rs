@@ -9,8 +9,9 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use quantize::formats::{dequantize_blocks, quantize_blocks, BlockFormat};
+use quantize::formats::{dequantize_blocks, quantize_blocks_from, BlockFormat};
 use quantize::Error as QError;
+use quantize::Floats;
 use rayon::prelude::*;
 use regex::Regex;
 
@@ -344,19 +345,21 @@ enum TensorError {
 }
 
 thread_local! {
-    /// Each worker's widened rows for quantize_row.
-    static WIDE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Each worker's copy of rows whose bytes are not aligned for their element type.
+    static COPY32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static COPY16: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
     /// Each worker's original and dequantized floats for the error statistics.
     static STATS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// The bytes as f32 in place, when they are aligned for it (and the machine little-endian).
-fn as_f32(bytes: &[u8]) -> Option<&[f32]> {
+/// The bytes viewed in place as elements of `T` (f32 or u16), when they are aligned for it and
+/// the machine is little-endian (file data is little-endian).
+fn view<T: Copy>(bytes: &[u8]) -> Option<&[T]> {
     if cfg!(target_endian = "big") {
         return None;
     }
-    // SAFETY: every bit pattern is a valid f32.
-    let (pre, mid, post) = unsafe { bytes.align_to::<f32>() };
+    // SAFETY: T is f32 or u16, for which every bit pattern is valid.
+    let (pre, mid, post) = unsafe { bytes.align_to::<T>() };
     (pre.is_empty() && post.is_empty()).then_some(mid)
 }
 
@@ -402,9 +405,20 @@ pub fn widen(dtype: u32, bytes: &[u8], out: &mut Vec<f32>) {
     }
 }
 
+/// F16 or BF16 bit patterns as the library's input type.
+fn half(dtype: u32, h: &[u16]) -> Floats<'_> {
+    if dtype == ggml::BF16 {
+        Floats::Bf16(h)
+    } else {
+        Floats::F16(h)
+    }
+}
+
 /// Quantizes whole rows of `dtype` (F32, F16 or BF16, little-endian `bytes`) into `out`: the one
-/// place the library is called to quantize. F32 is passed in place when aligned; otherwise the
-/// rows are widened into this thread's reusable buffer.
+/// place the library is called to quantize. The rows go to `quantize_blocks_from` in place (the
+/// library widens half precision itself, chunk by chunk); only rows that are not aligned for
+/// their element type (a safetensors data section may start at any byte) are first copied into
+/// this thread's reusable buffer.
 pub fn quantize_row(
     format: BlockFormat,
     dtype: u32,
@@ -412,14 +426,32 @@ pub fn quantize_row(
     out: &mut [u8],
 ) -> quantize::Result<()> {
     if dtype == ggml::F32 {
-        if let Some(x) = as_f32(bytes) {
-            return quantize_blocks(format, x, out);
+        if let Some(x) = view::<f32>(bytes) {
+            return quantize_blocks_from(format, Floats::F32(x), out);
         }
+        return COPY32.with(|c| {
+            let mut c = c.borrow_mut();
+            c.clear();
+            c.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+            quantize_blocks_from(format, Floats::F32(&c), out)
+        });
     }
-    WIDE.with(|w| {
-        let mut w = w.borrow_mut();
-        widen(dtype, bytes, &mut w);
-        quantize_blocks(format, &w, out)
+    if let Some(h) = view::<u16>(bytes) {
+        return quantize_blocks_from(format, half(dtype, h), out);
+    }
+    COPY16.with(|c| {
+        let mut c = c.borrow_mut();
+        c.clear();
+        c.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]])),
+        );
+        quantize_blocks_from(format, half(dtype, &c), out)
     })
 }
 

@@ -211,7 +211,7 @@ fn values_the_format_cannot_take() {
     let idx = (4200 * 1024 + 7).to_string();
     expect_failure(
         &dir,
-        &[p(&m), p(&out), "--type", "q4_0", "--threads", "1"],
+        &[p(&m), p(&out), "--type", "q4_k", "--threads", "1"],
         &[
             "inf.safetensors",
             "tensor 'big'",
