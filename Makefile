@@ -2,9 +2,11 @@
 #
 #   make                  cargo build --release (libquantize.so, libquantize.a in target/release)
 #   make demo             build, then compile and run examples-c/seed_example.c (static link;
-#                         DEMO=path/to/other.c runs another program)
-#   make test             the whole suite: cargo test (Rust, C programs, header), the Python
-#                         package in a fresh venv, install + pkg-config
+#                         DEMO=path/to/other.c runs another program); then quantize a small
+#                         test model to Q4_K with quantize-model and show its table
+#   make test             the whole suite: cargo test (Rust, C programs, header), quantize-model's
+#                         tests (Rust, and its output read by the gguf Python package), the
+#                         Python package in a fresh venv, install + pkg-config
 #   make install          header, libraries and pkg-config file under $(DESTDIR)$(PREFIX)
 #
 # PREFIX (default /usr/local), LIBDIR, INCLUDEDIR, PKGCONFIGDIR and DESTDIR follow the usual
@@ -53,9 +55,15 @@ demo: build
 	$(CC) $(CFLAGS) -Iinclude $(DEMO) $(RELEASE)/libquantize.a \
 	  $$(cat $(NATIVE_LIBS)) -o $(RELEASE)/$(notdir $(basename $(DEMO)))
 	$(RELEASE)/$(notdir $(basename $(DEMO)))
+	$(CARGO) build --release -p quantize-model
+	$(RELEASE)/quantize-model make-test-model $(RELEASE)/demo-model
+	$(RELEASE)/quantize-model $(RELEASE)/demo-model/model.safetensors \
+	  $(RELEASE)/demo-model/model-q4_k.gguf --type q4_k --keep '^lm_head\.'
 
 test:
 	$(CARGO) test
+	$(CARGO) test -p quantize-model
+	bash scripts/test_quantize_model_py.sh
 	bash scripts/test_python.sh
 	bash scripts/test_install.sh
 

@@ -29,8 +29,8 @@ struct Cli {
     /// The GGUF file to write (replaced only once complete)
     #[arg(required = true)]
     output: Option<PathBuf>,
-    /// Block format: q4_0, q4_1, iq4_nl, mxfp4, ... (every format the library has)
-    #[arg(long = "type", value_name = "TYPE", required = true, value_parser = parse_format)]
+    /// Block format (every format the library has)
+    #[arg(long = "type", value_name = "TYPE", required = true, ignore_case = true, value_parser = format_parser())]
     ty: Option<BlockFormat>,
     /// Worker threads [default: all cores]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -53,14 +53,16 @@ enum Cmd {
     MakeTestModel { dir: PathBuf },
 }
 
-fn parse_format(s: &str) -> Result<BlockFormat, String> {
-    BlockFormat::ALL
-        .into_iter()
-        .find(|f| f.name() == s.to_ascii_lowercase())
-        .ok_or_else(|| {
-            let names: Vec<&str> = BlockFormat::ALL.iter().map(|f| f.name()).collect();
-            format!("expected one of {}", names.join(", "))
-        })
+/// TYPE: the ggml names of the library's formats, listed in --help, so a format added to the
+/// library shows up here by itself.
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = BlockFormat> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(BlockFormat::ALL.map(|f| f.name())).map(|s| {
+        BlockFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .unwrap_or(BlockFormat::ALL[0])
+    })
 }
 
 /// Errors are one line: messages with line breaks (clap's, regex's) are folded.
