@@ -2,10 +2,12 @@
 #
 #   make                  cargo build --release (libquantize.so, libquantize.a in target/release)
 #   make demo             build, then compile and run examples-c/seed_example.c (static link;
-#                         DEMO=path/to/other.c runs another program)
-#   make test             the whole suite: cargo test (Rust, C programs, header), the Python
-#                         package in a fresh venv, install + pkg-config; ends with the line
-#                         `N passed, M failed` (scripts/total.sh)
+#                         DEMO=path/to/other.c runs another program); then quantize a small
+#                         test model to Q4_K with quantize-model and show its table
+#   make test             the whole suite: cargo test (Rust, C programs, header), quantize-model's
+#                         tests (Rust, and its output read by the gguf Python package), the
+#                         Python package in a fresh venv, install + pkg-config; ends with the
+#                         line `N passed, M failed` (scripts/total.sh)
 #   make install          header, libraries and pkg-config file under $(DESTDIR)$(PREFIX)
 #   make help             the targets and variables
 #
@@ -66,12 +68,18 @@ demo: build
 	$(Q)$(CC) $(CFLAGS) -Iinclude $(DEMO) $(RELEASE)/libquantize.a \
 	  $$(cat $(NATIVE_LIBS)) -o $(DEMO_BIN)
 	$(Q)$(DEMO_BIN)
+	$(Q)$(CARGO) build --release -q -p quantize-model
+	$(Q)$(RELEASE)/quantize-model make-test-model $(RELEASE)/demo-model
+	$(Q)$(RELEASE)/quantize-model $(RELEASE)/demo-model/model.safetensors \
+	  $(RELEASE)/demo-model/model-q4_k.gguf --type q4_k --keep '^lm_head\.'
 
 # Every step runs even when one before it failed, so that the total covers the whole suite; any
 # failed step still makes `make test` fail (scripts/total.sh sum exits 1).
 test:
 	$(Q)mkdir -p $(CARGO_TARGET_DIR) && : > $(TEST_LOG)
 	$(Q)bash scripts/total.sh step $(TEST_LOG) $(CARGO) test
+	$(Q)bash scripts/total.sh step $(TEST_LOG) $(CARGO) test -p quantize-model
+	$(Q)bash scripts/total.sh step $(TEST_LOG) bash scripts/test_quantize_model_py.sh
 	$(Q)bash scripts/total.sh step $(TEST_LOG) bash scripts/test_python.sh
 	$(Q)bash scripts/total.sh step $(TEST_LOG) bash scripts/test_install.sh
 	$(Q)bash scripts/total.sh sum $(TEST_LOG)
