@@ -287,7 +287,7 @@ quantize_status dequantize_blocks_into(quantize_block_format format,
 
 /**
  * Dequantizes n values of a 4-bit codebook (the layout of quantize_codebook_blocks):
- * dst[i] = table[code[i]] * absmax[i / block_size], one rounding.
+ * `dst[i] = table[code[i]] * absmax[i / block_size]`, one rounding.
  *
  * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes (any byte values are valid).
  * - `block_size`: a power of two from 32 to 4096.
@@ -332,7 +332,7 @@ quantize_status dequantize_codebook_blocks_into(quantize_codebook codebook,
                                                 void *dst);
 
 /**
- * Dequantizes n int4 codes (one per int8_t): dst[i] = (float)(src[i] - zero_point) * scale,
+ * Dequantizes n int4 codes (one per int8_t): `dst[i] = (float)(src[i] - zero_point) * scale`,
  * one rounding.
  *
  * - `src`: n codes, each in -8..7 (NULL only if n is 0).
@@ -409,7 +409,7 @@ quantize_status dequantize_from_int4_packed_into(const uint8_t *src,
 
 /**
  * Dequantizes n values group by group (the layout of quantize_int4_groups):
- * dst[i] = (float)(q[i] - zero_points[g]) * scales[g].
+ * `dst[i] = (float)(q[i] - zero_points[g]) * scales[g]`.
  *
  * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
  * - `group_size`: > 0.
@@ -547,9 +547,9 @@ quantize_status quantize_blocks_from(quantize_block_format format,
  *
  * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown codebook, bad block size, n too large),
  * NULL_POINTER, MISALIGNED (src, absmax), BUFFER_TOO_SMALL, OVERLAP, then for the first bad
- * element NON_FINITE or VALUE_OUT_OF_RANGE (|x| > 2^126). On an argument error nothing is
- * written; on bad data the blocks before the bad one may have been written, never any after
- * it. n = 0 is QUANTIZE_OK. Thread-safe.
+ * block NON_FINITE (a NaN or infinite element anywhere in it) or else VALUE_OUT_OF_RANGE
+ * (|x| > 2^126). On an argument error nothing is written; on bad data the blocks before the
+ * bad one may have been written, never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
  *
  * # Safety
  * Each pointer must be valid for its stated length (src: n elements).

@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn constants_are_the_contract_values() {
-        // DESIGN §3, written out independently of the Rust enum.
+        // docs/contract.md §3.3, written out independently of the Rust enum.
         assert_eq!(
             [
                 QUANTIZE_FORMAT_Q4_0,

@@ -1,9 +1,9 @@
 //! The one place where C pointers and lengths are checked and turned into slices.
 //!
-//! Every exported function runs the contract's checks in its order (DESIGN.md §4): parameters,
-//! NULL pointers, alignment, lengths, overlap, empty input, data. The helpers here cover the
-//! pointer phases; lengths and data are checked by the safe core, whose size helpers the C layer
-//! shares.
+//! Every exported function runs the contract's checks in its order (docs/contract.md §4.6):
+//! parameters, NULL pointers, alignment, lengths, overlap, empty input, data. The helpers here
+//! cover the pointer phases; lengths and data are checked by the safe core, whose size helpers
+//! the C layer shares.
 
 use crate::float::{FloatType, Floats, FloatsUninit};
 use crate::{Error, Result};
@@ -72,11 +72,14 @@ fn region<T>(p: *const T, n: usize, written: bool) -> Region {
     }
 }
 
-/// Phase 5: no two regions of a call share a byte when at least one of them is written.
+/// Phase 5: no two regions of a call share a byte when at least one of them is written. An
+/// empty region (n needs no byte of that buffer) shares no byte, wherever its pointer lies
+/// (docs/contract.md §4.5).
 pub(crate) fn disjoint(regions: &[Region]) -> Result<()> {
     for (i, a) in regions.iter().enumerate() {
         for b in &regions[i + 1..] {
-            let shared = a.start < b.end && b.start < a.end;
+            let empty = a.start == a.end || b.start == b.end;
+            let shared = !empty && a.start < b.end && b.start < a.end;
             if shared && (a.written || b.written) {
                 return Err(Error::Overlap);
             }
@@ -227,6 +230,8 @@ mod tests {
         // Two inputs may alias; empty regions never overlap.
         assert!(disjoint(&[reads(p, 8), reads(p, 8)]).is_ok());
         assert!(disjoint(&[reads(p, 8), writes(w, 0)]).is_ok());
+        assert!(disjoint(&[writes(w, 8), reads(p.wrapping_add(3), 0)]).is_ok());
+        assert!(disjoint(&[reads(p, 8), writes(w.wrapping_add(3), 0)]).is_ok());
         assert_eq!(disjoint(&[writes(w, 1), writes(w, 1)]), Err(Error::Overlap));
         // Element size counts: two floats cover 8 bytes.
         let f = p as *mut f32;

@@ -34,9 +34,9 @@ fn codebook_from(v: quantize_codebook) -> crate::Result<Codebook> {
 ///
 /// Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown codebook, bad block size, n too large),
 /// NULL_POINTER, MISALIGNED (src, absmax), BUFFER_TOO_SMALL, OVERLAP, then for the first bad
-/// element NON_FINITE or VALUE_OUT_OF_RANGE (|x| > 2^126). On an argument error nothing is
-/// written; on bad data the blocks before the bad one may have been written, never any after
-/// it. n = 0 is QUANTIZE_OK. Thread-safe.
+/// block NON_FINITE (a NaN or infinite element anywhere in it) or else VALUE_OUT_OF_RANGE
+/// (|x| > 2^126). On an argument error nothing is written; on bad data the blocks before the
+/// bad one may have been written, never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
 ///
 /// # Safety
 /// Each pointer must be valid for its stated length (src: n elements).
@@ -132,7 +132,7 @@ pub unsafe extern "C" fn quantize_codebook_blocks_from(
 }
 
 /// Dequantizes n values of a 4-bit codebook (the layout of quantize_codebook_blocks):
-/// dst[i] = table[code[i]] * absmax[i / block_size], one rounding.
+/// `dst[i] = table[code[i]] * absmax[i / block_size]`, one rounding.
 ///
 /// - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes (any byte values are valid).
 /// - `block_size`: a power of two from 32 to 4096.

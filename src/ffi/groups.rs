@@ -163,7 +163,7 @@ pub unsafe extern "C" fn quantize_int4_groups_from(
 }
 
 /// Dequantizes n values group by group (the layout of quantize_int4_groups):
-/// dst[i] = (float)(q[i] - zero_points[g]) * scales[g].
+/// `dst[i] = (float)(q[i] - zero_points[g]) * scales[g]`.
 ///
 /// - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
 /// - `group_size`: > 0.

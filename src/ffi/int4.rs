@@ -105,7 +105,7 @@ pub unsafe extern "C" fn quantize_to_int4_from(
     })
 }
 
-/// Dequantizes n int4 codes (one per int8_t): dst[i] = (float)(src[i] - zero_point) * scale,
+/// Dequantizes n int4 codes (one per int8_t): `dst[i] = (float)(src[i] - zero_point) * scale`,
 /// one rounding.
 ///
 /// - `src`: n codes, each in -8..7 (NULL only if n is 0).

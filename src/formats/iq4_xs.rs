@@ -220,6 +220,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+    )]
     fn golden_quantize_matches_ggml_bytes() {
         let cases = cases();
         assert!(cases.len() >= 11, "cases listing iq4_xs: {cases:?}");
@@ -245,6 +249,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+    )]
     fn golden_dequantize_matches_ggml_floats() {
         for (case, n) in cases() {
             let bytes = read(&format!("{case}.iq4_xs"));

@@ -4,11 +4,11 @@
 //! element `j` in its low nibble and element `j + 16` in its high nibble. Quantization equals
 //! ggml's `ggml_quantize_chunk` without an importance matrix, byte for byte; dequantization
 //! equals ggml's `dequantize_row_*`, bit for bit. Where ggml has no defined behaviour we choose
-//! (DESIGN §3): NaN or infinity in the input is [`Error::NonFinite`]; a block whose fp16 scale or
-//! minimum, as ggml computes it, is not a finite fp16 is [`Error::ValueOutOfRange`]; an MXFP4
-//! block with `0 < max|x| < 2^-125` gets scale byte 0 and the codes ggml's nearest-value search
-//! gives for that scale; dequantizing a block whose fp16 fields are infinite or NaN, or whose
-//! E8M0 byte is 0xFF, is [`Error::NonFinite`].
+//! (docs/contract.md §3.5): NaN or infinity in the input is [`Error::NonFinite`]; a block whose
+//! fp16 scale or minimum, as ggml computes it, is not a finite fp16 is
+//! [`Error::ValueOutOfRange`]; an MXFP4 block with `0 < max|x| < 2^-125` gets scale byte 0 and
+//! the codes ggml's nearest-value search gives for that scale; dequantizing a block whose fp16
+//! fields are infinite or NaN, or whose E8M0 byte is 0xFF, is [`Error::NonFinite`].
 //!
 //! Each format has a scalar per-block quantizer and dequantizer (`quantize_block`,
 //! `dequantize_block` in its module): the reference that faster kernels are tested against.

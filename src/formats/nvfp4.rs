@@ -228,6 +228,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+    )]
     fn golden_quantize_matches_ggml_bytes_or_rejects_clipped_blocks() {
         let cases = cases();
         assert!(cases.len() >= 13, "cases listing nvfp4: {cases:?}");
@@ -270,6 +274,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+    )]
     fn golden_dequantize_matches_ggml_floats() {
         for (case, n) in cases() {
             let bytes = read(&format!("{case}.nvfp4"));
