@@ -286,3 +286,50 @@ def test_threads_and_dtype_keywords():
     y = qg.dequantize(one, 2, threads=1)
     np.testing.assert_array_equal(bits(qg.dequantize(one, 2, threads=4)), bits(y))
     np.testing.assert_array_equal(qg.dequantize(one, 2, dtype=np.float16), y.astype(np.float16))
+
+
+def test_works_without_gguf():
+    # A fresh interpreter in which `import gguf` fails: integers still work, the library's
+    # types quantize as with gguf, other types raise NotImplementedError.
+    import subprocess
+    import sys
+
+    code = r"""
+import sys
+sys.modules["gguf"] = None  # import gguf -> ImportError
+import numpy as np
+import quantize, quantize.gguf as qg
+x = np.linspace(-1, 1, 128, dtype=np.float32).reshape(2, 64)
+q = qg.quantize(x, 2)
+assert q.shape == (2, 36) and q.dtype == np.uint8
+assert np.array_equal(q.reshape(-1), quantize.quantize_blocks(x, "q4_0"))
+assert qg.dequantize(q, 2).shape == (2, 64)
+assert qg.quantize(x, 1).dtype == np.float16
+for op in (qg.quantize, qg.dequantize):
+    try:
+        op(q if op is qg.dequantize else x, 8)
+    except NotImplementedError as e:
+        assert "Q8_0" in str(e) or "type 8" in str(e), e
+    else:
+        raise AssertionError("no NotImplementedError")
+try:
+    qg.quantize(x[:, :40], 2)
+except quantize.LengthError as e:
+    assert isinstance(e, qg.QuantError)
+else:
+    raise AssertionError("no QuantError")
+try:
+    qg.patch()
+except ImportError:
+    pass
+else:
+    raise AssertionError("patch() without gguf")
+print("ok")
+"""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    out = subprocess.run(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        universal_newlines=True, env=env,
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stdout
