@@ -280,17 +280,19 @@ pub fn run(opts: &Options) -> Result<Summary> {
         let src = model.bytes(t);
         let sqnr = if plan.quantize {
             let file = &model.files[t.file].path;
-            quantize_tensor(fmt, t, src, &pool, &mut w, &pb, opts.stats, &mut buf).map_err(|e| {
-                match e {
+            let done = |from: usize, len: usize| model.release(t, from, len);
+            quantize_tensor(fmt, t, src, &pool, &mut w, &pb, opts.stats, &mut buf, &done).map_err(
+                |e| match e {
                     TensorError::Io(e) => werr(e),
                     TensorError::Data(msg) => {
                         anyhow!("{}: tensor '{}': {msg}", file.display(), t.name)
                     }
-                }
-            })?
+                },
+            )?
         } else {
-            for piece in src.chunks(CHUNK_BYTES) {
+            for (i, piece) in src.chunks(CHUNK_BYTES).enumerate() {
                 w.write_all(piece).map_err(werr)?;
+                model.release(t, i * CHUNK_BYTES, piece.len());
                 pb.inc(piece.len() as u64);
             }
             None
@@ -519,6 +521,7 @@ fn quantize_tensor(
     pb: &ProgressBar,
     stats: bool,
     buf: &mut Vec<u8>,
+    done: &dyn Fn(usize, usize),
 ) -> std::result::Result<Option<f64>, TensorError> {
     let esz = ggml::float_size(t.ggml_type).unwrap_or(4);
     let row = t.ne[0] as usize;
@@ -563,6 +566,7 @@ fn quantize_tensor(
             }
         }
         w.write_all(out).map_err(TensorError::Io)?;
+        done(b0 * row_in, (b1 - b0) * row_in);
         pb.inc(((b1 - b0) * row_in) as u64);
     }
     Ok(stats.then(|| sqnr_db(noise, signal)))
