@@ -31,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
     let mut file = header.clone();
     file.extend_from_slice(&data[h.data_start.min(data.len() as u64) as usize..]);
     let again = parse(&file).expect("the written header parses");
-    assert_eq!(write_header(&again.kv, &again.tensors, again.alignment), header);
+    assert_eq!(
+        write_header(&again.kv, &again.tensors, again.alignment),
+        header
+    );
     assert_eq!(again.tensors, h.tensors);
     assert_eq!(again.data_start, header.len() as u64);
 });

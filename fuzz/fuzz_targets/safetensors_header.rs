@@ -13,9 +13,18 @@ fuzz_target!(|data: &[u8]| {
     let n = u64::from_le_bytes(data[..8].try_into().unwrap());
     let mut at = 8 + n;
     for t in &h.tensors {
-        assert_eq!(t.start, at, "tensor '{}' starts where the previous ends", t.name);
+        assert_eq!(
+            t.start, at,
+            "tensor '{}' starts where the previous ends",
+            t.name
+        );
         let count: u64 = t.shape.iter().product();
-        assert_eq!((t.end - t.start) * 8, count * t.dtype.bitsize() as u64, "{}", t.name);
+        assert_eq!(
+            (t.end - t.start) * 8,
+            count * t.dtype.bitsize() as u64,
+            "{}",
+            t.name
+        );
         at = t.end;
     }
     assert_eq!(at, data.len() as u64, "data section covered exactly");
@@ -30,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
             (t.name.as_str(), d.as_str(), t.shape.as_slice(), bytes)
         })
         .collect();
-    let meta: Vec<(&str, &str)> = h.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let meta: Vec<(&str, &str)> = h
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let again = parse(&write(&tensors, &meta)).expect("the writer's file parses");
     assert_eq!(again.metadata, h.metadata);
     assert_eq!(again.tensors.len(), h.tensors.len());
