@@ -1,6 +1,6 @@
 /*
  * errors.c - every status code, the check order and the "outputs untouched" rules of
- * DESIGN.md §4, provoked from C; plus the metadata functions and macros of §3.
+ * docs/contract.md §4, provoked from C; plus the metadata functions and macros of §3.
  *
  * All inputs live in one arena and all outputs in another. Before each call the output arena is
  * filled with a sentinel byte and the input arena is copied; after it, every byte the call was
@@ -780,13 +780,32 @@ static void test_blocks(void)
     }
 
     /* invalid formats */
-    CHECK(quantize_block_elements(4) == 0 && quantize_block_bytes(4) == 0);
+    CHECK(quantize_block_elements(7) == 0 && quantize_block_bytes(7) == 0);
     CHECK(quantize_block_elements(0xFFFFFFFFu) == 0 && quantize_block_bytes(0xFFFFFFFFu) == 0);
-    TRY(QUANTIZE_ERR_INVALID_ARGUMENT, quantize_blocks(4, BLOCK_X, 32, BLK, 64));
+    TRY(QUANTIZE_ERR_INVALID_ARGUMENT, quantize_blocks(7, BLOCK_X, 32, BLK, 64));
     TRY(QUANTIZE_ERR_INVALID_ARGUMENT, quantize_blocks(0xFFFFFFFFu, BLOCK_X, 32, BLK, 64));
-    TRY(QUANTIZE_ERR_INVALID_ARGUMENT, quantize_blocks(4, NULL, 33, NULL, 0));
+    TRY(QUANTIZE_ERR_INVALID_ARGUMENT, quantize_blocks(7, NULL, 33, NULL, 0));
     TRY(QUANTIZE_ERR_INVALID_ARGUMENT, quantize_blocks(0, BLOCK_X, HUGE_N_FLOAT, BLK, SIZE_MAX));
-    TRY(QUANTIZE_ERR_INVALID_ARGUMENT, dequantize_blocks(4, BLOCK_B, 64, Y_BLK, 32));
+    TRY(QUANTIZE_ERR_INVALID_ARGUMENT, dequantize_blocks(7, BLOCK_B, 64, Y_BLK, 32));
+    /* the super-block formats: 256 and 64 values per block */
+    CHECK(quantize_block_elements(QUANTIZE_FORMAT_Q4_K) == 256 &&
+          quantize_block_bytes(QUANTIZE_FORMAT_Q4_K) == 144);
+    CHECK(quantize_block_elements(QUANTIZE_FORMAT_IQ4_XS) == 256 &&
+          quantize_block_bytes(QUANTIZE_FORMAT_IQ4_XS) == 136);
+    CHECK(quantize_block_elements(QUANTIZE_FORMAT_NVFP4) == 64 &&
+          quantize_block_bytes(QUANTIZE_FORMAT_NVFP4) == 36);
+    TRY(QUANTIZE_ERR_LENGTH, quantize_blocks(QUANTIZE_FORMAT_Q4_K, BLOCK_X, 32, BLK, 64));
+    TRY(QUANTIZE_ERR_LENGTH, quantize_blocks(QUANTIZE_FORMAT_NVFP4, BLOCK_X, 32, BLK, 64));
+    /* half-precision siblings: the type is checked first, then the 2-byte alignment */
+    TRY(QUANTIZE_ERR_INVALID_ARGUMENT,
+        quantize_blocks_from(QUANTIZE_FORMAT_Q4_0, 3, BLOCK_X, 32, BLK, 64));
+    TRY(QUANTIZE_ERR_INVALID_ARGUMENT,
+        quantize_blocks_from(7, QUANTIZE_FLOAT_F16, NULL, 33, NULL, 0));
+    TRY(QUANTIZE_ERR_MISALIGNED,
+        quantize_blocks_from(QUANTIZE_FORMAT_Q4_0, QUANTIZE_FLOAT_BF16,
+                             (const char *)BLOCK_X + 1, 32, BLK, 64));
+    TRY(QUANTIZE_ERR_INVALID_ARGUMENT,
+        dequantize_blocks_into(QUANTIZE_FORMAT_Q4_0, BLOCK_B, 64, 0xFFFFFFFFu, Y_BLK, 32));
     TRY(QUANTIZE_ERR_INVALID_ARGUMENT, dequantize_blocks(0x80000000u, BLOCK_B, 64, Y_BLK, 32));
     TRY(QUANTIZE_ERR_INVALID_ARGUMENT,
         dequantize_blocks(0, BLOCK_B, SIZE_MAX, Y_BLK, HUGE_N_FLOAT));

@@ -5,8 +5,8 @@
  * pseudo-random data (fixed seed, own generator, so every run and every platform sees the same
  * numbers), both scale methods and several group sizes, this program checks:
  *
- *   - the codes, scale and zero point against an independent C implementation of DESIGN.md §2
- *     (the "oracle" below: plain float arithmetic, one rounding per operation);
+ *   - the codes, scale and zero point against an independent C implementation of
+ *     docs/contract.md §2 (the "oracle" below: plain float arithmetic, one rounding per operation);
  *   - dequantized values against (float)(q - zero_point) * scale, bit for bit, and the
  *     invariant |x - y| <= scale / 2 (plus a few ulps of max|x|), and x == 0 => y == 0;
  *   - pack / unpack against the ONNX nibble layout, and that no byte past what n needs is
@@ -183,7 +183,7 @@ static void fill(float *x, size_t n, enum kind kind)
     }
 }
 
-/* ---- the oracle: DESIGN.md §2 written out in plain C ---- */
+/* ---- the oracle: docs/contract.md §2 written out in plain C ---- */
 
 static int clamp_code(long v)
 {
@@ -263,8 +263,8 @@ static void expect_untouched(const void *p, size_t len, const char *what)
     checks++;
 }
 
-/* the allowance DESIGN §2 gives beyond scale / 2: float rounding of the order of one ulp of
-   max|x| (here 4 ulps), and a few subnormal steps when the scale itself is subnormal */
+/* the allowance docs/contract.md §2 gives beyond scale / 2: float rounding of the order of one
+   ulp of max|x| (here 4 ulps), and a few subnormal steps when the scale itself is subnormal */
 static double allowance(const float *x, size_t n)
 {
     double maxabs = 0.0;

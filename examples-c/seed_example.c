@@ -5,8 +5,9 @@
  *   quantize -> pack -> unpack -> dequantize -> error per value -> mean / max absolute error
  *
  * done once with QUANTIZE_SCALE_MINMAX (the seed's default) and once with QUANTIZE_SCALE_ABSMAX
- * (every line prefixed "absmax_"). Output is one line per quantity, `name: v1 v2 ...`, floats
- * as "%.9g" (enough digits to identify a float32 exactly), integers as "%d", bytes as "0x%02x".
+ * (every line prefixed "absmax_"). Each block starts with a label line, "# minmax ..." or
+ * "# absmax ...". Output is one line per quantity, `name: v1 v2 ...`, floats as "%.9g" (enough
+ * digits to identify a float32 exactly), integers as "%d", bytes as "0x%02x".
  * The Rust test suite (tests/c_programs.rs) compiles this program, runs it and compares its
  * output with a reference made independently with numpy.
  *
@@ -70,7 +71,8 @@ static void print_bytes(const char *prefix, const char *name, const uint8_t *v, 
     printf("\n");
 }
 
-static void run(const float *values, quantize_scale_method method, const char *prefix)
+static void run(const float *values, quantize_scale_method method, const char *prefix,
+                const char *label)
 {
     int8_t quantized[N];
     float scale;
@@ -124,6 +126,7 @@ static void run(const float *values, quantize_scale_method method, const char *p
         exit(EXIT_FAILURE);
     }
 
+    printf("# %s\n", label);
     print_floats(prefix, "original", values, N);
     print_codes(prefix, "quantized", quantized, N);
     print_floats(prefix, "scale", &scale, 1);
@@ -144,7 +147,8 @@ int main(void)
 {
     static const float float_values[N] = {0.1f, 0.5f, -1.3f, 2.7f, 3.9f, -0.8f, 5.2f, -4.7f};
 
-    run(float_values, QUANTIZE_SCALE_MINMAX, "");
-    run(float_values, QUANTIZE_SCALE_ABSMAX, "absmax_");
+    run(float_values, QUANTIZE_SCALE_MINMAX, "",
+        "minmax (QUANTIZE_SCALE_MINMAX, the seed's default)");
+    run(float_values, QUANTIZE_SCALE_ABSMAX, "absmax_", "absmax (QUANTIZE_SCALE_ABSMAX)");
     return EXIT_SUCCESS;
 }

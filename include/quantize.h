@@ -60,6 +60,11 @@ typedef int32_t quantize_status;
 typedef uint32_t quantize_block_format;
 
 /**
+ * The element type of a float buffer passed as `void *`: one of `QUANTIZE_FLOAT_*`.
+ */
+typedef uint32_t quantize_float_type;
+
+/**
  * A 4-bit codebook: one of `QUANTIZE_CODEBOOK_*`.
  */
 typedef uint32_t quantize_codebook;
@@ -192,6 +197,24 @@ typedef struct quantize_error_stats {
 #define QUANTIZE_FORMAT_MXFP4 3
 
 /**
+ * ggml Q4_K: 256 values in 144 bytes: fp16 d, fp16 dmin, 12 bytes of 6-bit sub-block scales
+ * and minima (8 sub-blocks of 32), 128 bytes of codes.
+ */
+#define QUANTIZE_FORMAT_Q4_K 4
+
+/**
+ * ggml IQ4_XS: 256 values in 136 bytes: fp16 d, 2 + 4 bytes of 6-bit sub-block scales, 128
+ * bytes of IQ4_NL codebook indices.
+ */
+#define QUANTIZE_FORMAT_IQ4_XS 5
+
+/**
+ * ggml NVFP4: 64 values in 36 bytes: 4 UE4M3 scales (one per 16 values), 32 bytes of FP4
+ * (E2M1) codes. A sub-block with max|x| / 6 above 448 is VALUE_OUT_OF_RANGE (ggml clips it).
+ */
+#define QUANTIZE_FORMAT_NVFP4 6
+
+/**
  * bitsandbytes' NF4 (4-bit NormalFloat of QLoRA): 16 normal quantiles in [-1, 1], exact zero.
  */
 #define QUANTIZE_CODEBOOK_NF4 0
@@ -200,6 +223,21 @@ typedef struct quantize_error_stats {
  * bitsandbytes' FP4: a sign bit and the magnitudes 0, 1/192, 1/6, 1/4, 1/3, 1/2, 2/3, 1.
  */
 #define QUANTIZE_CODEBOOK_FP4 1
+
+/**
+ * IEEE 754 binary32 (`float`): 4-byte elements, 4-byte alignment.
+ */
+#define QUANTIZE_FLOAT_F32 0
+
+/**
+ * IEEE 754 binary16 (`_Float16`, `__fp16`, the bits as `uint16_t`): 2 bytes, 2-byte alignment.
+ */
+#define QUANTIZE_FLOAT_F16 1
+
+/**
+ * bfloat16, the upper 16 bits of a binary32 (as `uint16_t`): 2 bytes, 2-byte alignment.
+ */
+#define QUANTIZE_FLOAT_BF16 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -210,13 +248,14 @@ extern "C" {
  * (one rounding per value; Q4_1 rounds the product and the sum separately).
  *
  * - `format`: one of QUANTIZE_FORMAT_*.
- * - `src`, `src_len`: at least n / 32 * quantize_block_bytes(format) bytes; the rest is ignored.
- * - `dst`: n floats (4-byte aligned); n a multiple of 32.
+ * - `src`, `src_len`: at least n / quantize_block_elements(format) *
+ *   quantize_block_bytes(format) bytes; the rest is ignored.
+ * - `dst`: n floats (4-byte aligned); n a multiple of quantize_block_elements(format).
  *
  * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown format, n too large), NULL_POINTER,
- * MISALIGNED (dst), LENGTH (n not a multiple of 32), BUFFER_TOO_SMALL, OVERLAP, then
+ * MISALIGNED (dst), LENGTH (n not a whole number of blocks), BUFFER_TOO_SMALL, OVERLAP, then
  * NON_FINITE for the first block whose fp16 scale or minimum is infinite or NaN, or whose E8M0
- * byte is 0xFF (blocks ggml's own ggml_validate_row_data rejects). Other values are accepted;
+ * byte is 0xFF (blocks ggml's own ggml_validate_row_data rejects); NVFP4 accepts every byte. Other values are accepted;
  * MXFP4 scale bytes 0xFD and 0xFE with the largest codes give +-infinity (the formula's float
  * value). On an argument error nothing is written; on bad data the blocks before the bad one
  * may have been written, never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
@@ -231,8 +270,24 @@ quantize_status dequantize_blocks(quantize_block_format format,
                                   size_t n);
 
 /**
+ * dequantize_blocks into float32, float16 or bfloat16 values: `dst` receives n values of type
+ * `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
+ * result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
+ * other parameter, status and rule is dequantize_blocks's. An unknown `dst_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for dequantize_blocks, with `dst` valid for n elements of `dst_type`.
+ */
+quantize_status dequantize_blocks_into(quantize_block_format format,
+                                       const uint8_t *src,
+                                       size_t src_len,
+                                       quantize_float_type dst_type,
+                                       void *dst,
+                                       size_t n);
+
+/**
  * Dequantizes n values of a 4-bit codebook (the layout of quantize_codebook_blocks):
- * dst[i] = table[code[i]] * absmax[i / block_size], one rounding.
+ * `dst[i] = table[code[i]] * absmax[i / block_size]`, one rounding.
  *
  * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes (any byte values are valid).
  * - `block_size`: a power of two from 32 to 4096.
@@ -258,7 +313,26 @@ quantize_status dequantize_codebook_blocks(quantize_codebook codebook,
                                            float *dst);
 
 /**
- * Dequantizes n int4 codes (one per int8_t): dst[i] = (float)(src[i] - zero_point) * scale,
+ * dequantize_codebook_blocks into float32, float16 or bfloat16 values: `dst` receives n values of type
+ * `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
+ * result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
+ * other parameter, status and rule is dequantize_codebook_blocks's. An unknown `dst_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for dequantize_codebook_blocks, with `dst` valid for n elements of `dst_type`.
+ */
+quantize_status dequantize_codebook_blocks_into(quantize_codebook codebook,
+                                                const uint8_t *codes,
+                                                size_t codes_len,
+                                                size_t n,
+                                                size_t block_size,
+                                                const float *absmax,
+                                                size_t absmax_len,
+                                                quantize_float_type dst_type,
+                                                void *dst);
+
+/**
+ * Dequantizes n int4 codes (one per int8_t): `dst[i] = (float)(src[i] - zero_point) * scale`,
  * one rounding.
  *
  * - `src`: n codes, each in -8..7 (NULL only if n is 0).
@@ -278,6 +352,22 @@ quantize_status dequantize_from_int4(const int8_t *src,
                                      float scale,
                                      int8_t zero_point,
                                      float *dst);
+
+/**
+ * dequantize_from_int4 into float32, float16 or bfloat16 values: `dst` receives n values of type
+ * `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
+ * result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
+ * other parameter, status and rule is dequantize_from_int4's. An unknown `dst_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for dequantize_from_int4, with `dst` valid for n elements of `dst_type`.
+ */
+quantize_status dequantize_from_int4_into(const int8_t *src,
+                                          size_t n,
+                                          float scale,
+                                          int8_t zero_point,
+                                          quantize_float_type dst_type,
+                                          void *dst);
 
 /**
  * unpack_int8_to_int4 and dequantize_from_int4 in one pass, with identical results.
@@ -301,8 +391,25 @@ quantize_status dequantize_from_int4_packed(const uint8_t *src,
                                             float *dst);
 
 /**
+ * dequantize_from_int4_packed into float32, float16 or bfloat16 values: `dst` receives n values of type
+ * `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
+ * result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
+ * other parameter, status and rule is dequantize_from_int4_packed's. An unknown `dst_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for dequantize_from_int4_packed, with `dst` valid for n elements of `dst_type`.
+ */
+quantize_status dequantize_from_int4_packed_into(const uint8_t *src,
+                                                 size_t src_len,
+                                                 size_t n,
+                                                 float scale,
+                                                 int8_t zero_point,
+                                                 quantize_float_type dst_type,
+                                                 void *dst);
+
+/**
  * Dequantizes n values group by group (the layout of quantize_int4_groups):
- * dst[i] = (float)(q[i] - zero_points[g]) * scales[g].
+ * `dst[i] = (float)(q[i] - zero_points[g]) * scales[g]`.
  *
  * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
  * - `group_size`: > 0.
@@ -331,6 +438,26 @@ quantize_status dequantize_int4_groups(const uint8_t *codes,
                                        float *dst);
 
 /**
+ * dequantize_int4_groups into float32, float16 or bfloat16 values: `dst` receives n values of type
+ * `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
+ * result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
+ * other parameter, status and rule is dequantize_int4_groups's. An unknown `dst_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for dequantize_int4_groups, with `dst` valid for n elements of `dst_type`.
+ */
+quantize_status dequantize_int4_groups_into(const uint8_t *codes,
+                                            size_t codes_len,
+                                            size_t n,
+                                            size_t group_size,
+                                            const float *scales,
+                                            size_t scales_len,
+                                            const int8_t *zero_points,
+                                            size_t zero_points_len,
+                                            quantize_float_type dst_type,
+                                            void *dst);
+
+/**
  * Packs n int4 codes (one per int8_t, in -8..7) two per byte: element 2i in the low nibble of
  * byte i, element 2i+1 in the high nibble, two's complement; an odd n pads the last high nibble
  * with 0.
@@ -348,14 +475,15 @@ quantize_status dequantize_int4_groups(const uint8_t *codes,
 quantize_status pack_int4_to_int8(const int8_t *src, size_t n, uint8_t *dst, size_t dst_len);
 
 /**
- * Bytes per block of `format` (Q4_0 18, Q4_1 20, IQ4_NL 18, MXFP4 17), or 0 for an unknown
- * format. n values take n / quantize_block_elements(format) * quantize_block_bytes(format)
+ * Bytes per block of `format` (Q4_0 18, Q4_1 20, IQ4_NL 18, MXFP4 17, Q4_K 144, IQ4_XS 136,
+ * NVFP4 36), or 0 for an unknown format. n values take n / quantize_block_elements(format) * quantize_block_bytes(format)
  * bytes. Thread-safe.
  */
 size_t quantize_block_bytes(quantize_block_format format);
 
 /**
- * Values per block of `format` (32 for every format), or 0 for an unknown format. Thread-safe.
+ * Values per block of `format` (32; Q4_K and IQ4_XS 256; NVFP4 64), or 0 for an unknown
+ * format. Thread-safe.
  */
 size_t quantize_block_elements(quantize_block_format format);
 
@@ -365,15 +493,16 @@ size_t quantize_block_elements(quantize_block_format format);
  * of the codes holds element j in its low nibble and element j + 16 in its high nibble.
  *
  * - `format`: one of QUANTIZE_FORMAT_*.
- * - `src`: n floats (4-byte aligned; NULL only if n is 0); n a multiple of 32.
- * - `dst`, `dst_len`: at least n / 32 * quantize_block_bytes(format) bytes; bytes past that are
- *   never written.
+ * - `src`: n floats (4-byte aligned; NULL only if n is 0); n a multiple of
+ *   quantize_block_elements(format).
+ * - `dst`, `dst_len`: at least n / quantize_block_elements(format) *
+ *   quantize_block_bytes(format) bytes; bytes past that are never written.
  *
  * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown format, n too large), NULL_POINTER,
- * MISALIGNED (src), LENGTH (n not a multiple of 32), BUFFER_TOO_SMALL, OVERLAP, then for the
- * first bad block NON_FINITE (a NaN or infinite element) or VALUE_OUT_OF_RANGE (the block's
- * fp16 scale or minimum, as ggml computes it, would not be finite: ggml would store inf or
- * NaN); within a block a non-finite element comes first. An MXFP4 block with
+ * MISALIGNED (src), LENGTH (n not a whole number of blocks), BUFFER_TOO_SMALL, OVERLAP, then
+ * for the first bad block NON_FINITE (a NaN or infinite element) or VALUE_OUT_OF_RANGE (the
+ * block's fp16 scale or minimum, as ggml computes it, would not be finite: ggml would store inf
+ * or NaN; NVFP4: a sub-block scale above 448); within a block a non-finite element comes first. An MXFP4 block with
  * 0 < max|x| < 2^-125 gets scale byte 0 (ggml's result is undefined there). On an argument
  * error nothing is written; on bad data the blocks before the bad one may have been written,
  * never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
@@ -386,6 +515,22 @@ quantize_status quantize_blocks(quantize_block_format format,
                                 size_t n,
                                 uint8_t *dst,
                                 size_t dst_len);
+
+/**
+ * quantize_blocks from float32, float16 or bfloat16 values: `src` holds n values of type
+ * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
+ * for bit what quantize_blocks returns on the values widened to float32; every other parameter, status
+ * and rule is quantize_blocks's. An unknown `src_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for quantize_blocks, with `src` valid for n elements of `src_type`.
+ */
+quantize_status quantize_blocks_from(quantize_block_format format,
+                                     quantize_float_type src_type,
+                                     const void *src,
+                                     size_t n,
+                                     uint8_t *dst,
+                                     size_t dst_len);
 
 /**
  * Quantizes n floats to a 4-bit codebook with one absmax scale per block of block_size
@@ -402,9 +547,9 @@ quantize_status quantize_blocks(quantize_block_format format,
  *
  * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown codebook, bad block size, n too large),
  * NULL_POINTER, MISALIGNED (src, absmax), BUFFER_TOO_SMALL, OVERLAP, then for the first bad
- * element NON_FINITE or VALUE_OUT_OF_RANGE (|x| > 2^126). On an argument error nothing is
- * written; on bad data the blocks before the bad one may have been written, never any after
- * it. n = 0 is QUANTIZE_OK. Thread-safe.
+ * block NON_FINITE (a NaN or infinite element anywhere in it) or else VALUE_OUT_OF_RANGE
+ * (|x| > 2^126). On an argument error nothing is written; on bad data the blocks before the
+ * bad one may have been written, never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
  *
  * # Safety
  * Each pointer must be valid for its stated length (src: n elements).
@@ -417,6 +562,25 @@ quantize_status quantize_codebook_blocks(quantize_codebook codebook,
                                          size_t codes_len,
                                          float *absmax,
                                          size_t absmax_len);
+
+/**
+ * quantize_codebook_blocks from float32, float16 or bfloat16 values: `src` holds n values of type
+ * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
+ * for bit what quantize_codebook_blocks returns on the values widened to float32; every other parameter, status
+ * and rule is quantize_codebook_blocks's. An unknown `src_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for quantize_codebook_blocks, with `src` valid for n elements of `src_type`.
+ */
+quantize_status quantize_codebook_blocks_from(quantize_codebook codebook,
+                                              quantize_float_type src_type,
+                                              const void *src,
+                                              size_t n,
+                                              size_t block_size,
+                                              uint8_t *codes,
+                                              size_t codes_len,
+                                              float *absmax,
+                                              size_t absmax_len);
 
 /**
  * Number of groups of group_size elements that cover n elements: ceil(n / group_size); 0 when n
@@ -458,6 +622,27 @@ quantize_status quantize_int4_groups(const float *src,
                                      size_t zero_points_len);
 
 /**
+ * quantize_int4_groups from float32, float16 or bfloat16 values: `src` holds n values of type
+ * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
+ * for bit what quantize_int4_groups returns on the values widened to float32; every other parameter, status
+ * and rule is quantize_int4_groups's. An unknown `src_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for quantize_int4_groups, with `src` valid for n elements of `src_type`.
+ */
+quantize_status quantize_int4_groups_from(quantize_float_type src_type,
+                                          const void *src,
+                                          size_t n,
+                                          size_t group_size,
+                                          quantize_scale_method method,
+                                          uint8_t *codes,
+                                          size_t codes_len,
+                                          float *scales,
+                                          size_t scales_len,
+                                          int8_t *zero_points,
+                                          size_t zero_points_len);
+
+/**
  * The SIMD level in use: "scalar", "avx2", "avx512" or "neon" (static, never NULL). It is chosen
  * once, at first use, from the CPU's features; the environment variable QUANTIZE_MAX_ISA
  * (e.g. "scalar") may lower it, never raise it.
@@ -484,6 +669,23 @@ quantize_status quantize_measure_error(const float *original,
                                        const float *restored,
                                        size_t n,
                                        struct quantize_error_stats *out);
+
+/**
+ * quantize_measure_error of float32, float16 or bfloat16 values: `original` and `restored`
+ * hold n values each of `float_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half
+ * types). The statistics are bit for bit those of the values widened to float32; every other
+ * parameter, status and rule is quantize_measure_error's. An unknown `float_type` is
+ * INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for quantize_measure_error, with `original` and `restored` valid for n elements of
+ * `float_type`.
+ */
+quantize_status quantize_measure_error_from(quantize_float_type float_type,
+                                            const void *original,
+                                            const void *restored,
+                                            size_t n,
+                                            struct quantize_error_stats *out);
 
 /**
  * Bytes that n packed int4 codes take: (n + 1) / 2, computed without overflow. Also available
@@ -522,6 +724,23 @@ quantize_status quantize_to_int4(const float *src,
                                  int8_t *zero_point);
 
 /**
+ * quantize_to_int4 from float32, float16 or bfloat16 values: `src` holds n values of type
+ * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
+ * for bit what quantize_to_int4 returns on the values widened to float32; every other parameter, status
+ * and rule is quantize_to_int4's. An unknown `src_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for quantize_to_int4, with `src` valid for n elements of `src_type`.
+ */
+quantize_status quantize_to_int4_from(quantize_float_type src_type,
+                                      const void *src,
+                                      size_t n,
+                                      quantize_scale_method method,
+                                      int8_t *dst,
+                                      float *scale,
+                                      int8_t *zero_point);
+
+/**
  * quantize_to_int4 and pack_int4_to_int8 in one pass, with identical results.
  *
  * - `src`: n floats (4-byte aligned; NULL only if n is 0).
@@ -542,6 +761,24 @@ quantize_status quantize_to_int4_packed(const float *src,
                                         size_t dst_len,
                                         float *scale,
                                         int8_t *zero_point);
+
+/**
+ * quantize_to_int4_packed from float32, float16 or bfloat16 values: `src` holds n values of type
+ * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
+ * for bit what quantize_to_int4_packed returns on the values widened to float32; every other parameter, status
+ * and rule is quantize_to_int4_packed's. An unknown `src_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for quantize_to_int4_packed, with `src` valid for n elements of `src_type`.
+ */
+quantize_status quantize_to_int4_packed_from(quantize_float_type src_type,
+                                             const void *src,
+                                             size_t n,
+                                             quantize_scale_method method,
+                                             uint8_t *dst,
+                                             size_t dst_len,
+                                             float *scale,
+                                             int8_t *zero_point);
 
 /**
  * The library's version as "MAJOR.MINOR.PATCH" (static, never NULL): the version of the library

@@ -9,7 +9,7 @@ What it writes (all little-endian):
 - for each input case NAME: NAME.f32 (float32 input, whole blocks of 32);
   NAME.FMT for FMT in q4_0, q4_1, mxfp4: gguf.quants.quantize's bytes;
   NAME.FMT.deq.f32: gguf.quants.dequantize of those bytes.
-- for each format FMT in q4_0, q4_1, iq4_nl, mxfp4: rand_FMT.blocks, random valid blocks (random
+- for each format FMT in q4_0, q4_1, iq4_nl, mxfp4, q4_k, iq4_xs, nvfp4: rand_FMT.blocks, random valid blocks (random
   code bytes, random finite fp16 scales/minimums incl. subnormals and negatives, or random E8M0
   bytes 0..254), and rand_FMT.deq.f32, gguf.quants.dequantize of them.
 - manifest.txt: one line per check, `quantize FMT INPUT N EXPECTED` or
@@ -36,8 +36,12 @@ QK = 32
 CLIP = 6.0e4
 
 QUANT_FORMATS = {"q4_0": T.Q4_0, "q4_1": T.Q4_1, "mxfp4": T.MXFP4}
-ALL_FORMATS = {"q4_0": T.Q4_0, "q4_1": T.Q4_1, "iq4_nl": T.IQ4_NL, "mxfp4": T.MXFP4}
-BLOCK_BYTES = {"q4_0": 18, "q4_1": 20, "iq4_nl": 18, "mxfp4": 17}
+ALL_FORMATS = {
+    "q4_0": T.Q4_0, "q4_1": T.Q4_1, "iq4_nl": T.IQ4_NL, "mxfp4": T.MXFP4,
+    "q4_k": T.Q4_K, "iq4_xs": T.IQ4_XS, "nvfp4": T.NVFP4,
+}
+BLOCK_BYTES = {"q4_0": 18, "q4_1": 20, "iq4_nl": 18, "mxfp4": 17, "q4_k": 144, "iq4_xs": 136, "nvfp4": 36}
+BLOCK_ELEMENTS = {"q4_k": 256, "iq4_xs": 256, "nvfp4": 64}  # the others: QK
 
 
 def inputs(rng):
@@ -138,15 +142,16 @@ def random_fp16(rng, n):
 def random_blocks(rng, fmt, nblocks):
     """Random valid blocks of a format, as uint8 array of shape (nblocks, bytes)."""
     b = rng.integers(0, 256, (nblocks, BLOCK_BYTES[fmt]), dtype=np.uint8)
-    if fmt in ("q4_0", "iq4_nl"):
+    if fmt in ("q4_0", "iq4_nl", "iq4_xs"):
         b[:, 0:2] = random_fp16(rng, nblocks).view(np.uint8).reshape(nblocks, 2)
-    elif fmt == "q4_1":
+    elif fmt in ("q4_1", "q4_k"):
         b[:, 0:2] = random_fp16(rng, nblocks).view(np.uint8).reshape(nblocks, 2)
         b[:, 2:4] = random_fp16(rng, nblocks).view(np.uint8).reshape(nblocks, 2)
     elif fmt == "mxfp4":
         e = rng.integers(0, 255, nblocks, dtype=np.uint8)  # 0..254 (0xFF is NaN: an error)
         e[:8] = [0, 1, 2, 126, 127, 128, 253, 254]
         b[:, 0] = e
+    # nvfp4: every byte is valid (its UE4M3 scales are all finite)
     return b
 
 
@@ -181,14 +186,15 @@ def main():
             manifest.append(f"dequantize {fmt} {name}.{fmt} {n} {name}.{fmt}.deq.f32")
 
     for fmt, qt in ALL_FORMATS.items():
-        nblocks = 512
+        nblocks = 512 if fmt not in BLOCK_ELEMENTS else 64
+        elems = BLOCK_ELEMENTS.get(fmt, QK)
         b = random_blocks(rng, fmt, nblocks)
-        with np.errstate(over="ignore"):  # E8M0 253/254 with the largest codes: +-inf
+        with np.errstate(over="ignore", invalid="ignore"):  # E8M0 253/254, largest codes: +-inf
             y = dequantize(b.reshape(-1), qt).astype("<f4").reshape(-1)
-        assert y.size == nblocks * QK
+        assert y.size == nblocks * elems
         write(os.path.join(OUT, f"rand_{fmt}.blocks"), b)
         write(os.path.join(OUT, f"rand_{fmt}.deq.f32"), y)
-        manifest.append(f"dequantize {fmt} rand_{fmt}.blocks {nblocks * QK} rand_{fmt}.deq.f32")
+        manifest.append(f"dequantize {fmt} rand_{fmt}.blocks {nblocks * elems} rand_{fmt}.deq.f32")
 
     with open(os.path.join(OUT, "manifest.txt"), "w") as f:
         f.write("\n".join(manifest) + "\n")

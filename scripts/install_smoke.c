@@ -1,7 +1,7 @@
 /* Smoke test of an installed libquantize (scripts/test_install.sh builds it through pkg-config,
  * shared and static): the header's version macros agree with the library, and the seed's
- * round trip works and honours DESIGN §2's error bound. Prints one line; exit status 0 on
- * success. */
+ * round trip works and honours the error bound of docs/contract.md §2. Prints one line; exit
+ * status 0 on success. */
 #undef NDEBUG
 #include <quantize.h>
 

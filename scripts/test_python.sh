@@ -4,7 +4,7 @@
 # outside the source tree so the installed package is the one imported.
 #
 # Needs: python3 with the venv module, cargo, network access to PyPI (setuptools, numpy,
-# pytest). Respects CARGO_TARGET_DIR. Usage: scripts/test_python.sh [extra pytest arguments]
+# pytest, gguf, ml_dtypes). Respects CARGO_TARGET_DIR. Usage: scripts/test_python.sh [extra pytest arguments]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +22,10 @@ PY="$WORK/venv/bin/python"
 echo "== pip install ./python"
 (cd "$ROOT" && "$PY" -m pip install --disable-pip-version-check ./python) \
     || fail "pip install ./python failed"
-"$PY" -m pip install --disable-pip-version-check pytest numpy || fail "pip install pytest numpy failed"
+# gguf and ml_dtypes are optional for the package; installed here so the tests that compare
+# with gguf.quants and use bfloat16 run instead of skipping.
+"$PY" -m pip install --disable-pip-version-check pytest numpy gguf ml_dtypes \
+    || fail "pip install pytest numpy gguf ml_dtypes failed"
 
 echo "== pytest"
 cd "$WORK"

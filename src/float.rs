@@ -400,4 +400,44 @@ mod tests {
             assert_eq!(got, want, "x = {x:e} ({s:#010x})");
         }
     }
+
+    /// The chunk loops' unsafe views, under Miri too: half input across a chunk boundary
+    /// through one cheap format, and back out, equal to the float32 path on the widened values.
+    #[test]
+    fn chunk_loops_cross_a_chunk_boundary() {
+        use crate::formats::{self, BlockFormat};
+        use crate::kernels::scalar;
+        let n = CHUNK + 64;
+        let h: Vec<u16> = (0..n)
+            .map(|i| f32_to_f16((i % 97) as f32 * 0.03 - 1.4))
+            .collect();
+        let x: Vec<f32> = h.iter().map(|&v| f16_to_f32(v)).collect();
+        let f = BlockFormat::Q4_0;
+        let need = formats::blocks_len(f, n).unwrap();
+        let (mut a, mut b) = (vec![0u8; need], vec![0u8; need]);
+        let k = &scalar::KERNELS;
+        formats::quantize_blocks_from_with(k, f, Floats::F16(&h), crate::out::uninit(&mut a))
+            .unwrap();
+        formats::quantize_blocks_from_with(k, f, Floats::F32(&x), crate::out::uninit(&mut b))
+            .unwrap();
+        assert_eq!(a, b);
+        let mut y = vec![0.0f32; n];
+        formats::dequantize_blocks_into_with(
+            k,
+            f,
+            &a,
+            FloatsUninit::F32(crate::out::uninit(&mut y)),
+        )
+        .unwrap();
+        let mut d = vec![0u16; n];
+        formats::dequantize_blocks_into_with(
+            k,
+            f,
+            &a,
+            FloatsUninit::Bf16(crate::out::uninit(&mut d)),
+        )
+        .unwrap();
+        let want: Vec<u16> = y.iter().map(|&v| f32_to_bf16(v)).collect();
+        assert_eq!(d, want);
+    }
 }

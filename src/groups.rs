@@ -1,6 +1,7 @@
 //! Group-wise int4: group `g` covers elements `[g*group_size, min((g+1)*group_size, n))` and
-//! gets its own scale and zero point by the per-tensor rules (§2); the codes of all groups form
-//! one packed stream, so with an odd group size a byte can hold codes of two groups.
+//! gets its own scale and zero point by the per-tensor rules (docs/contract.md §2); the codes of
+//! all groups form one packed stream, so with an odd group size a byte can hold codes of two
+//! groups.
 
 use crate::float::{for_each_chunk, for_each_chunk_into, CHUNK};
 use crate::int4::{check_params, params_for, Params, ScaleMethod};

@@ -1,4 +1,4 @@
-//! Per-tensor int4 quantization: the seed's API (DESIGN.md §2).
+//! Per-tensor int4 quantization: the seed's API (docs/contract.md §2).
 
 use crate::float::{for_each_chunk, for_each_chunk_into, CHUNK};
 use crate::kernels::{self, Kernels, Range};

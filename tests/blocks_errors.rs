@@ -1,5 +1,5 @@
 //! Every status the block functions can return, the order of the checks, and what is (not)
-//! written on error (DESIGN §3, §4).
+//! written on error (docs/contract.md §3.5, §4.7).
 
 use quantize::formats::{
     blocks_len, dequantize_blocks, dequantize_blocks_uninit, quantize_blocks,
@@ -31,13 +31,14 @@ fn quantized(format: BlockFormat, x: &[f32]) -> Vec<u8> {
 
 /// A valid block's bytes for each format (quantized from the signal).
 fn valid_blocks(format: BlockFormat, nblocks: usize) -> Vec<u8> {
-    quantized(format, &signal(32 * nblocks))
+    quantized(format, &signal(format.elements() * nblocks))
 }
 
 #[test]
 fn length_before_buffer_too_small() {
     for format in BlockFormat::ALL {
-        for n in [1usize, 31, 33, 63, 65] {
+        let e = format.elements();
+        for n in [1usize, e - 1, e + 1, 2 * e - 1, 2 * e + 1] {
             let x = signal(n);
             let mut empty: [u8; 0] = [];
             assert_eq!(quantize_blocks(format, &x, &mut empty), Err(Error::Length));
@@ -51,16 +52,17 @@ fn length_before_buffer_too_small() {
             assert_eq!(dequantize_blocks(format, &src, &mut y), Err(Error::Length));
             assert!(y.iter().all(|v| v.to_bits() == SENTINEL_F32));
         }
-        assert_eq!(blocks_len(format, 31), Err(Error::Length));
+        assert_eq!(blocks_len(format, e - 1), Err(Error::Length));
     }
 }
 
 #[test]
 fn buffer_too_small_before_data_errors() {
     for format in BlockFormat::ALL {
-        let need = blocks_len(format, 64).unwrap();
+        let e = format.elements();
+        let need = blocks_len(format, 2 * e).unwrap();
         assert_eq!(need, 2 * format.bytes());
-        let mut x = signal(64);
+        let mut x = signal(2 * e);
         for short in [0, 1, need - 1] {
             let mut dst = vec![SENTINEL; short];
             assert_eq!(
@@ -80,7 +82,7 @@ fn buffer_too_small_before_data_errors() {
         let mut src = valid_blocks(format, 2);
         poison(format, &mut src[..format.bytes()]);
         for short in [0, 1, need - 1] {
-            let mut y = vec![f32::from_bits(SENTINEL_F32); 64];
+            let mut y = vec![f32::from_bits(SENTINEL_F32); 2 * e];
             assert_eq!(
                 dequantize_blocks(format, &src[..short], &mut y),
                 Err(Error::BufferTooSmall)
@@ -106,7 +108,10 @@ fn empty_input_is_ok_and_writes_nothing() {
 #[test]
 fn blocks_len_sizes_and_overflow() {
     for format in BlockFormat::ALL {
-        assert_eq!(blocks_len(format, 32 * 5), Ok(5 * format.bytes()));
+        assert_eq!(
+            blocks_len(format, format.elements() * 5),
+            Ok(5 * format.bytes())
+        );
         assert_eq!(blocks_len(format, usize::MAX), Err(Error::InvalidArgument));
         // Too large comes before not-a-multiple.
         assert_eq!(
@@ -123,9 +128,10 @@ fn blocks_len_sizes_and_overflow() {
 /// Quantizes 4 blocks whose block 2 holds `bad`; checks the error, that blocks 0 and 1 hold what
 /// quantizing them alone gives, and that block 2, block 3 and the bytes past the end are
 /// untouched.
-fn check_quantize_error(format: BlockFormat, block2: &[f32; 32], want: Error) {
-    let mut x = signal(128);
-    x[64..96].copy_from_slice(block2);
+fn check_quantize_error(format: BlockFormat, block2: &[f32], want: Error) {
+    let e = format.elements();
+    let mut x = signal(4 * e);
+    x[2 * e..3 * e].copy_from_slice(block2);
     let bb = format.bytes();
     let mut dst = vec![SENTINEL; 4 * bb + 7];
     assert_eq!(
@@ -135,7 +141,7 @@ fn check_quantize_error(format: BlockFormat, block2: &[f32; 32], want: Error) {
     );
     assert_eq!(
         dst[..2 * bb],
-        quantized(format, &x[..64])[..],
+        quantized(format, &x[..2 * e])[..],
         "{format:?}: blocks before"
     );
     assert!(
@@ -147,18 +153,19 @@ fn check_quantize_error(format: BlockFormat, block2: &[f32; 32], want: Error) {
 #[test]
 fn non_finite_input() {
     for format in BlockFormat::ALL {
+        let e = format.elements();
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -f32::NAN] {
-            for at in [0, 17, 31] {
-                let mut b = [1.0f32; 32];
+            for at in [0, 17, e - 1] {
+                let mut b = vec![1.0f32; e];
                 b[at] = bad;
                 check_quantize_error(format, &b, Error::NonFinite);
             }
         }
         // Within a block a non-finite element wins over an unrepresentable scale, wherever it is.
-        let mut b = [1.0e30f32; 32];
-        b[31] = f32::NAN;
+        let mut b = vec![1.0e30f32; e];
+        b[e - 1] = f32::NAN;
         check_quantize_error(format, &b, Error::NonFinite);
-        b[31] = -1.0e30;
+        b[e - 1] = -1.0e30;
         b[0] = f32::INFINITY;
         check_quantize_error(format, &b, Error::NonFinite);
     }
@@ -319,9 +326,11 @@ fn q4_tiny_blocks_follow_x86_ggml() {
 }
 
 /// Makes a block's stored fields non-finite (scale inf for the fp16 formats, 0xFF for MXFP4).
+/// (NVFP4 accepts every byte: its blocks stay as they are.)
 fn poison(format: BlockFormat, block: &mut [u8]) {
     match format {
         BlockFormat::Mxfp4 => block[0] = 0xff,
+        BlockFormat::Nvfp4 => {}
         _ => block[..2].copy_from_slice(&0x7c00u16.to_le_bytes()),
     }
 }
@@ -332,20 +341,21 @@ fn check_dequantize_error(format: BlockFormat, bad: &[u8]) {
     let bb = format.bytes();
     let mut src = valid_blocks(format, 4);
     src[2 * bb..3 * bb].copy_from_slice(bad);
-    let mut y = vec![f32::from_bits(SENTINEL_F32); 128];
+    let e = format.elements();
+    let mut y = vec![f32::from_bits(SENTINEL_F32); 4 * e];
     assert_eq!(
         dequantize_blocks(format, &src, &mut y),
         Err(Error::NonFinite),
         "{format:?}"
     );
-    let mut first = vec![0.0f32; 64];
+    let mut first = vec![0.0f32; 2 * e];
     dequantize_blocks(format, &src[..2 * bb], &mut first).unwrap();
-    assert!(y[..64]
+    assert!(y[..2 * e]
         .iter()
         .zip(&first)
         .all(|(a, b)| a.to_bits() == b.to_bits()));
     assert!(
-        y[64..].iter().all(|v| v.to_bits() == SENTINEL_F32),
+        y[2 * e..].iter().all(|v| v.to_bits() == SENTINEL_F32),
         "{format:?}: after"
     );
 }
@@ -401,8 +411,9 @@ fn extreme_but_valid_stored_fields() {
 #[test]
 fn bytes_past_n_are_never_touched() {
     for format in BlockFormat::ALL {
-        let x = signal(96);
-        let need = blocks_len(format, 96).unwrap();
+        let n = 3 * format.elements();
+        let x = signal(n);
+        let need = blocks_len(format, n).unwrap();
         let mut dst = vec![SENTINEL; need + 33];
         quantize_blocks(format, &x, &mut dst).unwrap();
         assert_eq!(dst[..need], quantized(format, &x)[..]);
@@ -413,7 +424,7 @@ fn bytes_past_n_are_never_touched() {
         let mut extra = valid_blocks(format, 1);
         poison(format, &mut extra);
         src.extend_from_slice(&extra);
-        let mut y = vec![0.0f32; 96];
+        let mut y = vec![0.0f32; n];
         assert_eq!(dequantize_blocks(format, &src, &mut y), Ok(()));
     }
 }
@@ -422,19 +433,20 @@ fn bytes_past_n_are_never_touched() {
 fn uninit_variants_initialise_exactly_the_needed_prefix() {
     use core::mem::MaybeUninit;
     for format in BlockFormat::ALL {
-        let x = signal(64);
-        let need = blocks_len(format, 64).unwrap();
+        let n = 2 * format.elements();
+        let x = signal(n);
+        let need = blocks_len(format, n).unwrap();
         let mut dst = vec![MaybeUninit::<u8>::uninit(); need];
         quantize_blocks_uninit(format, &x, &mut dst).unwrap();
         // SAFETY: the call succeeded, so all `need` bytes were written.
         let bytes: Vec<u8> = dst.iter().map(|b| unsafe { b.assume_init() }).collect();
         assert_eq!(bytes, quantized(format, &x));
 
-        let mut y = vec![MaybeUninit::<f32>::uninit(); 64];
+        let mut y = vec![MaybeUninit::<f32>::uninit(); n];
         dequantize_blocks_uninit(format, &bytes, &mut y).unwrap();
-        // SAFETY: the call succeeded, so all 64 values were written.
+        // SAFETY: the call succeeded, so all n values were written.
         let got: Vec<f32> = y.iter().map(|v| unsafe { v.assume_init() }).collect();
-        let mut want = vec![0.0f32; 64];
+        let mut want = vec![0.0f32; n];
         dequantize_blocks(format, &bytes, &mut want).unwrap();
         assert_eq!(got, want);
     }

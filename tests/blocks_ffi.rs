@@ -4,6 +4,8 @@
 use quantize::ffi::*;
 use std::ptr::{null, null_mut};
 
+/// The formats of 32-value blocks (the check-order tests below are written for them; the
+/// super-block formats are covered by `sizes`, the golden test and the Rust API's tests).
 const FORMATS: [(quantize_block_format, usize, &str); 4] = [
     (QUANTIZE_FORMAT_Q4_0, 18, "q4_0"),
     (QUANTIZE_FORMAT_Q4_1, 20, "q4_1"),
@@ -28,7 +30,15 @@ fn sizes() {
         assert_eq!(quantize_block_elements(f), 32);
         assert_eq!(quantize_block_bytes(f), bytes);
     }
-    for bad in [4u32, 5, 0x8000_0000, u32::MAX] {
+    for (f, e, bytes) in [
+        (QUANTIZE_FORMAT_Q4_K, 256, 144),
+        (QUANTIZE_FORMAT_IQ4_XS, 256, 136),
+        (QUANTIZE_FORMAT_NVFP4, 64, 36),
+    ] {
+        assert_eq!(quantize_block_elements(f), e);
+        assert_eq!(quantize_block_bytes(f), bytes);
+    }
+    for bad in [7u32, 8, 0x8000_0000, u32::MAX] {
         assert_eq!(quantize_block_elements(bad), 0);
         assert_eq!(quantize_block_bytes(bad), 0);
     }
@@ -145,7 +155,7 @@ fn dequantize_blocks_statuses_in_check_order() {
         let s = src.as_ptr();
         unsafe {
             assert_eq!(
-                dequantize_blocks(4, s, src.len(), o, 64),
+                dequantize_blocks(7, s, src.len(), o, 64),
                 QUANTIZE_ERR_INVALID_ARGUMENT
             );
             assert_eq!(

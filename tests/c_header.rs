@@ -1,14 +1,14 @@
 //! The generated header `include/quantize.h` from the C side: it compiles cleanly as C99, C11
 //! and C++17 with `-Wall -Wextra -Wpedantic -Werror`; a C++ program that includes it links and
 //! runs; every function it declares links against the static and the shared library; its
-//! names follow DESIGN.md §3; and its version macros equal the crate version.
+//! names follow docs/contract.md §3.2; and its version macros equal the crate version.
 
 mod common;
 
 use common::{build, example_source, require_header, run_ok, scratch_dir, Lang, Link};
 use std::path::PathBuf;
 
-/// The block-format functions of DESIGN.md §3 (ggml/GGUF formats).
+/// The block-format functions of docs/contract.md §3.2 (ggml/GGUF formats).
 const DESIGN_BLOCK_FUNCTIONS: &[&str] = &[
     "quantize_block_elements",
     "quantize_block_bytes",
@@ -16,7 +16,7 @@ const DESIGN_BLOCK_FUNCTIONS: &[&str] = &[
     "dequantize_blocks",
 ];
 
-/// Every other function of DESIGN.md §3: the header must declare at least these.
+/// Every other function of docs/contract.md §3.2: the header must declare at least these.
 const DESIGN_FUNCTIONS: &[&str] = &[
     "quantize_to_int4",
     "dequantize_from_int4",
@@ -273,7 +273,7 @@ fn header_declares_all_block_format_functions_once_it_has_any() {
             .iter()
             .any(|f| declared.iter().any(|d| d == f));
     if !has_any {
-        eprintln!("note: quantize.h has no block formats yet (DESIGN §3 quantize_blocks, ...)");
+        eprintln!("note: quantize.h has no block formats yet (docs/contract.md §3.2)");
         return;
     }
     let missing: Vec<&&str> = DESIGN_BLOCK_FUNCTIONS

@@ -102,8 +102,8 @@ fn assert_close(got: &[f64], want: &[f64], rel: f64, what: &str) {
     }
 }
 
-/// The seed example's expected values, worked out by hand from DESIGN.md §2 (the integer codes
-/// and packed bytes) and computed here in f32 with the §2 formulas (scale and dequantized
+/// The seed example's expected values, worked out by hand from docs/contract.md §2 (the integer
+/// codes and packed bytes) and computed here in f32 with the §2 formulas (scale and dequantized
 /// values), independently of the library.
 struct SeedExpected {
     scale: f32,
@@ -152,7 +152,23 @@ fn seed_expected_absmax() -> SeedExpected {
     }
 }
 
+/// The label lines that open the two blocks of the seed example's output.
+const SEED_LABELS: [&str; 2] = [
+    "# minmax (QUANTIZE_SCALE_MINMAX, the seed's default)",
+    "# absmax (QUANTIZE_SCALE_ABSMAX)",
+];
+
 fn check_seed_output_against_hand_derived_values(stdout: &str) {
+    // each block is labelled: the minmax block on the first line, the absmax block before its
+    // first line
+    assert_eq!(stdout.lines().next(), Some(SEED_LABELS[0]), "first line");
+    let absmax_label = stdout.lines().position(|l| l == SEED_LABELS[1]);
+    let absmax_first = stdout.lines().position(|l| l.starts_with("absmax_"));
+    assert!(
+        absmax_label.is_some() && absmax_label.map(|i| i + 1) == absmax_first,
+        "no {:?} line right before the absmax block",
+        SEED_LABELS[1]
+    );
     let map = parse_named_lines(stdout);
     for (prefix, want) in [
         ("", seed_expected_minmax()),

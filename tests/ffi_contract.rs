@@ -1,5 +1,5 @@
-//! The C ABI's boundary rules (DESIGN.md §4), called the way C calls them: every status code,
-//! the check order, and what is (not) written.
+//! The C ABI's boundary rules (docs/contract.md §4), called the way C calls them: every status
+//! code, the check order, and what is (not) written.
 
 use quantize::ffi::*;
 use quantize::stats::ErrorStats;
@@ -497,6 +497,48 @@ fn group_statuses_and_partial_writes() {
         );
         assert_eq!(*o.add(4), SENTINEL_F);
         assert_eq!(d(c, 3, 5, 2, s, 3, null(), 0, o), QUANTIZE_OK);
+    }
+}
+
+/// docs/contract.md §4.5: a buffer of which n needs no byte overlaps nothing, wherever its
+/// pointer lies. Optional zero points (`zero_points_len` 0) pointing inside another buffer of
+/// the call are no overlap.
+#[test]
+fn zero_length_zero_points_overlap_nothing() {
+    let src = [1.0f32, -2.0, 3.0, 0.5, -4.0];
+    let mut codes = [SENTINEL_B; 3];
+    let mut scales = [SENTINEL_F; 3];
+    unsafe {
+        let (c, s) = (codes.as_mut_ptr(), scales.as_mut_ptr());
+        // ABSMAX without zero points; the unused pointer lies inside src, codes or scales.
+        let inside_src = src.as_ptr().cast::<i8>().wrapping_add(5).cast_mut();
+        for zp in [
+            inside_src,
+            c.cast::<i8>().wrapping_add(1),
+            s.cast::<i8>().wrapping_add(2),
+        ] {
+            assert_eq!(
+                quantize_int4_groups(src.as_ptr(), 5, 2, QUANTIZE_SCALE_ABSMAX, c, 3, s, 3, zp, 0),
+                QUANTIZE_OK
+            );
+        }
+        assert_eq!(*s, 2.0 / 7.0);
+
+        // Dequantizing with zero_points_len 0 (all zero points 0): the pointer inside dst.
+        let mut out = [SENTINEL_F; 5];
+        let o = out.as_mut_ptr();
+        let inside_dst = o.cast::<i8>().wrapping_add(3).cast_const();
+        assert_eq!(
+            dequantize_int4_groups(c, 3, 5, 2, s, 3, inside_dst, 0, o),
+            QUANTIZE_OK
+        );
+        assert!((0..5).all(|i| *o.add(i) != SENTINEL_F));
+        // A zero point buffer that n needs still may not overlap an output.
+        let zps = o.cast::<i8>().cast_const();
+        assert_eq!(
+            dequantize_int4_groups(c, 3, 5, 2, s, 3, zps, 3, o),
+            QUANTIZE_ERR_OVERLAP
+        );
     }
 }
 

@@ -1,4 +1,4 @@
-//! Golden vectors for the per-tensor and group-wise int4 API (DESIGN.md §2).
+//! Golden vectors for the per-tensor and group-wise int4 API (docs/contract.md §2).
 //!
 //! The expected values in `tests/data/int4/*.txt` come from `scripts/gen_int4_vectors.py`: an
 //! independent numpy float32 implementation of §2, cross-checked bit for bit against the ONNX

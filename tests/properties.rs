@@ -1,4 +1,4 @@
-//! Invariants of the int4 API on random inputs (DESIGN.md §2).
+//! Invariants of the int4 API on random inputs (docs/contract.md §2).
 
 use proptest::prelude::*;
 use quantize::groups::{dequantize_int4_groups, group_count, quantize_int4_groups};

@@ -632,7 +632,7 @@ fn metadata_round(rec: &mut Record) {
     );
     let p = ffi(|| quantize_kernel_name());
     rec.push("quantize_kernel_name".into(), 0, c_string(p));
-    for format in [4u32, 99, u32::MAX] {
+    for format in [7u32, 99, u32::MAX] {
         let sizes = ffi(|| {
             [
                 quantize_block_elements(format),

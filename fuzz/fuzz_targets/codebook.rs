@@ -6,6 +6,8 @@
 //! absmax = max |x| per block, every code the nearest table value to x / absmax (bitsandbytes'
 //! thresholds are the midpoints, to float precision), high nibble first, the odd pad nibble the
 //! code of 0.0, and dequantization table[code] * absmax bit for bit.
+//!
+//! Section numbers (§n) are those of docs/contract.md.
 #![no_main]
 // Several arrays are read at the same index.
 #![allow(clippy::needless_range_loop)]

@@ -5,6 +5,8 @@
 //! error; on bad data nothing written for the groups after the bad one; on success only the
 //! bytes n needs written, each group equal to the §2 reference on its own (codes in one packed
 //! stream; ABSMAX zero points optional), and the round trip within each group's §2 bound.
+//!
+//! Section numbers (§n) are those of docs/contract.md.
 #![no_main]
 // Several arrays are read at the same index.
 #![allow(clippy::needless_range_loop)]

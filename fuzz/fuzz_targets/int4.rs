@@ -1,8 +1,10 @@
 //! Per-tensor int4: quantize_to_int4 and dequantize_from_int4, called as C calls them.
 //!
-//! Checks: the exact status of DESIGN §4's check order; nothing written on any error; on
+//! Checks: the exact status of §4's check order; nothing written on any error; on
 //! success only the bytes n needs written, codes/scale/zero point equal to the §2 reference bit
 //! for bit, and the round trip within |x - y| <= scale / 2 (+ an ulp of max |x|).
+//!
+//! Section numbers (§n) are those of docs/contract.md.
 #![no_main]
 // Several arrays are read at the same index.
 #![allow(clippy::needless_range_loop)]

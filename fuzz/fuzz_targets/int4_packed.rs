@@ -4,6 +4,8 @@
 //! needs written on success; results equal the §2 reference, and fused == unfused bit for bit
 //! (quantize_to_int4 + pack_int4_to_int8, unpack_int8_to_int4 + dequantize_from_int4, called
 //! through the C ABI on fresh buffers), data errors included.
+//!
+//! Section numbers (§n) are those of docs/contract.md.
 #![no_main]
 // Several arrays are read at the same index.
 #![allow(clippy::needless_range_loop)]

@@ -4,6 +4,8 @@
 //! Checks: the exact status of §4's check order; nothing written on any error; on success only
 //! the bytes n needs written, equal to the §2 layout (low nibble first, two's complement, odd
 //! count padded with 0; unpacking sign-extends and ignores the padding nibble).
+//!
+//! Section numbers (§n) are those of docs/contract.md.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

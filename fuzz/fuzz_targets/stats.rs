@@ -5,6 +5,8 @@
 //! struct written, every field bit for bit what the documented fixed summation order gives
 //! (double-precision differences, partial sums by i % 8, a fixed reduction tree), so every SIMD
 //! level returns identical statistics.
+//!
+//! Section numbers (§n) are those of docs/contract.md.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -9,7 +9,8 @@ use arbitrary::Unstructured;
 /// Largest element count the targets use for real buffers (keeps one run fast).
 pub const MAX_N: usize = 4096;
 
-/// 2^126, the int4 quantizers' largest accepted magnitude (DESIGN §2), built from its bits.
+/// 2^126, the int4 quantizers' largest accepted magnitude (docs/contract.md §2.8), built from
+/// its bits.
 pub const TWO_126: f32 = f32::from_bits((126 + 127) << 23);
 
 pub struct Draw<'a> {

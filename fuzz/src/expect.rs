@@ -1,5 +1,5 @@
-//! The status a call must return, from DESIGN.md §4's check order, written independently of the
-//! library:
+//! The status a call must return, from the check order of docs/contract.md §4.6, written
+//! independently of the library:
 //!
 //! 1. invalid parameters; 2. NULL pointers; 3. alignment; 4. LENGTH, then BUFFER_TOO_SMALL;
 //! 5. overlap; 6. empty input; 7. the data (decided by each family).
@@ -93,7 +93,9 @@ impl Call<'_> {
         for (i, a) in self.args.iter().enumerate() {
             for b in &self.args[i + 1..] {
                 let (ra, rb) = (a.region(), b.region());
-                let shared = ra.0 < rb.1 && rb.0 < ra.1;
+                // An empty region (n needs nothing of the buffer) shares no byte (§4.5).
+                let empty = ra.0 == ra.1 || rb.0 == rb.1;
+                let shared = !empty && ra.0 < rb.1 && rb.0 < ra.1;
                 if shared && (a.written || b.written) {
                     return Some(OVERLAP);
                 }
@@ -106,7 +108,7 @@ impl Call<'_> {
     }
 }
 
-/// Per-element validity for the int4 quantizers (DESIGN §2): the status of the first bad element
+/// Per-element validity for the int4 quantizers (§2.8): the status of the first bad element
 /// in index order, with its index.
 pub fn first_bad_int4(x: &[f32]) -> Option<(usize, i32)> {
     x.iter().enumerate().find_map(|(i, &v)| {

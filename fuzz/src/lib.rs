@@ -13,7 +13,7 @@ pub mod expect;
 pub mod mem;
 pub mod oracle;
 
-/// Status codes, written out from DESIGN.md §3 (not taken from the library).
+/// Status codes, written out from docs/contract.md §3.4 (not taken from the library).
 pub mod status {
     pub const OK: i32 = 0;
     pub const NULL_POINTER: i32 = 1;
@@ -194,7 +194,8 @@ pub fn check_constants() {
     });
 }
 
-/// n values whose byte size exceeds isize::MAX (phase 1 of §4), for a `size`-byte element.
+/// n values whose byte size exceeds isize::MAX (check 1 of docs/contract.md §4.6), for a
+/// `size`-byte element.
 pub fn huge_n(d: &mut draw::Draw, size: usize) -> usize {
     let first_bad = (isize::MAX as usize) / size + 1;
     match d.byte() % 4 {

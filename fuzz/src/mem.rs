@@ -10,7 +10,8 @@ use std::alloc::{alloc, dealloc, Layout};
 pub struct Spec {
     /// Bytes per element (float 4, int8/uint8 1, the stats struct 48).
     pub elem: usize,
-    /// Alignment the type needs (DESIGN §4: float 4, the stats struct its own, bytes 1).
+    /// Alignment the type needs (docs/contract.md §4.4: float 4, the stats struct its own,
+    /// bytes 1).
     pub align: usize,
     /// The length passed to the function, in elements; for a buffer without a length parameter
     /// the element count the function takes it to have (n, or 1 for a scalar out-pointer).

@@ -1,6 +1,7 @@
-//! Independent references, written from the contract (DESIGN §2, §3, §4) and from ggml's and
-//! bitsandbytes' documented formulas, never by calling the library: what each call must
-//! produce, bit for bit where the contract fixes the bits.
+//! Independent references, written from the contract (docs/contract.md §2, §3, §4; bare §n
+//! below are its sections) and from ggml's and bitsandbytes' documented formulas, never by
+//! calling the library: what each call must produce, bit for bit where the contract fixes the
+//! bits.
 
 use crate::draw::pow2;
 
@@ -153,7 +154,7 @@ pub fn f32_to_f16(x: f32) -> u16 {
 
 pub const QK: usize = 32;
 
-/// Block bytes of format 0..=3 (Q4_0, Q4_1, IQ4_NL, MXFP4), from DESIGN §3.
+/// Block bytes of format 0..=3 (Q4_0, Q4_1, IQ4_NL, MXFP4), from docs/contract.md §3.5.
 pub fn block_bytes(format: u32) -> Option<usize> {
     match format {
         0 => Some(18),
@@ -347,7 +348,7 @@ pub fn quant_block(format: u32, x: &[f32]) -> BlockRef {
 
 // ---------------------------------------------------------------- error statistics
 
-/// DESIGN §4: differences and sums in double precision, in the scalar reference's documented
+/// §3.7: differences and sums in double precision, in the scalar reference's documented
 /// fixed order: element i goes to partial sum i % 8, and the eight partial sums are combined as
 /// ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). Returns the six fields of quantize_error_stats.
 pub fn error_stats(x: &[f32], y: &[f32]) -> [u64; 6] {

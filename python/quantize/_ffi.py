@@ -67,7 +67,7 @@ lib, library_path = _load()
 
 
 class ErrorStatsC(ctypes.Structure):
-    """``quantize_error_stats`` (DESIGN §3)."""
+    """The C struct ``quantize_error_stats`` (include/quantize.h)."""
 
     _fields_ = [
         ("mean_abs_error", c_double),
@@ -118,6 +118,39 @@ _FUNCTIONS = {
 }
 
 
+_vp = ctypes.c_void_p
+_ftype = c_uint32  # quantize_float_type: QUANTIZE_FLOAT_F32 0, _F16 1, _BF16 2
+
+# The float16/bfloat16 entry points (src_type / dst_type plus a void pointer).
+_FROM_FUNCTIONS = {
+    "quantize_to_int4_from": (_status, [_ftype, _vp, _sz, _u32, _i8p, _f32p, _i8p]),
+    "quantize_to_int4_packed_from": (_status, [_ftype, _vp, _sz, _u32, _u8p, _sz, _f32p, _i8p]),
+    "quantize_int4_groups_from": (
+        _status,
+        [_ftype, _vp, _sz, _sz, _u32, _u8p, _sz, _f32p, _sz, _i8p, _sz],
+    ),
+    "quantize_blocks_from": (_status, [_u32, _ftype, _vp, _sz, _u8p, _sz]),
+    "quantize_codebook_blocks_from": (
+        _status,
+        [_u32, _ftype, _vp, _sz, _sz, _u8p, _sz, _f32p, _sz],
+    ),
+    "quantize_measure_error_from": (_status, [_ftype, _vp, _vp, _sz, POINTER(ErrorStatsC)]),
+    "dequantize_from_int4_into": (_status, [_i8p, _sz, c_float, c_int8, _ftype, _vp]),
+    "dequantize_from_int4_packed_into": (_status, [_u8p, _sz, _sz, c_float, c_int8, _ftype, _vp]),
+    "dequantize_int4_groups_into": (
+        _status,
+        [_u8p, _sz, _sz, _sz, _f32p, _sz, _i8p, _sz, _ftype, _vp],
+    ),
+    "dequantize_blocks_into": (_status, [_u32, _u8p, _sz, _ftype, _vp, _sz]),
+    "dequantize_codebook_blocks_into": (
+        _status,
+        [_u32, _u8p, _sz, _sz, _sz, _f32p, _sz, _ftype, _vp],
+    ),
+}
+
+_FUNCTIONS.update(_FROM_FUNCTIONS)
+
+
 def _declare(name, restype, argtypes):
     fn = getattr(lib, name)
     fn.restype = restype
@@ -158,15 +191,21 @@ STATUS_NAMES = {
 
 
 class QuantizeError(ValueError):
-    """A libquantize call failed.
+    """A libquantize call failed; the base class of one subclass per C status code.
 
-    Attributes: ``status`` (the C status code), ``name`` (e.g. ``"QUANTIZE_ERR_NON_FINITE"``),
-    ``message`` (the library's explanation, from ``quantize_status_message``), ``function``
-    (the C function, or the Python one for checks done before the call) and ``detail`` (what
-    the binding found about the culprit, e.g. its index; may be None).
+    It is a ``ValueError``, so ``except ValueError`` catches it. Attributes: ``status`` (the C
+    status code), ``name`` (e.g. ``"QUANTIZE_ERR_NON_FINITE"``), ``message`` (the library's
+    explanation of the status, from ``quantize_status_message``), ``function`` (the C function,
+    or the Python one for checks done before the call) and ``detail`` (what the binding found
+    about the culprit, e.g. its index; may be None).
+
+    ``str(error)`` is one sentence: ``"function: what went wrong (NAME)"``. What went wrong is
+    ``detail`` when the binding knows it, otherwise the library's ``message``; the library's
+    generic text is never appended to a specific detail, since the two would describe different
+    things (the binding's own checks borrow a status only to choose the exception class).
     """
 
-    status = None
+    status: int = 0
 
     def __init__(self, status=None, function=None, detail=None):
         if status is None:
@@ -176,51 +215,77 @@ class QuantizeError(ValueError):
         self.message = status_message(self.status)
         self.function = function
         self.detail = detail
-        text = "%s [%s]" % (self.message, self.name)
-        if detail:
-            text = "%s: %s" % (detail, text)
+        text = "%s (%s)" % (detail or self.message, self.name)
         if function:
             text = "%s: %s" % (function, text)
         super().__init__(text)
 
 
 class NullPointerError(QuantizeError):
+    """A required pointer was NULL (``QUANTIZE_ERR_NULL_POINTER``); the binding never passes
+    one, so seeing this means a bug in the binding."""
+
     status = 1
 
 
 class InvalidArgumentError(QuantizeError):
+    """An unknown enum value (format, codebook, scale method), an unsupported group or block
+    size, or inputs that do not fit together (``QUANTIZE_ERR_INVALID_ARGUMENT``)."""
+
     status = 2
 
 
 class EmptyInputError(QuantizeError):
+    """Statistics (scale, zero point, error measures) of zero values were asked for
+    (``QUANTIZE_ERR_EMPTY_INPUT``)."""
+
     status = 3
 
 
 class NonFiniteError(QuantizeError):
+    """A NaN or infinite input value, scale or absmax (``QUANTIZE_ERR_NON_FINITE``)."""
+
     status = 4
 
 
 class BufferTooSmallError(QuantizeError):
+    """Codes, scales or blocks shorter than the number of values asked for needs
+    (``QUANTIZE_ERR_BUFFER_TOO_SMALL``)."""
+
     status = 5
 
 
 class ValueOutOfRangeError(QuantizeError):
+    """An int4 code or zero point outside -8..7, or a value the format cannot represent
+    (``QUANTIZE_ERR_VALUE_OUT_OF_RANGE``)."""
+
     status = 6
 
 
 class LengthError(QuantizeError):
+    """The number of values is not a whole number of blocks (``QUANTIZE_ERR_LENGTH``)."""
+
     status = 7
 
 
 class MisalignedError(QuantizeError):
+    """A buffer not aligned for its type (``QUANTIZE_ERR_MISALIGNED``); the binding aligns
+    every buffer, so seeing this means a bug in the binding."""
+
     status = 8
 
 
 class OverlapError(QuantizeError):
+    """An output buffer overlaps another buffer of the same call (``QUANTIZE_ERR_OVERLAP``),
+    e.g. an ``out=`` array that is also an input."""
+
     status = 9
 
 
 class InternalError(QuantizeError):
+    """A bug in libquantize was caught at the C boundary (``QUANTIZE_ERR_INTERNAL``); please
+    report it."""
+
     status = 99
 
 

@@ -1,6 +1,7 @@
-"""An independent numpy rendering of DESIGN §2 (per-tensor int4), the oracle of these tests.
+"""An independent numpy rendering of the README's "Numeric rules (int4)" (per-tensor int4),
+the oracle of these tests.
 
-Written from the text of §2 alone, with every operation in float32 as §2 says; it shares no code
+Written from the text of those rules alone, with every operation in float32 as they say; it shares no code
 with libquantize or with the binding.
 """
 
@@ -10,7 +11,7 @@ F = np.float32
 
 
 def quantize(values, method="minmax"):
-    """(q int8 array of the input's shape, scale float, zero_point int), per §2."""
+    """(q int8 array of the input's shape, scale float, zero_point int), per the rules."""
     x = np.asarray(values, dtype=np.float32)
     shape = x.shape
     x = x.reshape(-1)

@@ -1,4 +1,4 @@
-"""The binding against q4ref (DESIGN §2), on random data of many sizes, shapes and dtypes."""
+"""The binding against q4ref (the README's "Numeric rules (int4)"), on random data of many sizes, shapes and dtypes."""
 
 import numpy as np
 import pytest
@@ -23,7 +23,7 @@ METHODS = ["minmax", "absmax"]
 
 
 def samples(seed):
-    """Inputs that stress §2: mixed signs, one sign only, ties, tiny, large, constant, zeros."""
+    """Inputs that stress the int4 rules: mixed signs, one sign only, ties, tiny, large, constant, zeros."""
     rng = np.random.default_rng(seed)
     for n in SIZES:
         yield rng.standard_normal(n).astype(np.float32)
@@ -49,7 +49,7 @@ def test_quantize_and_dequantize_equal_the_reference(method):
         y = dequantize_from_int4(q, s, z)
         assert y.dtype == np.float32 and y.shape == x.shape
         np.testing.assert_array_equal(q4ref.bits(y), q4ref.bits(q4ref.dequantize(rq, rs, rz)))
-        # §2's invariant (float rounding allowance of a few ulps of max|x|)
+        # the rules' invariant |x - y| <= scale / 2 (float rounding allowance of a few ulps of max|x|)
         slack = s / 2 + 4 * np.spacing(np.max(np.abs(x)))
         assert np.all(np.abs(x.astype(np.float64) - y) <= slack)
         checked += 1

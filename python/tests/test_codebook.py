@@ -67,7 +67,7 @@ def test_errors():
         quantize_codebook_blocks([1.0, 2.0], 48)
     with pytest.raises(quantize.NonFiniteError, match="index 1"):
         quantize_codebook_blocks([1.0, float("nan")], 32)
-    with pytest.raises(quantize.NonFiniteError, match="absmax at index 0"):
+    with pytest.raises(quantize.NonFiniteError, match="index 0 of absmax"):
         dequantize_codebook_blocks(b"\x12", 32, [float("inf")])
     with pytest.raises(quantize.BufferTooSmallError):
         dequantize_codebook_blocks(b"\x12" * 40, 32, [1.0, 2.0])  # 80 values need 3 absmax

@@ -44,7 +44,12 @@ def check_error(excinfo, cls, *words):
     assert err.name == name and err.status == cls.status
     assert err.message == quantize.status_message(err.status)
     text = str(err)
-    assert err.message in text and name in text
+    assert text.endswith("(%s)" % name), text
+    if err.detail:  # the specific detail replaces the library's generic text
+        assert err.message not in text, text
+        assert text == "%s: %s (%s)" % (err.function, err.detail, name)
+    else:
+        assert err.message in text
     for word in words:
         assert word in text, (word, text)
     return err
@@ -70,13 +75,34 @@ def test_non_finite_input(bad):
         check_error(excinfo, NonFiniteError, "index 2", repr(bad))
     with pytest.raises(NonFiniteError) as excinfo:
         measure_error([1.0, 2.0], [1.0, bad])
-    check_error(excinfo, NonFiniteError, "restored at index 1")
+    check_error(excinfo, NonFiniteError, "index 1 of restored")
 
 
 def test_nan_message_reads_well():
     with pytest.raises(ValueError, match=r"NaN") as excinfo:
         quantize_to_int4(np.array([1.0, np.nan], dtype=np.float32))
-    assert str(excinfo.value).startswith("quantize_to_int4: values at index 1 (value nan)")
+    assert str(excinfo.value) == (
+        "quantize_to_int4: the value at index 1 of values (nan) is NaN or infinite; "
+        "the values must be finite (QUANTIZE_ERR_NON_FINITE)"
+    )
+
+
+def test_a_detail_is_not_followed_by_an_unrelated_status_text():
+    # The binding's own size check borrows INVALID_ARGUMENT to pick the class; the library's
+    # text for that status ("unknown enum value, ...") says nothing about this failure.
+    with pytest.raises(InvalidArgumentError) as excinfo:
+        measure_error([1, 2], [1])
+    assert str(excinfo.value) == (
+        "quantize_measure_error: original has 2 elements but restored has 1; they must have as "
+        "many (QUANTIZE_ERR_INVALID_ARGUMENT)"
+    )
+    assert "enum" not in str(excinfo.value)
+
+
+def test_exception_classes_are_documented():
+    for _name, cls in STATUSES.values():
+        assert cls.__doc__ and cls.__doc__ != QuantizeError.__doc__, cls
+    assert QuantizeError.__doc__
 
 
 def test_bad_scale_method():
@@ -101,10 +127,10 @@ def test_out_of_range_int4_codes(bad):
     codes = [0, 1, bad, 2]
     with pytest.raises(ValueOutOfRangeError) as excinfo:
         dequantize_from_int4(codes, 0.5)
-    check_error(excinfo, ValueOutOfRangeError, "index 2", "value %d" % bad, "-8..7")
+    check_error(excinfo, ValueOutOfRangeError, "index 2", "(%d)" % bad, "-8..7")
     with pytest.raises(ValueOutOfRangeError) as excinfo:
         pack_int4_to_int8(np.array(codes, dtype=np.int16))
-    check_error(excinfo, ValueOutOfRangeError, "index 2", "value %d" % bad)
+    check_error(excinfo, ValueOutOfRangeError, "index 2", "(%d)" % bad)
 
 
 @pytest.mark.parametrize("bad", [8, -9, 1000])
@@ -117,7 +143,7 @@ def test_out_of_range_zero_point(bad):
     check_error(excinfo, ValueOutOfRangeError, "zero_point=%d" % bad)
     with pytest.raises(ValueOutOfRangeError) as excinfo:
         dequantize_int4_groups(b"\x01", 2, [1.0], [bad])
-    check_error(excinfo, ValueOutOfRangeError, "zero_points at index 0")
+    check_error(excinfo, ValueOutOfRangeError, "index 0 of zero_points")
 
 
 def test_non_finite_scale():
@@ -127,7 +153,7 @@ def test_non_finite_scale():
         check_error(excinfo, NonFiniteError, "scale")
     with pytest.raises(NonFiniteError) as excinfo:
         dequantize_int4_groups(b"\x01\x02", 2, [1.0, float("nan")])
-    check_error(excinfo, NonFiniteError, "scales at index 1")
+    check_error(excinfo, NonFiniteError, "index 1 of scales")
 
 
 def test_values_too_large():

@@ -50,6 +50,7 @@ def test_installed_from_a_platform_wheel_with_the_library():
     files = [str(f).replace(os.sep, "/") for f in dist.files or []]
     library = os.path.basename(quantize.library_path)
     assert "quantize/" + library in files, files
+    assert "quantize/py.typed" in files, files  # PEP 561: the package's type hints are used
     if INSTALLED:
         assert os.path.abspath(quantize.__file__).startswith(os.path.abspath(sys.prefix))
 

@@ -1,6 +1,7 @@
 """Every code block of docs/seed/USAGE.rst, run verbatim, in order, one namespace per top-level
 section (as a reader typing them into one session would), stdout captured; the printed values
-and the variables left behind are checked against q4ref, the independent rendering of §2."""
+and the variables left behind are checked against q4ref, the independent rendering of the
+README's "Numeric rules (int4)"."""
 
 import contextlib
 import io
@@ -153,7 +154,7 @@ def test_every_block_runs_and_prints_the_reference_values(runs):
 
 
 def test_the_documented_round_trip_is_within_half_a_scale(runs):
-    # §2's invariant, on the document's own data, when the zero point is passed back.
+    # The rules' invariant (|x - y| <= scale / 2), on the document's own data, when the zero point is passed back.
     _block, _out, ns = runs[1]
     from quantize import dequantize_from_int4
 

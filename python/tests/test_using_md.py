@@ -27,7 +27,7 @@ def test_python_recipe_runs():
     assert re.match(r"max error \d+\.\d{4} at \d+, SQNR \d+\.\d dB$", lines[0]), lines[0]
     # the comment in the recipe shows the start of this line
     assert lines[1].startswith(
-        "quantize_to_int4: values at index 1 (value nan) is NaN or infinite: "
+        "quantize_to_int4: the value at index 1 of values (nan) is NaN or infinite; "
     )
     assert "QUANTIZE_ERR_NON_FINITE" in lines[1]
 

@@ -1,11 +1,13 @@
 //! The one place where C pointers and lengths are checked and turned into slices.
 //!
-//! Every exported function runs the contract's checks in its order (DESIGN.md §4): parameters,
-//! NULL pointers, alignment, lengths, overlap, empty input, data. The helpers here cover the
-//! pointer phases; lengths and data are checked by the safe core, whose size helpers the C layer
-//! shares.
+//! Every exported function runs the contract's checks in its order (docs/contract.md §4.6):
+//! parameters, NULL pointers, alignment, lengths, overlap, empty input, data. The helpers here
+//! cover the pointer phases; lengths and data are checked by the safe core, whose size helpers
+//! the C layer shares.
 
+use crate::float::{FloatType, Floats, FloatsUninit};
 use crate::{Error, Result};
+use core::ffi::c_void;
 use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr::NonNull;
 
@@ -70,11 +72,14 @@ fn region<T>(p: *const T, n: usize, written: bool) -> Region {
     }
 }
 
-/// Phase 5: no two regions of a call share a byte when at least one of them is written.
+/// Phase 5: no two regions of a call share a byte when at least one of them is written. An
+/// empty region (n needs no byte of that buffer) shares no byte, wherever its pointer lies
+/// (docs/contract.md §4.5).
 pub(crate) fn disjoint(regions: &[Region]) -> Result<()> {
     for (i, a) in regions.iter().enumerate() {
         for b in &regions[i + 1..] {
-            let shared = a.start < b.end && b.start < a.end;
+            let empty = a.start == a.end || b.start == b.end;
+            let shared = !empty && a.start < b.end && b.start < a.end;
             if shared && (a.written || b.written) {
                 return Err(Error::Overlap);
             }
@@ -120,6 +125,72 @@ pub(crate) unsafe fn write<T>(p: *mut T, v: T) {
     unsafe { p.write(v) }
 }
 
+/// Phase 1: the element type of a `void *` float buffer (`quantize_float_type`).
+pub(crate) fn float_type(v: u32) -> Result<FloatType> {
+    FloatType::from_raw(v).ok_or(Error::InvalidArgument)
+}
+
+/// Phase 1: `n` elements of type `t` must be addressable (at most `isize::MAX` bytes).
+pub(crate) fn count_of(t: FloatType, n: usize) -> Result<()> {
+    match n.checked_mul(t.size()) {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(()),
+        _ => Err(Error::InvalidArgument),
+    }
+}
+
+/// Phase 3: a `void *` float buffer must be aligned for its element type (2 or 4 bytes).
+pub(crate) fn aligned_of(p: *const c_void, t: FloatType) -> Result<()> {
+    if (p as usize).is_multiple_of(t.size()) {
+        Ok(())
+    } else {
+        Err(Error::Misaligned)
+    }
+}
+
+/// The first `n` elements of type `t` behind an input pointer.
+pub(crate) fn reads_of(p: *const c_void, t: FloatType, n: usize) -> Region {
+    region(p.cast::<u8>(), n.saturating_mul(t.size()), false)
+}
+
+/// The first `n` elements of type `t` behind an output pointer.
+pub(crate) fn writes_of(p: *mut c_void, t: FloatType, n: usize) -> Region {
+    region(
+        p.cast_const().cast::<u8>(),
+        n.saturating_mul(t.size()),
+        true,
+    )
+}
+
+/// The first `n` elements of type `t` behind `p`.
+///
+/// # Safety
+/// As for [`input`], with [`float_type`], [`count_of`], [`non_null`] and [`aligned_of`] passed.
+pub(crate) unsafe fn input_floats<'a>(t: FloatType, p: *const c_void, n: usize) -> Floats<'a> {
+    // SAFETY: see the function's contract; the checks make `p` valid for `n` elements of `t`.
+    unsafe {
+        match t {
+            FloatType::F32 => Floats::F32(input(p.cast::<f32>(), n)),
+            FloatType::F16 => Floats::F16(input(p.cast::<u16>(), n)),
+            FloatType::Bf16 => Floats::Bf16(input(p.cast::<u16>(), n)),
+        }
+    }
+}
+
+/// The first `n` elements of type `t` behind `p`, as output.
+///
+/// # Safety
+/// As for [`output`], with [`float_type`], [`count_of`], [`non_null`] and [`aligned_of`] passed.
+pub(crate) unsafe fn output_floats<'a>(t: FloatType, p: *mut c_void, n: usize) -> FloatsUninit<'a> {
+    // SAFETY: see the function's contract.
+    unsafe {
+        match t {
+            FloatType::F32 => FloatsUninit::F32(output(p.cast::<f32>(), n)),
+            FloatType::F16 => FloatsUninit::F16(output(p.cast::<u16>(), n)),
+            FloatType::Bf16 => FloatsUninit::Bf16(output(p.cast::<u16>(), n)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +230,8 @@ mod tests {
         // Two inputs may alias; empty regions never overlap.
         assert!(disjoint(&[reads(p, 8), reads(p, 8)]).is_ok());
         assert!(disjoint(&[reads(p, 8), writes(w, 0)]).is_ok());
+        assert!(disjoint(&[writes(w, 8), reads(p.wrapping_add(3), 0)]).is_ok());
+        assert!(disjoint(&[reads(p, 8), writes(w.wrapping_add(3), 0)]).is_ok());
         assert_eq!(disjoint(&[writes(w, 1), writes(w, 1)]), Err(Error::Overlap));
         // Element size counts: two floats cover 8 bytes.
         let f = p as *mut f32;

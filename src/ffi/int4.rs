@@ -2,10 +2,12 @@
 
 use super::boundary::run;
 use super::check::{self, disjoint, reads, writes};
+use super::float::quantize_float_type;
 use super::{quantize_scale_method, quantize_status, scale_method};
 use crate::int4::{self as core_int4, Params};
 use crate::pack::{self, packed_len};
 use crate::Error;
+use core::ffi::c_void;
 
 /// Quantizes n floats to int4 codes, one per int8_t in -8..7, by the per-tensor rules of the
 /// README (MINMAX: asymmetric with a zero point; ABSMAX: symmetric, zero point 0).
@@ -58,7 +60,52 @@ pub unsafe extern "C" fn quantize_to_int4(
     })
 }
 
-/// Dequantizes n int4 codes (one per int8_t): dst[i] = (float)(src[i] - zero_point) * scale,
+/// quantize_to_int4 from float32, float16 or bfloat16 values: `src` holds n values of type
+/// `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
+/// for bit what quantize_to_int4 returns on the values widened to float32; every other parameter, status
+/// and rule is quantize_to_int4's. An unknown `src_type` is INVALID_ARGUMENT.
+///
+/// # Safety
+/// As for quantize_to_int4, with `src` valid for n elements of `src_type`.
+#[no_mangle]
+pub unsafe extern "C" fn quantize_to_int4_from(
+    src_type: quantize_float_type,
+    src: *const c_void,
+    n: usize,
+    method: quantize_scale_method,
+    dst: *mut i8,
+    scale: *mut f32,
+    zero_point: *mut i8,
+) -> quantize_status {
+    run(|| {
+        let t = check::float_type(src_type)?;
+        let method = scale_method(method)?;
+        check::count_of(t, n)?;
+        check::non_null(src, n)?;
+        check::non_null(dst, n)?;
+        check::required(scale)?;
+        check::required(zero_point)?;
+        check::aligned_of(src, t)?;
+        check::aligned(scale)?;
+        disjoint(&[
+            check::reads_of(src, t, n),
+            writes(dst, n),
+            writes(scale, 1),
+            writes(zero_point, 1),
+        ])?;
+        // SAFETY: pointers checked above; lengths are the caller's stated n.
+        let (src, out) = unsafe { (check::input_floats(t, src, n), check::output(dst, n)) };
+        let p = core_int4::quantize_to_int4_from_uninit(src, method, out)?;
+        // SAFETY: required and aligned, checked above.
+        unsafe {
+            check::write(scale, p.scale);
+            check::write(zero_point, p.zero_point);
+        }
+        Ok(())
+    })
+}
+
+/// Dequantizes n int4 codes (one per int8_t): `dst[i] = (float)(src[i] - zero_point) * scale`,
 /// one rounding.
 ///
 /// - `src`: n codes, each in -8..7 (NULL only if n is 0).
@@ -89,6 +136,35 @@ pub unsafe extern "C" fn dequantize_from_int4(
         // SAFETY: pointers checked above.
         let (src, out) = unsafe { (check::input(src, n), check::output(dst, n)) };
         core_int4::dequantize_from_int4_uninit(src, Params { scale, zero_point }, out)
+    })
+}
+
+/// dequantize_from_int4 into float32, float16 or bfloat16 values: `dst` receives n values of type
+/// `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
+/// result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
+/// other parameter, status and rule is dequantize_from_int4's. An unknown `dst_type` is INVALID_ARGUMENT.
+///
+/// # Safety
+/// As for dequantize_from_int4, with `dst` valid for n elements of `dst_type`.
+#[no_mangle]
+pub unsafe extern "C" fn dequantize_from_int4_into(
+    src: *const i8,
+    n: usize,
+    scale: f32,
+    zero_point: i8,
+    dst_type: quantize_float_type,
+    dst: *mut c_void,
+) -> quantize_status {
+    run(|| {
+        let t = check::float_type(dst_type)?;
+        check::count_of(t, n)?;
+        check::non_null(src, n)?;
+        check::non_null(dst, n)?;
+        check::aligned_of(dst, t)?;
+        disjoint(&[reads(src, n), check::writes_of(dst, t, n)])?;
+        // SAFETY: pointers checked above.
+        let (src, out) = unsafe { (check::input(src, n), check::output_floats(t, dst, n)) };
+        core_int4::dequantize_from_int4_into_uninit(src, Params { scale, zero_point }, out)
     })
 }
 
@@ -213,6 +289,56 @@ pub unsafe extern "C" fn quantize_to_int4_packed(
     })
 }
 
+/// quantize_to_int4_packed from float32, float16 or bfloat16 values: `src` holds n values of type
+/// `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
+/// for bit what quantize_to_int4_packed returns on the values widened to float32; every other parameter, status
+/// and rule is quantize_to_int4_packed's. An unknown `src_type` is INVALID_ARGUMENT.
+///
+/// # Safety
+/// As for quantize_to_int4_packed, with `src` valid for n elements of `src_type`.
+#[no_mangle]
+pub unsafe extern "C" fn quantize_to_int4_packed_from(
+    src_type: quantize_float_type,
+    src: *const c_void,
+    n: usize,
+    method: quantize_scale_method,
+    dst: *mut u8,
+    dst_len: usize,
+    scale: *mut f32,
+    zero_point: *mut i8,
+) -> quantize_status {
+    run(|| {
+        let t = check::float_type(src_type)?;
+        let method = scale_method(method)?;
+        check::count_of(t, n)?;
+        check::non_null(src, n)?;
+        check::non_null(dst, dst_len)?;
+        check::required(scale)?;
+        check::required(zero_point)?;
+        check::aligned_of(src, t)?;
+        check::aligned(scale)?;
+        let need = packed_len(n);
+        if dst_len < need {
+            return Err(Error::BufferTooSmall);
+        }
+        disjoint(&[
+            check::reads_of(src, t, n),
+            writes(dst, need),
+            writes(scale, 1),
+            writes(zero_point, 1),
+        ])?;
+        // SAFETY: pointers and lengths checked above.
+        let (src, out) = unsafe { (check::input_floats(t, src, n), check::output(dst, need)) };
+        let p = core_int4::quantize_to_int4_packed_from_uninit(src, method, out)?;
+        // SAFETY: required and aligned, checked above.
+        unsafe {
+            check::write(scale, p.scale);
+            check::write(zero_point, p.zero_point);
+        }
+        Ok(())
+    })
+}
+
 /// unpack_int8_to_int4 and dequantize_from_int4 in one pass, with identical results.
 ///
 /// - `src`, `src_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
@@ -247,5 +373,39 @@ pub unsafe extern "C" fn dequantize_from_int4_packed(
         // SAFETY: pointers and lengths checked above.
         let (src, out) = unsafe { (check::input(src, need), check::output(dst, n)) };
         core_int4::dequantize_from_int4_packed_uninit(src, Params { scale, zero_point }, out)
+    })
+}
+
+/// dequantize_from_int4_packed into float32, float16 or bfloat16 values: `dst` receives n values of type
+/// `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
+/// result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
+/// other parameter, status and rule is dequantize_from_int4_packed's. An unknown `dst_type` is INVALID_ARGUMENT.
+///
+/// # Safety
+/// As for dequantize_from_int4_packed, with `dst` valid for n elements of `dst_type`.
+#[no_mangle]
+pub unsafe extern "C" fn dequantize_from_int4_packed_into(
+    src: *const u8,
+    src_len: usize,
+    n: usize,
+    scale: f32,
+    zero_point: i8,
+    dst_type: quantize_float_type,
+    dst: *mut c_void,
+) -> quantize_status {
+    run(|| {
+        let t = check::float_type(dst_type)?;
+        check::count_of(t, n)?;
+        check::non_null(src, src_len)?;
+        check::non_null(dst, n)?;
+        check::aligned_of(dst, t)?;
+        let need = packed_len(n);
+        if src_len < need {
+            return Err(Error::BufferTooSmall);
+        }
+        disjoint(&[reads(src, need), check::writes_of(dst, t, n)])?;
+        // SAFETY: pointers and lengths checked above.
+        let (src, out) = unsafe { (check::input(src, need), check::output_floats(t, dst, n)) };
+        core_int4::dequantize_from_int4_packed_into_uninit(src, Params { scale, zero_point }, out)
     })
 }

@@ -10,6 +10,7 @@ mod blocks;
 pub(crate) mod boundary;
 pub(crate) mod check;
 mod codebook;
+mod float;
 mod groups;
 mod int4;
 mod meta;
@@ -17,6 +18,7 @@ mod stats;
 
 pub use blocks::*;
 pub use codebook::*;
+pub use float::*;
 pub use groups::*;
 pub use int4::*;
 pub use meta::*;

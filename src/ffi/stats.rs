@@ -2,8 +2,10 @@
 
 use super::boundary::run;
 use super::check::{self, disjoint, reads, writes};
+use super::float::quantize_float_type;
 use super::quantize_status;
-use crate::stats::{measure_error, ErrorStats};
+use crate::stats::{measure_error, measure_error_from, ErrorStats};
+use core::ffi::c_void;
 
 /// Measures how far `restored` is from `original` (n floats each): mean and max absolute error
 /// (and the first index of the max), mean squared error, RMSE and SQNR in dB. Each difference is
@@ -38,6 +40,51 @@ pub unsafe extern "C" fn quantize_measure_error(
         // SAFETY: pointers checked above.
         let (x, y) = unsafe { (check::input(original, n), check::input(restored, n)) };
         let stats = measure_error(x, y)?;
+        // SAFETY: required and aligned, checked above.
+        unsafe { check::write(out, stats) };
+        Ok(())
+    })
+}
+
+/// quantize_measure_error of float32, float16 or bfloat16 values: `original` and `restored`
+/// hold n values each of `float_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half
+/// types). The statistics are bit for bit those of the values widened to float32; every other
+/// parameter, status and rule is quantize_measure_error's. An unknown `float_type` is
+/// INVALID_ARGUMENT.
+///
+/// # Safety
+/// As for quantize_measure_error, with `original` and `restored` valid for n elements of
+/// `float_type`.
+#[no_mangle]
+pub unsafe extern "C" fn quantize_measure_error_from(
+    float_type: quantize_float_type,
+    original: *const c_void,
+    restored: *const c_void,
+    n: usize,
+    out: *mut ErrorStats,
+) -> quantize_status {
+    run(|| {
+        let t = check::float_type(float_type)?;
+        check::count_of(t, n)?;
+        check::non_null(original, n)?;
+        check::non_null(restored, n)?;
+        check::required(out)?;
+        check::aligned_of(original, t)?;
+        check::aligned_of(restored, t)?;
+        check::aligned(out)?;
+        disjoint(&[
+            check::reads_of(original, t, n),
+            check::reads_of(restored, t, n),
+            writes(out, 1),
+        ])?;
+        // SAFETY: pointers checked above.
+        let (x, y) = unsafe {
+            (
+                check::input_floats(t, original, n),
+                check::input_floats(t, restored, n),
+            )
+        };
+        let stats = measure_error_from(x, y)?;
         // SAFETY: required and aligned, checked above.
         unsafe { check::write(out, stats) };
         Ok(())

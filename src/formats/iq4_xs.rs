@@ -35,9 +35,6 @@
 //! then `y = dl * KVALUES[q]`, each product rounded to float32; a stored `d` that is infinite or
 //! NaN is [`Error::NonFinite`].
 
-// Format registration will use these; until then only the tests do.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use super::common::read_f16;
 use super::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
 use super::iq4_nl::{best_index, search_scale, KVALUES};
@@ -48,6 +45,15 @@ pub(crate) const ELEMENTS: usize = 256;
 
 /// Bytes per block.
 pub(crate) const BYTES: usize = 136;
+
+/// The format's description (see [`super::Spec`]).
+pub(crate) const SPEC: super::Spec = super::Spec {
+    name: "iq4_xs",
+    elements: ELEMENTS,
+    bytes: BYTES,
+    quantize: |src, dst| super::quantize_each(src, dst, quantize_block),
+    dequantize: |src, dst| super::dequantize_each(src, dst, dequantize_block),
+};
 
 /// Values per sub-block (one 6-bit scale each).
 const SUB: usize = 32;
@@ -214,6 +220,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+    )]
     fn golden_quantize_matches_ggml_bytes() {
         let cases = cases();
         assert!(cases.len() >= 11, "cases listing iq4_xs: {cases:?}");
@@ -239,6 +249,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+    )]
     fn golden_dequantize_matches_ggml_floats() {
         for (case, n) in cases() {
             let bytes = read(&format!("{case}.iq4_xs"));

@@ -4,11 +4,11 @@
 //! element `j` in its low nibble and element `j + 16` in its high nibble. Quantization equals
 //! ggml's `ggml_quantize_chunk` without an importance matrix, byte for byte; dequantization
 //! equals ggml's `dequantize_row_*`, bit for bit. Where ggml has no defined behaviour we choose
-//! (DESIGN §3): NaN or infinity in the input is [`Error::NonFinite`]; a block whose fp16 scale or
-//! minimum, as ggml computes it, is not a finite fp16 is [`Error::ValueOutOfRange`]; an MXFP4
-//! block with `0 < max|x| < 2^-125` gets scale byte 0 and the codes ggml's nearest-value search
-//! gives for that scale; dequantizing a block whose fp16 fields are infinite or NaN, or whose
-//! E8M0 byte is 0xFF, is [`Error::NonFinite`].
+//! (docs/contract.md §3.5): NaN or infinity in the input is [`Error::NonFinite`]; a block whose
+//! fp16 scale or minimum, as ggml computes it, is not a finite fp16 is
+//! [`Error::ValueOutOfRange`]; an MXFP4 block with `0 < max|x| < 2^-125` gets scale byte 0 and
+//! the codes ggml's nearest-value search gives for that scale; dequantizing a block whose fp16
+//! fields are infinite or NaN, or whose E8M0 byte is 0xFF, is [`Error::NonFinite`].
 //!
 //! Each format has a scalar per-block quantizer and dequantizer (`quantize_block`,
 //! `dequantize_block` in its module): the reference that faster kernels are tested against.
@@ -50,6 +50,13 @@ pub enum BlockFormat {
     /// 256 values, 144 bytes: fp16 super-block scale and minimum, 12 bytes of 6-bit sub-block
     /// scales and minima (8 sub-blocks of 32), 128 bytes of codes; `x ≈ d·s·q - dmin·m`.
     Q4K = 4,
+    /// 256 values, 136 bytes: fp16 super-block scale, 6-bit sub-block scales (8 sub-blocks of
+    /// 32), 128 bytes of indices into IQ4_NL's codebook.
+    Iq4Xs = 5,
+    /// 64 values, 36 bytes: 4 UE4M3 sub-block scales (one per 16 values), 32 bytes of FP4
+    /// (E2M1) codes. A sub-block whose `amax / 6` exceeds 448 (the largest UE4M3 value) is
+    /// `ValueOutOfRange`, where ggml would clip it.
+    Nvfp4 = 6,
 }
 
 /// Quantizes whole blocks: `src.len()` is a multiple of the block's element count and `dst`
@@ -78,7 +85,7 @@ pub(crate) struct Spec {
 
 impl BlockFormat {
     /// How many formats there are (the length of tables indexed by `BlockFormat as usize`).
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 7;
 
     /// Every format, in the order of their C constants.
     pub const ALL: [BlockFormat; BlockFormat::COUNT] = [
@@ -87,6 +94,8 @@ impl BlockFormat {
         BlockFormat::Iq4Nl,
         BlockFormat::Mxfp4,
         BlockFormat::Q4K,
+        BlockFormat::Iq4Xs,
+        BlockFormat::Nvfp4,
     ];
 
     /// The format's description: the one place a format is registered.
@@ -97,6 +106,8 @@ impl BlockFormat {
             BlockFormat::Iq4Nl => &iq4_nl::SPEC,
             BlockFormat::Mxfp4 => &mxfp4::SPEC,
             BlockFormat::Q4K => &q4_k::SPEC,
+            BlockFormat::Iq4Xs => &iq4_xs::SPEC,
+            BlockFormat::Nvfp4 => &nvfp4::SPEC,
         }
     }
 
@@ -332,12 +343,12 @@ mod tests {
     #[test]
     fn format_table() {
         let bytes: Vec<usize> = BlockFormat::ALL.iter().map(|f| f.bytes()).collect();
-        assert_eq!(bytes, [18, 20, 18, 17, 144]);
+        assert_eq!(bytes, [18, 20, 18, 17, 144, 136, 36]);
         for (i, f) in BlockFormat::ALL.into_iter().enumerate() {
             assert_eq!(BlockFormat::from_raw(i as u32), Some(f));
         }
         let elements: Vec<usize> = BlockFormat::ALL.iter().map(|f| f.elements()).collect();
-        assert_eq!(elements, [32, 32, 32, 32, 256]);
+        assert_eq!(elements, [32, 32, 32, 32, 256, 256, 64]);
         assert_eq!(BlockFormat::from_raw(BlockFormat::COUNT as u32), None);
         assert_eq!(BlockFormat::from_name("MXFP4"), Some(BlockFormat::Mxfp4));
         assert_eq!(BlockFormat::from_name("q4_0"), Some(BlockFormat::Q4_0));

@@ -33,9 +33,6 @@
 //! only the low seven bits except that 0x7F alone is taken as zero: so 0x80 is zero, 0xFF is 240
 //! (half of 480) and every other byte with the top bit set decodes as that byte minus 0x80.
 
-// Format registration will use these; until then only the tests do.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use super::mxfp4::{best_index, KVALUES};
 use crate::{Error, Result};
 
@@ -44,6 +41,15 @@ pub(crate) const ELEMENTS: usize = 64;
 
 /// Bytes per block.
 pub(crate) const BYTES: usize = 36;
+
+/// The format's description (see [`super::Spec`]).
+pub(crate) const SPEC: super::Spec = super::Spec {
+    name: "nvfp4",
+    elements: ELEMENTS,
+    bytes: BYTES,
+    quantize: |src, dst| super::quantize_each(src, dst, quantize_block),
+    dequantize: |src, dst| super::dequantize_each(src, dst, dequantize_block),
+};
 
 /// Values per sub-block (ggml's `QK_NVFP4_SUB`), one scale byte each.
 const SUB: usize = 16;
@@ -222,6 +228,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+    )]
     fn golden_quantize_matches_ggml_bytes_or_rejects_clipped_blocks() {
         let cases = cases();
         assert!(cases.len() >= 13, "cases listing nvfp4: {cases:?}");
@@ -264,6 +274,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+    )]
     fn golden_dequantize_matches_ggml_floats() {
         for (case, n) in cases() {
             let bytes = read(&format!("{case}.nvfp4"));

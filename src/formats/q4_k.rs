@@ -383,6 +383,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+    )]
     fn golden_cases_are_there() {
         let cases = q4_k_cases();
         for must in ["normal", "tiny", "subnormal_scale", "superblock_special"] {
@@ -391,6 +395,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+    )]
     fn quantize_equals_ggml_bytes() {
         let mut failures = Vec::new();
         let mut blocks = 0;
@@ -427,6 +435,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+    )]
     fn dequantize_equals_ggml_floats() {
         let mut failures = Vec::new();
         for case in q4_k_cases() {

@@ -88,6 +88,10 @@ fn lengths(multiple: usize) -> Vec<usize> {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of values through every format: too slow under Miri"
+)]
 fn blocks_from_and_into_follow_the_widening_rule() {
     let mut rng = Rng(0x1234_5678_9abc_def1);
     for k in levels() {
@@ -136,6 +140,10 @@ fn blocks_from_and_into_follow_the_widening_rule() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of values through every format: too slow under Miri"
+)]
 fn int4_from_and_into_follow_the_widening_rule() {
     let mut rng = Rng(0x0dd_ba11_cafe_f00d);
     for k in levels() {
@@ -227,6 +235,10 @@ fn int4_from_and_into_follow_the_widening_rule() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of values through every format: too slow under Miri"
+)]
 fn groups_from_and_into_follow_the_widening_rule() {
     let mut rng = Rng(0xfeed_beef_1357_9bdf);
     for k in levels() {
@@ -318,6 +330,10 @@ fn groups_from_and_into_follow_the_widening_rule() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of values through every format: too slow under Miri"
+)]
 fn codebook_from_and_into_follow_the_widening_rule() {
     let mut rng = Rng(0xc0de_b00c_0000_0001);
     for k in levels() {
@@ -386,6 +402,10 @@ fn codebook_from_and_into_follow_the_widening_rule() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of values through every format: too slow under Miri"
+)]
 fn measure_error_from_follows_the_widening_rule() {
     let mut rng = Rng(0x5eed_0000_1111_2222);
     for k in levels() {
@@ -405,6 +425,10 @@ fn measure_error_from_follows_the_widening_rule() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of values through every format: too slow under Miri"
+)]
 fn conversions_of_every_level_equal_the_scalar_ones() {
     let all: Vec<u16> = (0..=u16::MAX).collect();
     for k in levels() {
