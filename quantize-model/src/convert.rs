@@ -77,6 +77,26 @@ impl Drop for TempFile {
         if !self.keep {
             let _ = fs::remove_file(&self.path);
         }
+        forget_temp(&self.path);
+    }
+}
+
+/// Temporary files in existence, for [`remove_temp_files`] (a signal skips the destructors).
+static TEMPS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn forget_temp(p: &Path) {
+    if let Ok(mut v) = TEMPS.lock() {
+        v.retain(|q| q != p);
+    }
+}
+
+/// Removes every temporary file this process still has: the SIGINT/SIGTERM handler's cleanup,
+/// so an interrupted run leaves nothing behind either.
+pub fn remove_temp_files() {
+    if let Ok(v) = TEMPS.lock() {
+        for p in v.iter() {
+            let _ = fs::remove_file(p);
+        }
     }
 }
 
@@ -124,6 +144,9 @@ fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> Result<(File, TempFile)> {
         .create_new(true)
         .open(&path)
         .with_context(|| format!("{}: cannot create", path.display()))?;
+    if let Ok(mut v) = TEMPS.lock() {
+        v.push(path.clone());
+    }
     Ok((f, TempFile { path, keep: false }))
 }
 
@@ -260,7 +283,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
     let pb = if opts.progress {
         let pb = ProgressBar::with_draw_target(Some(total_in), ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {wide_msg}",
+            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {wide_msg}",
         ) {
             pb.set_style(style);
         }
@@ -280,17 +303,19 @@ pub fn run(opts: &Options) -> Result<Summary> {
         let src = model.bytes(t);
         let sqnr = if plan.quantize {
             let file = &model.files[t.file].path;
-            quantize_tensor(fmt, t, src, &pool, &mut w, &pb, opts.stats, &mut buf).map_err(|e| {
-                match e {
+            let done = |from: usize, len: usize| model.release(t, from, len);
+            quantize_tensor(fmt, t, src, &pool, &mut w, &pb, opts.stats, &mut buf, &done).map_err(
+                |e| match e {
                     TensorError::Io(e) => werr(e),
                     TensorError::Data(msg) => {
                         anyhow!("{}: tensor '{}': {msg}", file.display(), t.name)
                     }
-                }
-            })?
+                },
+            )?
         } else {
-            for piece in src.chunks(CHUNK_BYTES) {
+            for (i, piece) in src.chunks(CHUNK_BYTES).enumerate() {
                 w.write_all(piece).map_err(werr)?;
+                model.release(t, i * CHUNK_BYTES, piece.len());
                 pb.inc(piece.len() as u64);
             }
             None
@@ -519,6 +544,7 @@ fn quantize_tensor(
     pb: &ProgressBar,
     stats: bool,
     buf: &mut Vec<u8>,
+    done: &dyn Fn(usize, usize),
 ) -> std::result::Result<Option<f64>, TensorError> {
     let esz = ggml::float_size(t.ggml_type).unwrap_or(4);
     let row = t.ne[0] as usize;
@@ -563,6 +589,7 @@ fn quantize_tensor(
             }
         }
         w.write_all(out).map_err(TensorError::Io)?;
+        done(b0 * row_in, (b1 - b0) * row_in);
         pb.inc(((b1 - b0) * row_in) as u64);
     }
     Ok(stats.then(|| sqnr_db(noise, signal)))

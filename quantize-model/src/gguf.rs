@@ -476,6 +476,10 @@ mod tests {
         for cut in 0..file.len() - 1 {
             assert!(parse(&file[..cut]).is_err(), "cut at {cut}");
         }
+        // Version 2 has the same layout: accepted.
+        let mut v2 = file.clone();
+        v2[4] = 2;
+        assert_eq!(parse(&v2).unwrap().version, 2);
         let mut bad = file.clone();
         bad[4] = 1;
         assert!(parse(&bad).unwrap_err().0.contains("version 1"));

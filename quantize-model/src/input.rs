@@ -52,6 +52,22 @@ impl Model {
     pub fn bytes(&self, t: &Tensor) -> &[u8] {
         &self.files[t.file].map[t.start..t.start + t.len]
     }
+
+    /// Tells the kernel that bytes `from..from + len` of tensor `t` have been used, so their
+    /// pages leave this process's resident set: memory stays bounded by the work in flight, not
+    /// by the model's size.
+    pub fn release(&self, t: &Tensor, from: usize, len: usize) {
+        let map = &self.files[t.file].map;
+        let start = t.start + from;
+        if len == 0 || start.checked_add(len).is_none_or(|e| e > map.len()) {
+            return;
+        }
+        // SAFETY: the map is a shared, read-only mapping of a file that this program never
+        // writes; after MADV_DONTNEED a page is read back from the file on its next access with
+        // the same contents, so a reference into the range still reads the same bytes.
+        let _ =
+            unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
+    }
 }
 
 /// The prefix under which a safetensors file's `__metadata__` entries are stored.
@@ -67,7 +83,11 @@ fn map(path: &Path) -> Result<Mmap> {
     }
     // SAFETY: the map is only read. Another process truncating the file while we run could
     // still fault the read (SIGBUS); no portable way around that short of copying the model.
-    unsafe { Mmap::map(&f) }.with_context(|| format!("{}: cannot memory-map", path.display()))
+    let m = unsafe { Mmap::map(&f) }
+        .with_context(|| format!("{}: cannot memory-map", path.display()))?;
+    // Tensors are read once, front to back: let the kernel read ahead and drop pages behind.
+    let _ = m.advise(memmap2::Advice::Sequential);
+    Ok(m)
 }
 
 /// Opens INPUT, choosing the kind by content (the GGUF magic) or by name (`.json`: a shard index).

@@ -115,6 +115,12 @@ fn main() -> ExitCode {
             one_line(&info.to_string())
         );
     }));
+    // Ctrl-C or a kill: the destructors do not run, so the handler removes the temporary files.
+    let _ = ctrlc::set_handler(|| {
+        convert::remove_temp_files();
+        eprintln!("quantize-model: interrupted; no output written");
+        std::process::exit(130);
+    });
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {

@@ -460,3 +460,39 @@ fn output_problems_and_arguments() {
     );
     assert!(listing(&dir.join("sub")).is_empty());
 }
+
+#[test]
+fn interrupted_run_leaves_nothing() {
+    let dir = scratch("interrupted");
+    let x = f32_bytes(&normal(9, 8192 * 1024, 1.0));
+    let m = write(
+        &dir,
+        "m.safetensors",
+        &safetensors(&[("w", "F32", &[8192, 1024], &x)], 0),
+    );
+    let before = listing(&dir);
+    let out = dir.join("o.gguf");
+    let child = std::process::Command::new(BIN)
+        .args([p(&m), p(&out), "--type", "q4_k", "--threads", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the temporary file, then SIGTERM the run while it writes.
+    let t0 = std::time::Instant::now();
+    while listing(&dir).len() == before.len() {
+        assert!(t0.elapsed().as_secs() < 60, "no temporary file appeared");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "finished before the signal?");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches('\n').count(), 1, "{err}");
+    assert!(err.contains("interrupted"));
+    assert_eq!(listing(&dir), before);
+}

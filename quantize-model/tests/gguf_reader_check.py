@@ -6,7 +6,7 @@ Makes the test model (the tool's hidden make-test-model), converts it to every t
 lists in --help, and checks with gguf.GGUFReader, against the safetensors source read here with
 numpy: tensor names and order, dims (innermost first), GGML type, copied bytes identical,
 metadata; quantized bytes equal to gguf.quants.quantize where gguf implements the format's
-quantizer (Q4_0, Q4_1); for every type, gguf.quants.dequantize of the quantized bytes is close to
+quantizer (Q4_0, Q4_1, MXFP4); for every type, gguf.quants.dequantize of the quantized bytes is close to
 the original (SQNR) and gives the SQNR the tool's JSON report states. Then a GGUF written by
 gguf.GGUFWriter goes through the tool and keeps every metadata key.
 """
@@ -36,7 +36,7 @@ TYPES = {
     "nvfp4": (T.NVFP4, F.MOSTLY_NVFP4),
 }
 # gguf's numpy quantizers that are ggml's bytes exactly on this data.
-EXACT_QUANTIZE = {"q4_0", "q4_1"}
+EXACT_QUANTIZE = {"q4_0", "q4_1", "mxfp4"}
 ST_TYPES = {"F32": T.F32, "F16": T.F16, "BF16": T.BF16, "I64": T.I64}
 
 checks = 0

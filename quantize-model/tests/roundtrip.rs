@@ -482,3 +482,24 @@ fn replaces_an_existing_output_only_when_done() {
         ["config.json", "model.safetensors", "o.gguf"]
     );
 }
+
+#[test]
+fn widening_is_exact_for_every_half() {
+    // The program widens F16/BF16 itself for the SQNR and to find a bad element: every bit
+    // pattern must give the same f32 as the test's conversion by the definition.
+    for h in 0..=u16::MAX {
+        let got = quantize_model::convert::f16_to_f32(h);
+        let want = half(h);
+        assert!(
+            got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+            "f16 {h:#06x}: {got} vs {want}"
+        );
+        let mut v = Vec::new();
+        quantize_model::convert::widen(30, &h.to_le_bytes(), &mut v);
+        assert_eq!(v[0].to_bits(), bfloat(h).to_bits());
+        // The test model's rounding: back to the same half for every non-NaN value.
+        if !want.is_nan() {
+            assert_eq!(testmodel::f32_to_f16(want), h, "{want}");
+        }
+    }
+}
