@@ -3,6 +3,7 @@
 //! The binary is a thin command line over [`convert::run`]; the format readers are exposed here
 //! so the fuzz targets and the tests can call them directly.
 
+pub mod bench;
 pub mod convert;
 pub mod ggml;
 pub mod gguf;

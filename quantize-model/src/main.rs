@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Result};
 use clap::{Parser, Subcommand};
 use quantize::formats::BlockFormat;
-use quantize_model::{convert, report, testmodel};
+use quantize_model::{bench, convert, report, testmodel};
 
 /// Quantize a safetensors or GGUF model to a 4-bit GGUF file (libquantize, ggml's bytes).
 ///
@@ -51,6 +51,19 @@ enum Cmd {
     /// Write a small test model (model.safetensors, config.json) into DIR
     #[command(hide = true)]
     MakeTestModel { dir: PathBuf },
+    /// Measure the tool against a plain read and the library's single call on a model of
+    /// TENSORS 32 MiB BF16 tensors written to DIR (removed afterwards); see src/bench.rs
+    #[command(hide = true)]
+    Bench {
+        dir: PathBuf,
+        #[arg(long = "type", default_value = "q4_0", ignore_case = true, value_parser = format_parser())]
+        ty: BlockFormat,
+        #[arg(long, default_value_t = 16)]
+        tensors: usize,
+        /// Up to this many threads [default: all cores]
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 /// TYPE: the ggml names of the library's formats, listed in --help, so a format added to the
@@ -75,8 +88,18 @@ fn one_line(s: &str) -> String {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    if let Some(Cmd::MakeTestModel { dir }) = cli.cmd {
-        return testmodel::make(&dir);
+    match cli.cmd {
+        Some(Cmd::MakeTestModel { dir }) => return testmodel::make(&dir),
+        Some(Cmd::Bench {
+            dir,
+            ty,
+            tensors,
+            threads,
+        }) => {
+            let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+            return bench::run(&dir, ty, tensors, threads.unwrap_or(all).max(1));
+        }
+        None => {}
     }
     let (Some(input), Some(output), Some(format)) = (cli.input, cli.output, cli.ty) else {
         return Err(anyhow!("INPUT, OUTPUT and --type are required"));
