@@ -1,5 +1,5 @@
 //! Shared helpers for the tests that compile C and C++ programs against the built library
-//! (`tests/c_programs.rs`, `tests/c_header.rs`): locating `libquantize.a` and the shared
+//! (`tests/abi_c_programs.rs`, `tests/abi_header_c.rs`): locating `libquantize.a` and the shared
 //! library, finding the C/C++ compiler through the `cc` crate, compiling, linking and running.
 //!
 //! Where the libraries come from: `cargo test` compiles the library target once, with all its
