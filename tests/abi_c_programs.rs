@@ -267,7 +267,7 @@ fn seed_example_linked_dynamically_matches_values_derived_by_hand_from_design_ru
 /// relative 1e-6.
 #[test]
 fn seed_example_output_matches_independent_numpy_reference_file() {
-    let reference = common::manifest_dir().join("tests/data/int4/seed_example.txt");
+    let reference = common::golden::path("int4", "seed_example.txt");
     let text = std::fs::read_to_string(&reference)
         .unwrap_or_else(|e| panic!("{}: {e}", reference.display()));
     let want = parse_named_lines(&text);

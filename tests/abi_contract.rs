@@ -1,18 +1,19 @@
 //! The C ABI's boundary rules (docs/contract.md §4), called the way C calls them: every status
 //! code, the check order, and what is (not) written.
 
+mod common;
+
+use common::sentinel;
 use quantize::ffi::*;
 use quantize::stats::ErrorStats;
 use std::ptr::{null, null_mut};
 
-const SENTINEL_F: f32 = -12345.5;
-const SENTINEL_B: u8 = 0xA5;
+const SENTINEL_F: f32 = sentinel::F32;
+const SENTINEL_B: u8 = sentinel::BYTE;
 
 /// A float pointer that is not 4-byte aligned, inside `buf`.
 fn misaligned(buf: &mut [u8]) -> *mut f32 {
-    let p = buf.as_mut_ptr();
-    let off = if (p as usize).is_multiple_of(4) { 1 } else { 0 };
-    p.wrapping_add(off).cast()
+    sentinel::misaligned(buf.as_mut_ptr(), 4)
 }
 
 #[test]

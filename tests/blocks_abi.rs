@@ -1,6 +1,9 @@
 //! The block functions through the C ABI: sizes, every status in the contract's check order,
 //! partial writes, and agreement with ggml's golden bytes.
 
+mod common;
+
+use common::golden;
 use quantize::ffi::*;
 use std::ptr::{null, null_mut};
 
@@ -221,18 +224,11 @@ fn dequantize_blocks_statuses_in_check_order() {
 
 #[test]
 fn c_layer_gives_ggml_golden_bytes() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ggml");
-    let floats = |name: &str| -> Vec<f32> {
-        std::fs::read(dir.join(name))
-            .unwrap()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    };
+    let floats = |name: &str| golden::read_f32("ggml", name);
     for case in ["normal", "special_blocks", "sign_ties"] {
         let x = floats(&format!("{case}.f32"));
         for (f, bb, name) in FORMATS {
-            let want = std::fs::read(dir.join(format!("{case}.{name}"))).unwrap();
+            let want = golden::read("ggml", &format!("{case}.{name}"));
             let mut got = vec![0u8; x.len() / 32 * bb];
             let st =
                 unsafe { quantize_blocks(f, x.as_ptr(), x.len(), got.as_mut_ptr(), got.len()) };

@@ -1,6 +1,13 @@
-//! Shared helpers for the tests that compile C and C++ programs against the built library
-//! (`tests/abi_c_programs.rs`, `tests/abi_header_c.rs`): locating `libquantize.a` and the shared
-//! library, finding the C/C++ compiler through the `cc` crate, compiling, linking and running.
+//! The support module every integration test includes (`mod common;`). Test files are named
+//! `<family>_<aspect>.rs` (`int4_`, `groups_`, `blocks_`, `codebook_`, `stats_`, `abi_`).
+//!
+//! - this file: the built libraries, the C/C++ compiler, compiling, linking and running the C
+//!   programs of `examples-c/` (`tests/abi_c_programs.rs`, `tests/abi_header_c.rs`);
+//! - [`alloc`]: the counting global allocator (`tests/abi_threads.rs`, `tests/abi_dispatch_init.rs`);
+//! - [`golden`]: paths and loaders for `tests/data/` (raw bytes, float32 files, ggml's cases.json);
+//! - [`sentinel`]: sentinel values and misaligned pointers.
+//!
+//! C programs: locating `libquantize.a` and the shared library, finding the C/C++ compiler through the `cc` crate, compiling, linking and running.
 //!
 //! Where the libraries come from: `cargo test` compiles the library target once, with all its
 //! crate types (`rlib`, `staticlib`, `cdylib`), into `target/[<triple>/]<profile>/deps/`, and
@@ -13,6 +20,10 @@
 //! directory and takes the files cargo reports. `QUANTIZE_TEST_REBUILD_LIB=1` forces that path.
 
 #![allow(dead_code)]
+
+pub mod alloc;
+pub mod golden;
+pub mod sentinel;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
