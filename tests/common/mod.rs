@@ -22,7 +22,9 @@
 #![allow(dead_code)]
 
 pub mod alloc;
+pub mod check_order;
 pub mod golden;
+pub mod order;
 pub mod sentinel;
 
 use std::ffi::OsString;

@@ -1,0 +1,601 @@
+//! The contract's check order (docs/contract.md §4.6) as one table (`common/check_order.rs`, the
+//! cases of `common/order.rs`), run against the C ABI and the Rust API: every fault alone gives
+//! its phase's status, every pair of faults of different phases gives the earlier phase's
+//! status, and on an argument error (every phase but the data) nothing is written.
+
+mod common;
+
+use common::check_order::{first, rank, Phase};
+use common::order::{cases, phase_status, Buf, Case, Change, Fault, Func, Params};
+use quantize::ffi::*;
+use quantize::stats::ErrorStats;
+use std::ffi::c_void;
+
+/// Bytes reserved per buffer: any buffer of the call fits at any buffer's place (an overlap
+/// fault), with room for a misaligned pointer.
+fn slot_size(case: &Case) -> usize {
+    let max = case
+        .bufs
+        .iter()
+        .map(|b| b.need * b.elem_size(0).max(4))
+        .max()
+        .unwrap_or(0);
+    (max + 64).next_multiple_of(64)
+}
+
+/// A call ready to make: the arena holding every buffer, the pointers and stated lengths.
+struct Call {
+    params: Params,
+    arena: Vec<u64>,
+    ptrs: Vec<*mut u8>,
+    lens: Vec<usize>,
+}
+
+fn build(case: &Case, faults: &[&Fault]) -> Call {
+    let slot = slot_size(case);
+    let mut arena = vec![0u64; slot * case.bufs.len() / 8 + 8];
+    let base = arena.as_mut_ptr().cast::<u8>();
+    let mut params = case.params;
+    let mut ptrs: Vec<*mut u8> = (0..case.bufs.len())
+        .map(|i| base.wrapping_add(i * slot))
+        .collect();
+    let mut lens: Vec<usize> = case.bufs.iter().map(|b| b.stated.unwrap_or(0)).collect();
+    // Baseline contents: the buffers' fills; outputs get sentinel bytes.
+    for (i, b) in case.bufs.iter().enumerate() {
+        // SAFETY: slot i lies inside the arena.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(ptrs[i], slot) };
+        bytes.fill(if b.written { common::sentinel::BYTE } else { 0 });
+        bytes[..b.fill.len()].copy_from_slice(&b.fill);
+    }
+    for f in faults {
+        match f.change {
+            Change::Kind(k) => params.kind = k,
+            Change::FloatType(t) => params.float_type = t,
+            Change::Size(s) => params.size = s,
+            Change::N(n) => params.n = n,
+            Change::Empty => params.n = 0,
+            Change::Scale(s) => params.scale = s,
+            Change::ZeroPoint(z) => params.zero_point = z,
+            Change::Null(i) => ptrs[i] = std::ptr::null_mut(),
+            Change::Misalign(i) => {
+                let align = case.bufs[i].align_of(params.float_type);
+                ptrs[i] = common::sentinel::misaligned(ptrs[i], align.max(2));
+            }
+            Change::Short(i) => lens[i] = case.bufs[i].need - 1,
+            Change::Overlap { moved, onto } => ptrs[moved] = base.wrapping_add(onto * slot),
+            Change::Data {
+                buf,
+                at,
+                bytes,
+                len,
+            } => {
+                let p = base.wrapping_add(buf * slot + at);
+                // SAFETY: inside slot `buf`.
+                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, len) };
+            }
+        }
+    }
+    Call {
+        params,
+        arena,
+        ptrs,
+        lens,
+    }
+}
+
+/// Calls the C function.
+fn call_c(func: Func, c: &Call) -> i32 {
+    let p = &c.params;
+    let (ptr, len) = (&c.ptrs, &c.lens);
+    let f = |i: usize| ptr[i].cast::<f32>();
+    let v = |i: usize| ptr[i].cast::<c_void>();
+    let i8p = |i: usize| ptr[i].cast::<i8>();
+    let u8p = |i: usize| ptr[i];
+    // SAFETY: every pointer is NULL or points into the arena with room for what its stated
+    // length (or n) needs; faults only make the library return before touching memory.
+    unsafe {
+        match func {
+            Func::QuantizeToInt4 => quantize_to_int4(f(0), p.n, p.kind, i8p(1), f(2), i8p(3)),
+            Func::QuantizeToInt4From => {
+                quantize_to_int4_from(p.float_type, v(0), p.n, p.kind, i8p(1), f(2), i8p(3))
+            }
+            Func::QuantizeToInt4Packed => {
+                quantize_to_int4_packed(f(0), p.n, p.kind, u8p(1), len[1], f(2), i8p(3))
+            }
+            Func::QuantizeToInt4PackedFrom => quantize_to_int4_packed_from(
+                p.float_type,
+                v(0),
+                p.n,
+                p.kind,
+                u8p(1),
+                len[1],
+                f(2),
+                i8p(3),
+            ),
+            Func::DequantizeFromInt4 => {
+                dequantize_from_int4(i8p(0), p.n, p.scale, p.zero_point, f(1))
+            }
+            Func::DequantizeFromInt4Into => {
+                dequantize_from_int4_into(i8p(0), p.n, p.scale, p.zero_point, p.float_type, v(1))
+            }
+            Func::DequantizeFromInt4Packed => {
+                dequantize_from_int4_packed(u8p(0), len[0], p.n, p.scale, p.zero_point, f(1))
+            }
+            Func::DequantizeFromInt4PackedInto => dequantize_from_int4_packed_into(
+                u8p(0),
+                len[0],
+                p.n,
+                p.scale,
+                p.zero_point,
+                p.float_type,
+                v(1),
+            ),
+            Func::PackInt4ToInt8 => pack_int4_to_int8(i8p(0), p.n, u8p(1), len[1]),
+            Func::UnpackInt8ToInt4 => unpack_int8_to_int4(u8p(0), len[0], i8p(1), p.n),
+            Func::QuantizeInt4Groups => quantize_int4_groups(
+                f(0),
+                p.n,
+                p.size,
+                p.kind,
+                u8p(1),
+                len[1],
+                f(2),
+                len[2],
+                i8p(3),
+                len[3],
+            ),
+            Func::QuantizeInt4GroupsFrom => quantize_int4_groups_from(
+                p.float_type,
+                v(0),
+                p.n,
+                p.size,
+                p.kind,
+                u8p(1),
+                len[1],
+                f(2),
+                len[2],
+                i8p(3),
+                len[3],
+            ),
+            Func::DequantizeInt4Groups => dequantize_int4_groups(
+                u8p(0),
+                len[0],
+                p.n,
+                p.size,
+                f(1),
+                len[1],
+                i8p(2),
+                len[2],
+                f(3),
+            ),
+            Func::DequantizeInt4GroupsInto => dequantize_int4_groups_into(
+                u8p(0),
+                len[0],
+                p.n,
+                p.size,
+                f(1),
+                len[1],
+                i8p(2),
+                len[2],
+                p.float_type,
+                v(3),
+            ),
+            Func::QuantizeBlocks => quantize_blocks(p.kind, f(0), p.n, u8p(1), len[1]),
+            Func::QuantizeBlocksFrom => {
+                quantize_blocks_from(p.kind, p.float_type, v(0), p.n, u8p(1), len[1])
+            }
+            Func::DequantizeBlocks => dequantize_blocks(p.kind, u8p(0), len[0], f(1), p.n),
+            Func::DequantizeBlocksInto => {
+                dequantize_blocks_into(p.kind, u8p(0), len[0], p.float_type, v(1), p.n)
+            }
+            Func::QuantizeCodebookBlocks => {
+                quantize_codebook_blocks(p.kind, f(0), p.n, p.size, u8p(1), len[1], f(2), len[2])
+            }
+            Func::QuantizeCodebookBlocksFrom => quantize_codebook_blocks_from(
+                p.kind,
+                p.float_type,
+                v(0),
+                p.n,
+                p.size,
+                u8p(1),
+                len[1],
+                f(2),
+                len[2],
+            ),
+            Func::DequantizeCodebookBlocks => {
+                dequantize_codebook_blocks(p.kind, u8p(0), len[0], p.n, p.size, f(1), len[1], f(2))
+            }
+            Func::DequantizeCodebookBlocksInto => dequantize_codebook_blocks_into(
+                p.kind,
+                u8p(0),
+                len[0],
+                p.n,
+                p.size,
+                f(1),
+                len[1],
+                p.float_type,
+                v(2),
+            ),
+            Func::MeasureError => {
+                quantize_measure_error(f(0), f(1), p.n, ptr[2].cast::<ErrorStats>())
+            }
+            Func::MeasureErrorFrom => quantize_measure_error_from(
+                p.float_type,
+                v(0),
+                v(1),
+                p.n,
+                ptr[2].cast::<ErrorStats>(),
+            ),
+        }
+    }
+}
+
+/// The fault sets of a case: none, each fault alone, each combinable pair.
+fn fault_sets(case: &Case, keep: impl Fn(&Fault) -> bool) -> Vec<Vec<&Fault>> {
+    let faults: Vec<&Fault> = case.faults.iter().filter(|f| keep(f)).collect();
+    let mut sets = vec![vec![]];
+    sets.extend(faults.iter().map(|&f| vec![f]));
+    for (i, &a) in faults.iter().enumerate() {
+        for &b in &faults[i + 1..] {
+            if case.combinable(a, b) {
+                sets.push(vec![a, b]);
+            }
+        }
+    }
+    sets
+}
+
+/// What the table says the call returns, and the deciding phase (None: no fault, OK).
+fn expected(case: &Case, set: &[&Fault]) -> (i32, Option<Phase>) {
+    match first(set.iter().map(|f| f.phase)) {
+        None => (0, None),
+        Some(p) => {
+            let f = set
+                .iter()
+                .find(|f| f.phase == p)
+                .expect("the deciding fault");
+            (phase_status(case, f), Some(p))
+        }
+    }
+}
+
+fn describe(case: &Case, set: &[&Fault]) -> String {
+    let names: Vec<&str> = set.iter().map(|f| f.what.as_str()).collect();
+    format!("{} [{}]", case.label, names.join(" + "))
+}
+
+#[test]
+fn the_table_is_sound() {
+    let all = cases();
+    // Every fallible C function, and every phase somewhere.
+    for func in [
+        Func::QuantizeToInt4,
+        Func::QuantizeToInt4From,
+        Func::DequantizeFromInt4,
+        Func::DequantizeFromInt4Into,
+        Func::PackInt4ToInt8,
+        Func::UnpackInt8ToInt4,
+        Func::QuantizeToInt4Packed,
+        Func::QuantizeToInt4PackedFrom,
+        Func::DequantizeFromInt4Packed,
+        Func::DequantizeFromInt4PackedInto,
+        Func::QuantizeInt4Groups,
+        Func::QuantizeInt4GroupsFrom,
+        Func::DequantizeInt4Groups,
+        Func::DequantizeInt4GroupsInto,
+        Func::QuantizeBlocks,
+        Func::QuantizeBlocksFrom,
+        Func::DequantizeBlocks,
+        Func::DequantizeBlocksInto,
+        Func::QuantizeCodebookBlocks,
+        Func::QuantizeCodebookBlocksFrom,
+        Func::DequantizeCodebookBlocks,
+        Func::DequantizeCodebookBlocksInto,
+        Func::MeasureError,
+        Func::MeasureErrorFrom,
+    ] {
+        assert!(all.iter().any(|c| c.func == func), "{func:?} has no case");
+    }
+    for (phase, _) in common::check_order::CHECK_ORDER {
+        assert!(
+            all.iter().flat_map(|c| &c.faults).any(|f| f.phase == phase),
+            "no fault for {phase:?}"
+        );
+    }
+    // The seven block formats, both ways, in every float type.
+    for (format, name, _, _) in common::order::FORMATS {
+        for func in [
+            Func::QuantizeBlocks,
+            Func::QuantizeBlocksFrom,
+            Func::DequantizeBlocks,
+            Func::DequantizeBlocksInto,
+        ] {
+            assert!(
+                all.iter()
+                    .any(|c| c.func == func && c.params.kind == format),
+                "{func:?} {name}"
+            );
+        }
+    }
+    // Combined cases exist for every pair of argument phases somewhere.
+    let ranks: Vec<usize> = (0..common::check_order::CHECK_ORDER.len()).collect();
+    for &a in &ranks[..6] {
+        for &b in &ranks[a + 1..7] {
+            let (pa, pb) = (
+                common::check_order::CHECK_ORDER[a].0,
+                common::check_order::CHECK_ORDER[b].0,
+            );
+            let found = all.iter().any(|c| {
+                fault_sets(c, |_| true).iter().any(|s| {
+                    s.len() == 2
+                        && s.iter().any(|f| f.phase == pa)
+                        && s.iter().any(|f| f.phase == pb)
+                })
+            });
+            // n = 0 is a value of n (as is LENGTH) and needs no byte of a buffer: it cannot fail
+            // together with LENGTH, BUFFER_TOO_SMALL or OVERLAP.
+            let impossible = pb == Phase::EmptyInput && rank(pa) >= rank(Phase::Length);
+            assert!(found || impossible, "no combined case {pa:?} + {pb:?}");
+        }
+    }
+    assert!(rank(Phase::InvalidArgument) < rank(Phase::Data));
+}
+
+#[test]
+fn c_abi_follows_the_check_order() {
+    let mut failures = Vec::new();
+    let mut calls = 0usize;
+    for case in cases() {
+        for set in fault_sets(&case, |_| true) {
+            let (want, phase) = expected(&case, &set);
+            let mut call = build(&case, &set);
+            let before = call.arena.clone();
+            let got = call_c(case.func, &call);
+            calls += 1;
+            if got != want {
+                failures.push(format!("{}: got {got}, want {want}", describe(&case, &set)));
+            } else if phase.is_some_and(|p| p != Phase::Data) && call.arena != before {
+                failures.push(format!(
+                    "{}: wrote on an argument error",
+                    describe(&case, &set)
+                ));
+            }
+            call.arena.clear();
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {calls} calls broke the check order:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    eprintln!("{calls} C calls");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Rust API: slices, so no NULL, alignment or overlap, and enums, so no unknown values; n is
+// the length of the implicit-length slices. Its phases are the rest.
+
+/// Whether a fault exists in the Rust API.
+fn in_rust(f: &Fault) -> bool {
+    match f.change {
+        Change::Size(_) | Change::Short(_) | Change::Empty | Change::Data { .. } => true,
+        Change::Scale(_) | Change::ZeroPoint(_) => true,
+        Change::N(_) => f.phase == Phase::Length,
+        Change::Kind(_) | Change::FloatType(_) => false,
+        Change::Null(_) | Change::Misalign(_) | Change::Overlap { .. } => false,
+    }
+}
+
+/// One buffer as a typed slice of the length the Rust API sees.
+struct Slices {
+    bufs: Vec<Vec<u64>>,
+    lens: Vec<usize>,
+}
+
+impl Slices {
+    fn new(case: &Case, call: &Call) -> Slices {
+        let base = call.arena.as_ptr().cast::<u8>();
+        let slot = slot_size(case);
+        let mut bufs = Vec::new();
+        let mut lens = Vec::new();
+        for (i, b) in case.bufs.iter().enumerate() {
+            let mut words = vec![0u64; slot / 8];
+            // SAFETY: slot i of the arena (the baseline place: Rust has no overlap or NULL).
+            let src = unsafe { std::slice::from_raw_parts(base.add(i * slot), slot) };
+            // SAFETY: `words` has `slot` bytes.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), words.as_mut_ptr().cast(), slot) };
+            bufs.push(words);
+            lens.push(slice_len(b, call, i));
+        }
+        Slices { bufs, lens }
+    }
+    fn get<T>(&mut self, i: usize) -> &mut [T] {
+        let len = self.lens[i];
+        assert!(len * std::mem::size_of::<T>() <= self.bufs[i].len() * 8);
+        // SAFETY: plain-data element types, 8-byte-aligned storage of enough bytes.
+        unsafe { std::slice::from_raw_parts_mut(self.bufs[i].as_mut_ptr().cast::<T>(), len) }
+    }
+    /// Two distinct buffers at once.
+    fn two<A, B>(&mut self, i: usize, j: usize) -> (&mut [A], &mut [B]) {
+        assert_ne!(i, j);
+        let (li, lj) = (self.lens[i], self.lens[j]);
+        assert!(li * std::mem::size_of::<A>() <= self.bufs[i].len() * 8);
+        assert!(lj * std::mem::size_of::<B>() <= self.bufs[j].len() * 8);
+        let pi = self.bufs[i].as_mut_ptr();
+        let pj = self.bufs[j].as_mut_ptr();
+        // SAFETY: distinct allocations of enough bytes (checked above), plain-data types.
+        unsafe {
+            (
+                std::slice::from_raw_parts_mut(pi.cast::<A>(), li),
+                std::slice::from_raw_parts_mut(pj.cast::<B>(), lj),
+            )
+        }
+    }
+}
+
+fn slice_len(b: &Buf, call: &Call, i: usize) -> usize {
+    if b.stated.is_some() {
+        call.lens[i]
+    } else if b.scalar {
+        1
+    } else {
+        call.params.n
+    }
+}
+
+fn status<T>(r: quantize::Result<T>) -> i32 {
+    r.map_or_else(|e| e.status(), |_| 0)
+}
+
+/// Calls the Rust API, where the function has one there (`None` otherwise).
+fn call_rust(func: Func, case: &Case, call: &Call) -> Option<i32> {
+    use quantize::codebook::{dequantize_codebook, quantize_codebook, Codebook};
+    use quantize::float::{Floats, FloatsMut};
+    use quantize::formats::{
+        dequantize_blocks, dequantize_blocks_into, quantize_blocks, quantize_blocks_from,
+        BlockFormat,
+    };
+    use quantize::groups::{dequantize_int4_groups, quantize_int4_groups};
+    use quantize::int4::{
+        dequantize_from_int4, dequantize_from_int4_packed, quantize_to_int4,
+        quantize_to_int4_packed, Params, ScaleMethod,
+    };
+    use quantize::pack::{pack_int4_to_int8, unpack_int8_to_int4};
+    let p = call.params;
+    let mut s = Slices::new(case, call);
+    let method = match p.kind {
+        0 => ScaleMethod::MinMax,
+        _ => ScaleMethod::AbsMax,
+    };
+    let format = || {
+        BlockFormat::ALL
+            .into_iter()
+            .find(|f| *f as u32 == p.kind)
+            .expect("a known format")
+    };
+    let codebook = if p.kind == 0 {
+        Codebook::Nf4
+    } else {
+        Codebook::Fp4
+    };
+    let params = Params {
+        scale: p.scale,
+        zero_point: p.zero_point,
+    };
+    Some(match func {
+        Func::QuantizeToInt4 => {
+            let (src, dst) = s.two::<f32, i8>(0, 1);
+            status(quantize_to_int4(src, method, dst))
+        }
+        Func::QuantizeToInt4Packed => {
+            let (src, dst) = s.two::<f32, u8>(0, 1);
+            status(quantize_to_int4_packed(src, method, dst))
+        }
+        Func::DequantizeFromInt4 => {
+            let (src, dst) = s.two::<i8, f32>(0, 1);
+            status(dequantize_from_int4(src, params, dst))
+        }
+        Func::DequantizeFromInt4Packed => {
+            let (src, dst) = s.two::<u8, f32>(0, 1);
+            status(dequantize_from_int4_packed(src, params, dst))
+        }
+        Func::PackInt4ToInt8 => {
+            let (src, dst) = s.two::<i8, u8>(0, 1);
+            status(pack_int4_to_int8(src, dst))
+        }
+        Func::UnpackInt8ToInt4 => {
+            let (src, dst) = s.two::<u8, i8>(0, 1);
+            status(unpack_int8_to_int4(src, dst))
+        }
+        Func::QuantizeInt4Groups => {
+            // Copies of all but one buffer: the status does not depend on where they live.
+            let src = s.get::<f32>(0).to_vec();
+            let mut codes = s.get::<u8>(1).to_vec();
+            let mut scales = s.get::<f32>(2).to_vec();
+            let zps = s.get::<i8>(3);
+            status(quantize_int4_groups(
+                &src,
+                p.size,
+                method,
+                &mut codes,
+                &mut scales,
+                zps,
+            ))
+        }
+        Func::DequantizeInt4Groups => {
+            let codes = s.get::<u8>(0).to_vec();
+            let scales = s.get::<f32>(1).to_vec();
+            let zps = s.get::<i8>(2).to_vec();
+            let dst = s.get::<f32>(3);
+            status(dequantize_int4_groups(&codes, p.size, &scales, &zps, dst))
+        }
+        Func::QuantizeBlocks => {
+            let (src, dst) = s.two::<f32, u8>(0, 1);
+            status(quantize_blocks(format(), src, dst))
+        }
+        Func::DequantizeBlocks => {
+            let (src, dst) = s.two::<u8, f32>(0, 1);
+            status(dequantize_blocks(format(), src, dst))
+        }
+        Func::QuantizeBlocksFrom => {
+            let mut dst = s.get::<u8>(1).to_vec();
+            let r = match p.float_type {
+                0 => quantize_blocks_from(format(), Floats::F32(s.get::<f32>(0)), &mut dst),
+                1 => quantize_blocks_from(format(), Floats::F16(s.get::<u16>(0)), &mut dst),
+                _ => quantize_blocks_from(format(), Floats::Bf16(s.get::<u16>(0)), &mut dst),
+            };
+            status(r)
+        }
+        Func::DequantizeBlocksInto => {
+            let src = s.get::<u8>(0).to_vec();
+            let r = match p.float_type {
+                0 => dequantize_blocks_into(format(), &src, FloatsMut::F32(s.get::<f32>(1))),
+                1 => dequantize_blocks_into(format(), &src, FloatsMut::F16(s.get::<u16>(1))),
+                _ => dequantize_blocks_into(format(), &src, FloatsMut::Bf16(s.get::<u16>(1))),
+            };
+            status(r)
+        }
+        Func::QuantizeCodebookBlocks => {
+            let src = s.get::<f32>(0).to_vec();
+            let (codes, absmax) = s.two::<u8, f32>(1, 2);
+            status(quantize_codebook(codebook, &src, p.size, codes, absmax))
+        }
+        Func::DequantizeCodebookBlocks => {
+            let codes = s.get::<u8>(0).to_vec();
+            let (absmax, dst) = s.two::<f32, f32>(1, 2);
+            status(dequantize_codebook(codebook, &codes, p.size, absmax, dst))
+        }
+        Func::MeasureError => {
+            let (x, y) = s.two::<f32, f32>(0, 1);
+            status(quantize::stats::measure_error(x, y))
+        }
+        _ => return None,
+    })
+}
+
+#[test]
+fn rust_api_follows_the_check_order() {
+    let mut failures = Vec::new();
+    let mut calls = 0usize;
+    for case in cases() {
+        for set in fault_sets(&case, in_rust) {
+            let (want, _) = expected(&case, &set);
+            let call = build(&case, &set);
+            let Some(got) = call_rust(case.func, &case, &call) else {
+                break;
+            };
+            calls += 1;
+            if got != want {
+                failures.push(format!("{}: got {got}, want {want}", describe(&case, &set)));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {calls} Rust calls broke the check order:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    eprintln!("{calls} Rust calls");
+}
