@@ -2,10 +2,14 @@
 //! `<family>_<aspect>.rs` (`int4_`, `groups_`, `blocks_`, `codebook_`, `stats_`, `abi_`).
 //!
 //! - this file: the built libraries, the C/C++ compiler, compiling, linking and running the C
-//!   programs of `examples-c/` (`tests/abi_c_programs.rs`, `tests/abi_header_c.rs`);
+//!   programs of `examples-c/` and `tests/c/` (`tests/abi_c_programs.rs`, `tests/abi_header_c.rs`);
 //! - [`alloc`]: the counting global allocator (`tests/abi_threads.rs`, `tests/abi_dispatch_init.rs`);
 //! - [`golden`]: paths and loaders for `tests/data/` (raw bytes, float32 files, ggml's cases.json);
-//! - [`sentinel`]: sentinel values and misaligned pointers.
+//! - [`sentinel`]: sentinel values and misaligned pointers;
+//! - [`check_order`]: the contract's check order (docs/contract.md §4.6), written once; the fuzz
+//!   crate's oracle (`fuzz/src/expect.rs`) compiles the same file;
+//! - [`order`]: the check-order cases of every fallible C function, as data
+//!   (`tests/abi_check_order.rs` runs them against the C ABI and the Rust API).
 //!
 //! C programs: locating `libquantize.a` and the shared library, finding the C/C++ compiler through the `cc` crate, compiling, linking and running.
 //!
@@ -55,6 +59,11 @@ pub fn header_path() -> PathBuf {
 /// A C or C++ source under `examples-c/`.
 pub fn example_source(file: &str) -> PathBuf {
     manifest_dir().join("examples-c").join(file)
+}
+
+/// A C test program under `tests/c/`.
+pub fn c_test_source(file: &str) -> PathBuf {
+    manifest_dir().join("tests").join("c").join(file)
 }
 
 /// Where cargo put this test executable.
