@@ -1,5 +1,7 @@
 //! The C ABI's boundary rules (docs/contract.md §4), called the way C calls them: every status
-//! code, the check order, and what is (not) written.
+//! code, the check order, and what is (not) written, for the int4, packing, group and stats
+//! functions. The check order of every C function, in pairs of failing phases and every float
+//! type, is the table of `tests/abi_check_order.rs`.
 
 mod common;
 

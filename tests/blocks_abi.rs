@@ -7,8 +7,9 @@ use common::golden;
 use quantize::ffi::*;
 use std::ptr::{null, null_mut};
 
-/// The formats of 32-value blocks (the check-order tests below are written for them; the
-/// super-block formats are covered by `sizes`, the golden test and the Rust API's tests).
+/// The formats of 32-value blocks (the tests below are written for them). The check order of
+/// every format, Q4_K, IQ4_XS and NVFP4 included, in every float type (`quantize_blocks_from`,
+/// `dequantize_blocks_into`), is the table of `tests/abi_check_order.rs`.
 const FORMATS: [(quantize_block_format, usize, &str); 4] = [
     (QUANTIZE_FORMAT_Q4_0, 18, "q4_0"),
     (QUANTIZE_FORMAT_Q4_1, 20, "q4_1"),

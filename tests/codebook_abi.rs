@@ -1,4 +1,5 @@
-//! The codebook functions' statuses through the C ABI, in the contract's check order.
+//! The codebook functions' statuses through the C ABI, in the contract's check order (the order
+//! itself, for every C function and float type, is the table of `tests/abi_check_order.rs`).
 
 use quantize::ffi::*;
 use std::ptr::{null, null_mut};
