@@ -6,7 +6,7 @@
 mod common;
 
 use common::check_order::{first, rank, Phase};
-use common::order::{cases, phase_status, Buf, Case, Change, Fault, Func, Params};
+use common::order::{cases, phase_status, Case, Change, Fault, Func, Params};
 use quantize::ffi::*;
 use quantize::stats::ErrorStats;
 use std::ffi::c_void;
@@ -387,60 +387,67 @@ fn in_rust(f: &Fault) -> bool {
     }
 }
 
-/// One buffer as a typed slice of the length the Rust API sees.
-struct Slices {
-    bufs: Vec<Vec<u64>>,
-    lens: Vec<usize>,
-}
-
-impl Slices {
-    fn new(case: &Case, call: &Call) -> Slices {
-        let base = call.arena.as_ptr().cast::<u8>();
-        let slot = slot_size(case);
-        let mut bufs = Vec::new();
-        let mut lens = Vec::new();
-        for (i, b) in case.bufs.iter().enumerate() {
+/// The buffers as the Rust API sees them: copies of the baseline slots (Rust has no NULL or
+/// overlap), each with the length of its slice (its stated length, or n).
+fn rust_buffers(case: &Case, call: &Call) -> Vec<(Vec<u64>, usize)> {
+    let base = call.arena.as_ptr().cast::<u8>();
+    let slot = slot_size(case);
+    case.bufs
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
             let mut words = vec![0u64; slot / 8];
-            // SAFETY: slot i of the arena (the baseline place: Rust has no overlap or NULL).
-            let src = unsafe { std::slice::from_raw_parts(base.add(i * slot), slot) };
-            // SAFETY: `words` has `slot` bytes.
-            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), words.as_mut_ptr().cast(), slot) };
-            bufs.push(words);
-            lens.push(slice_len(b, call, i));
-        }
-        Slices { bufs, lens }
-    }
-    fn get<T>(&mut self, i: usize) -> &mut [T] {
-        let len = self.lens[i];
-        assert!(len * std::mem::size_of::<T>() <= self.bufs[i].len() * 8);
-        // SAFETY: plain-data element types, 8-byte-aligned storage of enough bytes.
-        unsafe { std::slice::from_raw_parts_mut(self.bufs[i].as_mut_ptr().cast::<T>(), len) }
-    }
-    /// Two distinct buffers at once.
-    fn two<A, B>(&mut self, i: usize, j: usize) -> (&mut [A], &mut [B]) {
-        assert_ne!(i, j);
-        let (li, lj) = (self.lens[i], self.lens[j]);
-        assert!(li * std::mem::size_of::<A>() <= self.bufs[i].len() * 8);
-        assert!(lj * std::mem::size_of::<B>() <= self.bufs[j].len() * 8);
-        let pi = self.bufs[i].as_mut_ptr();
-        let pj = self.bufs[j].as_mut_ptr();
-        // SAFETY: distinct allocations of enough bytes (checked above), plain-data types.
-        unsafe {
-            (
-                std::slice::from_raw_parts_mut(pi.cast::<A>(), li),
-                std::slice::from_raw_parts_mut(pj.cast::<B>(), lj),
-            )
-        }
+            // SAFETY: slot i lies inside the arena; `words` has `slot` bytes.
+            unsafe {
+                std::ptr::copy_nonoverlapping(base.add(i * slot), words.as_mut_ptr().cast(), slot)
+            };
+            let len = if b.stated.is_some() {
+                call.lens[i]
+            } else if b.scalar {
+                1
+            } else {
+                call.params.n
+            };
+            (words, len)
+        })
+        .collect()
+}
+
+/// The `N` buffers of a call, each borrowed on its own.
+fn parts<const N: usize>(bufs: &mut [(Vec<u64>, usize)]) -> [(&mut [u64], usize); N] {
+    let v: Vec<(&mut [u64], usize)> = bufs
+        .iter_mut()
+        .map(|(w, l)| (w.as_mut_slice(), *l))
+        .collect();
+    v.try_into()
+        .unwrap_or_else(|_| panic!("expected {N} buffers"))
+}
+
+/// A buffer as a slice of `T`.
+fn typed<T>((words, len): (&mut [u64], usize)) -> &mut [T] {
+    assert!(len * std::mem::size_of::<T>() <= words.len() * 8);
+    // SAFETY: plain-data element types (f32, u16, u8, i8), 8-byte-aligned storage of enough
+    // bytes, borrowed mutably for the slice's lifetime.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<T>(), len) }
+}
+
+/// A buffer as float input of type `ft`.
+fn floats(ft: u32, buf: (&mut [u64], usize)) -> quantize::float::Floats<'_> {
+    use quantize::float::Floats;
+    match ft {
+        0 => Floats::F32(typed(buf)),
+        1 => Floats::F16(typed(buf)),
+        _ => Floats::Bf16(typed(buf)),
     }
 }
 
-fn slice_len(b: &Buf, call: &Call, i: usize) -> usize {
-    if b.stated.is_some() {
-        call.lens[i]
-    } else if b.scalar {
-        1
-    } else {
-        call.params.n
+/// A buffer as float output of type `ft`.
+fn floats_mut(ft: u32, buf: (&mut [u64], usize)) -> quantize::float::FloatsMut<'_> {
+    use quantize::float::FloatsMut;
+    match ft {
+        0 => FloatsMut::F32(typed(buf)),
+        1 => FloatsMut::F16(typed(buf)),
+        _ => FloatsMut::Bf16(typed(buf)),
     }
 }
 
@@ -448,32 +455,26 @@ fn status<T>(r: quantize::Result<T>) -> i32 {
     r.map_or_else(|e| e.status(), |_| 0)
 }
 
-/// Calls the Rust API, where the function has one there (`None` otherwise).
-fn call_rust(func: Func, case: &Case, call: &Call) -> Option<i32> {
-    use quantize::codebook::{dequantize_codebook, quantize_codebook, Codebook};
-    use quantize::float::{Floats, FloatsMut};
-    use quantize::formats::{
-        dequantize_blocks, dequantize_blocks_into, quantize_blocks, quantize_blocks_from,
-        BlockFormat,
-    };
-    use quantize::groups::{dequantize_int4_groups, quantize_int4_groups};
-    use quantize::int4::{
-        dequantize_from_int4, dequantize_from_int4_packed, quantize_to_int4,
-        quantize_to_int4_packed, Params, ScaleMethod,
-    };
-    use quantize::pack::{pack_int4_to_int8, unpack_int8_to_int4};
+/// Calls the Rust API's counterpart of the C function.
+fn call_rust(func: Func, case: &Case, call: &Call) -> i32 {
+    use quantize::codebook::*;
+    use quantize::formats::*;
+    use quantize::groups::*;
+    use quantize::int4::*;
+    use quantize::pack::*;
+    use quantize::stats::{measure_error, measure_error_from};
     let p = call.params;
-    let mut s = Slices::new(case, call);
+    let ft = p.float_type;
+    let mut bufs = rust_buffers(case, call);
+    let b = &mut bufs;
     let method = match p.kind {
         0 => ScaleMethod::MinMax,
         _ => ScaleMethod::AbsMax,
     };
-    let format = || {
-        BlockFormat::ALL
-            .into_iter()
-            .find(|f| *f as u32 == p.kind)
-            .expect("a known format")
-    };
+    let format = BlockFormat::ALL
+        .into_iter()
+        .find(|f| *f as u32 == p.kind)
+        .unwrap_or(BlockFormat::Q4_0);
     let codebook = if p.kind == 0 {
         Codebook::Nf4
     } else {
@@ -483,95 +484,170 @@ fn call_rust(func: Func, case: &Case, call: &Call) -> Option<i32> {
         scale: p.scale,
         zero_point: p.zero_point,
     };
-    Some(match func {
+    match func {
         Func::QuantizeToInt4 => {
-            let (src, dst) = s.two::<f32, i8>(0, 1);
-            status(quantize_to_int4(src, method, dst))
+            let [src, dst, _, _] = parts(b);
+            status(quantize_to_int4(typed(src), method, typed(dst)))
+        }
+        Func::QuantizeToInt4From => {
+            let [src, dst, _, _] = parts(b);
+            status(quantize_to_int4_from(floats(ft, src), method, typed(dst)))
         }
         Func::QuantizeToInt4Packed => {
-            let (src, dst) = s.two::<f32, u8>(0, 1);
-            status(quantize_to_int4_packed(src, method, dst))
+            let [src, dst, _, _] = parts(b);
+            status(quantize_to_int4_packed(typed(src), method, typed(dst)))
+        }
+        Func::QuantizeToInt4PackedFrom => {
+            let [src, dst, _, _] = parts(b);
+            status(quantize_to_int4_packed_from(
+                floats(ft, src),
+                method,
+                typed(dst),
+            ))
         }
         Func::DequantizeFromInt4 => {
-            let (src, dst) = s.two::<i8, f32>(0, 1);
-            status(dequantize_from_int4(src, params, dst))
+            let [src, dst] = parts(b);
+            status(dequantize_from_int4(typed(src), params, typed(dst)))
+        }
+        Func::DequantizeFromInt4Into => {
+            let [src, dst] = parts(b);
+            status(dequantize_from_int4_into(
+                typed(src),
+                params,
+                floats_mut(ft, dst),
+            ))
         }
         Func::DequantizeFromInt4Packed => {
-            let (src, dst) = s.two::<u8, f32>(0, 1);
-            status(dequantize_from_int4_packed(src, params, dst))
+            let [src, dst] = parts(b);
+            status(dequantize_from_int4_packed(typed(src), params, typed(dst)))
+        }
+        Func::DequantizeFromInt4PackedInto => {
+            let [src, dst] = parts(b);
+            status(dequantize_from_int4_packed_into(
+                typed(src),
+                params,
+                floats_mut(ft, dst),
+            ))
         }
         Func::PackInt4ToInt8 => {
-            let (src, dst) = s.two::<i8, u8>(0, 1);
-            status(pack_int4_to_int8(src, dst))
+            let [src, dst] = parts(b);
+            status(pack_int4_to_int8(typed(src), typed(dst)))
         }
         Func::UnpackInt8ToInt4 => {
-            let (src, dst) = s.two::<u8, i8>(0, 1);
-            status(unpack_int8_to_int4(src, dst))
+            let [src, dst] = parts(b);
+            status(unpack_int8_to_int4(typed(src), typed(dst)))
         }
         Func::QuantizeInt4Groups => {
-            // Copies of all but one buffer: the status does not depend on where they live.
-            let src = s.get::<f32>(0).to_vec();
-            let mut codes = s.get::<u8>(1).to_vec();
-            let mut scales = s.get::<f32>(2).to_vec();
-            let zps = s.get::<i8>(3);
+            let [src, codes, scales, zps] = parts(b);
             status(quantize_int4_groups(
-                &src,
+                typed(src),
                 p.size,
                 method,
-                &mut codes,
-                &mut scales,
-                zps,
+                typed(codes),
+                typed(scales),
+                typed(zps),
+            ))
+        }
+        Func::QuantizeInt4GroupsFrom => {
+            let [src, codes, scales, zps] = parts(b);
+            status(quantize_int4_groups_from(
+                floats(ft, src),
+                p.size,
+                method,
+                typed(codes),
+                typed(scales),
+                typed(zps),
             ))
         }
         Func::DequantizeInt4Groups => {
-            let codes = s.get::<u8>(0).to_vec();
-            let scales = s.get::<f32>(1).to_vec();
-            let zps = s.get::<i8>(2).to_vec();
-            let dst = s.get::<f32>(3);
-            status(dequantize_int4_groups(&codes, p.size, &scales, &zps, dst))
+            let [codes, scales, zps, dst] = parts(b);
+            status(dequantize_int4_groups(
+                typed(codes),
+                p.size,
+                typed(scales),
+                typed(zps),
+                typed(dst),
+            ))
+        }
+        Func::DequantizeInt4GroupsInto => {
+            let [codes, scales, zps, dst] = parts(b);
+            status(dequantize_int4_groups_into(
+                typed(codes),
+                p.size,
+                typed(scales),
+                typed(zps),
+                floats_mut(ft, dst),
+            ))
         }
         Func::QuantizeBlocks => {
-            let (src, dst) = s.two::<f32, u8>(0, 1);
-            status(quantize_blocks(format(), src, dst))
-        }
-        Func::DequantizeBlocks => {
-            let (src, dst) = s.two::<u8, f32>(0, 1);
-            status(dequantize_blocks(format(), src, dst))
+            let [src, dst] = parts(b);
+            status(quantize_blocks(format, typed(src), typed(dst)))
         }
         Func::QuantizeBlocksFrom => {
-            let mut dst = s.get::<u8>(1).to_vec();
-            let r = match p.float_type {
-                0 => quantize_blocks_from(format(), Floats::F32(s.get::<f32>(0)), &mut dst),
-                1 => quantize_blocks_from(format(), Floats::F16(s.get::<u16>(0)), &mut dst),
-                _ => quantize_blocks_from(format(), Floats::Bf16(s.get::<u16>(0)), &mut dst),
-            };
-            status(r)
+            let [src, dst] = parts(b);
+            status(quantize_blocks_from(format, floats(ft, src), typed(dst)))
+        }
+        Func::DequantizeBlocks => {
+            let [src, dst] = parts(b);
+            status(dequantize_blocks(format, typed(src), typed(dst)))
         }
         Func::DequantizeBlocksInto => {
-            let src = s.get::<u8>(0).to_vec();
-            let r = match p.float_type {
-                0 => dequantize_blocks_into(format(), &src, FloatsMut::F32(s.get::<f32>(1))),
-                1 => dequantize_blocks_into(format(), &src, FloatsMut::F16(s.get::<u16>(1))),
-                _ => dequantize_blocks_into(format(), &src, FloatsMut::Bf16(s.get::<u16>(1))),
-            };
-            status(r)
+            let [src, dst] = parts(b);
+            status(dequantize_blocks_into(
+                format,
+                typed(src),
+                floats_mut(ft, dst),
+            ))
         }
         Func::QuantizeCodebookBlocks => {
-            let src = s.get::<f32>(0).to_vec();
-            let (codes, absmax) = s.two::<u8, f32>(1, 2);
-            status(quantize_codebook(codebook, &src, p.size, codes, absmax))
+            let [src, codes, absmax] = parts(b);
+            status(quantize_codebook(
+                codebook,
+                typed(src),
+                p.size,
+                typed(codes),
+                typed(absmax),
+            ))
+        }
+        Func::QuantizeCodebookBlocksFrom => {
+            let [src, codes, absmax] = parts(b);
+            status(quantize_codebook_from(
+                codebook,
+                floats(ft, src),
+                p.size,
+                typed(codes),
+                typed(absmax),
+            ))
         }
         Func::DequantizeCodebookBlocks => {
-            let codes = s.get::<u8>(0).to_vec();
-            let (absmax, dst) = s.two::<f32, f32>(1, 2);
-            status(dequantize_codebook(codebook, &codes, p.size, absmax, dst))
+            let [codes, absmax, dst] = parts(b);
+            status(dequantize_codebook(
+                codebook,
+                typed(codes),
+                p.size,
+                typed(absmax),
+                typed(dst),
+            ))
+        }
+        Func::DequantizeCodebookBlocksInto => {
+            let [codes, absmax, dst] = parts(b);
+            status(dequantize_codebook_into(
+                codebook,
+                typed(codes),
+                p.size,
+                typed(absmax),
+                floats_mut(ft, dst),
+            ))
         }
         Func::MeasureError => {
-            let (x, y) = s.two::<f32, f32>(0, 1);
-            status(quantize::stats::measure_error(x, y))
+            let [x, y, _] = parts(b);
+            status(measure_error(typed(x), typed(y)))
         }
-        _ => return None,
-    })
+        Func::MeasureErrorFrom => {
+            let [x, y, _] = parts(b);
+            status(measure_error_from(floats(ft, x), floats(ft, y)))
+        }
+    }
 }
 
 #[test]
@@ -582,9 +658,7 @@ fn rust_api_follows_the_check_order() {
         for set in fault_sets(&case, in_rust) {
             let (want, _) = expected(&case, &set);
             let call = build(&case, &set);
-            let Some(got) = call_rust(case.func, &case, &call) else {
-                break;
-            };
+            let got = call_rust(case.func, &case, &call);
             calls += 1;
             if got != want {
                 failures.push(format!("{}: got {got}, want {want}", describe(&case, &set)));
