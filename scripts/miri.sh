@@ -9,10 +9,10 @@
 # scripts/test_sanitizers.sh and scripts/test_valgrind.sh instead.
 #
 # What runs: the unit tests (--lib) and the integration tests that drive the C functions and the
-# core without large data or external processes: abi_contract, codebook_abi, blocks_abi,
-# blocks_errors, codebook_api, int4_golden, abi_threads, abi_dispatch_init. A few tests are
-# skipped because they take minutes under Miri and exercise arithmetic, not memory (listed below with
-# their cost on a 2-core machine); the whole run takes about 6 minutes there.
+# core without large data or external processes: abi_contract, abi_check_order, codebook_abi,
+# blocks_abi, blocks_errors, codebook_api, int4_golden, abi_threads, abi_dispatch_init. A few
+# tests are skipped because they take minutes under Miri and exercise arithmetic, not memory
+# (listed below with their cost on a 2-core machine); the whole run takes about 6 minutes there.
 #
 # Float results under Miri: Miri adds a random extra rounding error to operations Rust does not
 # promise to be exact (libm functions such as log10, and powi). The library itself does not rely
@@ -72,6 +72,8 @@ step "unit test $POWI_TEST (exact floats)" "-Zmiri-no-extra-rounding-error" \
     --lib -- --exact "$POWI_TEST"
 
 step "abi_contract" "" --test abi_contract
+# the check-order table: under Miri only float32, single faults and the hand-written rows
+step "abi_check_order" "" --test abi_check_order
 step "codebook_abi" "" --test codebook_abi
 # skipped: c_layer_gives_ggml_golden_bytes (~140 s; the same calls as the status tests, on
 # golden data)

@@ -125,6 +125,14 @@ pub enum Change {
         moved: usize,
         onto: usize,
     },
+    /// Buffer `moved` placed `offset` bytes into buffer `onto` (rows only).
+    OverlapAt {
+        moved: usize,
+        onto: usize,
+        offset: usize,
+    },
+    /// Buffer i's stated length set to this many elements (rows only).
+    Len(usize, usize),
     /// n = 0.
     Empty,
     /// Bytes written into buffer `buf` at byte offset `at` (a bad element, scale or code).
@@ -145,7 +153,10 @@ impl Change {
     pub fn buffers(&self) -> Vec<usize> {
         match *self {
             Change::Null(i) | Change::Misalign(i) | Change::Short(i) => vec![i],
-            Change::Overlap { moved, onto } => vec![moved, onto],
+            Change::Overlap { moved, onto } | Change::OverlapAt { moved, onto, .. } => {
+                vec![moved, onto]
+            }
+            Change::Len(i, _) => vec![i],
             _ => vec![],
         }
     }
@@ -182,6 +193,15 @@ pub fn phase_status(case: &Case, fault: &Fault) -> i32 {
     }
 }
 
+/// A hand-written call with several changes at once (NULL with a zero length, lengths and
+/// offsets of its own): `phase` is the one that must decide, and it is never [`Phase::Data`].
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub what: String,
+    pub changes: Vec<Change>,
+    pub phase: Phase,
+}
+
 /// One function in one configuration: a valid baseline call and its faults.
 #[derive(Clone, Debug)]
 pub struct Case {
@@ -192,6 +212,8 @@ pub struct Case {
     pub faults: Vec<Fault>,
     /// What n = 0 returns: EMPTY_INPUT or OK.
     pub empty_status: i32,
+    /// Hand-written calls beyond the single faults and their pairs.
+    pub rows: Vec<Row>,
 }
 
 impl Case {
@@ -328,6 +350,7 @@ impl Builder {
                 bufs,
                 faults: Vec::new(),
                 empty_status,
+                rows: Vec::new(),
             },
         }
     }
@@ -419,6 +442,14 @@ impl Builder {
             status,
             what,
         )
+    }
+    fn row(&mut self, phase: Phase, changes: Vec<Change>, what: &str) -> &mut Self {
+        self.case.rows.push(Row {
+            what: what.into(),
+            changes,
+            phase,
+        });
+        self
     }
     fn fill(&mut self, name: &str, bytes: Vec<u8>) -> &mut Self {
         let i = self.idx(name);
@@ -739,6 +770,61 @@ pub fn cases() -> Vec<Case> {
                     NON_FINITE,
                     "NaN",
                 );
+            // Several failing phases at once (formerly tests/blocks_abi.rs); n = e + 1 is not a
+            // whole number of blocks.
+            use Change::*;
+            use Phase::*;
+            let odd = e + 1;
+            b.row(
+                InvalidArgument,
+                vec![Kind(9), Null(0), N(odd), Null(1), Len(1, 0)],
+                "unknown format beats everything",
+            )
+            .row(
+                InvalidArgument,
+                vec![N(usize::MAX / 2), Len(1, 0)],
+                "n too large",
+            )
+            .row(
+                NullPointer,
+                vec![Null(0), N(odd), Len(1, 1)],
+                "src NULL, n not whole blocks",
+            )
+            .row(
+                NullPointer,
+                vec![Null(1), Len(1, 1)],
+                "dst NULL with a length",
+            )
+            .row(
+                Misaligned,
+                vec![Misalign(0), N(odd), Len(1, 0)],
+                "alignment before lengths",
+            )
+            .row(
+                Length,
+                vec![N(odd), Len(1, 0)],
+                "LENGTH before BUFFER_TOO_SMALL",
+            )
+            .row(
+                BufferTooSmall,
+                vec![Null(1), Len(1, 0)],
+                "NULL with length 0 is empty",
+            )
+            .row(
+                Overlap,
+                vec![OverlapAt {
+                    moved: 1,
+                    onto: 0,
+                    offset: 8,
+                }],
+                "dst 8 bytes into src",
+            )
+            .row(
+                EmptyInput,
+                vec![Empty, Null(0), Null(1), Len(1, 0)],
+                "n = 0, all NULL",
+            )
+            .row(EmptyInput, vec![Empty, Len(1, 7)], "n = 0, dst 7 bytes");
             out.push(b.done());
         }
         for (func, ft, tname) in halves(Func::DequantizeBlocks, Func::DequantizeBlocksInto) {
@@ -783,6 +869,40 @@ pub fn cases() -> Vec<Case> {
                     );
                 }
             }
+            // Several failing phases at once (formerly tests/blocks_abi.rs).
+            use Change::*;
+            use Phase::*;
+            let odd = e + 1;
+            b.row(
+                NullPointer,
+                vec![Null(0), Len(0, 1)],
+                "src NULL with a short length",
+            )
+            .row(
+                Misaligned,
+                vec![Misalign(1), N(odd)],
+                "alignment before LENGTH",
+            )
+            .row(Length, vec![N(odd)], "n = e + 1")
+            .row(
+                BufferTooSmall,
+                vec![Null(0), Len(0, 0)],
+                "NULL with length 0 is empty",
+            )
+            .row(
+                Overlap,
+                vec![OverlapAt {
+                    moved: 0,
+                    onto: 1,
+                    offset: 100,
+                }],
+                "src 100 bytes into dst",
+            )
+            .row(
+                EmptyInput,
+                vec![Empty, Null(0), Null(1), Len(0, 0)],
+                "n = 0, all NULL",
+            );
             out.push(b.done());
         }
     }
