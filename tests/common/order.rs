@@ -941,6 +941,25 @@ pub fn cases() -> Vec<Case> {
                 .overlap("codes", "src")
                 .overlap("absmax", "src")
                 .bad("src", 40 * float_size(ft), nan_of(ft), NON_FINITE, "NaN");
+            // Parameters before every NULL and length, and n = 0 with NULL buffers (formerly
+            // tests/codebook_abi.rs).
+            use Change::*;
+            use Phase::*;
+            let nulls = [Null(0), Null(1), Len(1, 0), Null(2), Len(2, 0)];
+            let with = |first: &[Change]| [first, &nulls[..]].concat();
+            b.row(
+                InvalidArgument,
+                with(&[Kind(2)]),
+                "unknown codebook, all NULL",
+            );
+            for bad in [0, 16, 48, 8192] {
+                b.row(
+                    InvalidArgument,
+                    with(&[Size(bad)]),
+                    "bad block size, all NULL",
+                );
+            }
+            b.row(EmptyInput, with(&[Empty, Size(64)]), "n = 0, all NULL");
             out.push(b.done());
         }
         for (func, ft, tname) in halves(
@@ -976,6 +995,13 @@ pub fn cases() -> Vec<Case> {
                 .overlap("codes", "dst")
                 .overlap("absmax", "dst")
                 .bad("absmax", 4, (NAN_F32, 4), NON_FINITE, "NaN absmax");
+            // formerly tests/codebook_abi.rs
+            b.row(Phase::InvalidArgument, vec![Change::Kind(7)], "codebook 7")
+                .row(
+                    Phase::InvalidArgument,
+                    vec![Change::Size(33)],
+                    "block size 33",
+                );
             out.push(b.done());
         }
     }
