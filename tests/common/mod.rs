@@ -1,9 +1,11 @@
-//! The support module every integration test includes (`mod common;`). Test files are named
-//! `<family>_<aspect>.rs` (`int4_`, `groups_`, `blocks_`, `codebook_`, `stats_`, `abi_`).
+//! The support module of the integration tests (`mod common;` in each file that uses it). Files are named
+//! `<family>_<aspect>.rs` (`int4_`, `groups_`, `blocks_`, `codebook_`, `stats_`, `abi_`; `tests/README.md`).
 //!
 //! - this file: the built libraries, the C/C++ compiler, compiling, linking and running the C
-//!   programs of `examples-c/` and `tests/c/` (`tests/abi_c_programs.rs`, `tests/abi_header_c.rs`);
-//! - [`alloc`]: the counting global allocator (`tests/abi_threads.rs`, `tests/abi_dispatch_init.rs`);
+//!   programs of `examples-c/` and `tests/c/` (`tests/abi_c_programs.rs`,
+//!   `tests/abi_header_c.rs`);
+//! - [`alloc`]: the counting global allocator (`tests/abi_threads.rs`,
+//!   `tests/abi_dispatch_init.rs`);
 //! - [`golden`]: paths and loaders for `tests/data/` (raw bytes, float32 files, ggml's cases.json);
 //! - [`sentinel`]: sentinel values and misaligned pointers;
 //! - [`check_order`]: the contract's check order (docs/contract.md §4.6), written once; the fuzz
@@ -11,7 +13,8 @@
 //! - [`order`]: the check-order cases of every fallible C function, as data
 //!   (`tests/abi_check_order.rs` runs them against the C ABI and the Rust API).
 //!
-//! C programs: locating `libquantize.a` and the shared library, finding the C/C++ compiler through the `cc` crate, compiling, linking and running.
+//! C programs: locating `libquantize.a` and the shared library, finding the C/C++ compiler
+//! through the `cc` crate, compiling, linking and running.
 //!
 //! Where the libraries come from: `cargo test` compiles the library target once, with all its
 //! crate types (`rlib`, `staticlib`, `cdylib`), into `target/[<triple>/]<profile>/deps/`, and
