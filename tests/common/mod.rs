@@ -1,5 +1,6 @@
-//! The support module of the integration tests (`mod common;` in each file that uses it). Files are named
-//! `<family>_<aspect>.rs` (`int4_`, `groups_`, `blocks_`, `codebook_`, `stats_`, `abi_`; `tests/README.md`).
+//! The support module of the integration tests (`mod common;` in each file that uses it).
+//! Files are named `<family>_<aspect>.rs` (`int4_`, `groups_`, `blocks_`, `codebook_`, `stats_`,
+//! `abi_`; `tests/README.md` lists them).
 //!
 //! - this file: the built libraries, the C/C++ compiler, compiling, linking and running the C
 //!   programs of `examples-c/` and `tests/c/` (`tests/abi_c_programs.rs`,
