@@ -1,6 +1,6 @@
 //! Compiles the C programs in `examples-c/` (for readers) and `tests/c/` (test suites) with
-//! `-std=c99 -Wall -Wextra -Wpedantic -Werror`, links each against the built static library and against the shared library, runs them and
-//! checks their exit status and output. See `tests/common/mod.rs` for how the libraries and the
+//! `-std=c99 -Wall -Wextra -Wpedantic -Werror`, links each against the built static library and
+//! against the shared library, runs them and checks their exit status and output. See `tests/common/mod.rs` for how the libraries and the
 //! compiler are found.
 
 mod common;
