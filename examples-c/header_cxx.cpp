@@ -1,5 +1,5 @@
 // header_cxx.cpp - quantize.h from C++17: the header's extern "C" guards, types and macros work
-// in C++, and a program calling the library links and runs. Built and run by tests/c_header.rs
+// in C++, and a program calling the library links and runs. Built and run by tests/abi_header_c.rs
 // with -std=c++17 -Wall -Wextra -Wpedantic -Werror, against the static and the shared library.
 
 #include "quantize.h"
@@ -58,7 +58,7 @@ int main()
         return 1;
     }
 
-    // the seed example's codes, worked out by hand in tests/c_programs.rs
+    // the seed example's codes, worked out by hand in tests/abi_c_programs.rs
     const std::uint8_t want[4] = {0x0f, 0x3d, 0xe5, 0x87};
     if (packed.size() != 4 || std::memcmp(packed.data(), want, 4) != 0 || zero_point != -1) {
         std::fprintf(stderr, "header_cxx: unexpected packed codes or zero point %d\n",

@@ -8,7 +8,7 @@
  * (every line prefixed "absmax_"). Each block starts with a label line, "# minmax ..." or
  * "# absmax ...". Output is one line per quantity, `name: v1 v2 ...`, floats as "%.9g" (enough
  * digits to identify a float32 exactly), integers as "%d", bytes as "0x%02x".
- * The Rust test suite (tests/c_programs.rs) compiles this program, runs it and compares its
+ * The Rust test suite (tests/abi_c_programs.rs) compiles this program, runs it and compares its
  * output with a reference made independently with numpy.
  *
  * Build by hand:  cc -std=c99 -I include examples-c/seed_example.c -L <dir> -lquantize

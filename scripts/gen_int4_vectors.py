@@ -21,7 +21,7 @@ What this script does
    against onnx.numpy_helper.from_array (raw_data), onnx.helper.make_tensor (int32_data) and
    onnx.numpy_helper.to_array (unpacking). Group-wise cases are checked against ONNX blocked
    quantization (block_size attribute, axis 0). Any disagreement raises and nothing is written.
-3. Writes tests/data/int4/*.txt (read by tests/golden_int4.rs) and
+3. Writes tests/data/int4/*.txt (read by tests/int4_golden.rs) and
    tests/data/int4/seed_example.txt (for the C seed example test).
 
 Per-tensor file format (tests/data/int4/{seed,ties,special,random_small,random_large,traps}.txt)

@@ -4,20 +4,20 @@
 # pointers, aliasing violations (Stacked Borrows), data races and leaks.
 #
 # Under Miri the crate compiles its SIMD kernels out (cfg(not(miri))), so the scalar reference
-# is what runs; tests/dispatch_init.rs asserts that quantize::kernel_name() is "scalar" there,
+# is what runs; tests/abi_dispatch_init.rs asserts that quantize::kernel_name() is "scalar" there,
 # and this script checks its output says so. The SIMD kernels are covered by
 # scripts/test_sanitizers.sh and scripts/test_valgrind.sh instead.
 #
 # What runs: the unit tests (--lib) and the integration tests that drive the C functions and the
-# core without large data or external processes: ffi_contract, ffi_codebook, blocks_ffi,
-# blocks_errors, codebook_api, golden_int4, threads, dispatch_init. A few tests are skipped
-# because they take minutes under Miri and exercise arithmetic, not memory (listed below with
-# their cost on a 2-core machine); the whole run takes about 6 minutes there.
+# core without large data or external processes: abi_contract, abi_check_order, codebook_abi,
+# blocks_abi, blocks_errors, codebook_api, int4_golden, abi_threads, abi_dispatch_init. A few
+# tests are skipped because they take minutes under Miri and exercise arithmetic, not memory
+# (listed below with their cost on a 2-core machine); the whole run takes about 6 minutes there.
 #
 # Float results under Miri: Miri adds a random extra rounding error to operations Rust does not
 # promise to be exact (libm functions such as log10, and powi). The library itself does not rely
 # on their exact results, except quantize_measure_error's sqnr_db (10*log10); so the tests that
-# compare such a result bit for bit between calls (threads, dispatch_init) and one unit test
+# compare such a result bit for bit between calls (abi_threads, abi_dispatch_init) and one unit test
 # that compares 2.0f32.powi(126) with a constant run with -Zmiri-no-extra-rounding-error, and
 # everything else runs with Miri's default (perturbed) floats.
 #
@@ -71,11 +71,13 @@ step "unit tests (--lib)" "" --lib -- \
 step "unit test $POWI_TEST (exact floats)" "-Zmiri-no-extra-rounding-error" \
     --lib -- --exact "$POWI_TEST"
 
-step "ffi_contract" "" --test ffi_contract
-step "ffi_codebook" "" --test ffi_codebook
+step "abi_contract" "" --test abi_contract
+# the check-order table: under Miri only float32, single faults and the hand-written rows
+step "abi_check_order" "" --test abi_check_order
+step "codebook_abi" "" --test codebook_abi
 # skipped: c_layer_gives_ggml_golden_bytes (~140 s; the same calls as the status tests, on
 # golden data)
-step "blocks_ffi" "" --test blocks_ffi -- --skip c_layer_gives_ggml_golden_bytes
+step "blocks_abi" "" --test blocks_abi -- --skip c_layer_gives_ggml_golden_bytes
 step "blocks_errors" "" --test blocks_errors
 # skipped: absmax_is_the_block_maximum_magnitude_for_every_block_size (~130 s) and
 # zero_blocks_encode_zero_and_decode_to_zero (~55 s): every block size up to 4096, numerics only
@@ -84,11 +86,11 @@ step "codebook_api" "" --test codebook_api -- \
     --skip zero_blocks_encode_zero_and_decode_to_zero
 # reads tests/data at run time: needs the file system. Skipped: golden_random_* (10+ minutes),
 # golden_groups (~45 s) and checker_detects_corrupted_goldens (tests the test's own checker)
-step "golden_int4" "-Zmiri-disable-isolation" --test golden_int4 -- \
+step "int4_golden" "-Zmiri-disable-isolation" --test int4_golden -- \
     --skip golden_random --skip golden_groups --skip checker_detects_corrupted_goldens
 # many threads, small inputs: Miri's data-race detector watches every C function
-step "threads" "-Zmiri-no-extra-rounding-error" --test threads
-step "dispatch_init" "-Zmiri-no-extra-rounding-error" --test dispatch_init -- --nocapture
+step "abi_threads" "-Zmiri-no-extra-rounding-error" --test abi_threads
+step "abi_dispatch_init" "-Zmiri-no-extra-rounding-error" --test abi_dispatch_init -- --nocapture
 grep -q '^kernel: scalar;' <<<"$LAST_OUTPUT" ||
     grep -q 'kernel: scalar digest' <<<"$LAST_OUTPUT" ||
     die "quantize::kernel_name() is not \"scalar\" under Miri"

@@ -12,7 +12,7 @@
 #   - the library's unit tests (the kernel tests compare every level, NEON included, with the
 #     scalar reference bit for bit; kernels::aarch64 tests check NEON is the level in use);
 #   - every integration test in tests/ except those that compile C programs or generate the
-#     header (c_programs, c_header, header): they need a C toolchain and programs run for the
+#     header (abi_c_programs, abi_header_c, abi_header): they need a C toolchain and programs run for the
 #     target, which this script does not set up; the x86-64 suite runs them.
 # Before the tests, clippy with -D warnings for the target (code x86-64's clippy never sees).
 # Then it checks that the NEON kernel functions (neon, neon_blocks, neon_iq4nl, neon_codebook)
@@ -70,7 +70,7 @@ say "cargo clippy --target $TARGET --all-targets -- -D warnings"
 cargo clippy --quiet --target "$TARGET" --all-targets -- -D warnings || die "clippy for $TARGET"
 
 # --- tests -----------------------------------------------------------------------------------
-skipped=(c_programs c_header header)
+skipped=(abi_c_programs abi_header_c abi_header)
 test_args=(--lib)
 for f in tests/*.rs; do
     name=$(basename "$f" .rs)

@@ -3,8 +3,8 @@
 # README.md says: C programs through `pkg-config --cflags --libs quantize` (shared) and
 # `pkg-config --static --cflags --libs quantize` (static: must not need libquantize.so), a C++17
 # program, the SONAME and the symlinks. Builds scripts/install_smoke.{c,cpp}, every
-# examples-c/*.c (shared and static) and examples-c/*.cpp, and the C and C++ recipes of
-# README.md.
+# examples-c/*.c and tests/c/*.c (shared and static) and examples-c/*.cpp, and the C and C++
+# recipes of README.md.
 #
 # Needs: cargo, make, cc, c++, pkg-config, readelf (binutils). Respects CARGO_TARGET_DIR.
 # Usage: scripts/test_install.sh
@@ -63,7 +63,7 @@ echo "static: $(pkg-config --static --cflags --libs quantize)"
 # The programs: ours, the examples, and the recipes of README.md.
 mkdir -p "$WORK/src" "$WORK/bin"
 C_PROGRAMS=("$ROOT/scripts/install_smoke.c")
-for f in "$ROOT"/examples-c/*.c; do
+for f in "$ROOT"/examples-c/*.c "$ROOT"/tests/c/*.c; do
     [[ -e "$f" ]] && C_PROGRAMS+=("$f")
 done
 awk '/^```c$/{on=1; next} /^```$/{on=0} on' README.md > "$WORK/src/using_md.c"
@@ -83,6 +83,7 @@ for src in "${C_PROGRAMS[@]}"; do
     std=(-std=c99 -Wpedantic)
     libm=(-lm)
     [[ "$src" == "$ROOT"/examples-c/* ]] && std=(-I"$ROOT/examples-c")  # their own standard
+    [[ "$src" == "$ROOT"/tests/c/* ]] && std=(-I"$ROOT/tests/c")
     [[ "$name" == using_md ]] && libm=()  # exactly the documented command (plus warnings)
 
     step "C, shared: $name"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the C programs of examples-c/ (seed_example.c, roundtrip.c, errors.c) under
+# Runs the C programs of examples-c/ (seed_example.c, roundtrip.c) and tests/c/errors.c under
 # AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer, built by gcc with
 #   -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 # and linked against
@@ -101,6 +101,10 @@ expect_report c-signed-overflow "runtime error: signed integer overflow" "$OUT/p
 
 # ---- building and running the examples ----------------------------------------------------------
 PROGRAMS=(seed_example roundtrip errors)
+# program_source NAME: where a program of PROGRAMS lives (examples for readers, or test suites).
+program_source() {
+    if [ -e "$ROOT/tests/c/$1.c" ]; then echo "$ROOT/tests/c/$1.c"; else echo "$ROOT/examples-c/$1.c"; fi
+}
 LEVELS=(scalar)
 case "$(uname -m)" in
 x86_64)
@@ -109,13 +113,13 @@ x86_64)
 esac
 LEVELS+=(default)
 
-# build_programs TAG LINK_ARGS...: the three examples, instrumented, linked with LINK_ARGS.
+# build_programs TAG LINK_ARGS...: the three programs, instrumented, linked with LINK_ARGS.
 build_programs() {
     local tag=$1
     shift
     local p
     for p in "${PROGRAMS[@]}"; do
-        "$CC" "${C_FLAGS[@]}" "${SAN_FLAGS[@]}" "$ROOT/examples-c/$p.c" "$@" -o "$OUT/$p-$tag"
+        "$CC" "${C_FLAGS[@]}" "${SAN_FLAGS[@]}" "$(program_source "$p")" "$@" -o "$OUT/$p-$tag"
         # the sanitizer runtime is really linked in
         # (grep -q on a pipe would make the writer fail with SIGPIPE under pipefail)
         if ! grep -q libasan <<<"$(ldd "$OUT/$p-$tag")"; then

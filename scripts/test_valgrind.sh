@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the C programs of examples-c/ (seed_example.c, roundtrip.c, errors.c), built without
+# Runs the C programs of examples-c/ (seed_example.c, roundtrip.c) and tests/c/errors.c, built without
 # sanitizers, under Valgrind's memcheck:
 #   valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
 # against the static and the shared library (release profile, as shipped, with debug info), at
@@ -30,6 +30,10 @@ C_FLAGS=(-std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -g -I "$ROOT/include")
 PROOF_FLAGS=(-std=c99 -O2 -g)
 STATIC_LIBS=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
 PROGRAMS=(seed_example roundtrip errors)
+# program_source NAME: where a program of PROGRAMS lives (examples for readers, or test suites).
+program_source() {
+    if [ -e "$ROOT/tests/c/$1.c" ]; then echo "$ROOT/tests/c/$1.c"; else echo "$ROOT/examples-c/$1.c"; fi
+}
 
 # proof that memcheck is live: a read one past a heap block must fail the run
 cat >"$OUT/proof_heap_overflow.c" <<'EOF'
@@ -62,9 +66,9 @@ LIB_DIR=$CARGO_TARGET_DIR/release
 SO_DIR=$OUT/shared-lib
 shared_lib_dir "$LIB_DIR/libquantize.so" "$SO_DIR"
 for p in "${PROGRAMS[@]}"; do
-    "$CC" "${C_FLAGS[@]}" "$ROOT/examples-c/$p.c" "$LIB_DIR/libquantize.a" "${STATIC_LIBS[@]}" \
+    "$CC" "${C_FLAGS[@]}" "$(program_source "$p")" "$LIB_DIR/libquantize.a" "${STATIC_LIBS[@]}" \
         -o "$OUT/$p-static"
-    "$CC" "${C_FLAGS[@]}" "$ROOT/examples-c/$p.c" -L "$SO_DIR" -Wl,-rpath,"$SO_DIR" -lquantize \
+    "$CC" "${C_FLAGS[@]}" "$(program_source "$p")" -L "$SO_DIR" -Wl,-rpath,"$SO_DIR" -lquantize \
         -lm -o "$OUT/$p-shared"
 done
 grep -q "$SO_DIR/libquantize.so" <<<"$(ldd "$OUT/errors-shared")" || die "errors-shared does not load $SO_DIR/libquantize.so*"

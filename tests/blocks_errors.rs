@@ -1,20 +1,23 @@
 //! Every status the block functions can return, the order of the checks, and what is (not)
 //! written on error (docs/contract.md §3.5, §4.7).
 
+mod common;
+
+use common::sentinel;
 use quantize::formats::{
     blocks_len, dequantize_blocks, dequantize_blocks_uninit, quantize_blocks,
     quantize_blocks_uninit, BlockFormat,
 };
 use quantize::Error;
 
-const SENTINEL: u8 = 0xA5;
+const SENTINEL: u8 = sentinel::BYTE;
 
 /// 2^e for a normal binary32, from its bits (exact; no libm, which Miri perturbs).
 fn pow2(e: i32) -> f32 {
     f32::from_bits(((127 + e) as u32) << 23)
 }
 /// A NaN bit pattern no dequantizer produces: marks floats that must stay untouched.
-const SENTINEL_F32: u32 = 0x7fc0_1234;
+const SENTINEL_F32: u32 = sentinel::F32_NAN_BITS;
 
 /// n values of a smooth, finite, non-zero signal (amplitude about 3).
 fn signal(n: usize) -> Vec<f32> {

@@ -2,26 +2,17 @@
 //! scripts/gen_gguf_vectors.py, listed in tests/data/gguf/manifest.txt) against ours:
 //! quantization byte for byte (Q4_0, Q4_1, MXFP4), dequantization bit for bit (all four).
 
-use std::path::PathBuf;
+mod common;
 
+use common::golden;
 use quantize::formats::{dequantize_blocks, quantize_blocks, BlockFormat};
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/gguf")
-}
-
 fn read(name: &str) -> Vec<u8> {
-    let path = data_dir().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    golden::read("gguf", name)
 }
 
 fn read_f32(name: &str) -> Vec<f32> {
-    let bytes = read(name);
-    assert_eq!(bytes.len() % 4, 0, "{name}: not whole float32 values");
-    bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+    golden::read_f32("gguf", name)
 }
 
 fn format_named(name: &str) -> BlockFormat {

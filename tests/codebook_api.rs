@@ -1,5 +1,9 @@
 //! NF4 / FP4 codebooks: parameters, lengths, statuses, check order and what is (not) written.
 
+mod common;
+
+use common::golden::bits;
+use common::sentinel;
 use std::mem::MaybeUninit;
 
 use quantize::codebook::{
@@ -8,8 +12,8 @@ use quantize::codebook::{
 };
 use quantize::Error;
 
-const CODE_SENTINEL: u8 = 0xA5;
-const F32_SENTINEL: f32 = -12345.5;
+const CODE_SENTINEL: u8 = sentinel::BYTE;
+const F32_SENTINEL: f32 = sentinel::F32;
 const LIMIT: f32 = 8.507_059e37; // 2^126
 
 /// Deterministic test data (xorshift), values in about [-scale, scale].
@@ -31,10 +35,6 @@ fn quantize(cb: Codebook, src: &[f32], bs: usize) -> (Vec<u8>, Vec<f32>) {
     let mut absmax = vec![F32_SENTINEL; src.len().div_ceil(bs)];
     quantize_codebook(cb, src, bs, &mut codes, &mut absmax).expect("valid input");
     (codes, absmax)
-}
-
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| x.to_bits()).collect()
 }
 
 #[test]

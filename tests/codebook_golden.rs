@@ -1,35 +1,19 @@
 //! NF4 / FP4 codebooks against golden vectors from onnxruntime's port of bitsandbytes'
 //! quantizer (tests/data/bnb, made by scripts/gen_bnb_vectors.py).
 
+mod common;
+
+use common::golden::{bits, f32s};
 use std::collections::BTreeSet;
-use std::fs;
 use std::mem::MaybeUninit;
-use std::path::PathBuf;
 
 use quantize::codebook::{
     dequantize_codebook, dequantize_codebook_uninit, quantize_codebook, quantize_codebook_uninit,
     Codebook,
 };
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/bnb")
-}
-
 fn read(name: &str) -> Vec<u8> {
-    let path = data_dir().join(name);
-    fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn f32s(bytes: &[u8]) -> Vec<f32> {
-    assert_eq!(bytes.len() % 4, 0);
-    bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
-
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| x.to_bits()).collect()
+    common::golden::read("bnb", name)
 }
 
 struct Vector {

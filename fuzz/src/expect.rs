@@ -3,9 +3,18 @@
 //!
 //! 1. invalid parameters; 2. NULL pointers; 3. alignment; 4. LENGTH, then BUFFER_TOO_SMALL;
 //! 5. overlap; 6. empty input; 7. the data (decided by each family).
+//!
+//! The order itself is the table the integration tests use (`tests/common/check_order.rs`,
+//! compiled here as [`check_order`]): [`Call::argument_status`] walks it, and this file says
+//! only what makes each phase fail.
 
 use crate::mem::{Mem, Region};
 use crate::status::*;
+
+/// The contract's check order, shared with the integration tests.
+#[path = "../../tests/common/check_order.rs"]
+pub mod check_order;
+use check_order::{Phase, CHECK_ORDER};
 
 /// One buffer argument as the contract sees it.
 #[derive(Clone, Copy, Debug)]
@@ -71,40 +80,41 @@ pub struct Call<'a> {
 impl Call<'_> {
     /// The status of the first failing phase among 1-6, or `None` when the data decides.
     pub fn argument_status(&self) -> Option<i32> {
-        if self.invalid_params {
-            return Some(INVALID_ARGUMENT);
-        }
-        if self
-            .args
-            .iter()
-            .any(|a| a.addr == 0 && (a.required || a.stated != 0))
-        {
-            return Some(NULL_POINTER);
-        }
-        if self.args.iter().any(|a| !a.addr.is_multiple_of(a.align)) {
-            return Some(MISALIGNED);
-        }
-        if self.bad_length {
-            return Some(LENGTH);
-        }
-        if self.args.iter().any(|a| a.stated < a.need) {
-            return Some(BUFFER_TOO_SMALL);
-        }
-        for (i, a) in self.args.iter().enumerate() {
-            for b in &self.args[i + 1..] {
-                let (ra, rb) = (a.region(), b.region());
-                // An empty region (n needs nothing of the buffer) shares no byte (§4.5).
-                let empty = ra.0 == ra.1 || rb.0 == rb.1;
-                let shared = !empty && ra.0 < rb.1 && rb.0 < ra.1;
-                if shared && (a.written || b.written) {
-                    return Some(OVERLAP);
-                }
+        for (phase, status) in CHECK_ORDER {
+            if self.fails(phase) {
+                return Some(match phase {
+                    Phase::EmptyInput if self.empty_is_error => EMPTY_INPUT,
+                    Phase::EmptyInput => OK,
+                    _ => status.expect("an argument phase has one status"),
+                });
             }
         }
-        if self.empty {
-            return Some(if self.empty_is_error { EMPTY_INPUT } else { OK });
-        }
         None
+    }
+
+    /// Whether the call fails `phase` (never [`Phase::Data`]: the families decide that).
+    fn fails(&self, phase: Phase) -> bool {
+        match phase {
+            Phase::InvalidArgument => self.invalid_params,
+            Phase::NullPointer => self
+                .args
+                .iter()
+                .any(|a| a.addr == 0 && (a.required || a.stated != 0)),
+            Phase::Misaligned => self.args.iter().any(|a| !a.addr.is_multiple_of(a.align)),
+            Phase::Length => self.bad_length,
+            Phase::BufferTooSmall => self.args.iter().any(|a| a.stated < a.need),
+            Phase::Overlap => self.args.iter().enumerate().any(|(i, a)| {
+                self.args[i + 1..].iter().any(|b| {
+                    let (ra, rb) = (a.region(), b.region());
+                    // An empty region (n needs nothing of the buffer) shares no byte (§4.5).
+                    let empty = ra.0 == ra.1 || rb.0 == rb.1;
+                    let shared = !empty && ra.0 < rb.1 && rb.0 < ra.1;
+                    shared && (a.written || b.written)
+                })
+            }),
+            Phase::EmptyInput => self.empty,
+            Phase::Data => false,
+        }
     }
 }
 
@@ -125,4 +135,27 @@ pub fn first_bad_int4(x: &[f32]) -> Option<(usize, i32)> {
 /// Whether an int4 code is valid.
 pub fn code_ok(q: i8) -> bool {
     (-8..=7).contains(&q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shared table's statuses are the contract's numbers, as `crate::status` writes them.
+    #[test]
+    fn shared_order_has_the_contract_statuses() {
+        let want = [
+            (Phase::InvalidArgument, INVALID_ARGUMENT),
+            (Phase::NullPointer, NULL_POINTER),
+            (Phase::Misaligned, MISALIGNED),
+            (Phase::Length, LENGTH),
+            (Phase::BufferTooSmall, BUFFER_TOO_SMALL),
+            (Phase::Overlap, OVERLAP),
+        ];
+        for (i, (phase, status)) in want.into_iter().enumerate() {
+            assert_eq!(CHECK_ORDER[i], (phase, Some(status)));
+        }
+        assert_eq!(check_order::EMPTY_INPUT, EMPTY_INPUT);
+        assert_eq!(check_order::OK, OK);
+    }
 }

@@ -222,7 +222,7 @@ mod tests {
     #[test]
     #[cfg_attr(
         miri,
-        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+        ignore = "reads the golden files (Miri runs isolated); tests/blocks_golden.rs too"
     )]
     fn golden_quantize_matches_ggml_bytes() {
         let cases = cases();
@@ -251,7 +251,7 @@ mod tests {
     #[test]
     #[cfg_attr(
         miri,
-        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+        ignore = "reads the golden files (Miri runs isolated); tests/blocks_golden.rs too"
     )]
     fn golden_dequantize_matches_ggml_floats() {
         for (case, n) in cases() {

@@ -230,7 +230,7 @@ mod tests {
     #[test]
     #[cfg_attr(
         miri,
-        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+        ignore = "reads the golden files (Miri runs isolated); tests/blocks_golden.rs too"
     )]
     fn golden_quantize_matches_ggml_bytes_or_rejects_clipped_blocks() {
         let cases = cases();
@@ -276,7 +276,7 @@ mod tests {
     #[test]
     #[cfg_attr(
         miri,
-        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+        ignore = "reads the golden files (Miri runs isolated); tests/blocks_golden.rs too"
     )]
     fn golden_dequantize_matches_ggml_floats() {
         for (case, n) in cases() {

@@ -385,7 +385,7 @@ mod tests {
     #[test]
     #[cfg_attr(
         miri,
-        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+        ignore = "reads the golden files (Miri runs isolated); tests/blocks_golden.rs too"
     )]
     fn golden_cases_are_there() {
         let cases = q4_k_cases();
@@ -397,7 +397,7 @@ mod tests {
     #[test]
     #[cfg_attr(
         miri,
-        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+        ignore = "reads the golden files (Miri runs isolated); tests/blocks_golden.rs too"
     )]
     fn quantize_equals_ggml_bytes() {
         let mut failures = Vec::new();
@@ -437,7 +437,7 @@ mod tests {
     #[test]
     #[cfg_attr(
         miri,
-        ignore = "reads the golden files (Miri runs isolated); tests/golden_blocks.rs too"
+        ignore = "reads the golden files (Miri runs isolated); tests/blocks_golden.rs too"
     )]
     fn dequantize_equals_ggml_floats() {
         let mut failures = Vec::new();

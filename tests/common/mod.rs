@@ -1,6 +1,21 @@
-//! Shared helpers for the tests that compile C and C++ programs against the built library
-//! (`tests/c_programs.rs`, `tests/c_header.rs`): locating `libquantize.a` and the shared
-//! library, finding the C/C++ compiler through the `cc` crate, compiling, linking and running.
+//! The support module of the integration tests (`mod common;` in each file that uses it).
+//! Files are named `<family>_<aspect>.rs` (`int4_`, `groups_`, `blocks_`, `codebook_`, `stats_`,
+//! `abi_`; `tests/README.md` lists them).
+//!
+//! - this file: the built libraries, the C/C++ compiler, compiling, linking and running the C
+//!   programs of `examples-c/` and `tests/c/` (`tests/abi_c_programs.rs`,
+//!   `tests/abi_header_c.rs`);
+//! - [`alloc`]: the counting global allocator (`tests/abi_threads.rs`,
+//!   `tests/abi_dispatch_init.rs`);
+//! - [`golden`]: paths and loaders for `tests/data/` (raw bytes, float32 files, ggml's cases.json);
+//! - [`sentinel`]: sentinel values and misaligned pointers;
+//! - [`check_order`]: the contract's check order (docs/contract.md §4.6), written once; the fuzz
+//!   crate's oracle (`fuzz/src/expect.rs`) compiles the same file;
+//! - [`order`]: the check-order cases of every fallible C function, as data
+//!   (`tests/abi_check_order.rs` runs them against the C ABI and the Rust API).
+//!
+//! C programs: locating `libquantize.a` and the shared library, finding the C/C++ compiler
+//! through the `cc` crate, compiling, linking and running.
 //!
 //! Where the libraries come from: `cargo test` compiles the library target once, with all its
 //! crate types (`rlib`, `staticlib`, `cdylib`), into `target/[<triple>/]<profile>/deps/`, and
@@ -13,6 +28,12 @@
 //! directory and takes the files cargo reports. `QUANTIZE_TEST_REBUILD_LIB=1` forces that path.
 
 #![allow(dead_code)]
+
+pub mod alloc;
+pub mod check_order;
+pub mod golden;
+pub mod order;
+pub mod sentinel;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -42,6 +63,11 @@ pub fn header_path() -> PathBuf {
 /// A C or C++ source under `examples-c/`.
 pub fn example_source(file: &str) -> PathBuf {
     manifest_dir().join("examples-c").join(file)
+}
+
+/// A C test program under `tests/c/`.
+pub fn c_test_source(file: &str) -> PathBuf {
+    manifest_dir().join("tests").join("c").join(file)
 }
 
 /// Where cargo put this test executable.

@@ -8,9 +8,10 @@
 //! the race again in fresh child processes, once per `QUANTIZE_MAX_ISA` value, and checks that
 //! every SIMD level produces the same bytes as the scalar reference.
 
+mod common;
+
+use common::alloc::{bytes as counters, ffi, CountingAllocator};
 use quantize::ffi::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ffi::CStr;
 use std::sync::Barrier;
@@ -27,62 +28,10 @@ const N: usize = if cfg!(miri) {
 const CHILD_VAR: &str = "QUANTIZE_DISPATCH_INIT_CHILD";
 
 // ---------------------------------------------------------------------------------------------
-// Allocation counting inside library calls, per thread (bytes allocated and freed).
-
-struct CountingAllocator;
-
-thread_local! {
-    static INSIDE_FFI: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATED: Cell<usize> = const { Cell::new(0) };
-    static FREED: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(counter: &'static std::thread::LocalKey<Cell<usize>>, bytes: usize) {
-    if INSIDE_FFI.try_with(Cell::get).unwrap_or(false) {
-        let _ = counter.try_with(|c| c.set(c.get() + bytes));
-    }
-}
-
-// SAFETY: every method forwards to the system allocator unchanged; counting touches only
-// const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(&ALLOCATED, layout.size());
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(&ALLOCATED, layout.size());
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(&FREED, layout.size());
-        note(&ALLOCATED, new_size);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note(&FREED, layout.size());
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+// Allocation counting inside library calls, per thread (tests/common/alloc.rs).
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-fn ffi<R>(call: impl FnOnce() -> R) -> R {
-    INSIDE_FFI.with(|c| c.set(true));
-    let r = call();
-    INSIDE_FFI.with(|c| c.set(false));
-    r
-}
-
-/// (allocated, freed) bytes inside library calls on this thread so far.
-fn counters() -> (usize, usize) {
-    (ALLOCATED.with(Cell::get), FREED.with(Cell::get))
-}
 
 // ---------------------------------------------------------------------------------------------
 // The calls: every function that goes through the kernels, and a few that do not.

@@ -1,5 +1,5 @@
 //! include/quantize.h must be exactly what cbindgen generates from the source.
-//! To regenerate it: `QUANTIZE_BLESS=1 cargo test --test header`.
+//! To regenerate it: `QUANTIZE_BLESS=1 cargo test --test abi_header`.
 
 use std::path::Path;
 
@@ -26,7 +26,7 @@ fn header_is_up_to_date() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "include/quantize.h is out of date: run `QUANTIZE_BLESS=1 cargo test --test header` \
+        "include/quantize.h is out of date: run `QUANTIZE_BLESS=1 cargo test --test abi_header` \
          and commit the result"
     );
 }

@@ -1,11 +1,11 @@
-//! Compiles the C programs in `examples-c/` with `-std=c99 -Wall -Wextra -Wpedantic -Werror`,
-//! links each against the built static library and against the shared library, runs them and
-//! checks their exit status and output. See `tests/common/mod.rs` for how the libraries and the
+//! Compiles the C programs in `examples-c/` (for readers) and `tests/c/` (test suites) with
+//! `-std=c99 -Wall -Wextra -Wpedantic -Werror`, links each against the built static library and
+//! against the shared library, runs them and checks their exit status and output. See `tests/common/mod.rs` for how the libraries and the
 //! compiler are found.
 
 mod common;
 
-use common::{build, example_source, libraries, require_header, run_ok, Lang, Link};
+use common::{build, c_test_source, example_source, libraries, require_header, run_ok, Lang, Link};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -13,6 +13,12 @@ fn build_example(file: &str, link: Link) -> PathBuf {
     require_header();
     let stem = file.trim_end_matches(".c");
     build(stem, &[example_source(file)], Lang::C99, link, &[])
+}
+
+fn build_c_test(file: &str, link: Link) -> PathBuf {
+    require_header();
+    let stem = file.trim_end_matches(".c");
+    build(stem, &[c_test_source(file)], Lang::C99, link, &[])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,7 +273,7 @@ fn seed_example_linked_dynamically_matches_values_derived_by_hand_from_design_ru
 /// relative 1e-6.
 #[test]
 fn seed_example_output_matches_independent_numpy_reference_file() {
-    let reference = common::manifest_dir().join("tests/data/int4/seed_example.txt");
+    let reference = common::golden::path("int4", "seed_example.txt");
     let text = std::fs::read_to_string(&reference)
         .unwrap_or_else(|e| panic!("{}: {e}", reference.display()));
     let want = parse_named_lines(&text);
@@ -348,7 +354,7 @@ fn roundtrip_linked_dynamically_is_accurate_and_consistent() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// errors.c
+// tests/c/errors.c
 
 fn check_errors_output(stdout: &str) {
     let last = stdout.lines().last().unwrap_or("");
@@ -385,19 +391,19 @@ fn check_errors_output(stdout: &str) {
 
 #[test]
 fn errors_linked_statically_provokes_every_status_in_design_check_order_without_writing_outputs() {
-    let exe = build_example("errors.c", Link::Static);
+    let exe = build_c_test("errors.c", Link::Static);
     check_errors_output(&run_ok(&exe, &[]));
 }
 
 #[test]
 fn errors_linked_dynamically_provokes_every_status_in_design_check_order_without_writing_outputs() {
-    let exe = build_example("errors.c", Link::Shared);
+    let exe = build_c_test("errors.c", Link::Shared);
     check_errors_output(&run_ok(&exe, &[]));
 }
 
 #[test]
 fn errors_reports_scalar_kernel_when_max_isa_is_lowered_to_scalar() {
-    let exe = build_example("errors.c", Link::Static);
+    let exe = build_c_test("errors.c", Link::Static);
     let stdout = run_ok(&exe, &[("QUANTIZE_MAX_ISA", "scalar")]);
     check_errors_output(&stdout);
     assert!(
@@ -409,6 +415,67 @@ fn errors_reports_scalar_kernel_when_max_isa_is_lowered_to_scalar() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// error_handling.c
+
+/// The reader's error example prints the NULL_POINTER status and its message, then the
+/// successful call's message, scale and zero point: the library's own strings and values.
+fn check_error_handling_output(stdout: &str) {
+    let message = |s: i32| {
+        // SAFETY: quantize_status_message returns a static NUL-terminated string.
+        unsafe { std::ffi::CStr::from_ptr(quantize::ffi::quantize_status_message(s)) }
+            .to_str()
+            .expect("UTF-8 message")
+            .to_string()
+    };
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "unexpected output:\n{stdout}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "quantize_to_int4: {} ({})",
+            message(quantize::ffi::QUANTIZE_ERR_NULL_POINTER),
+            quantize::ffi::QUANTIZE_ERR_NULL_POINTER
+        )
+    );
+    let mut codes = [0i8; 3];
+    let p = quantize::int4::quantize_to_int4(
+        &[0.5, -1.0, 2.0],
+        quantize::int4::ScaleMethod::MinMax,
+        &mut codes,
+    )
+    .expect("the example's input quantizes");
+    let rest = lines[1]
+        .strip_prefix(&format!(
+            "quantize_to_int4: {}, scale ",
+            message(quantize::ffi::QUANTIZE_OK)
+        ))
+        .unwrap_or_else(|| panic!("unexpected second line {:?}", lines[1]));
+    let (scale, zp) = rest
+        .split_once(", zero point ")
+        .unwrap_or_else(|| panic!("unexpected second line {:?}", lines[1]));
+    let scale: f64 = scale.parse().expect("scale");
+    // %g prints 6 significant digits
+    assert!(
+        (scale - f64::from(p.scale)).abs() <= 1e-6 * f64::from(p.scale).abs(),
+        "scale {scale} != {}",
+        p.scale
+    );
+    assert_eq!(zp.parse::<i8>().expect("zero point"), p.zero_point);
+}
+
+#[test]
+fn error_handling_example_prints_the_status_messages_linked_statically() {
+    let exe = build_example("error_handling.c", Link::Static);
+    check_error_handling_output(&run_ok(&exe, &[]));
+}
+
+#[test]
+fn error_handling_example_prints_the_status_messages_linked_dynamically() {
+    let exe = build_example("error_handling.c", Link::Shared);
+    check_error_handling_output(&run_ok(&exe, &[]));
 }
 
 #[test]

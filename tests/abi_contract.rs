@@ -1,18 +1,21 @@
 //! The C ABI's boundary rules (docs/contract.md §4), called the way C calls them: every status
-//! code, the check order, and what is (not) written.
+//! code, the check order, and what is (not) written, for the int4, packing, group and stats
+//! functions. The check order of every C function, in pairs of failing phases and every float
+//! type, is the table of `tests/abi_check_order.rs`.
 
+mod common;
+
+use common::sentinel;
 use quantize::ffi::*;
 use quantize::stats::ErrorStats;
 use std::ptr::{null, null_mut};
 
-const SENTINEL_F: f32 = -12345.5;
-const SENTINEL_B: u8 = 0xA5;
+const SENTINEL_F: f32 = sentinel::F32;
+const SENTINEL_B: u8 = sentinel::BYTE;
 
 /// A float pointer that is not 4-byte aligned, inside `buf`.
 fn misaligned(buf: &mut [u8]) -> *mut f32 {
-    let p = buf.as_mut_ptr();
-    let off = if (p as usize).is_multiple_of(4) { 1 } else { 0 };
-    p.wrapping_add(off).cast()
+    sentinel::misaligned(buf.as_mut_ptr(), 4)
 }
 
 #[test]

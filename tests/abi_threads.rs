@@ -6,70 +6,19 @@
 //! Under Miri (scripts/miri.sh) the inputs are small, so Miri's data-race detector checks the
 //! same calls.
 
+mod common;
+
+use common::alloc::{allocations as ffi_allocations, ffi, CountingAllocator};
 use quantize::ffi::*;
 use quantize::stats::ErrorStats;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::ffi::{c_char, CStr};
 use std::sync::Barrier;
 
 // ---------------------------------------------------------------------------------------------
-// Allocation counting: only inside `ffi(...)`, only on the calling thread.
-
-struct CountingAllocator;
-
-thread_local! {
-    static INSIDE_FFI: Cell<bool> = const { Cell::new(false) };
-    static FFI_ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note_allocation() {
-    // try_with: the allocator also runs while thread-locals are being torn down.
-    let inside = INSIDE_FFI.try_with(Cell::get).unwrap_or(false);
-    if inside {
-        let _ = FFI_ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-    }
-}
-
-// SAFETY: every method forwards to the system allocator unchanged; counting touches only
-// const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+// Allocation counting: only inside `ffi(...)`, only on the calling thread (tests/common/alloc.rs).
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Runs one call into the library, counting the allocations it makes on this thread.
-fn ffi<R>(call: impl FnOnce() -> R) -> R {
-    INSIDE_FFI.with(|c| c.set(true));
-    let r = call();
-    INSIDE_FFI.with(|c| c.set(false));
-    r
-}
-
-/// Allocations made inside `ffi(...)` on this thread so far.
-fn ffi_allocations() -> usize {
-    FFI_ALLOCATIONS.with(Cell::get)
-}
 
 // ---------------------------------------------------------------------------------------------
 // Inputs and the record of one round.
@@ -79,7 +28,7 @@ const N: usize = if cfg!(miri) { 2 * 32 + 3 } else { 30_011 };
 const THREADS: usize = if cfg!(miri) { 3 } else { 8 };
 const ROUNDS: usize = if cfg!(miri) { 1 } else { 2 };
 
-const SENTINEL: u8 = 0xA5;
+const SENTINEL: u8 = common::sentinel::BYTE;
 
 const FORMATS: [(quantize_block_format, &str); 4] = [
     (QUANTIZE_FORMAT_Q4_0, "q4_0"),

@@ -1,5 +1,8 @@
 //! Invariants of the int4 API on random inputs (docs/contract.md §2).
 
+mod common;
+
+use common::golden::bits;
 use proptest::prelude::*;
 use quantize::groups::{dequantize_int4_groups, group_count, quantize_int4_groups};
 use quantize::int4::*;
@@ -129,10 +132,6 @@ proptest! {
         unpack_int8_to_int4(&packed, &mut back).unwrap();
         prop_assert_eq!(back, q);
     }
-}
-
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| x.to_bits()).collect()
 }
 
 #[test]

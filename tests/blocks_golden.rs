@@ -1,47 +1,22 @@
 //! ggml's own output (tests/data/ggml, made by ggml's C code: see its README.md) against ours:
 //! quantization byte for byte, dequantization bit for bit, every case, every format.
 
-use std::path::PathBuf;
+mod common;
 
+use common::golden;
 use quantize::formats::{blocks_len, dequantize_blocks, quantize_blocks, BlockFormat};
 use quantize::Error;
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ggml")
-}
-
 fn read(name: &str) -> Vec<u8> {
-    let path = data_dir().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    golden::read("ggml", name)
 }
 
 fn read_f32(name: &str) -> Vec<f32> {
-    let bytes = read(name);
-    assert_eq!(bytes.len() % 4, 0, "{name}: not whole float32 values");
-    bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+    golden::read_f32("ggml", name)
 }
 
-/// The cases of cases.json: name, element count and the formats ggml wrote for it (those whose
-/// block size divides the count): `{"name": {"elements": N, "formats": ["q4_0", ...]}, ...}`.
 fn cases() -> Vec<(String, usize, Vec<String>)> {
-    let text = String::from_utf8(read("cases.json")).expect("cases.json is UTF-8");
-    let json: serde_json::Value = serde_json::from_str(&text).expect("cases.json parses");
-    let obj = json.as_object().expect("cases.json is an object");
-    obj.iter()
-        .map(|(name, case)| {
-            let n = case["elements"].as_u64().expect("elements") as usize;
-            let formats = case["formats"]
-                .as_array()
-                .expect("formats")
-                .iter()
-                .map(|f| f.as_str().expect("format name").to_string())
-                .collect();
-            (name.clone(), n, formats)
-        })
-        .collect()
+    golden::ggml_cases()
 }
 
 /// The formats of this library that ggml wrote for a case.

@@ -20,6 +20,10 @@
 //! Floats are 8-hex-digit `u32` bit patterns; codes and zero points signed decimal;
 //! `packed_hex` is 2 hex digits per byte, byte 0 first.
 
+mod common;
+
+use common::golden::bits as f32_bits;
+use common::sentinel;
 use quantize::groups::{dequantize_int4_groups, group_count, quantize_int4_groups};
 use quantize::int4::{
     dequantize_from_int4, dequantize_from_int4_packed, quantize_to_int4, quantize_to_int4_packed,
@@ -30,9 +34,9 @@ use std::path::PathBuf;
 
 /// Bytes past what n needs must never be written: outputs get this many extra sentinel slots.
 const SLACK: usize = 3;
-const SENTINEL_U8: u8 = 0xA5;
-const SENTINEL_I8: i8 = 0x5A; // 90: not a valid code
-const SENTINEL_F32_BITS: u32 = 0x7FC0_DEAD; // a NaN no dequantization produces
+const SENTINEL_U8: u8 = sentinel::BYTE;
+const SENTINEL_I8: i8 = sentinel::I8; // 90: not a valid code
+const SENTINEL_F32_BITS: u32 = sentinel::F32_NAN_BITS; // a NaN no dequantization produces
 
 /// At most this many failure messages are kept per file (the count is always reported).
 const MAX_REPORTED: usize = 40;
@@ -66,11 +70,7 @@ struct GroupCase {
 // ------------------------------------------------------------------------------------------
 
 fn data_path(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("data")
-        .join("int4")
-        .join(file)
+    common::golden::path("int4", file)
 }
 
 /// The non-comment, non-blank lines of a data file, with their 1-based line numbers.
@@ -221,10 +221,6 @@ fn parse_groups(file: &str) -> Vec<GroupCase> {
 // ------------------------------------------------------------------------------------------
 // Checks
 // ------------------------------------------------------------------------------------------
-
-fn f32_bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|f| f.to_bits()).collect()
-}
 
 /// The first index where two sequences differ, for readable failure messages.
 fn first_diff<T: PartialEq + std::fmt::Debug>(got: &[T], want: &[T]) -> String {
