@@ -230,8 +230,10 @@ pub(crate) fn widen<'b>(
 }
 
 /// Calls `f(start, values)` for consecutive pieces of `src` of `step` values (the last one may
-/// be shorter), in order, stopping at the first error. Float32 pieces are the caller's memory;
-/// half-precision ones are widened into a stack buffer. `step` is at most [`CHUNK`].
+/// be shorter), in order, stopping at the first error; half-precision pieces are widened into a
+/// stack buffer. Float32 input needs no widening and is handed over whole, as one piece (so the
+/// float32 functions are these same loops at no cost): callers accept any piece length that is
+/// a multiple of `step`. `step` is at most [`CHUNK`].
 pub(crate) fn for_each_chunk(
     k: &Kernels,
     src: Floats<'_>,
@@ -241,10 +243,7 @@ pub(crate) fn for_each_chunk(
     debug_assert!(step > 0 && step <= CHUNK);
     let n = src.len();
     if let Floats::F32(s) = src {
-        for (i, x) in s.chunks(step).enumerate() {
-            f(i * step, x)?;
-        }
-        return Ok(());
+        return if s.is_empty() { Ok(()) } else { f(0, s) };
     }
     let mut buf = [MaybeUninit::<f32>::uninit(); CHUNK];
     let mut start = 0;
@@ -259,9 +258,10 @@ pub(crate) fn for_each_chunk(
 }
 
 /// Calls `f(start, out)` for consecutive pieces of `dst` of `step` values (the last one may be
-/// shorter), in order; `f` must initialise all of `out`. Float32 pieces are the caller's memory;
-/// for half precision `f` fills a stack buffer that is then rounded into `dst`, only once `f`
-/// has succeeded (on an error, that piece of `dst` is not written). `step` is at most [`CHUNK`].
+/// shorter), in order; `f` must initialise all of `out`. For half precision `f` fills a stack
+/// buffer that is then rounded into `dst`, only once `f` has succeeded (on an error, that piece
+/// of `dst` is not written). Float32 output is the caller's memory, handed over whole as one
+/// piece (see [`for_each_chunk`]). `step` is at most [`CHUNK`].
 pub(crate) fn for_each_chunk_into(
     k: &Kernels,
     mut dst: FloatsUninit<'_>,
@@ -271,10 +271,7 @@ pub(crate) fn for_each_chunk_into(
     debug_assert!(step > 0 && step <= CHUNK);
     let n = dst.len();
     if let FloatsUninit::F32(d) = dst {
-        for (i, out) in d.chunks_mut(step).enumerate() {
-            f(i * step, out)?;
-        }
-        return Ok(());
+        return if d.is_empty() { Ok(()) } else { f(0, d) };
     }
     let mut buf = [MaybeUninit::<f32>::uninit(); CHUNK];
     let mut start = 0;

@@ -82,25 +82,13 @@ pub fn quantize_int4_groups_uninit(
     scales: &mut [MaybeUninit<f32>],
     zero_points: &mut [MaybeUninit<i8>],
 ) -> Result<()> {
-    let n = src.len();
-    let absmax = method == ScaleMethod::AbsMax;
-    check_group_lengths(
-        n,
-        group_size,
-        codes.len(),
-        scales.len(),
-        zero_points.len(),
-        absmax,
-    )?;
-    let count = group_count(n, group_size);
-    let zero_points_len = if zero_points.is_empty() { 0 } else { count };
-    (kernels::active().blocks.quantize_groups)(
-        src,
+    quantize_int4_groups_from_uninit(
+        Floats::F32(src),
         group_size,
         method,
-        &mut codes[..packed_len(n)],
-        &mut scales[..count],
-        &mut zero_points[..zero_points_len],
+        codes,
+        scales,
+        zero_points,
     )
 }
 
@@ -222,26 +210,8 @@ pub fn dequantize_int4_groups_uninit(
     zero_points: &[i8],
     dst: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    let n = dst.len();
-    check_group_lengths(
-        n,
-        group_size,
-        codes.len(),
-        scales.len(),
-        zero_points.len(),
-        true,
-    )?;
-    (kernels::active().blocks.dequantize_groups)(
-        &codes[..packed_len(n)],
-        group_size,
-        &scales[..group_count(n, group_size)],
-        if zero_points.is_empty() {
-            zero_points
-        } else {
-            &zero_points[..group_count(n, group_size)]
-        },
-        dst,
-    )
+    let dst = FloatsUninit::F32(dst);
+    dequantize_int4_groups_into_uninit(codes, group_size, scales, zero_points, dst)
 }
 
 /// The group loop on top of a per-tensor packed dequantizer (`Kernels::dequantize_packed`, or a
@@ -343,6 +313,11 @@ pub(crate) fn quantize_int4_groups_from_with(
     let codes = &mut codes[..packed_len(n)];
     let scales = &mut scales[..count];
     let zero_points = &mut zero_points[..if with_zero_points { count } else { 0 }];
+    if let Floats::F32(x) = src {
+        // Nothing to widen: the level's group kernel on the caller's memory.
+        let q = k.blocks.quantize_groups;
+        return q(x, group_size, method, codes, scales, zero_points);
+    }
     if group_size <= SMALL_GROUP {
         // An even number of whole groups per chunk: chunks start on group and byte boundaries.
         let step = CHUNK / (2 * group_size) * 2 * group_size;
@@ -460,6 +435,10 @@ pub(crate) fn dequantize_int4_groups_into_with(
     } else {
         &zero_points[..count]
     };
+    if let FloatsUninit::F32(y) = dst {
+        let dq = k.blocks.dequantize_groups;
+        return dq(codes, group_size, scales, zero_points, y);
+    }
     if group_size <= SMALL_GROUP {
         let step = CHUNK / (2 * group_size) * 2 * group_size;
         return for_each_chunk_into(k, dst, step, |start, out| {

@@ -76,15 +76,6 @@ pub(crate) fn params_for(range: Range, method: ScaleMethod) -> Params {
     }
 }
 
-/// Validates `src` (non-empty) and computes its parameters.
-fn analyse(src: &[f32], method: ScaleMethod) -> Result<Params> {
-    if src.is_empty() {
-        return Err(Error::EmptyInput);
-    }
-    let range = (kernels::active().scan)(src)?;
-    Ok(params_for(range, method))
-}
-
 /// Checks a zero point and a scale given for dequantization, in the contract's order.
 pub(crate) fn check_params(p: Params) -> Result<()> {
     if !(-8..=7).contains(&p.zero_point) {
@@ -111,10 +102,7 @@ pub fn quantize_to_int4_uninit(
     method: ScaleMethod,
     dst: &mut [MaybeUninit<i8>],
 ) -> Result<Params> {
-    let dst = dst.get_mut(..src.len()).ok_or(Error::BufferTooSmall)?;
-    let p = analyse(src, method)?;
-    (kernels::active().quantize)(src, p.scale, p.zero_point, dst);
-    Ok(p)
+    quantize_to_int4_from_uninit(Floats::F32(src), method, dst)
 }
 
 /// Dequantizes `src[..n]` into `dst` (n = `dst.len()`): `y = (q - zero_point) * scale`.
@@ -132,17 +120,7 @@ pub fn dequantize_from_int4_uninit(
     params: Params,
     dst: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    let src = src.get(..dst.len()).ok_or(Error::BufferTooSmall)?;
-    if dst.is_empty() {
-        return Ok(()); // n = 0 is success, whatever the scalars (empty comes before data)
-    }
-    check_params(params)?;
-    let k = kernels::active();
-    if (k.find_invalid_code)(src).is_some() {
-        return Err(Error::ValueOutOfRange);
-    }
-    (k.dequantize)(src, params.scale, params.zero_point, dst);
-    Ok(())
+    dequantize_from_int4_into_uninit(src, params, FloatsUninit::F32(dst))
 }
 
 /// Quantizes and packs in one pass: the same bytes as [`quantize_to_int4`] followed by
@@ -157,12 +135,7 @@ pub fn quantize_to_int4_packed_uninit(
     method: ScaleMethod,
     dst: &mut [MaybeUninit<u8>],
 ) -> Result<Params> {
-    let dst = dst
-        .get_mut(..packed_len(src.len()))
-        .ok_or(Error::BufferTooSmall)?;
-    let p = analyse(src, method)?;
-    (kernels::active().quantize_packed)(src, p.scale, p.zero_point, dst);
-    Ok(p)
+    quantize_to_int4_packed_from_uninit(Floats::F32(src), method, dst)
 }
 
 /// Unpacks and dequantizes in one pass (n = `dst.len()`); `src` needs `packed_len(n)` bytes.
@@ -178,15 +151,7 @@ pub fn dequantize_from_int4_packed_uninit(
     params: Params,
     dst: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    let src = src
-        .get(..packed_len(dst.len()))
-        .ok_or(Error::BufferTooSmall)?;
-    if dst.is_empty() {
-        return Ok(()); // n = 0 is success, whatever the scalars (empty comes before data)
-    }
-    check_params(params)?;
-    (kernels::active().dequantize_packed)(src, params.scale, params.zero_point, dst);
-    Ok(())
+    dequantize_from_int4_packed_into_uninit(src, params, FloatsUninit::F32(dst))
 }
 
 /// The validated range of `src` (non-empty), scanned chunk by chunk: the same result as one scan

@@ -32,14 +32,7 @@ pub struct ErrorStats {
 /// Errors: `BufferTooSmall` (`restored` shorter than n), `EmptyInput` (n = 0), `NonFinite` (NaN
 /// or ±Inf in either input).
 pub fn measure_error(original: &[f32], restored: &[f32]) -> Result<ErrorStats> {
-    let restored = restored
-        .get(..original.len())
-        .ok_or(Error::BufferTooSmall)?;
-    if original.is_empty() {
-        return Err(Error::EmptyInput);
-    }
-    let s = (kernels::active().error_sums)(original, restored)?;
-    Ok(stats_of(s, original.len()))
+    measure_error_from(Floats::F32(original), Floats::F32(restored))
 }
 
 /// The statistics from the sums of `n` elements.

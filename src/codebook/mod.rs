@@ -134,14 +134,7 @@ pub fn quantize_codebook_uninit(
     codes: &mut [MaybeUninit<u8>],
     absmax: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    check_block_size(block_size)?;
-    let n = src.len();
-    if codes.len() < codes_len(n) || absmax.len() < absmax_len(n, block_size) {
-        return Err(Error::BufferTooSmall);
-    }
-    let codes = &mut codes[..codes_len(n)];
-    let absmax = &mut absmax[..absmax_len(n, block_size)];
-    (crate::kernels::active().blocks.quantize_codebook)(codebook, src, block_size, codes, absmax)
+    quantize_codebook_from_uninit(codebook, Floats::F32(src), block_size, codes, absmax)
 }
 
 /// Dequantizes `dst.len()` values from packed `codes` and per-block `absmax`:
@@ -172,14 +165,8 @@ pub fn dequantize_codebook_uninit(
     absmax: &[f32],
     dst: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    check_block_size(block_size)?;
-    let n = dst.len();
-    if codes.len() < codes_len(n) || absmax.len() < absmax_len(n, block_size) {
-        return Err(Error::BufferTooSmall);
-    }
-    let codes = &codes[..codes_len(n)];
-    let absmax = &absmax[..absmax_len(n, block_size)];
-    (crate::kernels::active().blocks.dequantize_codebook)(codebook, codes, block_size, absmax, dst)
+    let dst = FloatsUninit::F32(dst);
+    dequantize_codebook_into_uninit(codebook, codes, block_size, absmax, dst)
 }
 
 /// [`quantize_codebook`] from float32, float16 or bfloat16 values: bit for bit what it gives on

@@ -3,7 +3,7 @@
 
 use super::boundary::run;
 use super::check::{self, disjoint, reads, writes};
-use super::float::quantize_float_type;
+use super::float::{quantize_float_type, QUANTIZE_FLOAT_F32};
 use super::quantize_status;
 use crate::formats::{self as core_formats, blocks_len, BlockFormat};
 use crate::Error;
@@ -78,21 +78,8 @@ pub unsafe extern "C" fn quantize_blocks(
     dst: *mut u8,
     dst_len: usize,
 ) -> quantize_status {
-    run(|| {
-        let format = format_from(format)?;
-        check::count::<f32>(n)?;
-        check::non_null(src, n)?;
-        check::non_null(dst, dst_len)?;
-        check::aligned(src)?;
-        let need = blocks_len(format, n)?;
-        if dst_len < need {
-            return Err(Error::BufferTooSmall);
-        }
-        disjoint(&[reads(src, n), writes(dst, need)])?;
-        // SAFETY: pointers and lengths checked above.
-        let (src, out) = unsafe { (check::input(src, n), check::output(dst, need)) };
-        core_formats::quantize_blocks_uninit(format, src, out)
-    })
+    // SAFETY: the caller's contract is the float32 sibling's; it checks every argument.
+    unsafe { quantize_blocks_from(format, QUANTIZE_FLOAT_F32, src.cast(), n, dst, dst_len) }
 }
 
 /// quantize_blocks from float32, float16 or bfloat16 values: `src` holds n values of type
@@ -155,21 +142,8 @@ pub unsafe extern "C" fn dequantize_blocks(
     dst: *mut f32,
     n: usize,
 ) -> quantize_status {
-    run(|| {
-        let format = format_from(format)?;
-        check::count::<f32>(n)?;
-        check::non_null(src, src_len)?;
-        check::non_null(dst, n)?;
-        check::aligned(dst)?;
-        let need = blocks_len(format, n)?;
-        if src_len < need {
-            return Err(Error::BufferTooSmall);
-        }
-        disjoint(&[reads(src, need), writes(dst, n)])?;
-        // SAFETY: pointers and lengths checked above.
-        let (src, out) = unsafe { (check::input(src, need), check::output(dst, n)) };
-        core_formats::dequantize_blocks_uninit(format, src, out)
-    })
+    // SAFETY: the caller's contract is the float32 sibling's; it checks every argument.
+    unsafe { dequantize_blocks_into(format, src, src_len, QUANTIZE_FLOAT_F32, dst.cast(), n) }
 }
 
 /// dequantize_blocks into float32, float16 or bfloat16 values: `dst` receives n values of type

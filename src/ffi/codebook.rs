@@ -2,7 +2,7 @@
 
 use super::boundary::run;
 use super::check::{self, disjoint, reads, writes};
-use super::float::quantize_float_type;
+use super::float::{quantize_float_type, QUANTIZE_FLOAT_F32};
 use super::quantize_status;
 use crate::codebook::{self as core_codebook, check_block_size, Codebook};
 use crate::codebook::{absmax_len as absmax_needed, codes_len as codes_needed};
@@ -51,34 +51,20 @@ pub unsafe extern "C" fn quantize_codebook_blocks(
     absmax: *mut f32,
     absmax_len: usize,
 ) -> quantize_status {
-    run(|| {
-        let book = codebook_from(codebook)?;
-        check_block_size(block_size)?;
-        check::count::<f32>(n)?;
-        check::non_null(src, n)?;
-        check::non_null(codes, codes_len)?;
-        check::non_null(absmax, absmax_len)?;
-        check::aligned(src)?;
-        check::aligned(absmax)?;
-        let (need_codes, need_absmax) = (codes_needed(n), absmax_needed(n, block_size));
-        if codes_len < need_codes || absmax_len < need_absmax {
-            return Err(Error::BufferTooSmall);
-        }
-        disjoint(&[
-            reads(src, n),
-            writes(codes, need_codes),
-            writes(absmax, need_absmax),
-        ])?;
-        // SAFETY: pointers and lengths checked above.
-        let (src, codes, absmax) = unsafe {
-            (
-                check::input(src, n),
-                check::output(codes, need_codes),
-                check::output(absmax, need_absmax),
-            )
-        };
-        core_codebook::quantize_codebook_uninit(book, src, block_size, codes, absmax)
-    })
+    // SAFETY: the caller's contract is the float32 sibling's; it checks every argument.
+    unsafe {
+        quantize_codebook_blocks_from(
+            codebook,
+            QUANTIZE_FLOAT_F32,
+            src.cast(),
+            n,
+            block_size,
+            codes,
+            codes_len,
+            absmax,
+            absmax_len,
+        )
+    }
 }
 
 /// quantize_codebook_blocks from float32, float16 or bfloat16 values: `src` holds n values of type
@@ -158,34 +144,20 @@ pub unsafe extern "C" fn dequantize_codebook_blocks(
     absmax_len: usize,
     dst: *mut f32,
 ) -> quantize_status {
-    run(|| {
-        let book = codebook_from(codebook)?;
-        check_block_size(block_size)?;
-        check::count::<f32>(n)?;
-        check::non_null(codes, codes_len)?;
-        check::non_null(absmax, absmax_len)?;
-        check::non_null(dst, n)?;
-        check::aligned(absmax)?;
-        check::aligned(dst)?;
-        let (need_codes, need_absmax) = (codes_needed(n), absmax_needed(n, block_size));
-        if codes_len < need_codes || absmax_len < need_absmax {
-            return Err(Error::BufferTooSmall);
-        }
-        disjoint(&[
-            reads(codes, need_codes),
-            reads(absmax, need_absmax),
-            writes(dst, n),
-        ])?;
-        // SAFETY: pointers and lengths checked above.
-        let (codes, absmax, dst) = unsafe {
-            (
-                check::input(codes, need_codes),
-                check::input(absmax, need_absmax),
-                check::output(dst, n),
-            )
-        };
-        core_codebook::dequantize_codebook_uninit(book, codes, block_size, absmax, dst)
-    })
+    // SAFETY: the caller's contract is the float32 sibling's; it checks every argument.
+    unsafe {
+        dequantize_codebook_blocks_into(
+            codebook,
+            codes,
+            codes_len,
+            n,
+            block_size,
+            absmax,
+            absmax_len,
+            QUANTIZE_FLOAT_F32,
+            dst.cast(),
+        )
+    }
 }
 
 /// dequantize_codebook_blocks into float32, float16 or bfloat16 values: `dst` receives n values of type

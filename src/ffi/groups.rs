@@ -2,7 +2,7 @@
 
 use super::boundary::run;
 use super::check::{self, disjoint, reads, writes};
-use super::float::quantize_float_type;
+use super::float::{quantize_float_type, QUANTIZE_FLOAT_F32};
 use super::{quantize_scale_method, quantize_status, scale_method};
 use crate::groups::{self as core_groups, check_group_lengths};
 use crate::int4::ScaleMethod;
@@ -42,53 +42,22 @@ pub unsafe extern "C" fn quantize_int4_groups(
     zero_points: *mut i8,
     zero_points_len: usize,
 ) -> quantize_status {
-    run(|| {
-        let method = scale_method(method)?;
-        if group_size == 0 {
-            return Err(crate::Error::InvalidArgument);
-        }
-        check::count::<f32>(n)?;
-        check::non_null(src, n)?;
-        check::non_null(codes, codes_len)?;
-        check::non_null(scales, scales_len)?;
-        check::non_null(zero_points, zero_points_len)?;
-        check::aligned(src)?;
-        check::aligned(scales)?;
-        let absmax = method == ScaleMethod::AbsMax;
-        let count = check_group_lengths(
+    // SAFETY: the caller's contract is the float32 sibling's; it checks every argument.
+    unsafe {
+        quantize_int4_groups_from(
+            QUANTIZE_FLOAT_F32,
+            src.cast(),
             n,
-            group_size,
-            codes_len,
-            scales_len,
-            zero_points_len,
-            absmax,
-        )?;
-        let zp_count = if zero_points_len == 0 { 0 } else { count };
-        let need = packed_len(n);
-        disjoint(&[
-            reads(src, n),
-            writes(codes, need),
-            writes(scales, count),
-            writes(zero_points, zp_count),
-        ])?;
-        // SAFETY: pointers and lengths checked above.
-        let (src, codes, scales, zero_points) = unsafe {
-            (
-                check::input(src, n),
-                check::output(codes, need),
-                check::output(scales, count),
-                check::output(zero_points, zp_count),
-            )
-        };
-        core_groups::quantize_int4_groups_uninit(
-            src,
             group_size,
             method,
             codes,
+            codes_len,
             scales,
+            scales_len,
             zero_points,
+            zero_points_len,
         )
-    })
+    }
 }
 
 /// quantize_int4_groups from float32, float16 or bfloat16 values: `src` holds n values of type
@@ -192,38 +161,21 @@ pub unsafe extern "C" fn dequantize_int4_groups(
     zero_points_len: usize,
     dst: *mut f32,
 ) -> quantize_status {
-    run(|| {
-        if group_size == 0 {
-            return Err(crate::Error::InvalidArgument);
-        }
-        check::count::<f32>(n)?;
-        check::non_null(codes, codes_len)?;
-        check::non_null(scales, scales_len)?;
-        check::non_null(zero_points, zero_points_len)?;
-        check::non_null(dst, n)?;
-        check::aligned(scales)?;
-        check::aligned(dst)?;
-        let count =
-            check_group_lengths(n, group_size, codes_len, scales_len, zero_points_len, true)?;
-        let zp_count = if zero_points_len == 0 { 0 } else { count };
-        let need = packed_len(n);
-        disjoint(&[
-            reads(codes, need),
-            reads(scales, count),
-            reads(zero_points, zp_count),
-            writes(dst, n),
-        ])?;
-        // SAFETY: pointers and lengths checked above.
-        let (codes, scales, zero_points, dst) = unsafe {
-            (
-                check::input(codes, need),
-                check::input(scales, count),
-                check::input(zero_points, zp_count),
-                check::output(dst, n),
-            )
-        };
-        core_groups::dequantize_int4_groups_uninit(codes, group_size, scales, zero_points, dst)
-    })
+    // SAFETY: the caller's contract is the float32 sibling's; it checks every argument.
+    unsafe {
+        dequantize_int4_groups_into(
+            codes,
+            codes_len,
+            n,
+            group_size,
+            scales,
+            scales_len,
+            zero_points,
+            zero_points_len,
+            QUANTIZE_FLOAT_F32,
+            dst.cast(),
+        )
+    }
 }
 
 /// dequantize_int4_groups into float32, float16 or bfloat16 values: `dst` receives n values of type

@@ -2,7 +2,7 @@
 
 use super::boundary::run;
 use super::check::{self, disjoint, reads, writes};
-use super::float::quantize_float_type;
+use super::float::{quantize_float_type, QUANTIZE_FLOAT_F32};
 use super::{quantize_scale_method, quantize_status, scale_method};
 use crate::int4::{self as core_int4, Params};
 use crate::pack::{self, packed_len};
@@ -33,31 +33,18 @@ pub unsafe extern "C" fn quantize_to_int4(
     scale: *mut f32,
     zero_point: *mut i8,
 ) -> quantize_status {
-    run(|| {
-        let method = scale_method(method)?;
-        check::count::<f32>(n)?;
-        check::non_null(src, n)?;
-        check::non_null(dst, n)?;
-        check::required(scale)?;
-        check::required(zero_point)?;
-        check::aligned(src)?;
-        check::aligned(scale)?;
-        disjoint(&[
-            reads(src, n),
-            writes(dst, n),
-            writes(scale, 1),
-            writes(zero_point, 1),
-        ])?;
-        // SAFETY: pointers checked above; lengths are the caller's stated n.
-        let (src, out) = unsafe { (check::input(src, n), check::output(dst, n)) };
-        let p = core_int4::quantize_to_int4_uninit(src, method, out)?;
-        // SAFETY: required and aligned, checked above.
-        unsafe {
-            check::write(scale, p.scale);
-            check::write(zero_point, p.zero_point);
-        }
-        Ok(())
-    })
+    // SAFETY: the caller's contract is the float32 sibling's; it checks every argument.
+    unsafe {
+        quantize_to_int4_from(
+            QUANTIZE_FLOAT_F32,
+            src.cast(),
+            n,
+            method,
+            dst,
+            scale,
+            zero_point,
+        )
+    }
 }
 
 /// quantize_to_int4 from float32, float16 or bfloat16 values: `src` holds n values of type
@@ -127,16 +114,8 @@ pub unsafe extern "C" fn dequantize_from_int4(
     zero_point: i8,
     dst: *mut f32,
 ) -> quantize_status {
-    run(|| {
-        check::count::<f32>(n)?;
-        check::non_null(src, n)?;
-        check::non_null(dst, n)?;
-        check::aligned(dst)?;
-        disjoint(&[reads(src, n), writes(dst, n)])?;
-        // SAFETY: pointers checked above.
-        let (src, out) = unsafe { (check::input(src, n), check::output(dst, n)) };
-        core_int4::dequantize_from_int4_uninit(src, Params { scale, zero_point }, out)
-    })
+    // SAFETY: the caller's contract is the float32 sibling's; it checks every argument.
+    unsafe { dequantize_from_int4_into(src, n, scale, zero_point, QUANTIZE_FLOAT_F32, dst.cast()) }
 }
 
 /// dequantize_from_int4 into float32, float16 or bfloat16 values: `dst` receives n values of type
@@ -258,35 +237,19 @@ pub unsafe extern "C" fn quantize_to_int4_packed(
     scale: *mut f32,
     zero_point: *mut i8,
 ) -> quantize_status {
-    run(|| {
-        let method = scale_method(method)?;
-        check::count::<f32>(n)?;
-        check::non_null(src, n)?;
-        check::non_null(dst, dst_len)?;
-        check::required(scale)?;
-        check::required(zero_point)?;
-        check::aligned(src)?;
-        check::aligned(scale)?;
-        let need = packed_len(n);
-        if dst_len < need {
-            return Err(Error::BufferTooSmall);
-        }
-        disjoint(&[
-            reads(src, n),
-            writes(dst, need),
-            writes(scale, 1),
-            writes(zero_point, 1),
-        ])?;
-        // SAFETY: pointers and lengths checked above.
-        let (src, out) = unsafe { (check::input(src, n), check::output(dst, need)) };
-        let p = core_int4::quantize_to_int4_packed_uninit(src, method, out)?;
-        // SAFETY: required and aligned, checked above.
-        unsafe {
-            check::write(scale, p.scale);
-            check::write(zero_point, p.zero_point);
-        }
-        Ok(())
-    })
+    // SAFETY: the caller's contract is the float32 sibling's; it checks every argument.
+    unsafe {
+        quantize_to_int4_packed_from(
+            QUANTIZE_FLOAT_F32,
+            src.cast(),
+            n,
+            method,
+            dst,
+            dst_len,
+            scale,
+            zero_point,
+        )
+    }
 }
 
 /// quantize_to_int4_packed from float32, float16 or bfloat16 values: `src` holds n values of type
@@ -360,20 +323,18 @@ pub unsafe extern "C" fn dequantize_from_int4_packed(
     zero_point: i8,
     dst: *mut f32,
 ) -> quantize_status {
-    run(|| {
-        check::count::<f32>(n)?;
-        check::non_null(src, src_len)?;
-        check::non_null(dst, n)?;
-        check::aligned(dst)?;
-        let need = packed_len(n);
-        if src_len < need {
-            return Err(Error::BufferTooSmall);
-        }
-        disjoint(&[reads(src, need), writes(dst, n)])?;
-        // SAFETY: pointers and lengths checked above.
-        let (src, out) = unsafe { (check::input(src, need), check::output(dst, n)) };
-        core_int4::dequantize_from_int4_packed_uninit(src, Params { scale, zero_point }, out)
-    })
+    // SAFETY: the caller's contract is the float32 sibling's; it checks every argument.
+    unsafe {
+        dequantize_from_int4_packed_into(
+            src,
+            src_len,
+            n,
+            scale,
+            zero_point,
+            QUANTIZE_FLOAT_F32,
+            dst.cast(),
+        )
+    }
 }
 
 /// dequantize_from_int4_packed into float32, float16 or bfloat16 values: `dst` receives n values of type

@@ -178,9 +178,7 @@ pub fn quantize_blocks_uninit(
     src: &[f32],
     dst: &mut [MaybeUninit<u8>],
 ) -> Result<()> {
-    let need = blocks_len(format, src.len())?;
-    let dst = dst.get_mut(..need).ok_or(Error::BufferTooSmall)?;
-    crate::kernels::active().quantize_blocks(format)(src, dst)
+    quantize_blocks_from_uninit(format, Floats::F32(src), dst)
 }
 
 /// Dequantizes blocks from `src` into `dst` (n = `dst.len()` values), ggml's floats exactly.
@@ -202,9 +200,7 @@ pub fn dequantize_blocks_uninit(
     src: &[u8],
     dst: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    let need = blocks_len(format, dst.len())?;
-    let src = src.get(..need).ok_or(Error::BufferTooSmall)?;
-    crate::kernels::active().dequantize_blocks(format)(src, dst)
+    dequantize_blocks_into_uninit(format, src, FloatsUninit::F32(dst))
 }
 
 /// [`quantize_blocks`] from float32, float16 or bfloat16 values: bit for bit what
