@@ -172,51 +172,10 @@ pub(crate) fn dequantize_block(b: &[u8; BYTES]) -> Result<[f32; ELEMENTS]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use crate::formats::golden::{block_of, read, read_f32};
 
-    fn data_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ggml")
-    }
-
-    fn read(name: &str) -> Vec<u8> {
-        let path = data_dir().join(name);
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
-
-    fn read_f32(name: &str) -> Vec<f32> {
-        let bytes = read(name);
-        assert_eq!(bytes.len() % 4, 0, "{name}");
-        bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    }
-
-    /// The cases of cases.json that list iq4_xs, with their element counts.
     fn cases() -> Vec<(String, usize)> {
-        let text = String::from_utf8(read("cases.json")).expect("UTF-8");
-        let json: serde_json::Value = serde_json::from_str(&text).expect("cases.json parses");
-        json.as_object()
-            .expect("an object")
-            .iter()
-            .filter(|(_, c)| {
-                c["formats"]
-                    .as_array()
-                    .expect("formats")
-                    .iter()
-                    .any(|f| f.as_str() == Some("iq4_xs"))
-            })
-            .map(|(name, c)| {
-                let n = c["elements"].as_u64().expect("elements") as usize;
-                (name.clone(), n)
-            })
-            .collect()
-    }
-
-    fn block_of<T: Copy + Default, const N: usize>(v: &[T], i: usize) -> [T; N] {
-        let mut a = [T::default(); N];
-        a.copy_from_slice(&v[i * N..][..N]);
-        a
+        crate::formats::golden::cases("iq4_xs")
     }
 
     #[test]

@@ -17,6 +17,8 @@
 
 pub(crate) mod common;
 pub(crate) mod fp16;
+#[cfg(test)]
+pub(crate) mod golden;
 pub(crate) mod iq4_nl;
 pub(crate) mod iq4_xs;
 pub(crate) mod mxfp4;

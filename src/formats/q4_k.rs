@@ -347,13 +347,10 @@ pub(crate) fn dequantize_block(b: &[u8; BYTES]) -> Result<[f32; ELEMENTS]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use crate::formats::golden;
 
     fn data(name: &str) -> Vec<u8> {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data/ggml")
-            .join(name);
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        golden::read(name)
     }
 
     fn floats(bytes: &[u8]) -> Vec<f32> {
@@ -366,20 +363,7 @@ mod tests {
 
     /// The cases of cases.json that list q4_k.
     fn q4_k_cases() -> Vec<String> {
-        let text = String::from_utf8(data("cases.json")).expect("cases.json is UTF-8");
-        let json: serde_json::Value = serde_json::from_str(&text).expect("cases.json parses");
-        json.as_object()
-            .expect("cases.json is an object")
-            .iter()
-            .filter(|(_, c)| {
-                c["formats"]
-                    .as_array()
-                    .expect("formats")
-                    .iter()
-                    .any(|f| f == "q4_k")
-            })
-            .map(|(name, _)| name.clone())
-            .collect()
+        golden::cases("q4_k").into_iter().map(|(c, _)| c).collect()
     }
 
     #[test]
