@@ -241,11 +241,22 @@ fn call_c(func: Func, c: &Call) -> i32 {
     }
 }
 
-/// The cases to run: all of them, or under Miri (scripts/miri.sh) those in float32.
+/// The cases to run: all of them, or under Miri (scripts/miri.sh) those in float32 and not of
+/// the 256-value formats (Q4_K 4, IQ4_XS 5), whose searches take minutes per call there; the
+/// pointer checks they go through are the other formats'.
 fn run_cases() -> Vec<Case> {
+    let super_block = |c: &Case| {
+        matches!(
+            c.func,
+            Func::QuantizeBlocks
+                | Func::DequantizeBlocks
+                | Func::QuantizeBlocksFrom
+                | Func::DequantizeBlocksInto
+        ) && (c.params.kind == 4 || c.params.kind == 5)
+    };
     cases()
         .into_iter()
-        .filter(|c| !cfg!(miri) || c.params.float_type == 0)
+        .filter(|c| !cfg!(miri) || (c.params.float_type == 0 && !super_block(c)))
         .collect()
 }
 
