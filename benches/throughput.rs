@@ -5,12 +5,23 @@
 //! level. `scripts/bench.sh` does both and prints the table of the README.
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-use quantize::codebook::{absmax_len, codes_len, dequantize_codebook, quantize_codebook, Codebook};
-use quantize::formats::{blocks_len, dequantize_blocks, quantize_blocks, BlockFormat};
-use quantize::groups::{dequantize_int4_groups, group_count, quantize_int4_groups};
+use quantize::codebook::{
+    absmax_len, codes_len, dequantize_codebook, dequantize_codebook_into, quantize_codebook,
+    quantize_codebook_from, Codebook,
+};
+use quantize::float::{f32_to_bf16, f32_to_f16};
+use quantize::formats::{
+    blocks_len, dequantize_blocks, dequantize_blocks_into, quantize_blocks, quantize_blocks_from,
+    BlockFormat,
+};
+use quantize::groups::{
+    dequantize_int4_groups, dequantize_int4_groups_into, group_count, quantize_int4_groups,
+    quantize_int4_groups_from,
+};
 use quantize::int4::*;
 use quantize::pack::{pack_int4_to_int8, packed_len, unpack_int8_to_int4};
 use quantize::stats::measure_error;
+use quantize::{FloatType, Floats, FloatsMut};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -343,6 +354,193 @@ fn ratios() {
     }
 }
 
+/// A half-precision output buffer of type `t`.
+fn out_of(t: FloatType, d: &mut [u16]) -> FloatsMut<'_> {
+    match t {
+        FloatType::F16 => FloatsMut::F16(d),
+        _ => FloatsMut::Bf16(d),
+    }
+}
+
+/// Half-precision input and output against float32, in the ratios mode: each `_from` (`_into`)
+/// operation on float16 and bfloat16 data timed alternately with the same operation on the
+/// float32 data (the same values), best of many rounds, printed as values per second of both and
+/// the ratio half / float32 (above 1: the half-precision path processes more values per second).
+/// `QUANTIZE_BENCH_FILTER=half` runs only these rows (after the small-input table).
+fn half_ratios() {
+    let level = quantize::kernel_name();
+    println!(
+        "level {level}: half precision against float32, G values/s of float32 and of half, \
+         ratio half / float32"
+    );
+    let filter = std::env::var("QUANTIZE_BENCH_FILTER").unwrap_or_default();
+    for n in SIZES {
+        let x = data(n);
+        let f16: Vec<u16> = x.iter().map(|&v| f32_to_f16(v)).collect();
+        let bf16: Vec<u16> = x.iter().map(|&v| f32_to_bf16(v)).collect();
+        let half = |t: FloatType| -> Floats<'_> {
+            match t {
+                FloatType::F16 => Floats::F16(&f16),
+                _ => Floats::Bf16(&bf16),
+            }
+        };
+        let (rounds, reps) = if n <= 1 << 16 { (300, 10) } else { (25, 1) };
+        let run =
+            |name: &str, t: FloatType, f32_op: &mut dyn FnMut(), half_op: &mut dyn FnMut()| {
+                let name = format!("half {name} {}", t.name());
+                if !name.contains(filter.as_str()) {
+                    return;
+                }
+                let time = |f: &mut dyn FnMut()| {
+                    let t = Instant::now();
+                    for _ in 0..reps {
+                        f();
+                    }
+                    t.elapsed().as_secs_f64() / reps as f64
+                };
+                // At most about 3 s per row (Q4_K, IQ4_XS and the scalar level are slow), at
+                // least 5 rounds.
+                let (mut tf, mut th) = (f64::MAX, f64::MAX);
+                let begin = Instant::now();
+                for r in 0..rounds {
+                    tf = tf.min(time(f32_op));
+                    th = th.min(time(half_op));
+                    if r >= 4 && begin.elapsed() > Duration::from_secs(3) {
+                        break;
+                    }
+                }
+                let gv = |t: f64| n as f64 / t / 1e9;
+                println!(
+                    "{n:>9} {name:<34} {:>7.2} {:>7.2}  {:.2}",
+                    gv(tf),
+                    gv(th),
+                    tf / th
+                );
+            };
+        // Separate outputs for the float32 and the half-precision operation (timed alternately).
+        let (mut pa, mut pb) = (vec![0u8; packed_len(n)], vec![0u8; packed_len(n)]);
+        let mut out = vec![0.0f32; n];
+        let mut out16 = vec![0u16; n];
+        let count = group_count(n, 32);
+        let (mut sa, mut za) = (vec![0.0f32; count], vec![0i8; count]);
+        let (mut sb, mut zb) = (vec![0.0f32; count], vec![0i8; count]);
+        let (mut ca, mut cb) = (vec![0u8; codes_len(n)], vec![0u8; codes_len(n)]);
+        let (mut aa, mut ab) = (
+            vec![0.0f32; absmax_len(n, 64)],
+            vec![0.0f32; absmax_len(n, 64)],
+        );
+        for t in [FloatType::F16, FloatType::Bf16] {
+            run(
+                "quantize_to_int4_packed_from",
+                t,
+                &mut || {
+                    quantize_to_int4_packed(black_box(&x), ScaleMethod::MinMax, &mut pa).unwrap();
+                },
+                &mut || {
+                    quantize_to_int4_packed_from(black_box(half(t)), ScaleMethod::MinMax, &mut pb)
+                        .unwrap();
+                },
+            );
+            let p = quantize_to_int4_packed(&x, ScaleMethod::MinMax, &mut pa).unwrap();
+            run(
+                "dequantize_from_int4_packed_into",
+                t,
+                &mut || dequantize_from_int4_packed(black_box(&pa), p, &mut out).unwrap(),
+                &mut || {
+                    dequantize_from_int4_packed_into(black_box(&pa), p, out_of(t, &mut out16))
+                        .unwrap();
+                },
+            );
+            run(
+                "quantize_int4_groups_from_32",
+                t,
+                &mut || {
+                    let m = ScaleMethod::MinMax;
+                    quantize_int4_groups(black_box(&x), 32, m, &mut pa, &mut sa, &mut za).unwrap();
+                },
+                &mut || {
+                    let m = ScaleMethod::MinMax;
+                    quantize_int4_groups_from(black_box(half(t)), 32, m, &mut pb, &mut sb, &mut zb)
+                        .unwrap();
+                },
+            );
+            run(
+                "dequantize_int4_groups_into_32",
+                t,
+                &mut || dequantize_int4_groups(black_box(&pa), 32, &sa, &za, &mut out).unwrap(),
+                &mut || {
+                    dequantize_int4_groups_into(
+                        black_box(&pa),
+                        32,
+                        &sa,
+                        &za,
+                        out_of(t, &mut out16),
+                    )
+                    .unwrap();
+                },
+            );
+            for f in BlockFormat::ALL {
+                let mut ba = vec![0u8; blocks_len(f, n).unwrap()];
+                let mut bb = ba.clone();
+                let name = f.name();
+                // Out of cache, skip the quantizers that are far from memory speed anyway (their
+                // in-cache rows show the conversions' cost): seconds per call.
+                let slow = match f {
+                    BlockFormat::Q4K | BlockFormat::Iq4Xs => true,
+                    BlockFormat::Iq4Nl => level == "scalar",
+                    _ => false,
+                };
+                if !slow || n <= 1 << 16 {
+                    run(
+                        &format!("quantize_blocks_from {name}"),
+                        t,
+                        &mut || quantize_blocks(f, black_box(&x), &mut ba).unwrap(),
+                        &mut || quantize_blocks_from(f, black_box(half(t)), &mut bb).unwrap(),
+                    );
+                }
+                quantize_blocks(f, &x, &mut ba).unwrap();
+                run(
+                    &format!("dequantize_blocks_into {name}"),
+                    t,
+                    &mut || dequantize_blocks(f, black_box(&ba), &mut out).unwrap(),
+                    &mut || {
+                        dequantize_blocks_into(f, black_box(&ba), out_of(t, &mut out16)).unwrap();
+                    },
+                );
+            }
+            for book in Codebook::ALL {
+                let name = book.name();
+                run(
+                    &format!("quantize_codebook_from {name}_64"),
+                    t,
+                    &mut || {
+                        quantize_codebook(book, black_box(&x), 64, &mut ca, &mut aa).unwrap();
+                    },
+                    &mut || {
+                        quantize_codebook_from(book, black_box(half(t)), 64, &mut cb, &mut ab)
+                            .unwrap();
+                    },
+                );
+                run(
+                    &format!("dequantize_codebook_into {name}_64"),
+                    t,
+                    &mut || dequantize_codebook(book, black_box(&ca), 64, &aa, &mut out).unwrap(),
+                    &mut || {
+                        dequantize_codebook_into(
+                            book,
+                            black_box(&ca),
+                            64,
+                            &aa,
+                            out_of(t, &mut out16),
+                        )
+                        .unwrap();
+                    },
+                );
+            }
+        }
+    }
+}
+
 /// Nanoseconds per call on small inputs (n < 64), for comparing levels: the SIMD kernels must
 /// not be slower than the scalar ones there.
 fn small_inputs() {
@@ -396,9 +594,10 @@ fn small_inputs() {
         );
     }
     for f in BlockFormat::ALL {
-        let x = data(32);
+        // One block (Q4_K and IQ4_XS blocks hold 256 values).
+        let x = data(f.elements());
         let mut blocks = vec![0u8; f.bytes()];
-        let mut out = vec![0.0f32; 32];
+        let mut out = vec![0.0f32; f.elements()];
         let tq = time(&mut || quantize_blocks(f, black_box(&x), &mut blocks).unwrap());
         let td = time(&mut || dequantize_blocks(f, black_box(&blocks), &mut out).unwrap());
         println!(
@@ -414,6 +613,7 @@ fn main() {
     if std::env::var_os("QUANTIZE_BENCH_RATIOS").is_some() {
         small_inputs();
         ratios();
+        half_ratios();
         return;
     }
     if std::env::var_os("QUANTIZE_BENCH_SMALL").is_some() {

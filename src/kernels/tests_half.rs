@@ -470,6 +470,30 @@ fn conversions_of_every_level_equal_the_scalar_ones() {
             s ^= s << 5;
             xs.push(f32::from_bits(s));
         }
+        // Every class of float32 NaN (both signs): quiet and signalling, with the payload only
+        // in the bits float16 keeps, only in the bits it drops (a truncation without the quiet
+        // bit would make these infinities), in both, and all ones; and their neighbours.
+        for sign in [0, 0x8000_0000u32] {
+            for m in [
+                0x0040_0000u32,
+                0x0000_0001,
+                0x0000_1fff,
+                0x0000_2000,
+                0x0020_0000,
+                0x003f_e000,
+                0x003f_ffff,
+                0x0040_0001,
+                0x0040_2000,
+                0x007f_ffff,
+                0x0001_0000,
+                0x0000_8000,
+                0x0000_7fff,
+            ] {
+                xs.push(f32::from_bits(sign | 0x7f80_0000 | m));
+            }
+            xs.push(f32::from_bits(sign | 0x7f80_0000));
+            xs.push(f32::from_bits(sign | 0x7f7f_ffff));
+        }
         for off in [0, 1, 5] {
             let src = &xs[off..];
             let mut a = uninit_vec(src.len(), 0u16);
@@ -480,6 +504,92 @@ fn conversions_of_every_level_equal_the_scalar_ones() {
             (k.narrow_bf16)(src, &mut a);
             float::scalar::narrow_bf16(src, &mut b);
             assert_eq!(init(&a), init(&b), "{:?} narrow bf16", k.name);
+        }
+    }
+}
+
+/// Each conversion on short slices and at every start offset: the vector loops, the scalar
+/// remainder and their seam, for lengths around one and two vectors of every level. The values
+/// cycle through awkward classes (NaNs, infinities, subnormals, ties, overflow) so each class
+/// lands in every lane and in the remainder. Nothing past the slice is written.
+#[test]
+fn conversions_equal_the_scalar_ones_at_every_length_and_offset() {
+    const LENS: [usize; 22] = [
+        0, 1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 23, 24, 31, 32, 33, 47, 63, 64, 65,
+    ];
+    let mut halves: Vec<u16> = vec![
+        0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x0400, 0x3c00, 0xbc00, 0x7bff, 0xfbff, 0x7c00,
+        0xfc00, 0x7c01, 0xfc01, 0x7dff, 0x7e00, 0xfe00, 0x7fff, 0xffff, 0x7f80, 0xff80, 0x7f81,
+        0x7fc0, 0xffc1, 0x0080, 0x007f, 0x3f80,
+    ];
+    let mut floats: Vec<f32> = [
+        0u32,
+        0x8000_0000,
+        0x0000_0001,
+        0x8001_8000,
+        0x0001_8000,
+        0x0000_8000,
+        0x3380_0000, // 2^-24, the smallest float16 subnormal
+        0x3300_0000, // half of it: a tie to 0
+        0x3300_0001,
+        0x33c0_0000, // 1.5 * 2^-24: a tie to 2 * 2^-24
+        0x3880_0000, // 2^-14, the smallest float16 normal
+        0x387f_e000,
+        0x387f_f000,
+        0x3f80_1000, // 1 + 2^-11: a float16 tie to even (down)
+        0x3f80_3000, // 1 + 3 * 2^-11: a tie up
+        0x3f80_8000, // a bfloat16 tie (down)
+        0x3f81_8000, // a bfloat16 tie (up)
+        0x477f_e000, // 65504
+        0x477f_efff,
+        0x477f_f000, // 65520: overflows float16
+        0x7f7f_ffff, // overflows bfloat16 too
+        0xff7f_ffff,
+        0x7f80_0000,
+        0xff80_0000,
+        0x7f80_0001,
+        0xff80_1fff,
+        0x7fa0_0000,
+        0x7fc0_0000,
+        0xffc0_0001,
+        0x7fff_ffff,
+        0xffff_ffff,
+    ]
+    .map(f32::from_bits)
+    .to_vec();
+    // Some values of no class, so the classes do not line up with vector lanes.
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    for _ in 0..13 {
+        halves.push(rng.next() as u16);
+        floats.push(f32::from_bits(rng.next() as u32));
+    }
+    let bits =
+        |v: &[MaybeUninit<f32>]| -> Vec<u32> { init(v).iter().map(|f| f.to_bits()).collect() };
+    for k in levels() {
+        for rot in 0..halves.len().max(floats.len()) {
+            let h: Vec<u16> = (0..80).map(|i| halves[(i + rot) % halves.len()]).collect();
+            let x: Vec<f32> = (0..80).map(|i| floats[(i + rot) % floats.len()]).collect();
+            for off in 0..4 {
+                for n in LENS {
+                    let ctx = format!("{:?} rot={rot} off={off} n={n}", k.name);
+                    let src = &h[off..off + n];
+                    let (mut a, mut b) = (uninit_vec(n + 1, 0.5f32), uninit_vec(n + 1, 0.5f32));
+                    (k.widen_f16)(src, &mut a[..n]);
+                    float::scalar::widen_f16(src, &mut b[..n]);
+                    assert_eq!(bits(&a), bits(&b), "widen f16 {ctx}");
+                    (k.widen_bf16)(src, &mut a[..n]);
+                    float::scalar::widen_bf16(src, &mut b[..n]);
+                    assert_eq!(bits(&a), bits(&b), "widen bf16 {ctx}");
+                    let src = &x[off..off + n];
+                    let (mut a, mut b) = (uninit_vec(n + 1, 0x5a5au16), uninit_vec(n + 1, 0x5a5a));
+                    (k.narrow_f16)(src, &mut a[..n]);
+                    float::scalar::narrow_f16(src, &mut b[..n]);
+                    assert_eq!(init(&a), init(&b), "narrow f16 {ctx}");
+                    (k.narrow_bf16)(src, &mut a[..n]);
+                    float::scalar::narrow_bf16(src, &mut b[..n]);
+                    assert_eq!(init(&a), init(&b), "narrow bf16 {ctx}");
+                }
+            }
         }
     }
 }

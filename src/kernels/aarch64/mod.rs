@@ -5,6 +5,7 @@
 pub(crate) mod neon;
 mod neon_blocks;
 mod neon_codebook;
+mod neon_half;
 mod neon_iq4nl;
 
 #[cfg(test)]

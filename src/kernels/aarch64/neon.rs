@@ -26,10 +26,10 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack,
     unpack,
     error_sums,
-    widen_f16: crate::float::scalar::widen_f16,
-    widen_bf16: crate::float::scalar::widen_bf16,
-    narrow_f16: crate::float::scalar::narrow_f16,
-    narrow_bf16: crate::float::scalar::narrow_bf16,
+    widen_f16: super::neon_half::widen_f16,
+    widen_bf16: super::neon_half::widen_bf16,
+    narrow_f16: super::neon_half::narrow_f16,
+    narrow_bf16: super::neon_half::narrow_bf16,
     blocks: &super::neon_blocks::BLOCKS,
 };
 

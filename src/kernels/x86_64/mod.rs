@@ -7,3 +7,4 @@ pub(crate) mod avx512;
 mod avx512_blocks;
 mod avx512_iq4nl;
 mod avx512_x16;
+mod half;
