@@ -123,10 +123,10 @@ so="${CARGO_TARGET_DIR:-target}/$TARGET/release/libquantize.so"
 [ -f "$so" ] || die "$so not built"
 aarch64-linux-gnu-objdump -d --no-show-raw-insn -C "$so" >"$log"
 # Instructions of the functions whose demangled name is in kernels::aarch64::neon (the
-# per-tensor kernels) or neon_blocks / neon_iq4nl / neon_codebook (block formats, codebooks,
-# groups). At least 20: the kernel tables hold the addresses of 9 + 11 named functions, so none
-# of them can be inlined away.
-awk '/^[0-9a-f]+ <.*kernels::aarch64::neon(_blocks|_codebook|_iq4nl)?::/ { f = 1; n++; next }
+# per-tensor kernels) or neon_blocks / neon_iq4nl / neon_codebook / neon_half (block formats,
+# codebooks, groups, half-precision conversions). At least 20: the kernel tables hold the
+# addresses of 9 + 11 named functions, so none of them can be inlined away.
+awk '/^[0-9a-f]+ <.*kernels::aarch64::neon(_blocks|_codebook|_iq4nl|_half)?::/ { f = 1; n++; next }
      /^[0-9a-f]+ </ { f = 0 }
      f && $2 ~ /^(fmla|fmls|fmadd|fmsub|fnmadd|fnmsub|fmlal|fmlsl)/ { bad++; print }
      END { printf "%d NEON kernel functions, %d fused multiply-add instructions\n", n, bad + 0

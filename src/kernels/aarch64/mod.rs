@@ -219,15 +219,15 @@ mod tests {
                 }
             }
         }
-        let mut out_of_range = [0usize; 4];
+        let mut out_of_range = [0usize; BlockFormat::COUNT];
         for b in &blocks {
-            for f in BlockFormat::ALL {
+            for f in BlockFormat::ALL.into_iter().filter(|f| f.elements() == 32) {
                 let m = f.bytes();
                 let (mut a, mut s) = (
                     vec![MaybeUninit::new(0xA5u8); m],
                     vec![MaybeUninit::new(0xA5u8); m],
                 );
-                let ra = (neon::KERNELS.quantize_blocks(f))(b, &mut a);
+                let ra = (super::neon::KERNELS.quantize_blocks(f))(b, &mut a);
                 let rs = (scalar::KERNELS.quantize_blocks(f))(b, &mut s);
                 assert_eq!(ra, rs, "{} {b:?}", f.name());
                 out_of_range[f as usize] += usize::from(rs == Err(crate::Error::ValueOutOfRange));
