@@ -12,6 +12,7 @@ use crate::codebook::Codebook;
 use crate::formats::fp16::f16_is_finite;
 use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
 use crate::groups::{dequantize_groups_with, quantize_groups_split32};
+use crate::int4::{check_params, Params};
 use crate::{Error, Result};
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -55,19 +56,21 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     },
 
     quantize_groups: |s, gs, m, c, sc, z| {
-        quantize_groups_split32(&KERNELS, s, gs, m, c, sc, z, |s, m, c, sc, z| unsafe {
-            x8::quantize_groups32(s, m, c, sc, z)
+        quantize_groups_split32(&KERNELS, s, gs, m, c, sc, z, |s, m, c, sc, z| {
+            if is_x86_feature_detected!("fma") {
+                // SAFETY: FMA as well (just checked).
+                unsafe { super::multi_block::avx2_fma::quantize_groups32(s, m, c, sc, z) }
+            } else {
+                unsafe { x8::quantize_groups32(s, m, c, sc, z) }
+            }
         })
     },
     dequantize_groups: |c, gs, sc, z, d| {
-        dequantize_groups_with(
-            |c, s, zp, d| unsafe { super::avx2::dequantize_packed_impl(c, s, zp, d) },
-            c,
-            gs,
-            sc,
-            z,
-            d,
-        )
+        if gs == 32 {
+            unsafe { dequantize_groups32(c, sc, z, d) }
+        } else {
+            dequantize_groups_with(dequantize_packed, c, gs, sc, z, d)
+        }
     },
 };
 
@@ -244,9 +247,14 @@ unsafe fn dequantize_mxfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<(
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn dequantize_q4_1(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
     for (b, out) in src.chunks_exact(q4_1::BYTES).zip(dst.chunks_exact_mut(32)) {
-        let d = f16_field(b, 0)?;
-        let m = f16_field(b, 2)?;
-        let (vd, vm) = (_mm256_set1_ps(d), _mm256_set1_ps(m));
+        // Both fp16 fields at once (vcvtph2ps is exact, as `fp16::f16_to_f32`).
+        let w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        if !f16_is_finite(w as u16) || !f16_is_finite((w >> 16) as u16) {
+            return Err(Error::NonFinite);
+        }
+        let dm = _mm256_cvtph_ps(_mm_cvtsi32_si128(w as i32));
+        let vd = _mm256_permutevar8x32_ps(dm, _mm256_setzero_si256());
+        let vm = _mm256_permutevar8x32_ps(dm, _mm256_set1_epi32(1));
         // SAFETY: 16 code bytes at b[4..20]; 32 floats in `out`.
         unsafe {
             let (lo, hi) = nibble_bytes(b.as_ptr().add(4));
@@ -428,4 +436,73 @@ unsafe fn dequantize_codebook(
         cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- int4 groups
+
+/// `avx2::dequantize_packed_impl` as a plain function (for `dequantize_groups_with`).
+fn dequantize_packed(c: &[u8], s: f32, zp: i8, d: &mut [MaybeUninit<f32>]) {
+    // SAFETY: only reachable through `BLOCKS` (see there).
+    unsafe { super::avx2::dequantize_packed_impl(c, s, zp, d) }
+}
+
+/// Dequantizes whole groups of 32 (`(code - zp) as f32 * scale`, as `scalar::dequantize_one`:
+/// an exact integer difference, converted exactly, one rounding), checking each group's
+/// parameters first as the group loop does; the rest goes to that loop.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dequantize_groups32(
+    codes: &[u8],
+    scales: &[f32],
+    zero_points: &[i8],
+    dst: &mut [MaybeUninit<f32>],
+) -> Result<()> {
+    let whole = dst.len() / 32;
+    let (m, eight) = (_mm_set1_epi8(0x0F), _mm_set1_epi8(8));
+    for (g, out) in dst.chunks_exact_mut(32).enumerate() {
+        let p = Params {
+            scale: scales[g],
+            zero_point: zero_points.get(g).copied().unwrap_or(0),
+        };
+        check_params(p)?;
+        let (s, z) = (
+            _mm256_set1_ps(p.scale),
+            _mm256_set1_epi32(i32::from(p.zero_point)),
+        );
+        let b = &codes[16 * g..16 * g + 16];
+        // SAFETY: 16 bytes in `b`.
+        let b = unsafe { _mm_loadu_si128(b.as_ptr().cast()) };
+        // Element 2j is the low nibble of byte j, 2j + 1 the high one; (n ^ 8) - 8 sign-extends.
+        let (lo, hi) = (
+            _mm_and_si128(b, m),
+            _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+        );
+        let ext = |v: __m128i| _mm_sub_epi8(_mm_xor_si128(v, eight), eight);
+        let (e0, e1) = (
+            ext(_mm_unpacklo_epi8(lo, hi)),
+            ext(_mm_unpackhi_epi8(lo, hi)),
+        );
+        for (k, e) in [
+            e0,
+            _mm_unpackhi_epi64(e0, e0),
+            e1,
+            _mm_unpackhi_epi64(e1, e1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let q = _mm256_sub_epi32(_mm256_cvtepi8_epi32(e), z);
+            let y = _mm256_mul_ps(_mm256_cvtepi32_ps(q), s);
+            // SAFETY: 32 floats in `out`.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(8 * k).cast(), y) };
+        }
+    }
+    let zp_rest = zero_points.get(whole..).unwrap_or(&[]);
+    dequantize_groups_with(
+        dequantize_packed,
+        &codes[16 * whole..],
+        32,
+        &scales[whole..],
+        zp_rest,
+        &mut dst[32 * whole..],
+    )
 }

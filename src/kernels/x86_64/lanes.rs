@@ -228,12 +228,32 @@ pub(super) mod avx2 {
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
     pub(crate) fn mxfp4_block(x: Block, e: u8) -> __m128i {
-        // 2/d = 2^(129 - e), -124..=129, as 2^k1 * 2^k2 with both factors normal.
-        let pow2 = |k: i32| f32::from_bits(((k + 127) as u32) << 23);
+        // 2/d = 2^(129 - e), -124..=129: one exact power-of-two multiply up to 2^127 (the
+        // largest normal power), two normal factors beyond (blocks below 2^-123).
+        let pow2 = |k: i32| splat(f32::from_bits(((k + 127) as u32) << 23));
         let k = 129 - i32::from(e);
-        let (s1, s2) = (splat(pow2(k >> 1)), splat(pow2(k - (k >> 1))));
         let cap = splat(if e == 253 { 14.0 } else { 31.0 });
-        pack_ggml(x, |v| mxfp4_codes8(v, s1, s2, cap))
+        let c = if k <= 127 {
+            let s = pow2(k);
+            x.map(|v| mxfp4_codes8(v, |m| mul(m, s), cap))
+        } else {
+            let (s1, s2) = (pow2(k >> 1), pow2(k - (k >> 1)));
+            x.map(|v| mxfp4_codes8(v, |m| mul(mul(m, s1), s2), cap))
+        };
+        // Codes 0..=15 in bytes, in element order; then code 8 (a negative value of index 0:
+        // the reference's entry 0, not 8) becomes 0 by one table lookup.
+        let ab = _mm256_packs_epi32(c[0], c[1]);
+        let cd = _mm256_packs_epi32(c[2], c[3]);
+        let bytes = _mm256_packus_epi16(ab, cd);
+        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        let fix = _mm256_setr_epi8(
+            0, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10,
+            11, 12, 13, 14, 15,
+        );
+        let bytes = _mm256_shuffle_epi8(fix, bytes);
+        let lo = _mm256_castsi256_si128(bytes);
+        let hi = _mm256_extracti128_si256::<1>(bytes);
+        _mm_or_si128(lo, _mm_slli_epi16::<4>(hi))
     }
 
     /// A true division (this level has no FMA for the division-free quotient).
@@ -281,13 +301,36 @@ pub(super) mod avx2 {
         _mm256_andnot_si256(tiny, byte)
     }
 
-    /// MXFP4 codes of 8 values (see `avx512_blocks::mxfp4_codes` for the proof): `u = 2|x|/d` by
-    /// two exact power-of-two multiplies (`s1 * s2 = 2/d`, both on the same side of 1, so neither
-    /// step loses a value that matters: where one underflows, u < 1 either way), then the count of
-    /// [1, 3, 5, 7, 10, 14, 20] below `ceil(min(u, cap))` from two byte tables.
+    /// With FMA as well (not part of the AVX2 level's requirements, so chosen at run time).
+    pub(crate) mod fma {
+        use super::*;
+
+        /// [`super::group_codes`], without a division where `fast`: the correctly rounded
+        /// quotient of `avx512::quotient16` (a reciprocal product and two fused corrections;
+        /// the proof and the exhaustive test are there), for `|x| <= 32 scale`, which a
+        /// group's own elements satisfy (`avx512::codes16_bounded`).
+        #[inline]
+        #[target_feature(enable = "avx2,f16c,fma")]
+        pub(crate) fn group_codes(x: F, scale: F, r: F, zp: F, fast: bool) -> I {
+            if !fast {
+                return super::group_codes(x, scale, r, zp, fast);
+            }
+            let q0 = mul(x, r);
+            let q1 = _mm256_fmadd_ps(_mm256_fnmadd_ps(q0, scale, x), r, q0);
+            let q = _mm256_fmadd_ps(_mm256_fnmadd_ps(q1, scale, x), r, q1);
+            let q = add(round_even(q), zp);
+            cvt(min_f(max_f(q, splat(-8.0)), splat(7.0)))
+        }
+    }
+
+    /// MXFP4 codes of 8 values (see `avx512_blocks::mxfp4_codes` for the proof), except that
+    /// a negative value of index 0 gets 8 (`mxfp4_block` maps it to 0): `u = 2|x|/d` by exact
+    /// power-of-two multiplies (`scale`; where a product underflows, u < 1 either way), then
+    /// the count of [1, 3, 5, 7, 10, 14, 20] below `ceil(min(u, cap))` from two byte tables,
+    /// plus 8 for a set sign bit.
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    fn mxfp4_codes8(x: __m256, s1: __m256, s2: __m256, cap: __m256) -> __m256i {
+    fn mxfp4_codes8(x: __m256, scale: impl Fn(__m256) -> __m256, cap: __m256) -> __m256i {
         // `MXFP4_LUT` as bytes (tested); each 128-bit lane holds the same 16 entries.
         let lo = _mm256_setr_epi8(
             0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5, 5, 5, 6, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5,
@@ -297,25 +340,18 @@ pub(super) mod avx2 {
             6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7,
             7, 7, 7,
         );
-        let m = _mm256_castsi256_ps(_mm256_and_si256(
-            _mm256_castps_si256(x),
-            _mm256_set1_epi32(0x7FFF_FFFF),
-        ));
-        let u = _mm256_min_ps(_mm256_mul_ps(_mm256_mul_ps(m, s1), s2), cap);
+        let bits = _mm256_castps_si256(x);
+        let m = _mm256_castsi256_ps(_mm256_and_si256(bits, _mm256_set1_epi32(0x7FFF_FFFF)));
+        let u = _mm256_min_ps(scale(m), cap);
         let c = _mm256_cvtps_epi32(_mm256_round_ps::<
             { _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC },
         >(u));
-        // Byte 0 of each lane indexes the table (bits 0..4); bytes 1..3 are zeroed (bit 7 set).
-        let ci = _mm256_or_si256(c, _mm256_set1_epi32(0x8080_8000u32 as i32));
-        let (l, h) = (_mm256_shuffle_epi8(lo, ci), _mm256_shuffle_epi8(hi, ci));
-        // Bit 4 of c (c >= 16) selects the second table: moved to bit 7 of byte 0.
+        // Byte 0 of each lane (c <= 31) indexes the tables; bytes 1..3 of c and of c << 3 are
+        // 0, so they take entry 0 of the first table, 0. Bit 4 of c (c >= 16) selects the
+        // second table: moved to bit 7 of byte 0.
+        let (l, h) = (_mm256_shuffle_epi8(lo, c), _mm256_shuffle_epi8(hi, c));
         let idx = _mm256_blendv_epi8(l, h, _mm256_slli_epi32::<3>(c));
-        let neg = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_setzero_ps()));
-        let nonzero = _mm256_xor_si256(
-            _mm256_cmpeq_epi32(idx, _mm256_setzero_si256()),
-            _mm256_set1_epi32(-1),
-        );
-        let sign = _mm256_and_si256(_mm256_and_si256(neg, nonzero), _mm256_set1_epi32(8));
+        let sign = _mm256_and_si256(_mm256_srli_epi32::<28>(bits), _mm256_set1_epi32(8));
         _mm256_or_si256(idx, sign)
     }
 }
@@ -435,7 +471,10 @@ pub(super) mod avx512 {
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
     pub(crate) fn pack_ggml(x: Block, code: impl Fn(F) -> I) -> __m128i {
         let m = _mm512_set1_epi32(15);
-        let (lo, hi) = (_mm512_min_epi32(code(x[0]), m), _mm512_min_epi32(code(x[1]), m));
+        let (lo, hi) = (
+            _mm512_min_epi32(code(x[0]), m),
+            _mm512_min_epi32(code(x[1]), m),
+        );
         // The truncation keeps each lane's low byte.
         _mm512_cvtepi32_epi8(_mm512_or_si512(lo, _mm512_slli_epi32::<4>(hi)))
     }
@@ -558,5 +597,139 @@ pub(super) mod avx512 {
         // amax < 2^-125 (zero included): byte 0.
         let tiny = _mm512_cmplt_epu32_mask(amax, _mm512_set1_epi32((127 - 125) << 23));
         _mm512_maskz_mov_epi32(!tiny, byte)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::formats::fp16::f32_to_f16;
+    use crate::formats::mxfp4;
+
+    /// Runs `f` with AVX2 lanes and with AVX-512 lanes, where the CPU has them.
+    macro_rules! each_level {
+        (|$l:ident $(, $a:ident: $t:ty)?| $body:block) => {{
+            if super::super::avx2::available() {
+                use super::avx2 as $l;
+                #[target_feature(enable = "avx2,f16c")]
+                fn run($($a: $t)?) $body
+                // SAFETY: AVX2 and F16C are available.
+                unsafe { run($($a)?) };
+            }
+            if super::super::avx512::available() {
+                use super::avx512 as $l;
+                #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+                fn run($($a: $t)?) $body
+                // SAFETY: AVX-512 is available.
+                unsafe { run($($a)?) };
+            }
+        }};
+    }
+
+    #[test]
+    fn reduce_puts_block_b_in_lane_b() {
+        each_level!(|l| {
+            // Vector b holds distinct values whose maximum and minimum sit in different lanes
+            // for every b (and the order of blocks and lanes is visible in the result).
+            let vals = |b: usize, i: usize| ((b * 37 + i * 11) % 97) as f32 - 40.0 + b as f32;
+            let m: [l::F; l::L] =
+                core::array::from_fn(|b| l::from_lanes(core::array::from_fn(|i| vals(b, i))));
+            let max = l::lanes(l::reduce(m, |a, b| l::max_f(a, b)));
+            let min = l::lanes(l::reduce(m, |a, b| l::min_f(a, b)));
+            for b in 0..l::L {
+                let v: Vec<f32> = (0..l::L).map(|i| vals(b, i)).collect();
+                assert_eq!(
+                    max[b],
+                    v.iter().copied().fold(f32::MIN, f32::max),
+                    "{}",
+                    l::L
+                );
+                assert_eq!(
+                    min[b],
+                    v.iter().copied().fold(f32::MAX, f32::min),
+                    "{}",
+                    l::L
+                );
+            }
+        });
+    }
+
+    #[test]
+    fn scale_bytes_match_the_reference_near_every_power_of_two() {
+        let mut amax: Vec<u32> = vec![0, 1, 0x0020_0000, 0x7F7F_FFFF];
+        for k in -127i32..=128 {
+            let p = ((k + 127).max(0) as u32) << 23;
+            for d in 0..100u32 {
+                amax.push(p.saturating_sub(d).min(0x7F7F_FFFF));
+                amax.push((p + d).min(0x7F7F_FFFF));
+            }
+        }
+        let amax = &amax[..];
+        each_level!(|l, amax: &[u32]| {
+            for chunk in amax.chunks(l::L) {
+                let mut lanes = [0i32; l::L];
+                for (a, &c) in lanes.iter_mut().zip(chunk) {
+                    *a = c as i32;
+                }
+                let v = l::bits_i(l::from_lanes(lanes.map(|a| f32::from_bits(a as u32))));
+                let got = l::lanes_i(l::scale_bytes(v));
+                for (a, g) in lanes.iter().zip(got) {
+                    let want = mxfp4::scale_byte(f32::from_bits(*a as u32));
+                    assert_eq!(g, i32::from(want), "amax bits {a:#010x}, {} lanes", l::L);
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn the_avx2_mxfp4_byte_tables_are_the_lut() {
+        // The literal tables of `avx2::mxfp4_codes8`.
+        let lo = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5, 5, 5, 6];
+        let hi = [6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7];
+        assert_eq!(super::MXFP4_LUT[..16], lo);
+        assert_eq!(super::MXFP4_LUT[16..], hi);
+    }
+
+    #[test]
+    fn hardware_f16_conversion_equals_ours() {
+        use crate::formats::fp16::f16_to_f32;
+        // Every binary16 value, the midpoints between neighbours and their f32 neighbours, plus
+        // a stride over all f32 bit patterns (NaN excluded: our inputs are finite).
+        let mut xs: Vec<f32> = Vec::new();
+        for h in 0u16..0x7C00 {
+            let lo = f16_to_f32(h);
+            let hi = if h == 0x7BFF {
+                65536.0
+            } else {
+                f16_to_f32(h + 1)
+            };
+            let mid = ((f64::from(lo) + f64::from(hi)) / 2.0) as f32;
+            for v in [
+                lo,
+                mid,
+                f32::from_bits(mid.to_bits() + 1),
+                f32::from_bits(mid.to_bits().wrapping_sub(1)),
+            ] {
+                xs.push(v);
+                xs.push(-v);
+            }
+        }
+        xs.extend(
+            (0..u32::MAX / 4099)
+                .map(|i| f32::from_bits(i * 4099))
+                .filter(|v| !v.is_nan()),
+        );
+        let xs = &xs[..];
+        each_level!(|l, xs: &[f32]| {
+            for chunk in xs.chunks(l::L) {
+                let mut lanes = [0.0f32; l::L];
+                lanes[..chunk.len()].copy_from_slice(chunk);
+                let want = lanes.map(f32_to_f16);
+                match l::to_f16(l::from_lanes(lanes)) {
+                    Some(got) => assert_eq!(got, want, "{lanes:?}"),
+                    // Only when some encoding overflows to infinity.
+                    None => assert!(want.iter().any(|h| h & 0x7C00 == 0x7C00), "{lanes:?}"),
+                }
+            }
+        });
     }
 }

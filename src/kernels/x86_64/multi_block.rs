@@ -472,6 +472,16 @@ pub(super) mod avx2 {
     kernels!("avx2,f16c", super::super::avx2::KERNELS);
 }
 
+/// AVX2 with FMA: as `avx2`, with the division-free int4 codes; only its groups kernel is
+/// used (the block formats have no division to save), the rest is not compiled into the
+/// library (unused).
+#[allow(dead_code)]
+pub(super) mod avx2_fma {
+    use super::super::lanes::avx2::fma::group_codes;
+    use super::super::lanes::avx2::*;
+    kernels!("avx2,f16c,fma", super::super::avx2::KERNELS);
+}
+
 /// AVX-512: runs of 16 blocks.
 pub(super) mod avx512 {
     use super::super::lanes::avx512::*;
