@@ -26,7 +26,8 @@
 //! code (j + 16) << 4);
 //! `pack_pairs` packs codes -8..=7 two per byte, the first in the low nibble (int4).
 //! `scale_bytes` is `mxfp4::scale_byte` of finite magnitudes (as bits); `mxfp4_block` a
-//! block's MXFP4 codes for scale byte `e` (proof at `avx512_blocks::mxfp4_codes`), packed;
+//! block's MXFP4 codes for scale byte `e` and `k = 129 - e` (2/d = 2^k; proof at
+//! `avx512_blocks::mxfp4_codes`), packed;
 //! `group_codes` is `clamp(rne(x / scale) + zp, -8, 7)` for a group's own elements, with
 //! `r = 1 / scale` where `fast` (`avx512::fast_scale`) allows a division-free quotient.
 
@@ -129,6 +130,8 @@ pub(super) mod avx2 {
     ops! { "avx2,f16c";
         splat(x: f32) -> F = _mm256_set1_ps(x);
         splat_i(x: i32) -> I = _mm256_set1_epi32(x);
+        sub_i(a: I, b: I) -> I = _mm256_sub_epi32(a, b);
+        cvt_f(a: I) -> F = _mm256_cvtepi32_ps(a);
         bits_f(v: I) -> F = _mm256_castsi256_ps(v);
         bits_i(v: F) -> I = _mm256_castps_si256(v);
         add(a: F, b: F) -> F = _mm256_add_ps(a, b);
@@ -227,7 +230,7 @@ pub(super) mod avx2 {
 
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    pub(crate) fn mxfp4_block(x: Block, e: u8) -> __m128i {
+    pub(crate) fn mxfp4_block(x: Block, e: u8, _k: f32) -> __m128i {
         // 2/d = 2^(129 - e), -124..=129: one exact power-of-two multiply up to 2^127 (the
         // largest normal power), two normal factors beyond (blocks below 2^-123).
         let pow2 = |k: i32| splat(f32::from_bits(((k + 127) as u32) << 23));
@@ -418,6 +421,8 @@ pub(super) mod avx512 {
     ops! { "avx512f,avx512bw,avx512dq,avx512vl";
         splat(x: f32) -> F = _mm512_set1_ps(x);
         splat_i(x: i32) -> I = _mm512_set1_epi32(x);
+        sub_i(a: I, b: I) -> I = _mm512_sub_epi32(a, b);
+        cvt_f(a: I) -> F = _mm512_cvtepi32_ps(a);
         bits_f(v: I) -> F = _mm512_castsi512_ps(v);
         bits_i(v: F) -> I = _mm512_castps_si512(v);
         add(a: F, b: F) -> F = _mm512_add_ps(a, b);
@@ -493,9 +498,9 @@ pub(super) mod avx512 {
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn mxfp4_block(x: Block, e: u8) -> __m128i {
+    pub(crate) fn mxfp4_block(x: Block, e: u8, k: f32) -> __m128i {
         use super::super::avx512_blocks::mxfp4_codes;
-        let scale2 = splat((129 - i32::from(e)) as f32);
+        let scale2 = splat(k);
         let cap = splat(if e == 253 { 14.0 } else { 31.0 });
         // SAFETY: a 32-element array.
         let (lut_lo, lut_hi) = unsafe {
@@ -504,7 +509,13 @@ pub(super) mod avx512 {
                 _mm512_loadu_si512(super::MXFP4_LUT.as_ptr().add(16).cast()),
             )
         };
-        pack_ggml(x, |v| mxfp4_codes(v, scale2, cap, lut_lo, lut_hi))
+        let (lo, hi) = (
+            mxfp4_codes(x[0], scale2, cap, lut_lo, lut_hi),
+            mxfp4_codes(x[1], scale2, cap, lut_lo, lut_hi),
+        );
+        // Codes 0..=15: `pack_ggml` without its minimum (which would cost 2 of the loop's 20
+        // instructions here).
+        _mm512_cvtepi32_epi8(_mm512_or_si512(lo, _mm512_slli_epi32::<4>(hi)))
     }
 
     /// The division-free quotient (FMA) where `fast`, else a true division.

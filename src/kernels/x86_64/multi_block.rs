@@ -183,6 +183,8 @@ macro_rules! kernels {
         #[inline]
         #[target_feature(enable = $features)]
         fn q4_0_run(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
+            // (Up front, so that no store below needs a bounds check of its own.)
+            assert!(x.len() >= QK * L && out.len() >= L * q4_0::BYTES);
             let (min, max, nan) = min_max(x);
             if nan || beyond(min, max, f32::MAX) {
                 return false;
@@ -251,6 +253,8 @@ macro_rules! kernels {
         #[inline]
         #[target_feature(enable = $features)]
         fn q4_1_run(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
+            // (Up front, so that no store below needs a bounds check of its own.)
+            assert!(x.len() >= QK * L && out.len() >= L * q4_1::BYTES);
             let (min, max, nan) = min_max(x);
             if nan || beyond(min, max, f32::MAX) {
                 return false;
@@ -281,7 +285,7 @@ macro_rules! kernels {
         #[inline]
         #[target_feature(enable = $features)]
         fn mxfp4_run(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
-            assert!(x.len() >= QK * L);
+            assert!(x.len() >= QK * L && out.len() >= L * mxfp4::BYTES);
             // The largest magnitude of each block (integer order of the abs bits is the float order).
             let m: [F; L] = core::array::from_fn(|b| {
                 let p = x.as_ptr().wrapping_add(QK * b);
@@ -297,9 +301,11 @@ macro_rules! kernels {
             if bits(gt_i(amax, splat_i(f32::MAX.to_bits() as i32))) != 0 {
                 return false;
             }
-            let e = lanes_i(scale_bytes(amax));
-            for (b, &e) in e.iter().enumerate() {
-                let codes = mxfp4_block(block(x, b), e as u8);
+            let e = scale_bytes(amax);
+            // 2/d = 2^(129 - e), as floats for all blocks at once.
+            let k = lanes(cvt_f(sub_i(splat_i(129), e)));
+            for (b, &e) in lanes_i(e).iter().enumerate() {
+                let codes = mxfp4_block(block(x, b), e as u8, k[b]);
                 put(out, b * mxfp4::BYTES, [e as u8]);
                 put16(out, b * mxfp4::BYTES + 1, codes);
             }
