@@ -11,8 +11,8 @@
 //! A run of `L` blocks in which any block is bad (NaN or infinity, a value beyond a limit, a
 //! scale its fp16 field cannot hold) is declined and redone by the scalar reference, which
 //! reports the first bad block exactly and writes only the blocks before it: nothing of the run
-//! is written here before every block of it has passed. The last, partial run is padded with
-//! zero blocks (valid blocks whose output is dropped).
+//! is written here before every block of it has passed. The last run may be shorter: its
+//! missing blocks are zero lanes, neither loaded nor written.
 
 use super::avx2::{prefetch, AHEAD};
 use super::avx512::fast_scale;
@@ -26,8 +26,6 @@ use core::mem::MaybeUninit;
 
 /// Floats per block.
 const QK: usize = 32;
-/// The most blocks a run takes (AVX-512), for the padded last run's buffers.
-const MAX_RUN: usize = 16;
 
 /// The kernels, written once: expanded inside a module that imports one level's lane
 /// primitives (`lanes::avx2` or `lanes::avx512`), with that level's features and kernels.
@@ -35,64 +33,41 @@ macro_rules! kernels {
     ($features:literal, $kernels:path) => {
         use super::*;
 
-        /// Quantizes `src` (whole blocks) into `dst` in runs of `L` blocks of `bytes` bytes; a run
-        /// `run` declines goes to the scalar `reference`, which reports its first bad block. A run
-        /// writes nothing unless it succeeds, so the overlapping last run (or, on a decline, the
-        /// reference on the rest) leaves the bytes of blocks before a bad one as they were.
+        /// Quantizes `src` (whole blocks) into `dst` in runs of `L` blocks of `bytes` bytes, the
+        /// last run shorter; a run `run` declines goes to the scalar `reference`, which reports its
+        /// first bad block (a run writes nothing unless it succeeds).
         #[inline]
         #[target_feature(enable = $features)]
         fn blocks_in_runs(
             src: &[f32],
             dst: &mut [MaybeUninit<u8>],
             bytes: usize,
-            mut run: impl FnMut(&[f32], &mut [MaybeUninit<u8>]) -> bool,
+            mut run: impl FnMut(&[f32], &mut [MaybeUninit<u8>], usize) -> bool,
             reference: QuantizeBlocks,
         ) -> Result<()> {
-            let full = src.len() / (QK * L) * (QK * L);
-            let (head, tail) = dst.split_at_mut(full / QK * bytes);
-            for (x, out) in src[..full]
-                .chunks_exact(QK * L)
-                .zip(head.chunks_exact_mut(L * bytes))
-            {
-                if !run(x, out) {
+            for (x, out) in src.chunks(QK * L).zip(dst.chunks_mut(L * bytes)) {
+                if !run(x, out, x.len() / QK) {
                     reference(x, out)?;
                 }
             }
-            if full == src.len() {
-                return Ok(());
-            }
-            let done = if full > 0 {
-                // The last L blocks again, overlapping the last whole run (same bytes, rewritten).
-                let start = src.len() - QK * L;
-                run(&src[start..], &mut dst[start / QK * bytes..])
-            } else {
-                // Fewer than L blocks: padded with zero blocks, whose output is dropped.
-                let mut xs = [0.0f32; QK * MAX_RUN];
-                let mut os = [MaybeUninit::<u8>::uninit(); MAX_RUN * q4_1::BYTES];
-                xs[..src.len()].copy_from_slice(src);
-                let ok = run(&xs[..QK * L], &mut os[..L * bytes]);
-                if ok {
-                    tail.copy_from_slice(&os[..tail.len()]);
-                }
-                ok
-            };
-            if done {
-                return Ok(());
-            }
-            reference(&src[full..], &mut dst[full / QK * bytes..])
+            Ok(())
         }
 
-        /// Minimum and maximum of each of `L` blocks (lane b: block b), exact up to the sign of a
-        /// zero, when no element is NaN; and whether any element is NaN (the minimum and maximum may
-        /// then be anything).
+        /// (Each run function takes `FULL`: true for the runs of `L` blocks, where `n` is then the
+        /// constant `L` and the block loops unroll, false for the last, shorter run.)
+        ///
+        /// Minimum and maximum of each of the first `n` (of `L`) blocks (lane b: block b; 0 in the
+        /// lanes from n on), exact up to the sign of a zero, when no element is NaN; and whether any
+        /// element is NaN (the minimum and maximum may then be anything).
         #[inline]
         #[target_feature(enable = $features)]
-        fn min_max(x: &[f32]) -> (F, F, bool) {
-            assert!(x.len() >= QK * L);
+        fn min_max<const FULL: bool>(x: &[f32], n: usize) -> (F, F, bool) {
+            let n = if FULL { L } else { n };
+            assert!(n <= L && x.len() >= QK * n);
             let mut lo = [splat(0.0); L];
             let mut hi = lo;
             let mut nan = unord(lo[0], lo[0]);
-            for b in 0..L {
+            for b in 0..n {
                 let p = x.as_ptr().wrapping_add(QK * b);
                 prefetch(p.wrapping_add(AHEAD));
                 prefetch(p.wrapping_add(AHEAD + 16));
@@ -182,10 +157,11 @@ macro_rules! kernels {
 
         #[inline]
         #[target_feature(enable = $features)]
-        fn q4_0_run(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
+        fn q4_0_run<const FULL: bool>(x: &[f32], out: &mut [MaybeUninit<u8>], n: usize) -> bool {
+            let n = if FULL { L } else { n };
             // (Up front, so that no store below needs a bounds check of its own.)
-            assert!(x.len() >= QK * L && out.len() >= L * q4_0::BYTES);
-            let (min, max, nan) = min_max(x);
+            assert!(n <= L && x.len() >= QK * n && out.len() >= n * q4_0::BYTES);
+            let (min, max, nan) = min_max::<FULL>(x, n);
             if nan || beyond(min, max, f32::MAX) {
                 return false;
             }
@@ -198,7 +174,7 @@ macro_rules! kernels {
             let ties = bits(eq(max, nmin));
             if ties != 0 {
                 let (mut a, am) = (lanes(first), lanes(max));
-                for b in (0..L).filter(|b| ties >> b & 1 != 0) {
+                for b in (0..n).filter(|b| ties >> b & 1 != 0) {
                     // |max| bits; zero (of either sign) means a block of zeros: +0.0.
                     let bits = am[b].to_bits() & 0x7FFF_FFFF;
                     a[b] = if bits == 0 {
@@ -218,7 +194,7 @@ macro_rules! kernels {
             };
             let id = lanes(inverse_or_zero(d));
             let half = splat(8.5);
-            for b in 0..L {
+            for b in 0..n {
                 let vid = splat(id[b]);
                 // x * id + 8.5, rounded twice. |x| <= |max| and id = 1/d with d = max/-8 (each rounded
                 // once; for subnormal d the relative error is still below 2^-20, and below |d| = 2^-128
@@ -236,14 +212,14 @@ macro_rules! kernels {
         /// sign (what the reference's strict comparisons keep among equal extremes).
         #[inline]
         #[target_feature(enable = $features)]
-        fn first_zeros(x: &[f32], v: F) -> F {
+        fn first_zeros(x: &[f32], n: usize, v: F) -> F {
             let zero = splat(0.0);
             let zeros = bits(eq(v, zero));
             if zeros == 0 {
                 return v;
             }
             let mut a = lanes(v);
-            for b in (0..L).filter(|b| zeros >> b & 1 != 0) {
+            for b in (0..n).filter(|b| zeros >> b & 1 != 0) {
                 let hits = block_bits(x, b, |v| eq(v, zero));
                 a[b] = x[QK * b + (hits.trailing_zeros() as usize).min(31)];
             }
@@ -252,21 +228,22 @@ macro_rules! kernels {
 
         #[inline]
         #[target_feature(enable = $features)]
-        fn q4_1_run(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
+        fn q4_1_run<const FULL: bool>(x: &[f32], out: &mut [MaybeUninit<u8>], n: usize) -> bool {
+            let n = if FULL { L } else { n };
             // (Up front, so that no store below needs a bounds check of its own.)
-            assert!(x.len() >= QK * L && out.len() >= L * q4_1::BYTES);
-            let (min, max, nan) = min_max(x);
+            assert!(n <= L && x.len() >= QK * n && out.len() >= n * q4_1::BYTES);
+            let (min, max, nan) = min_max::<FULL>(x, n);
             if nan || beyond(min, max, f32::MAX) {
                 return false;
             }
-            let (min, max) = (first_zeros(x, min), first_zeros(x, max));
+            let (min, max) = (first_zeros(x, n, min), first_zeros(x, n, max));
             let d = div(sub(max, min), splat(15.0));
             let (Some(dh), Some(mh)) = (to_f16(d), to_f16(min)) else {
                 return false;
             };
             let (id, mn) = (lanes(inverse_or_zero(d)), lanes(min));
             let half = splat(0.5);
-            for b in 0..L {
+            for b in 0..n {
                 let (vmin, vid) = (splat(mn[b]), splat(id[b]));
                 // (x - min) * id + 0.5, rounded three times. 0 <= x - min <= max - min (rounding is
                 // monotone) and id = 1/((max - min)/15), so v is in [0.5, 15.6] or NaN/±Inf (id = inf).
@@ -284,10 +261,14 @@ macro_rules! kernels {
 
         #[inline]
         #[target_feature(enable = $features)]
-        fn mxfp4_run(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
-            assert!(x.len() >= QK * L && out.len() >= L * mxfp4::BYTES);
+        fn mxfp4_run<const FULL: bool>(x: &[f32], out: &mut [MaybeUninit<u8>], n: usize) -> bool {
+            let n = if FULL { L } else { n };
+            assert!(n <= L && x.len() >= QK * n && out.len() >= n * mxfp4::BYTES);
             // The largest magnitude of each block (integer order of the abs bits is the float order).
             let m: [F; L] = core::array::from_fn(|b| {
+                if b >= n {
+                    return splat(0.0);
+                }
                 let p = x.as_ptr().wrapping_add(QK * b);
                 prefetch(p.wrapping_add(AHEAD));
                 prefetch(p.wrapping_add(AHEAD + 16));
@@ -304,7 +285,7 @@ macro_rules! kernels {
             let e = scale_bytes(amax);
             // 2/d = 2^(129 - e), as floats for all blocks at once.
             let k = lanes(cvt_f(sub_i(splat_i(129), e)));
-            for (b, &e) in lanes_i(e).iter().enumerate() {
+            for (b, &e) in lanes_i(e).iter().enumerate().take(n) {
                 let codes = mxfp4_block(block(x, b), e as u8, k[b]);
                 put(out, b * mxfp4::BYTES, [e as u8]);
                 put16(out, b * mxfp4::BYTES + 1, codes);
@@ -347,33 +328,43 @@ macro_rules! kernels {
         /// `scalar::MAX_INPUT`.
         #[inline]
         #[target_feature(enable = $features)]
-        fn groups32_run(
+        fn groups32_run<const FULL: bool>(
             x: &[f32],
             method: ScaleMethod,
             codes: &mut [MaybeUninit<u8>],
             scales: &mut [MaybeUninit<f32>],
             zps: &mut [MaybeUninit<i8>],
+            n: usize,
         ) -> bool {
-            assert!(
-                codes.len() >= 16 * L && scales.len() >= L && (zps.is_empty() || zps.len() >= L)
-            );
-            let (min, max, nan) = min_max(x);
+            let n = if FULL { L } else { n };
+            assert!(n <= L && x.len() >= QK * n && codes.len() >= 16 * n && scales.len() >= n);
+            assert!(zps.is_empty() || zps.len() >= n);
+            let (min, max, nan) = min_max::<FULL>(x, n);
             if nan || beyond(min, max, scalar::MAX_INPUT) {
                 return false;
             }
             let (scale, zp) = params(min, max, method);
-            // SAFETY: L scales and L zero points (asserted).
-            unsafe {
-                store(scale, scales.as_mut_ptr().cast());
-                if !zps.is_empty() {
-                    store_i8(cvt(zp), zps.as_mut_ptr().cast());
+            if n == L {
+                // SAFETY: L scales and L zero points (asserted).
+                unsafe {
+                    store(scale, scales.as_mut_ptr().cast());
+                    if !zps.is_empty() {
+                        store_i8(cvt(zp), zps.as_mut_ptr().cast());
+                    }
+                }
+            } else {
+                for (s, v) in scales[..n].iter_mut().zip(lanes(scale)) {
+                    s.write(v);
+                }
+                for (z, v) in zps.iter_mut().take(n).zip(lanes_i(cvt(zp))) {
+                    z.write(v as i8);
                 }
             }
             // The reciprocals for the division-free codes where the level has them and the scale
             // allows them (`avx512::codes16_bounded`); elsewhere a true division.
             let inv = lanes(div(splat(1.0), scale));
             let (sc, z) = (lanes(scale), lanes(zp));
-            for g in 0..L {
+            for g in 0..n {
                 let fast = fast_scale(sc[g]);
                 let (vs, vr, vz) = (splat(sc[g]), splat(inv[g]), splat(z[g]));
                 let bytes = pack_pairs(block(x, g), |v| group_codes(v, vs, vr, vz, fast));
@@ -404,22 +395,9 @@ macro_rules! kernels {
                 let sc = &mut scales[r..r + n];
                 let z = if with_zp { &mut zps[r..r + n] } else { &mut [] };
                 let done = if n == L {
-                    groups32_run(x, method, c, sc, z)
+                    groups32_run::<true>(x, method, c, sc, z, n)
                 } else {
-                    // The last, partial run, padded with zero groups whose output is dropped.
-                    let mut xs = [0.0f32; QK * MAX_RUN];
-                    let mut cs = [MaybeUninit::<u8>::uninit(); 16 * MAX_RUN];
-                    let mut ss = [MaybeUninit::<f32>::uninit(); MAX_RUN];
-                    let mut zs = [MaybeUninit::<i8>::uninit(); MAX_RUN];
-                    xs[..x.len()].copy_from_slice(x);
-                    let zs = if with_zp { &mut zs[..L] } else { &mut [] };
-                    let ok = groups32_run(&xs[..QK * L], method, &mut cs, &mut ss, zs);
-                    if ok {
-                        c.copy_from_slice(&cs[..c.len()]);
-                        sc.copy_from_slice(&ss[..n]);
-                        z.copy_from_slice(&zs[..z.len()]);
-                    }
-                    ok
+                    groups32_run::<false>(x, method, c, sc, z, n)
                 };
                 if !done {
                     quantize_groups_with(k, x, QK, method, c, sc, z)?;
@@ -434,7 +412,13 @@ macro_rules! kernels {
             src: &[f32],
             dst: &mut [MaybeUninit<u8>],
         ) -> Result<()> {
-            let run = |x: &[f32], o: &mut [MaybeUninit<u8>]| q4_0_run(x, o);
+            let run = |x: &[f32], o: &mut [MaybeUninit<u8>], n| {
+                if n == L {
+                    q4_0_run::<true>(x, o, n)
+                } else {
+                    q4_0_run::<false>(x, o, n)
+                }
+            };
             blocks_in_runs(src, dst, q4_0::BYTES, run, q4_0::SPEC.quantize)
         }
 
@@ -444,7 +428,13 @@ macro_rules! kernels {
             src: &[f32],
             dst: &mut [MaybeUninit<u8>],
         ) -> Result<()> {
-            let run = |x: &[f32], o: &mut [MaybeUninit<u8>]| q4_1_run(x, o);
+            let run = |x: &[f32], o: &mut [MaybeUninit<u8>], n| {
+                if n == L {
+                    q4_1_run::<true>(x, o, n)
+                } else {
+                    q4_1_run::<false>(x, o, n)
+                }
+            };
             blocks_in_runs(src, dst, q4_1::BYTES, run, q4_1::SPEC.quantize)
         }
 
@@ -454,7 +444,13 @@ macro_rules! kernels {
             src: &[f32],
             dst: &mut [MaybeUninit<u8>],
         ) -> Result<()> {
-            let run = |x: &[f32], o: &mut [MaybeUninit<u8>]| mxfp4_run(x, o);
+            let run = |x: &[f32], o: &mut [MaybeUninit<u8>], n| {
+                if n == L {
+                    mxfp4_run::<true>(x, o, n)
+                } else {
+                    mxfp4_run::<false>(x, o, n)
+                }
+            };
             blocks_in_runs(src, dst, mxfp4::BYTES, run, mxfp4::SPEC.quantize)
         }
 
