@@ -245,8 +245,9 @@ fn bytemuck_u64(x: &[f32]) -> &[u64] {
 
 /// `QUANTIZE_BENCH_RATIOS=1 cargo bench --bench throughput`: instead of criterion, time each
 /// operation alternately with its baseline (read for quantizers, write for dequantizers) and
-/// print the best time of each over many rounds as a ratio. `QUANTIZE_BENCH_FILTER=text` keeps
-/// only the operations whose name contains it. On a shared, loaded machine the best
+/// print the best time of each over many rounds as a ratio. `QUANTIZE_BENCH_FILTER=a,b` keeps
+/// only the operations whose name contains one of the comma-separated texts (`QUANTIZE_BENCH_SIZES`
+/// = `out` or `in` keeps only the out-of-cache or in-cache size). On a shared, loaded machine the best
 /// of many alternating rounds is far steadier than baselines measured minutes apart.
 fn ratios() {
     let level = quantize::kernel_name();
@@ -254,7 +255,11 @@ fn ratios() {
         "level {level}: op GiB/s, baseline GiB/s, ratio; for quantizers also the prefetching \
          read baseline and the ratio to it (float32 bytes / best time)"
     );
+    let sizes = std::env::var("QUANTIZE_BENCH_SIZES").unwrap_or_default();
     for n in SIZES {
+        if (sizes == "out" && n <= 1 << 16) || (sizes == "in" && n > 1 << 16) {
+            continue;
+        }
         let x = data(n);
         let (rounds, reps) = if n <= 1 << 16 { (300, 10) } else { (25, 1) };
         let mut sink = vec![0.0f32; n];
@@ -270,7 +275,7 @@ fn ratios() {
         };
         let filter = std::env::var("QUANTIZE_BENCH_FILTER").unwrap_or_default();
         let mut run = |name: &str, base: &mut dyn FnMut(), op: &mut dyn FnMut()| {
-            if !name.contains(filter.as_str()) {
+            if !filter.split(',').any(|f| name.contains(f)) {
                 return;
             }
             let quantizer = !name.starts_with("de");

@@ -269,6 +269,75 @@ fn block_quantizers_keep_the_first_of_equal_extremes() {
     }
 }
 
+/// Runs of 8 (AVX2) and 16 (AVX-512) blocks decide each block's parameters in its own lane:
+/// every block of a run gets its own kind of extreme (|max| tied with both signs, first
+/// positive or first negative; one sign dominating; all zeros with mixed signs; zero extremes
+/// whose sign only the first zero decides) at its own position and magnitude, so a lane taking
+/// another block's decision, or the tie of another lane, shows.
+#[test]
+fn multi_block_runs_decide_each_block_alone() {
+    use crate::int4::ScaleMethod;
+    let mut rng = Rng(21);
+    for k in simd_levels() {
+        for nb in [8, 16, 24, 17, 40, 9, 33] {
+            for _ in 0..20 {
+                let mut x = Vec::with_capacity(32 * nb);
+                for _ in 0..nb {
+                    let m = (1.0 + rng.below(1000) as f32 / 7.0)
+                        * [1.0, 0.01, 300.0][rng.below(3) as usize];
+                    let mut b: Vec<f32> = (0..32)
+                        .map(|_| (rng.below(2001) as f32 - 1000.0) / 1001.0 * m)
+                        .collect();
+                    let (i, j) = (rng.below(32) as usize, rng.below(32) as usize);
+                    match rng.below(6) {
+                        // |max| tied with both signs: the first decides.
+                        0 => (b[i], b[j]) = (m, -m),
+                        1 => (b[i], b[j]) = (-m, m),
+                        // one sign dominates
+                        2 => b[i] = 2.0 * m,
+                        3 => b[i] = -2.0 * m,
+                        // all zeros, mixed signs
+                        4 => b
+                            .iter_mut()
+                            .for_each(|v| *v = [0.0, -0.0][rng.below(2) as usize]),
+                        // non-negative (or non-positive) with zeros: zero extremes
+                        _ => {
+                            let sign = [1.0f32, -1.0][rng.below(2) as usize];
+                            b.iter_mut().for_each(|v| *v = v.abs() * sign);
+                            (b[i], b[j]) = ([0.0, -0.0][rng.below(2) as usize], -0.0);
+                        }
+                    }
+                    x.extend(b);
+                }
+                for f in [BlockFormat::Q4_0, BlockFormat::Q4_1, BlockFormat::Mxfp4] {
+                    let n = nb * f.bytes();
+                    let (mut a, mut b) = (uninit_vec(n, 0u8), uninit_vec(n, 0u8));
+                    let ra = (k.quantize_blocks(f))(&x, &mut a);
+                    let rb = (scalar::KERNELS.quantize_blocks(f))(&x, &mut b);
+                    assert_eq!(ra, rb);
+                    assert_eq!(init(&a), init(&b), "{:?} {} nb={nb}", k.name, f.name());
+                }
+                for method in ScaleMethod::ALL {
+                    let r = scalar::KERNELS.blocks;
+                    let (mut ca, mut cb) = (uninit_vec(16 * nb, 0u8), uninit_vec(16 * nb, 0u8));
+                    let (mut sa, mut sb) = (uninit_vec(nb, 0.0f32), uninit_vec(nb, 0.0f32));
+                    let (mut za, mut zb) = (uninit_vec(nb, 0i8), uninit_vec(nb, 0i8));
+                    let ra = (k.blocks.quantize_groups)(&x, 32, method, &mut ca, &mut sa, &mut za);
+                    let rb = (r.quantize_groups)(&x, 32, method, &mut cb, &mut sb, &mut zb);
+                    assert_eq!(ra, rb);
+                    let ctx = format!("{:?} groups {method:?} nb={nb}", k.name);
+                    assert_eq!(init(&ca), init(&cb), "{ctx}");
+                    let bits = |v: &[MaybeUninit<f32>]| {
+                        init(v).iter().map(|s| s.to_bits()).collect::<Vec<_>>()
+                    };
+                    assert_eq!(bits(&sa), bits(&sb), "{ctx}");
+                    assert_eq!(init(&za), init(&zb), "{ctx}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn block_dequantizers_match_scalar() {
     let mut rng = Rng(12);

@@ -3,16 +3,16 @@
 //! are those of the AVX-512 kernels (`avx512_blocks`), which this file follows step by step.
 //! IQ4_NL quantization, 8 blocks at once, is in `avx2_iq4nl`.
 
-use super::super::{format_table, scalar, BlockKernels};
-use super::avx2::{codes32, pack32, prefetch, AHEAD, KERNELS};
+use super::super::{format_table, BlockKernels};
+use super::avx2::{prefetch, AHEAD, KERNELS};
+use super::multi_block::avx2 as x8;
 use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
-use crate::formats::fp16::{f16_is_finite, f32_to_f16};
+use crate::formats::fp16::f16_is_finite;
 use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
 use crate::groups::{dequantize_groups_with, quantize_groups_split32};
-use crate::int4::{params_for, ScaleMethod};
-use crate::kernels::Range;
+use crate::int4::{check_params, Params};
 use crate::{Error, Result};
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -22,12 +22,14 @@ use core::mem::MaybeUninit;
 // of each `unsafe` call of a `#[target_feature]` function in this table.
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     quantize_blocks: format_table(&[
-        (BlockFormat::Q4_0, |s, d| unsafe { quantize_q4_0(s, d) }),
-        (BlockFormat::Q4_1, |s, d| unsafe { quantize_q4_1(s, d) }),
+        (BlockFormat::Q4_0, |s, d| unsafe { x8::quantize_q4_0(s, d) }),
+        (BlockFormat::Q4_1, |s, d| unsafe { x8::quantize_q4_1(s, d) }),
         (BlockFormat::Iq4Nl, |s, d| unsafe {
             super::avx2_iq4nl::quantize_iq4_nl(s, d)
         }),
-        (BlockFormat::Mxfp4, |s, d| unsafe { quantize_mxfp4(s, d) }),
+        (BlockFormat::Mxfp4, |s, d| unsafe {
+            x8::quantize_mxfp4(s, d)
+        }),
     ]),
     dequantize_blocks: format_table(&[
         (BlockFormat::Q4_0, |s, d| unsafe { dequantize_q4_0(s, d) }),
@@ -54,19 +56,21 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     },
 
     quantize_groups: |s, gs, m, c, sc, z| {
-        quantize_groups_split32(&KERNELS, s, gs, m, c, sc, z, |s, m, c, sc, z| unsafe {
-            quantize_groups32(s, m, c, sc, z)
+        quantize_groups_split32(&KERNELS, s, gs, m, c, sc, z, |s, m, c, sc, z| {
+            if is_x86_feature_detected!("fma") {
+                // SAFETY: FMA as well (just checked).
+                unsafe { super::multi_block::avx2_fma::quantize_groups32(s, m, c, sc, z) }
+            } else {
+                unsafe { x8::quantize_groups32(s, m, c, sc, z) }
+            }
         })
     },
     dequantize_groups: |c, gs, sc, z, d| {
-        dequantize_groups_with(
-            |c, s, zp, d| unsafe { super::avx2::dequantize_packed_impl(c, s, zp, d) },
-            c,
-            gs,
-            sc,
-            z,
-            d,
-        )
+        if gs == 32 {
+            unsafe { dequantize_groups32(c, sc, z, d) }
+        } else {
+            dequantize_groups_with(dequantize_packed, c, gs, sc, z, d)
+        }
     },
 };
 
@@ -86,19 +90,6 @@ unsafe fn load32(x: &[f32]) -> [__m256; 4] {
     core::array::from_fn(|i| unsafe { _mm256_loadu_ps(x.as_ptr().add(8 * i)) })
 }
 
-/// True when any lane holds NaN or ±Inf (abs bits above those of `f32::MAX`), or more than
-/// `limit` in general.
-#[inline]
-#[target_feature(enable = "avx2,f16c")]
-fn any_above(v: &[__m256; 4], limit: i32) -> bool {
-    let l = _mm256_set1_epi32(limit);
-    let mut bad = _mm256_setzero_si256();
-    for &x in v {
-        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(abs_bits(x), l));
-    }
-    _mm256_testz_si256(bad, bad) == 0
-}
-
 /// The largest of 8 unsigned 32-bit lanes.
 #[inline]
 #[target_feature(enable = "avx2,f16c")]
@@ -107,17 +98,6 @@ fn hmax_epu32(v: __m256i) -> u32 {
     let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
     let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
     _mm_cvtsi128_si32(m) as u32
-}
-
-/// A 32-bit mask of the lanes (in element order) where `f` is true.
-#[inline]
-#[target_feature(enable = "avx2,f16c")]
-fn mask32(m: [__m256; 4]) -> u32 {
-    let mut bits = 0u32;
-    for (i, v) in m.into_iter().enumerate() {
-        bits |= (_mm256_movemask_ps(v) as u32) << (8 * i);
-    }
-    bits
 }
 
 /// The 32 codes of a block (int32 lanes, each already reduced to its low byte, 0..255) as ggml
@@ -267,9 +247,14 @@ unsafe fn dequantize_mxfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<(
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn dequantize_q4_1(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
     for (b, out) in src.chunks_exact(q4_1::BYTES).zip(dst.chunks_exact_mut(32)) {
-        let d = f16_field(b, 0)?;
-        let m = f16_field(b, 2)?;
-        let (vd, vm) = (_mm256_set1_ps(d), _mm256_set1_ps(m));
+        // Both fp16 fields at once (vcvtph2ps is exact, as `fp16::f16_to_f32`).
+        let w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        if !f16_is_finite(w as u16) || !f16_is_finite((w >> 16) as u16) {
+            return Err(Error::NonFinite);
+        }
+        let dm = _mm256_cvtph_ps(_mm_cvtsi32_si128(w as i32));
+        let vd = _mm256_permutevar8x32_ps(dm, _mm256_setzero_si256());
+        let vm = _mm256_permutevar8x32_ps(dm, _mm256_set1_epi32(1));
         // SAFETY: 16 code bytes at b[4..20]; 32 floats in `out`.
         unsafe {
             let (lo, hi) = nibble_bytes(b.as_ptr().add(4));
@@ -282,202 +267,6 @@ unsafe fn dequantize_q4_1(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()
                     _mm256_storeu_ps(o.add(16 * k + 8 * h), y);
                 }
             }
-        }
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------- ggml quantization
-
-/// `min(15, trunc(v))` reduced to its low byte, as ggml's `(uint8_t)MIN(15, (int8_t)v)` for
-/// the values Q4_0 and Q4_1 form (see `avx512_blocks::trunc_code`).
-#[inline]
-#[target_feature(enable = "avx2,f16c")]
-fn trunc_code(v: __m256) -> __m256i {
-    _mm256_and_si256(
-        _mm256_min_epi32(_mm256_cvttps_epi32(v), _mm256_set1_epi32(15)),
-        _mm256_set1_epi32(0xFF),
-    )
-}
-
-#[target_feature(enable = "avx2,f16c")]
-unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_0::BYTES)) {
-        prefetch(x.as_ptr().wrapping_add(AHEAD));
-        prefetch(x.as_ptr().wrapping_add(AHEAD + 16));
-        // SAFETY: 32 floats.
-        let v = unsafe { load32(x) };
-        if any_above(&v, f32::MAX.to_bits() as i32) {
-            return Err(Error::NonFinite);
-        }
-        let a = v.map(|x| abs_bits(x));
-        let amax = hmax_epu32(_mm256_max_epu32(
-            _mm256_max_epu32(a[0], a[1]),
-            _mm256_max_epu32(a[2], a[3]),
-        ));
-        // The first element of largest magnitude, with its sign (+0.0 for zeros).
-        let max = if amax == 0 {
-            0.0
-        } else {
-            let m = _mm256_set1_epi32(amax as i32);
-            let hits = mask32(a.map(|ai| _mm256_castsi256_ps(_mm256_cmpeq_epi32(ai, m))));
-            x[hits.trailing_zeros() as usize]
-        };
-        let d = max / -8.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let dh = f32_to_f16(d);
-        if !f16_is_finite(dh) {
-            return Err(Error::ValueOutOfRange);
-        }
-        let (vid, half) = (_mm256_set1_ps(id), _mm256_set1_ps(8.5));
-        let c = v.map(|xi| trunc_code(_mm256_add_ps(_mm256_mul_ps(xi, vid), half)));
-        // SAFETY: `out` holds 18 bytes.
-        unsafe {
-            let o = out.as_mut_ptr().cast::<u8>();
-            o.cast::<[u8; 2]>().write_unaligned(dh.to_le_bytes());
-            _mm_storeu_si128(o.add(2).cast(), pack_ggml(c));
-        }
-    }
-    Ok(())
-}
-
-/// The first element holding a zero, with its sign (`x` contains a zero).
-#[inline]
-#[target_feature(enable = "avx2,f16c")]
-fn first_zero(x: &[f32], v: &[__m256; 4]) -> f32 {
-    let z = _mm256_setzero_ps();
-    let hits = mask32(v.map(|vi| _mm256_cmp_ps::<_CMP_EQ_OQ>(vi, z)));
-    x[(hits.trailing_zeros() as usize).min(31)]
-}
-
-#[target_feature(enable = "avx2,f16c")]
-unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_1::BYTES)) {
-        prefetch(x.as_ptr().wrapping_add(AHEAD));
-        prefetch(x.as_ptr().wrapping_add(AHEAD + 16));
-        // SAFETY: 32 floats.
-        let v = unsafe { load32(x) };
-        if any_above(&v, f32::MAX.to_bits() as i32) {
-            return Err(Error::NonFinite);
-        }
-        let lo = _mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3]));
-        let hi = _mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3]));
-        let (mut min, mut max) = hmin_hmax(lo, hi);
-        if min == 0.0 {
-            min = first_zero(x, &v);
-        }
-        if max == 0.0 {
-            max = first_zero(x, &v);
-        }
-        let d = (max - min) / 15.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let dh = f32_to_f16(d);
-        let mh = f32_to_f16(min);
-        if !f16_is_finite(dh) || !f16_is_finite(mh) {
-            return Err(Error::ValueOutOfRange);
-        }
-        let (vmin, vid, half) = (_mm256_set1_ps(min), _mm256_set1_ps(id), _mm256_set1_ps(0.5));
-        let c = v.map(|xi| {
-            trunc_code(_mm256_add_ps(
-                _mm256_mul_ps(_mm256_sub_ps(xi, vmin), vid),
-                half,
-            ))
-        });
-        // SAFETY: `out` holds 20 bytes.
-        unsafe {
-            let o = out.as_mut_ptr().cast::<u8>();
-            o.cast::<[u8; 2]>().write_unaligned(dh.to_le_bytes());
-            o.add(2).cast::<[u8; 2]>().write_unaligned(mh.to_le_bytes());
-            _mm_storeu_si128(o.add(4).cast(), pack_ggml(c));
-        }
-    }
-    Ok(())
-}
-
-/// The smallest lane of `lo` and the largest of `hi` (correct up to the sign of a zero).
-#[inline]
-#[target_feature(enable = "avx2,f16c")]
-fn hmin_hmax(lo: __m256, hi: __m256) -> (f32, f32) {
-    let l = _mm_min_ps(_mm256_castps256_ps128(lo), _mm256_extractf128_ps::<1>(lo));
-    let h = _mm_max_ps(_mm256_castps256_ps128(hi), _mm256_extractf128_ps::<1>(hi));
-    let l = _mm_min_ps(l, _mm_movehl_ps(l, l));
-    let h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    let l = _mm_min_ss(l, _mm_shuffle_ps::<1>(l, l));
-    let h = _mm_max_ss(h, _mm_shuffle_ps::<1>(h, h));
-    (_mm_cvtss_f32(l), _mm_cvtss_f32(h))
-}
-
-/// MXFP4 codes of 8 values (see `avx512_blocks::mxfp4_codes` for the proof): `u = 2|x|/d` by
-/// two exact power-of-two multiplies (`s1 * s2 = 2/d`, both on the same side of 1, so neither
-/// step loses a value that matters: where one underflows, u < 1 either way), then the count of
-/// [1, 3, 5, 7, 10, 14, 20] below `ceil(min(u, cap))` from two byte tables.
-#[inline]
-#[target_feature(enable = "avx2,f16c")]
-fn mxfp4_codes(x: __m256, s1: __m256, s2: __m256, cap: __m256, lut: (__m256i, __m256i)) -> __m256i {
-    let m = _mm256_castsi256_ps(abs_bits(x));
-    let u = _mm256_min_ps(_mm256_mul_ps(_mm256_mul_ps(m, s1), s2), cap);
-    let c = _mm256_cvtps_epi32(_mm256_round_ps::<
-        { _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC },
-    >(u));
-    // Byte 0 of each lane indexes the table (bits 0..4); bytes 1..3 are zeroed (bit 7 set).
-    let ci = _mm256_or_si256(c, _mm256_set1_epi32(0x8080_8000u32 as i32));
-    let (lo, hi) = (
-        _mm256_shuffle_epi8(lut.0, ci),
-        _mm256_shuffle_epi8(lut.1, ci),
-    );
-    // Bit 4 of c (c >= 16) selects the second table: moved to bit 7 of byte 0.
-    let idx = _mm256_blendv_epi8(lo, hi, _mm256_slli_epi32::<3>(c));
-    let neg = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_setzero_ps()));
-    let nonzero = _mm256_xor_si256(
-        _mm256_cmpeq_epi32(idx, _mm256_setzero_si256()),
-        _mm256_set1_epi32(-1),
-    );
-    let sign = _mm256_and_si256(_mm256_and_si256(neg, nonzero), _mm256_set1_epi32(8));
-    _mm256_or_si256(idx, sign)
-}
-
-#[target_feature(enable = "avx2,f16c")]
-unsafe fn quantize_mxfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-    let lut: [i8; 32] = core::array::from_fn(|c| {
-        [1, 3, 5, 7, 10, 14, 20]
-            .iter()
-            .filter(|&&t| t < c as i32)
-            .count() as i8
-    });
-    // Each 128-bit lane of a shuffle table holds the same 16 entries.
-    // SAFETY: a 32-byte array.
-    let lut = unsafe {
-        (
-            _mm256_broadcastsi128_si256(_mm_loadu_si128(lut.as_ptr().cast())),
-            _mm256_broadcastsi128_si256(_mm_loadu_si128(lut.as_ptr().add(16).cast())),
-        )
-    };
-    let pow2 = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
-    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(mxfp4::BYTES)) {
-        prefetch(x.as_ptr().wrapping_add(AHEAD));
-        prefetch(x.as_ptr().wrapping_add(AHEAD + 16));
-        // SAFETY: 32 floats.
-        let v = unsafe { load32(x) };
-        if any_above(&v, f32::MAX.to_bits() as i32) {
-            return Err(Error::NonFinite);
-        }
-        let a = v.map(|x| abs_bits(x));
-        let amax = f32::from_bits(hmax_epu32(_mm256_max_epu32(
-            _mm256_max_epu32(a[0], a[1]),
-            _mm256_max_epu32(a[2], a[3]),
-        )));
-        let e = mxfp4::scale_byte(amax);
-        // 2/d = 2^(129 - e), -124..=129, as 2^k1 * 2^k2 with both factors normal.
-        let k = 129 - i32::from(e);
-        let (k1, k2) = (k >> 1, k - (k >> 1));
-        let (s1, s2) = (_mm256_set1_ps(pow2(k1)), _mm256_set1_ps(pow2(k2)));
-        let cap = _mm256_set1_ps(if e == 253 { 14.0 } else { 31.0 });
-        let c = v.map(|xi| mxfp4_codes(xi, s1, s2, cap, lut));
-        // SAFETY: `out` holds 17 bytes.
-        unsafe {
-            let o = out.as_mut_ptr().cast::<u8>();
-            o.write(e);
-            _mm_storeu_si128(o.add(1).cast(), pack_ggml(c));
         }
     }
     Ok(())
@@ -649,43 +438,71 @@ unsafe fn dequantize_codebook(
     Ok(())
 }
 
-// ---------------------------------------------------------------- int4 groups of 32
+// ---------------------------------------------------------------- int4 groups
 
-/// Whole groups of 32 (`groups::quantize_groups_split32` does the rest), group by group.
+/// `avx2::dequantize_packed_impl` as a plain function (for `dequantize_groups_with`).
+fn dequantize_packed(c: &[u8], s: f32, zp: i8, d: &mut [MaybeUninit<f32>]) {
+    // SAFETY: only reachable through `BLOCKS` (see there).
+    unsafe { super::avx2::dequantize_packed_impl(c, s, zp, d) }
+}
+
+/// Dequantizes whole groups of 32 (`(code - zp) as f32 * scale`, as `scalar::dequantize_one`:
+/// an exact integer difference, converted exactly, one rounding), checking each group's
+/// parameters first as the group loop does; the rest goes to that loop.
 #[target_feature(enable = "avx2,f16c")]
-unsafe fn quantize_groups32(
-    src: &[f32],
-    method: ScaleMethod,
-    codes: &mut [MaybeUninit<u8>],
-    scales: &mut [MaybeUninit<f32>],
-    zero_points: &mut [MaybeUninit<i8>],
+unsafe fn dequantize_groups32(
+    codes: &[u8],
+    scales: &[f32],
+    zero_points: &[i8],
+    dst: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    for (g, x) in src.chunks_exact(32).enumerate() {
-        prefetch(x.as_ptr().wrapping_add(AHEAD));
-        prefetch(x.as_ptr().wrapping_add(AHEAD + 16));
-        // SAFETY: 32 floats.
-        let v = unsafe { load32(x) };
-        if any_above(&v, scalar::MAX_INPUT.to_bits() as i32) {
-            scalar::scan(x)?;
-        }
-        let lo = _mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3]));
-        let hi = _mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3]));
-        // Up to the sign of a zero, which `params_for` never looks at.
-        let (min, max) = hmin_hmax(lo, hi);
-        let p = params_for(Range { min, max }, method);
-        scales[g].write(p.scale);
-        if let Some(z) = zero_points.get_mut(g) {
-            z.write(p.zero_point);
-        }
-        let (s, zp) = (
+    let whole = dst.len() / 32;
+    let (m, eight) = (_mm_set1_epi8(0x0F), _mm_set1_epi8(8));
+    for (g, out) in dst.chunks_exact_mut(32).enumerate() {
+        let p = Params {
+            scale: scales[g],
+            zero_point: zero_points.get(g).copied().unwrap_or(0),
+        };
+        check_params(p)?;
+        let (s, z) = (
             _mm256_set1_ps(p.scale),
-            _mm256_set1_ps(f32::from(p.zero_point)),
+            _mm256_set1_epi32(i32::from(p.zero_point)),
         );
-        // SAFETY: 32 floats at x; group g's 16 bytes at 16 g < codes.len().
-        unsafe {
-            let c = codes32(x.as_ptr(), s, zp);
-            _mm_storeu_si128(codes.as_mut_ptr().add(16 * g).cast(), pack32(c));
+        let b = &codes[16 * g..16 * g + 16];
+        // SAFETY: 16 bytes in `b`.
+        let b = unsafe { _mm_loadu_si128(b.as_ptr().cast()) };
+        // Element 2j is the low nibble of byte j, 2j + 1 the high one; (n ^ 8) - 8 sign-extends.
+        let (lo, hi) = (
+            _mm_and_si128(b, m),
+            _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+        );
+        let ext = |v: __m128i| _mm_sub_epi8(_mm_xor_si128(v, eight), eight);
+        let (e0, e1) = (
+            ext(_mm_unpacklo_epi8(lo, hi)),
+            ext(_mm_unpackhi_epi8(lo, hi)),
+        );
+        for (k, e) in [
+            e0,
+            _mm_unpackhi_epi64(e0, e0),
+            e1,
+            _mm_unpackhi_epi64(e1, e1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let q = _mm256_sub_epi32(_mm256_cvtepi8_epi32(e), z);
+            let y = _mm256_mul_ps(_mm256_cvtepi32_ps(q), s);
+            // SAFETY: 32 floats in `out`.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(8 * k).cast(), y) };
         }
     }
-    Ok(())
+    let zp_rest = zero_points.get(whole..).unwrap_or(&[]);
+    dequantize_groups_with(
+        dequantize_packed,
+        &codes[16 * whole..],
+        32,
+        &scales[whole..],
+        zp_rest,
+        &mut dst[32 * whole..],
+    )
 }

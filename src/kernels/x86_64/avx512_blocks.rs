@@ -5,17 +5,15 @@
 //! reference makes them. Where a kernel computes something differently from the reference, a
 //! comment proves the result identical.
 
-use super::super::{format_table, scalar, BlockKernels};
+use super::super::{format_table, BlockKernels};
 use super::avx512::{prefetch, AHEAD, KERNELS};
-use super::avx512_x16 as x16;
+use super::multi_block::avx512 as x16;
 use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::codebook::Codebook;
-use crate::formats::fp16::{f16_is_finite, f32_to_f16};
+use crate::formats::fp16::f16_is_finite;
 use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
 use crate::groups::{dequantize_groups_with, quantize_groups_split32};
-use crate::int4::{params_for, ScaleMethod};
-use crate::kernels::Range;
 use crate::{Error, Result};
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -61,7 +59,7 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
 
     quantize_groups: |s, gs, m, c, sc, z| {
         quantize_groups_split32(&KERNELS, s, gs, m, c, sc, z, |s, m, c, sc, z| unsafe {
-            quantize_groups32(s, m, c, sc, z)
+            x16::quantize_groups32(s, m, c, sc, z)
         })
     },
     dequantize_groups: |c, gs, sc, z, d| {
@@ -85,13 +83,6 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(super) fn abs_bits(x: __m512) -> __m512i {
     _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7FFF_FFFF))
-}
-
-/// Lanes holding NaN or ±Inf (abs bits above those of `f32::MAX`).
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn non_finite(a: __m512i) -> __mmask16 {
-    _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(f32::MAX.to_bits() as i32))
 }
 
 /// Loads 16 code bytes: lane i holds byte i (its low nibble in bits 0..4, which is all that
@@ -229,17 +220,6 @@ unsafe fn dequantize_mxfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<(
 
 // ---------------------------------------------------------------- ggml quantization
 
-/// ggml's code conversion `(uint8_t)MIN(15, (int8_t)v)` (see `formats::common`) for the values
-/// Q4_0 and Q4_1 produce: `min(15, trunc(v))` in int32 lanes. `vcvttps2dq` gives 0x8000_0000
-/// for NaN, ±Inf and out-of-range values, whose low byte, as the reference's, is 0. For
-/// finite v the int32 minimum equals the reference's `int8_t` one because every v these
-/// quantizers form lies in [0, 17) (proved at each call), where the two agree.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-pub(super) fn trunc_code(v: __m512) -> __m512i {
-    _mm512_min_epi32(_mm512_cvttps_epi32(v), _mm512_set1_epi32(15))
-}
-
 /// Loads one block of 32 floats.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
@@ -252,99 +232,6 @@ unsafe fn load32(x: &[f32]) -> (__m512, __m512) {
             _mm512_loadu_ps(x.as_ptr().add(16)),
         )
     }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-pub(super) unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_0::BYTES)) {
-        // SAFETY: 32 floats.
-        let (x0, x1) = unsafe { load32(x) };
-        let (a0, a1) = (abs_bits(x0), abs_bits(x1));
-        if non_finite(a0) | non_finite(a1) != 0 {
-            return Err(Error::NonFinite);
-        }
-        // The reference keeps the first element of largest magnitude (strict `<` from 0.0):
-        // the first lane whose |x| bits equal the largest ones, or +0.0 if all are zeros.
-        let amax = _mm512_reduce_max_epu32(_mm512_max_epu32(a0, a1));
-        let max = if amax == 0 {
-            0.0
-        } else {
-            let m = _mm512_set1_epi32(amax as i32);
-            let hits = u32::from(_mm512_cmpeq_epi32_mask(a0, m))
-                | u32::from(_mm512_cmpeq_epi32_mask(a1, m)) << 16;
-            x[hits.trailing_zeros() as usize]
-        };
-        let d = max / -8.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let dh = f32_to_f16(d);
-        if !f16_is_finite(dh) {
-            return Err(Error::ValueOutOfRange);
-        }
-        // x * id + 8.5, rounded twice. |x| <= |max| and id = 1/d with d = max/-8 (each rounded
-        // once; for subnormal d the relative error is still below 2^-20, and below |d| = 2^-128
-        // id is infinite) give |x * id| <= 8 (1 + 2^-19), so v is in [0.4, 16.6] or NaN/±Inf.
-        let (vid, half) = (_mm512_set1_ps(id), _mm512_set1_ps(8.5));
-        let c0 = trunc_code(_mm512_add_ps(_mm512_mul_ps(x0, vid), half));
-        let c1 = trunc_code(_mm512_add_ps(_mm512_mul_ps(x1, vid), half));
-        // SAFETY: `out` holds 18 bytes.
-        unsafe {
-            let o = out.as_mut_ptr().cast::<u8>();
-            o.cast::<[u8; 2]>().write_unaligned(dh.to_le_bytes());
-            _mm_storeu_si128(o.add(2).cast(), pack_ggml(c0, c1));
-        }
-    }
-    Ok(())
-}
-
-/// The first lane (of 32) holding a zero, with its sign. `x` contains a zero.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-pub(super) fn first_zero(x: &[f32], x0: __m512, x1: __m512) -> f32 {
-    let z = _mm512_setzero_ps();
-    let hits =
-        u32::from(_mm512_cmpeq_ps_mask(x0, z)) | u32::from(_mm512_cmpeq_ps_mask(x1, z)) << 16;
-    x[(hits.trailing_zeros() as usize).min(31)]
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-pub(super) unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_1::BYTES)) {
-        // SAFETY: 32 floats.
-        let (x0, x1) = unsafe { load32(x) };
-        if non_finite(abs_bits(x0)) | non_finite(abs_bits(x1)) != 0 {
-            return Err(Error::NonFinite);
-        }
-        // The reference's strict comparisons keep the first of equal extremes; that matters only
-        // for the sign of a zero, which we then take from the first zero element.
-        let mut min = _mm512_reduce_min_ps(_mm512_min_ps(x0, x1));
-        let mut max = _mm512_reduce_max_ps(_mm512_max_ps(x0, x1));
-        if min == 0.0 {
-            min = first_zero(x, x0, x1);
-        }
-        if max == 0.0 {
-            max = first_zero(x, x0, x1);
-        }
-        let d = (max - min) / 15.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let dh = f32_to_f16(d);
-        let mh = f32_to_f16(min);
-        if !f16_is_finite(dh) || !f16_is_finite(mh) {
-            return Err(Error::ValueOutOfRange);
-        }
-        // (x - min) * id + 0.5, rounded three times. 0 <= x - min <= max - min (rounding is
-        // monotone) and id = 1/((max - min)/15), so v is in [0.5, 15.6] or NaN/±Inf (id = inf).
-        let (vmin, vid, half) = (_mm512_set1_ps(min), _mm512_set1_ps(id), _mm512_set1_ps(0.5));
-        let v0 = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x0, vmin), vid), half);
-        let v1 = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x1, vmin), vid), half);
-        // SAFETY: `out` holds 20 bytes.
-        unsafe {
-            let o = out.as_mut_ptr().cast::<u8>();
-            o.cast::<[u8; 2]>().write_unaligned(dh.to_le_bytes());
-            o.add(2).cast::<[u8; 2]>().write_unaligned(mh.to_le_bytes());
-            _mm_storeu_si128(o.add(4).cast(), pack_ggml(trunc_code(v0), trunc_code(v1)));
-        }
-    }
-    Ok(())
 }
 
 /// MXFP4 codes of 16 values for scale byte `e` (`d = 2^(e - 128)`), given `2 / d` as the
@@ -384,50 +271,6 @@ pub(super) fn mxfp4_codes(
     let neg =
         _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_setzero_ps()) & _mm512_test_epi32_mask(idx, idx);
     _mm512_mask_or_epi32(idx, neg, idx, _mm512_set1_epi32(8))
-}
-
-/// The table of [`mxfp4_codes`]: for c = 0..31, how many of [1, 3, 5, 7, 10, 14, 20] are < c.
-pub(super) fn mxfp4_lut() -> [i32; 32] {
-    core::array::from_fn(|c| {
-        [1, 3, 5, 7, 10, 14, 20]
-            .iter()
-            .filter(|&&t| t < c as i32)
-            .count() as i32
-    })
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-pub(super) unsafe fn quantize_mxfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-    let lut = mxfp4_lut();
-    // SAFETY: a 32-element array.
-    let (lut_lo, lut_hi) = unsafe {
-        (
-            _mm512_loadu_si512(lut.as_ptr().cast()),
-            _mm512_loadu_si512(lut.as_ptr().add(16).cast()),
-        )
-    };
-    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(mxfp4::BYTES)) {
-        // SAFETY: 32 floats.
-        let (x0, x1) = unsafe { load32(x) };
-        let (a0, a1) = (abs_bits(x0), abs_bits(x1));
-        if non_finite(a0) | non_finite(a1) != 0 {
-            return Err(Error::NonFinite);
-        }
-        // The largest magnitude (integer order of the abs bits is the float order).
-        let amax = f32::from_bits(_mm512_reduce_max_epu32(_mm512_max_epu32(a0, a1)));
-        let e = mxfp4::scale_byte(amax);
-        let scale2 = _mm512_set1_ps((129 - i32::from(e)) as f32);
-        let cap = _mm512_set1_ps(if e == 253 { 14.0 } else { 31.0 });
-        let c0 = mxfp4_codes(x0, scale2, cap, lut_lo, lut_hi);
-        let c1 = mxfp4_codes(x1, scale2, cap, lut_lo, lut_hi);
-        // SAFETY: `out` holds 17 bytes.
-        unsafe {
-            let o = out.as_mut_ptr().cast::<u8>();
-            o.write(e);
-            _mm_storeu_si128(o.add(1).cast(), pack_ggml(c0, c1));
-        }
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- codebooks
@@ -665,61 +508,6 @@ unsafe fn dequantize_codebook(
 }
 
 // ---------------------------------------------------------------- int4 groups of 32
-
-/// Whole groups of 32 (`groups::quantize_groups_split32` does the rest): runs of 16 groups at
-/// once, then group by group (scan, parameters and codes of a group from two registers).
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn quantize_groups32(
-    src: &[f32],
-    method: ScaleMethod,
-    codes: &mut [MaybeUninit<u8>],
-    scales: &mut [MaybeUninit<f32>],
-    zero_points: &mut [MaybeUninit<i8>],
-) -> Result<()> {
-    let limit = _mm512_set1_epi32(scalar::MAX_INPUT.to_bits() as i32);
-    // Runs of 16 groups at once; from the first run holding a bad element on, group by group.
-    // SAFETY: AVX-512 is enabled here.
-    let done = unsafe { x16::quantize_groups32(src, method, codes, scales, zero_points) };
-    for (g, x) in src.chunks_exact(32).enumerate().skip(done / 32) {
-        // SAFETY: 32 floats.
-        let (x0, x1) = unsafe { load32(x) };
-        let bad = _mm512_cmpgt_epi32_mask(abs_bits(x0), limit)
-            | _mm512_cmpgt_epi32_mask(abs_bits(x1), limit);
-        if bad != 0 {
-            // The reference scan reports the first bad element's kind.
-            scalar::scan(x)?;
-        }
-        // Min and max up to the sign of a zero, which `params_for` never looks at (it compares
-        // with 0 and uses 0.0 itself).
-        let range = Range {
-            min: _mm512_reduce_min_ps(_mm512_min_ps(x0, x1)),
-            max: _mm512_reduce_max_ps(_mm512_max_ps(x0, x1)),
-        };
-        let p = params_for(range, method);
-        scales[g].write(p.scale);
-        if let Some(z) = zero_points.get_mut(g) {
-            z.write(p.zero_point);
-        }
-        let (s, zp) = (
-            _mm512_set1_ps(p.scale),
-            _mm512_set1_ps(f32::from(p.zero_point)),
-        );
-        let (even, odd) = even_odd(codes16(x0, s, zp), codes16(x1, s, zp));
-        let nib = _mm512_set1_epi32(0x0F);
-        let bytes = _mm512_or_si512(
-            _mm512_and_si512(even, nib),
-            _mm512_slli_epi32::<4>(_mm512_and_si512(odd, nib)),
-        );
-        // SAFETY: group g's 16 bytes start at 16 g < codes.len() = 16 * groups.
-        unsafe {
-            _mm_storeu_si128(
-                codes.as_mut_ptr().add(16 * g).cast(),
-                _mm512_cvtepi32_epi8(bytes),
-            )
-        };
-    }
-    Ok(())
-}
 
 /// `clamp(rne(x / scale) + zp, -8, 7)` in int32 lanes, with a true division (as
 /// `scalar::quantize_one`; the clamp in float equals its saturating integer one for finite x

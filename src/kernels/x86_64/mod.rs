@@ -6,5 +6,6 @@ mod avx2_iq4nl;
 pub(crate) mod avx512;
 mod avx512_blocks;
 mod avx512_iq4nl;
-mod avx512_x16;
 mod half;
+mod lanes;
+mod multi_block;
