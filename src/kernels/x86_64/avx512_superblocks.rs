@@ -1,0 +1,547 @@
+//! AVX-512 kernels of the formats whose blocks are not 32 values: Q4_K (256 values, 144
+//! bytes), IQ4_XS (256, 136) and NVFP4 (64, 36). Each equals its scalar reference
+//! (`formats::q4_k`, `formats::iq4_xs`, `formats::nvfp4`) bit for bit: the same IEEE operations
+//! per element, in the same order (no fused multiply-add anywhere in this file); where a kernel
+//! computes something differently, a comment proves the result identical.
+//!
+//! Every function here is `#[target_feature]` AVX-512 and reached only through
+//! `avx512_blocks::BLOCKS`, i.e. through `avx512::KERNELS`, which `kernels::levels()` hands out
+//! only when `avx512::available()` is true.
+
+use crate::formats::common::read_f16;
+use crate::formats::fp16::{f16_is_finite, f16_to_f32};
+use crate::formats::{iq4_nl, iq4_xs, mxfp4, nvfp4, q4_k};
+use crate::{Error, Result};
+use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
+
+/// `|x|` as integer bits: for finite x, ordered as the magnitudes are.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn abs_bits(x: __m512) -> __m512i {
+    _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7FFF_FFFF))
+}
+
+/// Lanes holding NaN or ±Inf (abs bits above those of `f32::MAX`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn non_finite(a: __m512i) -> __mmask16 {
+    _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(f32::MAX.to_bits() as i32))
+}
+
+/// 16 bytes of small signed integers as floats (exact).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn bytes_to_ps(b: __m128i) -> __m512 {
+    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b))
+}
+
+/// The 6-bit scale and minimum of Q4_K sub-block `j` from the 12 packed bytes `s` (the layout
+/// of `q4_k`'s module docs, as its `scale_min` reads it).
+#[inline]
+pub(super) fn q4_k_scale_min(j: usize, s: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (s[j] & 63, s[j + 4] & 63)
+    } else {
+        (
+            (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4),
+            (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
+        )
+    }
+}
+
+// ---------------------------------------------------------------- dequantization
+
+/// Q4_K: `y = (d * sc) * q - (dmin * m)`: the two products per sub-block are the reference's
+/// scalar float32 products; per element a multiply and a subtraction, each rounded (no FMA).
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn dequantize_q4_k(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    let nib = _mm256_set1_epi8(0x0F);
+    for (b, out) in src
+        .chunks_exact(q4_k::BYTES)
+        .zip(dst.chunks_exact_mut(q4_k::ELEMENTS))
+    {
+        let (dh, mh) = (read_f16(b, 0), read_f16(b, 2));
+        if !f16_is_finite(dh) || !f16_is_finite(mh) {
+            return Err(Error::NonFinite);
+        }
+        let (d, dmin) = (f16_to_f32(dh), f16_to_f32(mh));
+        let s = &b[4..16];
+        for c in 0..4 {
+            // SAFETY: 32 code bytes at 16 + 32 c < 144; 64 floats at 64 c < 256.
+            unsafe {
+                let q = _mm256_loadu_si256(b.as_ptr().add(16 + 32 * c).cast());
+                let lo = _mm256_and_si256(q, nib);
+                let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(q), nib);
+                let o = out.as_mut_ptr().add(64 * c).cast::<f32>();
+                for (k, v) in [lo, hi].into_iter().enumerate() {
+                    let (sc, m) = q4_k_scale_min(2 * c + k, s);
+                    let dd = _mm512_set1_ps(d * f32::from(sc));
+                    let mm = _mm512_set1_ps(dmin * f32::from(m));
+                    let f0 = bytes_to_ps(_mm256_castsi256_si128(v));
+                    let f1 = bytes_to_ps(_mm256_extracti128_si256::<1>(v));
+                    _mm512_storeu_ps(o.add(32 * k), _mm512_sub_ps(_mm512_mul_ps(f0, dd), mm));
+                    _mm512_storeu_ps(o.add(32 * k + 16), _mm512_sub_ps(_mm512_mul_ps(f1, dd), mm));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// IQ4_XS: `dl = d * (ls - 32)` per sub-block (the reference's scalar product), then
+/// `y = dl * KVALUES[q]`, one rounding (multiplication commutes).
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn dequantize_iq4_xs(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    // SAFETY: a 16-byte array.
+    let t = unsafe { _mm_loadu_si128(iq4_nl::KVALUES.as_ptr().cast()) };
+    let nib = _mm_set1_epi8(0x0F);
+    for (b, out) in src
+        .chunks_exact(iq4_xs::BYTES)
+        .zip(dst.chunks_exact_mut(iq4_xs::ELEMENTS))
+    {
+        let dh = read_f16(b, 0);
+        if !f16_is_finite(dh) {
+            return Err(Error::NonFinite);
+        }
+        let d = f16_to_f32(dh);
+        let scales_h = read_f16(b, 2);
+        for ib in 0..8 {
+            let low = (b[4 + ib / 2] >> (4 * (ib % 2))) & 0x0f;
+            let high = ((scales_h >> (2 * ib)) & 3) as u8;
+            let ls = i32::from(low | (high << 4));
+            let dl = _mm512_set1_ps(d * (ls - 32) as f32);
+            // SAFETY: 16 code bytes at 8 + 16 ib < 136; 32 floats at 32 ib < 256.
+            unsafe {
+                let q = _mm_loadu_si128(b.as_ptr().add(8 + 16 * ib).cast());
+                let lo = _mm_shuffle_epi8(t, _mm_and_si128(q, nib));
+                let hi = _mm_shuffle_epi8(t, _mm_and_si128(_mm_srli_epi16::<4>(q), nib));
+                let o = out.as_mut_ptr().add(32 * ib).cast::<f32>();
+                _mm512_storeu_ps(o, _mm512_mul_ps(bytes_to_ps(lo), dl));
+                _mm512_storeu_ps(o.add(16), _mm512_mul_ps(bytes_to_ps(hi), dl));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// NVFP4: `y = KVALUES[q] * d` with `d` the decoded scale of the value's sub-block (the
+/// reference's own decoding), one rounding. Every byte is accepted.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn dequantize_nvfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
+    // SAFETY: a 16-byte array.
+    let t = unsafe { _mm_loadu_si128(mxfp4::KVALUES.as_ptr().cast()) };
+    let nib = _mm_set1_epi8(0x0F);
+    for (b, out) in src
+        .chunks_exact(nvfp4::BYTES)
+        .zip(dst.chunks_exact_mut(nvfp4::ELEMENTS))
+    {
+        for s in 0..4 {
+            let d = _mm512_set1_ps(nvfp4::ue4m3_to_f32(b[s]));
+            // SAFETY: 8 code bytes at 4 + 8 s < 36; 16 floats at 16 s < 64.
+            unsafe {
+                let q = _mm_loadl_epi64(b.as_ptr().add(4 + 8 * s).cast());
+                // Bytes 0..8: the low nibbles (elements 0..8), bytes 8..16 the high ones.
+                let lo = _mm_and_si128(q, nib);
+                let hi = _mm_and_si128(_mm_srli_epi16::<4>(q), nib);
+                let k = _mm_shuffle_epi8(t, _mm_unpacklo_epi64(lo, hi));
+                let o = out.as_mut_ptr().add(16 * s).cast::<f32>();
+                _mm512_storeu_ps(o, _mm512_mul_ps(bytes_to_ps(k), d));
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- NVFP4 quantization
+
+/// `mxfp4::best_index(x, d)` of 16 values, from `kd[i] = KVALUES[i] * d` for i = 1..8.
+///
+/// Proof. The reference takes the first index of least `|fl(KVALUES[i] * d - x)|` over all 16
+/// entries. With `m = |x|`: for x >= 0 (and -0.0, which gives 0 either way) the entries 8..15
+/// (k = -K, K = 0, 1, ..., 12) have errors `|fl(-K d - x)| = fl(K d + x) >= x`, entry 0's
+/// error (rounding is monotone), and come later, so they never win with a strict `<`: the
+/// index is the first of least `|fl(k d - m)|` over entries 0..7. For x < 0, entries 1..7 have errors
+/// `fl(k d + m) >= m`, entry 0's error (so entry 0 stays best through 7), entry 8 (k = 0) ties
+/// it, and entries 9..15 (k = -K) have `|fl(-K d - x)| = |fl(K d - m)|` (rounding is symmetric):
+/// the same errors, in the same order, as entries 1..7 have for m. So the index for x < 0 is the
+/// one for m plus 8, unless it is 0. The products `k d` are the reference's (the same float32
+/// multiplications, done once per sub-block).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn nvfp4_codes(x: __m512, kd: &[__m512; 8]) -> __m512i {
+    let m = _mm512_castsi512_ps(abs_bits(x));
+    let mut best = m; // entry 0: |0 * d - m| = m
+    let mut idx = _mm512_setzero_si512();
+    for (i, &k) in kd.iter().enumerate().skip(1) {
+        let err = _mm512_castsi512_ps(abs_bits(_mm512_sub_ps(k, m)));
+        let lt = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(err, best);
+        best = _mm512_mask_mov_ps(best, lt, err);
+        idx = _mm512_mask_mov_epi32(idx, lt, _mm512_set1_epi32(i as i32));
+    }
+    let neg =
+        _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_setzero_ps()) & _mm512_test_epi32_mask(idx, idx);
+    _mm512_mask_or_epi32(idx, neg, idx, _mm512_set1_epi32(8))
+}
+
+/// NVFP4 blocks one at a time: validation of the whole block first (NaN or infinity, then a
+/// sub-block scale above 448, as the reference checks), then per sub-block the reference's
+/// scalar scale (`amax / 6.0`, its UE4M3 encoding and decoding) and the codes of
+/// [`nvfp4_codes`]. A bad block returns its error before anything of it is written.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn quantize_nvfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    for (x, out) in src
+        .chunks_exact(nvfp4::ELEMENTS)
+        .zip(dst.chunks_exact_mut(nvfp4::BYTES))
+    {
+        super::avx512::prefetch(x.as_ptr().wrapping_add(super::avx512::AHEAD));
+        // SAFETY: 64 floats.
+        let v: [__m512; 4] =
+            core::array::from_fn(|s| unsafe { _mm512_loadu_ps(x.as_ptr().add(16 * s)) });
+        let a: [__m512i; 4] = core::array::from_fn(|s| abs_bits(v[s]));
+        if non_finite(a[0]) | non_finite(a[1]) | non_finite(a[2]) | non_finite(a[3]) != 0 {
+            return Err(Error::NonFinite);
+        }
+        let mut ue = [0u8; 4];
+        for s in 0..4 {
+            // The largest magnitude (the order of the abs bits is that of the finite values).
+            let amax = f32::from_bits(_mm512_reduce_max_epu32(a[s]));
+            let scaled = amax / 6.0;
+            if scaled > 448.0 {
+                return Err(Error::ValueOutOfRange);
+            }
+            ue[s] = nvfp4::fp32_to_ue4m3(scaled);
+        }
+        let mut codes = [0u8; 32];
+        for s in 0..4 {
+            let d = nvfp4::ue4m3_to_f32(ue[s]);
+            let kd: [__m512; 8] =
+                core::array::from_fn(|i| _mm512_set1_ps(f32::from(mxfp4::KVALUES[i]) * d));
+            let c = _mm512_cvtepi32_epi8(nvfp4_codes(v[s], &kd));
+            // Byte j: code j | code (j + 8) << 4 (codes below 16: the 16-bit shift keeps each
+            // byte's nibble in its byte).
+            let p = _mm_or_si128(c, _mm_slli_epi16::<4>(_mm_srli_si128::<8>(c)));
+            // SAFETY: 8 bytes at 8 s of a 32-byte array.
+            unsafe { _mm_storel_epi64(codes.as_mut_ptr().add(8 * s).cast(), p) };
+        }
+        // SAFETY: `out` holds 36 bytes: 4 scale bytes, then 32 code bytes.
+        unsafe {
+            let o = out.as_mut_ptr().cast::<u8>();
+            o.cast::<[u8; 4]>().write_unaligned(ue);
+            o.add(4).cast::<[u8; 32]>().write_unaligned(codes);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- Q4_K quantization
+
+/// 1.5 * 2^23, ggml's `nearest_int` constant.
+pub(super) const MAGIC: f32 = 12_582_912.0;
+
+/// `code(nearest_int(v))` of `q4_k` (the low 23 bits of `fl(v + 1.5 * 2^23)` minus 2^22,
+/// clamped to 0..=15) as a float, for 16 lanes.
+///
+/// Proof. OR-ing the low 23 bits of the sum into the exponent of 2^23 gives the float
+/// `2^23 + low` exactly; subtracting 1.5 * 2^23 gives `low - 2^22` exactly (an integer of
+/// magnitude at most 2^22); the float clamp to [0, 15] is the reference's integer clamp. NaN
+/// lanes (the reference gives 0, so code 0) get `low = 0`, i.e. -2^22, clamped to 0 too.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn code_ps(v: __m512) -> __m512 {
+    let ord = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(v, v);
+    let t = _mm512_castps_si512(_mm512_add_ps(v, _mm512_set1_ps(MAGIC)));
+    // (t & 0x7FFFFF) | 0x4B000000 (bits of 2^23), zero in NaN lanes.
+    let f = _mm512_maskz_ternarylogic_epi32::<0xEA>(
+        ord,
+        t,
+        _mm512_set1_epi32(0x007F_FFFF),
+        _mm512_set1_epi32(0x4B00_0000),
+    );
+    let n = _mm512_sub_ps(_mm512_castsi512_ps(f), _mm512_set1_ps(MAGIC));
+    _mm512_min_ps(_mm512_max_ps(n, _mm512_setzero_ps()), _mm512_set1_ps(15.0))
+}
+
+/// `q4_k`'s `weighted_error` in every lane: `Σ w (scale q + offset - x)^2` in element order,
+/// each operation rounded on its own.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn weighted_error16(
+    x: &[__m512; 32],
+    w: &[__m512; 32],
+    q: &[__m512; 32],
+    scale: __m512,
+    offset: __m512,
+) -> __m512 {
+    let mut err = _mm512_setzero_ps();
+    for i in 0..32 {
+        let diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(scale, q[i]), offset), x[i]);
+        err = _mm512_add_ps(err, _mm512_mul_ps(w[i], _mm512_mul_ps(diff, diff)));
+    }
+    err
+}
+
+/// `q4_k`'s `fit_sub_block` (ggml's `make_qkx2_quants`) of 16 sub-blocks at once, lane b
+/// holding sub-block b (`x[i]`: element i of each): the same operations in the same order in
+/// every lane, the reference's branches as lane masks. Returns the scale, the minimum as the
+/// reference returns it (the negated final offset) and the codes (as floats).
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn fit16(x: &[__m512; 32]) -> (__m512, __m512, [__m512; 32]) {
+    let zero = _mm512_setzero_ps();
+    let mut sum_x2 = zero;
+    for v in x {
+        sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(*v, *v));
+    }
+    let av_x = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.0)));
+    let w: [__m512; 32] =
+        core::array::from_fn(|i| _mm512_add_ps(av_x, _mm512_castsi512_ps(abs_bits(x[i]))));
+    let (mut min, mut max) = (x[0], x[0]);
+    let mut sum_w = w[0];
+    let mut sum_x = _mm512_mul_ps(sum_w, x[0]);
+    for i in 1..32 {
+        min = _mm512_mask_mov_ps(min, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x[i], min), x[i]);
+        max = _mm512_mask_mov_ps(max, _mm512_cmp_ps_mask::<_CMP_GT_OQ>(x[i], max), x[i]);
+        sum_w = _mm512_add_ps(sum_w, w[i]);
+        sum_x = _mm512_add_ps(sum_x, _mm512_mul_ps(w[i], x[i]));
+    }
+    min = _mm512_mask_mov_ps(min, _mm512_cmp_ps_mask::<_CMP_GT_OQ>(min, zero), zero);
+    // Lanes with max == min return scale 0, codes 0 and -min (blended in at the end).
+    let flat = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(max, min);
+    let min0 = min;
+
+    let iscale = _mm512_div_ps(_mm512_set1_ps(15.0), _mm512_sub_ps(max, min));
+    let mut scale = _mm512_div_ps(_mm512_set1_ps(1.0), iscale);
+    let mut codes: [__m512; 32] =
+        core::array::from_fn(|i| code_ps(_mm512_mul_ps(iscale, _mm512_sub_ps(x[i], min))));
+    let mut best_error = weighted_error16(x, &w, &codes, scale, min);
+
+    for step in 0..=20 {
+        // The reference's candidate, the same float32 operations on the same constants.
+        let num = (-1.0f32 + 0.1f32 * step as f32) + 15.0f32;
+        let iscale = _mm512_div_ps(_mm512_set1_ps(num), _mm512_sub_ps(max, min));
+        let (mut sum_l, mut sum_l2, mut sum_xl) = (zero, zero, zero);
+        let mut aux = [zero; 32];
+        for i in 0..32 {
+            let l = code_ps(_mm512_mul_ps(iscale, _mm512_sub_ps(x[i], min)));
+            aux[i] = l;
+            let wl = _mm512_mul_ps(w[i], l);
+            sum_l = _mm512_add_ps(sum_l, wl);
+            sum_l2 = _mm512_add_ps(sum_l2, _mm512_mul_ps(wl, l));
+            sum_xl = _mm512_add_ps(sum_xl, _mm512_mul_ps(wl, x[i]));
+        }
+        let det = _mm512_sub_ps(_mm512_mul_ps(sum_w, sum_l2), _mm512_mul_ps(sum_l, sum_l));
+        let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(det, zero);
+        if pos == 0 {
+            continue;
+        }
+        let mut this_scale = _mm512_div_ps(
+            _mm512_sub_ps(_mm512_mul_ps(sum_w, sum_xl), _mm512_mul_ps(sum_x, sum_l)),
+            det,
+        );
+        let mut this_min = _mm512_div_ps(
+            _mm512_sub_ps(_mm512_mul_ps(sum_l2, sum_x), _mm512_mul_ps(sum_l, sum_xl)),
+            det,
+        );
+        let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(this_min, zero);
+        this_min = _mm512_mask_mov_ps(this_min, up, zero);
+        this_scale = _mm512_mask_div_ps(this_scale, up, sum_xl, sum_l2);
+        let cur = weighted_error16(x, &w, &aux, this_scale, this_min);
+        let better = pos & _mm512_cmp_ps_mask::<_CMP_LT_OQ>(cur, best_error);
+        for (c, a) in codes.iter_mut().zip(aux) {
+            *c = _mm512_mask_mov_ps(*c, better, a);
+        }
+        best_error = _mm512_mask_mov_ps(best_error, better, cur);
+        scale = _mm512_mask_mov_ps(scale, better, this_scale);
+        min = _mm512_mask_mov_ps(min, better, this_min);
+    }
+    scale = _mm512_mask_mov_ps(scale, flat, zero);
+    min = _mm512_mask_mov_ps(min, flat, min0);
+    for c in &mut codes {
+        *c = _mm512_mask_mov_ps(*c, flat, zero);
+    }
+    // The reference returns -min: negation flips the sign bit only.
+    (scale, _mm512_xor_ps(min, _mm512_set1_ps(-0.0)), codes)
+}
+
+/// `q4_k`'s `nearest_int` (scalar, for the per-super-block levels).
+#[inline]
+fn nearest_int(v: f32) -> i32 {
+    if v.is_nan() {
+        return 0;
+    }
+    let t = v + MAGIC;
+    (t.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
+}
+
+/// `q4_k`'s `level6`: `nearest_int` as a byte (modulo 256), capped at 63.
+#[inline]
+fn level6(v: f32) -> u8 {
+    (nearest_int(v) as u8).min(63)
+}
+
+/// `q4_k`'s packing of eight 6-bit scales and minima into 12 bytes.
+fn pack_scales(ls: &[u8; 8], lm: &[u8; 8]) -> [u8; 12] {
+    let mut s = [0u8; 12];
+    s[..4].copy_from_slice(&ls[..4]);
+    s[4..8].copy_from_slice(&lm[..4]);
+    for j in 4..8 {
+        s[j + 4] = (ls[j] & 0x0f) | ((lm[j] & 0x0f) << 4);
+        s[j - 4] |= (ls[j] >> 4) << 6;
+        s[j] |= (lm[j] >> 4) << 6;
+    }
+    s
+}
+
+/// The reference's scalar super-block step of `q4_k::quantize_block` after the eight sub-block
+/// fits: the largest scale and minimum, the 6-bit levels, their packing and the fp16 `d` and
+/// `dmin`; `None` when either overflows fp16 (the reference then reports `ValueOutOfRange`).
+pub(super) fn q4_k_levels(scales: &[f32], mins: &[f32]) -> Option<([u8; 12], u16, u16)> {
+    use crate::formats::fp16::f32_to_f16;
+    let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
+    for j in 0..8 {
+        if scales[j] > max_scale {
+            max_scale = scales[j];
+        }
+        if mins[j] > max_min {
+            max_min = mins[j];
+        }
+    }
+    let inv_scale = if max_scale > 0.0 {
+        63.0 / max_scale
+    } else {
+        0.0
+    };
+    let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
+    let ls: [u8; 8] = core::array::from_fn(|j| level6(inv_scale * scales[j]));
+    let lm: [u8; 8] = core::array::from_fn(|j| level6(inv_min * mins[j]));
+    let packed = pack_scales(&ls, &lm);
+    let dh = f32_to_f16(max_scale / 63.0);
+    let mh = f32_to_f16(max_min / 63.0);
+    if !f16_is_finite(dh) || !f16_is_finite(mh) {
+        return None;
+    }
+    Some((packed, dh, mh))
+}
+
+/// The rest of `q4_k::quantize_block` for one super-block after its eight sub-block fits
+/// (`scales`, `mins`, first-pass codes `first[i][lane0 + j]`: element i of sub-block j):
+/// [`q4_k_levels`], then the second pass, 16 elements per vector with the reference's
+/// operations (`(x + dm) / d`, `nearest_int`, clamp). `None` when `d` or `dmin` overflows fp16.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn finish_q4_k(
+    x: &[f32],
+    scales: &[f32],
+    mins: &[f32],
+    first: &[[f32; 16]; 32],
+    lane0: usize,
+) -> Option<[u8; q4_k::BYTES]> {
+    let (packed, dh, mh) = q4_k_levels(scales, mins)?;
+    let (d_all, dmin_all) = (f16_to_f32(dh), f16_to_f32(mh));
+    // Codes of each sub-block, element i in lane i % 16 of vector 2 j + i / 16 (int32).
+    let mut codes = [_mm512_setzero_si512(); 16];
+    for j in 0..8 {
+        let (sc, m) = q4_k_scale_min(j, &packed);
+        let d = d_all * f32::from(sc);
+        if d == 0.0 {
+            // The reference keeps the first-pass codes of this sub-block.
+            let c: [i32; 32] = core::array::from_fn(|i| first[i][lane0 + j] as i32);
+            // SAFETY: a 32-element array.
+            unsafe {
+                codes[2 * j] = _mm512_loadu_si512(c.as_ptr().cast());
+                codes[2 * j + 1] = _mm512_loadu_si512(c.as_ptr().add(16).cast());
+            }
+            continue;
+        }
+        let (vd, vdm) = (_mm512_set1_ps(d), _mm512_set1_ps(dmin_all * f32::from(m)));
+        for h in 0..2 {
+            // SAFETY: 16 floats at 32 j + 16 h < 256 = x.len().
+            let v = unsafe { _mm512_loadu_ps(x.as_ptr().add(32 * j + 16 * h)) };
+            let q = code_ps(_mm512_div_ps(_mm512_add_ps(v, vdm), vd));
+            codes[2 * j + h] = _mm512_cvttps_epi32(q);
+        }
+    }
+    let mut out = [0u8; q4_k::BYTES];
+    out[..2].copy_from_slice(&dh.to_le_bytes());
+    out[2..4].copy_from_slice(&mh.to_le_bytes());
+    out[4..16].copy_from_slice(&packed);
+    for c in 0..4 {
+        for h in 0..2 {
+            // Byte 32 c + 16 h + l: element 16 h + l of sub-block 2 c (low nibble) and of
+            // sub-block 2 c + 1 (high nibble).
+            let lo = codes[4 * c + h];
+            let hi = codes[4 * c + 2 + h];
+            let b = _mm512_cvtepi32_epi8(_mm512_or_si512(lo, _mm512_slli_epi32::<4>(hi)));
+            // SAFETY: 16 bytes at 16 + 32 c + 16 h <= 128 of a 144-byte array.
+            unsafe { _mm_storeu_si128(out.as_mut_ptr().add(16 + 32 * c + 16 * h).cast(), b) };
+        }
+    }
+    Some(out)
+}
+
+/// Two Q4_K super-blocks (512 values) at once, or `false` (nothing written) when one of them
+/// holds NaN or infinity or overflows fp16: the caller then runs the reference, which reports
+/// the first bad one.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn q4_k_x2(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
+    debug_assert!(x.len() >= 512 && out.len() >= 2 * q4_k::BYTES);
+    let lanes = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(32),
+    );
+    let mut xs = [_mm512_setzero_ps(); 32];
+    let mut mag = _mm512_setzero_si512();
+    for (i, v) in xs.iter_mut().enumerate() {
+        // SAFETY: lane b reads x[32 b + i] < 512.
+        *v = unsafe { _mm512_i32gather_ps::<4>(lanes, x.as_ptr().add(i).cast()) };
+        mag = _mm512_max_epu32(mag, abs_bits(*v));
+    }
+    if non_finite(mag) != 0 {
+        return false;
+    }
+    let (scale, min, codes) = fit16(&xs);
+    let (mut sc, mut mn) = ([0.0f32; 16], [0.0f32; 16]);
+    let mut first = [[0.0f32; 16]; 32];
+    // SAFETY: 16-element arrays.
+    unsafe {
+        _mm512_storeu_ps(sc.as_mut_ptr(), scale);
+        _mm512_storeu_ps(mn.as_mut_ptr(), min);
+        for (f, c) in first.iter_mut().zip(codes) {
+            _mm512_storeu_ps(f.as_mut_ptr(), c);
+        }
+    }
+    let Some(b0) = finish_q4_k(&x[..256], &sc[..8], &mn[..8], &first, 0) else {
+        return false;
+    };
+    let Some(b1) = finish_q4_k(&x[256..512], &sc[8..], &mn[8..], &first, 8) else {
+        return false;
+    };
+    // SAFETY: `out` holds two blocks of 144 bytes.
+    unsafe {
+        let o = out.as_mut_ptr().cast::<u8>();
+        o.cast::<[u8; q4_k::BYTES]>().write_unaligned(b0);
+        o.add(q4_k::BYTES)
+            .cast::<[u8; q4_k::BYTES]>()
+            .write_unaligned(b1);
+    }
+    true
+}
+
+/// Quantizes Q4_K super-blocks two at a time ([`q4_k_x2`]); a pair it declines, and a last odd
+/// super-block, go to the reference, which reports the first bad one.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn quantize_q4_k(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    const E: usize = q4_k::ELEMENTS;
+    const B: usize = q4_k::BYTES;
+    let pairs = src.len() / (2 * E);
+    let (head, tail) = dst.split_at_mut(pairs * 2 * B);
+    for (x, out) in src[..pairs * 2 * E]
+        .chunks_exact(2 * E)
+        .zip(head.chunks_exact_mut(2 * B))
+    {
+        // SAFETY: 512 floats and 288 bytes; AVX-512 is enabled here.
+        if !unsafe { q4_k_x2(x, out) } {
+            crate::formats::quantize_each(x, out, q4_k::quantize_block)?;
+        }
+    }
+    crate::formats::quantize_each(&src[pairs * 2 * E..], tail, q4_k::quantize_block)
+}
