@@ -396,9 +396,10 @@ fn small_inputs() {
         );
     }
     for f in BlockFormat::ALL {
-        let x = data(32);
+        // One block: 32 values, 64 (NVFP4) or 256 (Q4_K, IQ4_XS).
+        let x = data(f.elements());
         let mut blocks = vec![0u8; f.bytes()];
-        let mut out = vec![0.0f32; 32];
+        let mut out = vec![0.0f32; f.elements()];
         let tq = time(&mut || quantize_blocks(f, black_box(&x), &mut blocks).unwrap());
         let td = time(&mut || dequantize_blocks(f, black_box(&blocks), &mut out).unwrap());
         println!(

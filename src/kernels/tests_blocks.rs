@@ -707,7 +707,8 @@ fn nvfp4_edges_match_scalar() {
 fn q4_k_edges_match_scalar() {
     let mut rng = Rng(22);
     let unit = f32::from_bits(1);
-    let kinds: Vec<Box<dyn Fn(&mut Rng) -> Vec<f32>>> = vec![
+    type Kind<'a> = Box<dyn Fn(&mut Rng) -> Vec<f32> + 'a>;
+    let kinds: Vec<Kind> = vec![
         // halves on the grid of max - min = 15 (and scaled by powers of two)
         Box::new(|r| (0..32).map(|_| r.below(31) as f32 * 0.5).collect()),
         Box::new(|r| {
