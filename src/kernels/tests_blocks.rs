@@ -860,3 +860,39 @@ fn nvfp4_dequantizes_every_scale_byte() {
         assert_eq!(bits(&ya), bits(&yb), "{:?}", k.name);
     }
 }
+
+/// Q4_K's search compares weighted errors that are often close: many ordinary blocks (sums of
+/// uniforms, as model weights look, at several magnitudes) so that a change in any rounding of
+/// the search shows.
+#[test]
+fn q4_k_ordinary_blocks_match_scalar() {
+    let mut rng = Rng(25);
+    let f = BlockFormat::Q4K;
+    let nb = 600;
+    let x: Vec<f32> = (0..nb * 256)
+        .map(|i| {
+            let u = (0..4)
+                .map(|_| rng.below(1 << 16) as f32 / 65536.0)
+                .sum::<f32>()
+                - 2.0;
+            u * [1.0, 0.02, 37.0, 1.0e-3][i / 2048 % 4]
+        })
+        .collect();
+    for k in simd_levels() {
+        let (mut a, mut b) = (
+            uninit_vec(nb * f.bytes(), 0u8),
+            uninit_vec(nb * f.bytes(), 0u8),
+        );
+        assert_eq!((k.quantize_blocks(f))(&x, &mut a), Ok(()));
+        assert_eq!((scalar::KERNELS.quantize_blocks(f))(&x, &mut b), Ok(()));
+        let (a, b) = (init(&a), init(&b));
+        if let Some(i) = (0..nb).find(|&i| a[i * 144..][..144] != b[i * 144..][..144]) {
+            panic!(
+                "{:?} block {i}:\n got {:?}\nwant {:?}",
+                k.name,
+                &a[i * 144..][..144],
+                &b[i * 144..][..144]
+            );
+        }
+    }
+}
