@@ -7,7 +7,7 @@
 //! `avx2_blocks::BLOCKS`, i.e. through `avx2::KERNELS`, which `kernels::levels()` hands out only
 //! when `avx2::available()` is true.
 
-use super::avx512_superblocks::{q4_k_levels, q4_k_scale_min, MAGIC};
+use super::avx512_superblocks::{nvfp4_thresholds, q4_k_levels, q4_k_scale_min, MAGIC};
 use crate::formats::common::read_f16;
 use crate::formats::fp16::{f16_is_finite, f16_to_f32};
 use crate::formats::{iq4_nl, iq4_xs, mxfp4, nvfp4, q4_k};
@@ -148,19 +148,18 @@ pub(super) unsafe fn dequantize_nvfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) 
 
 // ---------------------------------------------------------------- NVFP4 quantization
 
-/// `mxfp4::best_index(x, d)` of 8 values from `kd[i] = KVALUES[i] * d`: the proof is that of
-/// `avx512_superblocks::nvfp4_codes`.
+/// `mxfp4::best_index(x, d)` of 8 values: the number of thresholds (from
+/// `avx512_superblocks::nvfp4_thresholds`) strictly below `|x|`, plus 8 for x < 0 unless that
+/// number is 0. The proof is that of `avx512_superblocks::nvfp4_codes`.
 #[inline]
 #[target_feature(enable = "avx2,f16c")]
-fn nvfp4_codes(x: __m256, kd: &[__m256; 8]) -> __m256i {
+fn nvfp4_codes(x: __m256, t: &[__m256; 7]) -> __m256i {
     let m = abs_ps(x);
-    let mut best = m;
     let mut idx = _mm256_setzero_si256();
-    for (i, &k) in kd.iter().enumerate().skip(1) {
-        let err = abs_ps(_mm256_sub_ps(k, m));
-        let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(err, best);
-        best = _mm256_blendv_ps(best, err, lt);
-        idx = _mm256_blendv_epi8(idx, _mm256_set1_epi32(i as i32), _mm256_castps_si256(lt));
+    for &ti in t {
+        // A true comparison is all ones, i.e. -1: subtracting it counts.
+        let gt = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(m, ti));
+        idx = _mm256_sub_epi32(idx, gt);
     }
     let neg = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_setzero_ps()));
     let zero = _mm256_cmpeq_epi32(idx, _mm256_setzero_si256());
@@ -204,11 +203,10 @@ pub(super) unsafe fn quantize_nvfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) ->
         }
         let mut codes = [0u8; 32];
         for s in 0..4 {
-            let d = nvfp4::ue4m3_to_f32(ue[s]);
-            let kd: [__m256; 8] =
-                core::array::from_fn(|i| _mm256_set1_ps(f32::from(mxfp4::KVALUES[i]) * d));
-            let c0 = nvfp4_codes(v[2 * s], &kd);
-            let c1 = nvfp4_codes(v[2 * s + 1], &kd);
+            let t = nvfp4_thresholds(nvfp4::ue4m3_to_f32(ue[s]));
+            let t: [__m256; 7] = core::array::from_fn(|i| _mm256_set1_ps(t[i]));
+            let c0 = nvfp4_codes(v[2 * s], &t);
+            let c1 = nvfp4_codes(v[2 * s + 1], &t);
             // Byte j: code j | code (j + 8) << 4.
             let p = _mm256_or_si256(c0, _mm256_slli_epi32::<4>(c1));
             let p16 = _mm_packs_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256::<1>(p));

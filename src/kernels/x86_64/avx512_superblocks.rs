@@ -155,29 +155,55 @@ pub(super) unsafe fn dequantize_nvfp4(src: &[u8], dst: &mut [MaybeUninit<f32>]) 
 
 // ---------------------------------------------------------------- NVFP4 quantization
 
-/// `mxfp4::best_index(x, d)` of 16 values, from `kd[i] = KVALUES[i] * d` for i = 1..8.
+/// The midpoints of neighbouring E2M1 magnitudes, in units of the scale `d`: (0 + 1) / 2,
+/// (1 + 2) / 2, ..., (8 + 12) / 2 (`mxfp4::KVALUES` 0..8 are 0, 1, 2, 3, 4, 6, 8, 12).
+pub(super) const NVFP4_MIDS: [f32; 7] = [0.5, 1.5, 2.5, 3.5, 5.0, 7.0, 10.0];
+
+/// The thresholds of [`nvfp4_codes`] for the decoded scale `d`: `NVFP4_MIDS[i] * d` (exact), or
+/// +inf when `d` is 0 (every entry is then equally far and the reference keeps entry 0).
+#[inline]
+pub(super) fn nvfp4_thresholds(d: f32) -> [f32; 7] {
+    core::array::from_fn(|i| {
+        if d == 0.0 {
+            f32::INFINITY
+        } else {
+            NVFP4_MIDS[i] * d
+        }
+    })
+}
+
+/// `mxfp4::best_index(x, d)` of 16 values with `d` an NVFP4 decoded scale, as the number of
+/// thresholds `t` (from [`nvfp4_thresholds`]) strictly below `m = |x|`, plus 8 for x < 0 unless
+/// that number is 0.
 ///
 /// Proof. The reference takes the first index of least `|fl(KVALUES[i] * d - x)|` over all 16
-/// entries. With `m = |x|`: for x >= 0 (and -0.0, which gives 0 either way) the entries 8..15
-/// (k = -K, K = 0, 1, ..., 12) have errors `|fl(-K d - x)| = fl(K d + x) >= x`, entry 0's
-/// error (rounding is monotone), and come later, so they never win with a strict `<`: the
-/// index is the first of least `|fl(k d - m)|` over entries 0..7. For x < 0, entries 1..7 have errors
-/// `fl(k d + m) >= m`, entry 0's error (so entry 0 stays best through 7), entry 8 (k = 0) ties
-/// it, and entries 9..15 (k = -K) have `|fl(-K d - x)| = |fl(K d - m)|` (rounding is symmetric):
-/// the same errors, in the same order, as entries 1..7 have for m. So the index for x < 0 is the
-/// one for m plus 8, unless it is 0. The products `k d` are the reference's (the same float32
-/// multiplications, done once per sub-block).
+/// entries. Sign: for x >= 0 (and -0.0) the entries 8..15 (k = -K) have errors
+/// `|fl(-K d - x)| = fl(K d + x) >= x`, entry 0's (rounding is monotone), and come later, so
+/// they never win with a strict `<`. For x < 0, entries 1..7 have errors `fl(K d + m) >= m`,
+/// entry 0's; entry 8 (k = 0) ties it; entries 9..15 have `|fl(-K d - x)| = |fl(K d - m)|`,
+/// the errors entries 1..7 have for m, in the same order: the index is the one for m plus 8,
+/// unless it is 0. Magnitude: `d` is 0 (all errors are m: index 0, and every threshold is
+/// +inf) or has at most 4 significant bits (UE4M3), so the products `M_j = K_j d` and the
+/// thresholds `(M_j + M_(j+1)) / 2` (at most 9 significant bits) are exact, and all are
+/// multiples of `u = 2^-10` or of the UE4M3 exponent's unit, which is at least the spacing of
+/// floats near any `m >= d`. If `M_i <= m < M_(i+1)` with i >= 1: `m - M_i` is a multiple of
+/// ulp(m) below m, so exact, and `M_(i+1) - m` is exact by Sterbenz (`M_(i+1) <= 2 M_i <= 2 m`);
+/// the entries before i and after i + 1 have larger exact errors, which round to no less
+/// (monotone), and the earlier of equal errors wins, so the index is i + 1 exactly when
+/// `M_(i+1) - m < m - M_i`, i.e. `m > (M_i + M_(i+1)) / 2`. For m < d (i = 0): the error of
+/// entry 0 is m (exact); if m >= d / 2, `d - m` is exact (Sterbenz) and the same holds; if
+/// m < d / 2, entry 0's error m is below d / 2 <= fl(d - m): index 0, and m is below the first
+/// threshold. For m >= 12 d every threshold is below m: index 7, the nearest entry. So the
+/// index for m is the number of thresholds below m.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn nvfp4_codes(x: __m512, kd: &[__m512; 8]) -> __m512i {
+fn nvfp4_codes(x: __m512, t: &[__m512; 7]) -> __m512i {
     let m = _mm512_castsi512_ps(abs_bits(x));
-    let mut best = m; // entry 0: |0 * d - m| = m
+    let one = _mm512_set1_epi32(1);
     let mut idx = _mm512_setzero_si512();
-    for (i, &k) in kd.iter().enumerate().skip(1) {
-        let err = _mm512_castsi512_ps(abs_bits(_mm512_sub_ps(k, m)));
-        let lt = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(err, best);
-        best = _mm512_mask_mov_ps(best, lt, err);
-        idx = _mm512_mask_mov_epi32(idx, lt, _mm512_set1_epi32(i as i32));
+    for &ti in t {
+        let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(m, ti);
+        idx = _mm512_mask_add_epi32(idx, gt, idx, one);
     }
     let neg =
         _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_setzero_ps()) & _mm512_test_epi32_mask(idx, idx);
@@ -214,10 +240,9 @@ pub(super) unsafe fn quantize_nvfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) ->
         }
         let mut codes = [0u8; 32];
         for s in 0..4 {
-            let d = nvfp4::ue4m3_to_f32(ue[s]);
-            let kd: [__m512; 8] =
-                core::array::from_fn(|i| _mm512_set1_ps(f32::from(mxfp4::KVALUES[i]) * d));
-            let c = _mm512_cvtepi32_epi8(nvfp4_codes(v[s], &kd));
+            let t = nvfp4_thresholds(nvfp4::ue4m3_to_f32(ue[s]));
+            let t: [__m512; 7] = core::array::from_fn(|i| _mm512_set1_ps(t[i]));
+            let c = _mm512_cvtepi32_epi8(nvfp4_codes(v[s], &t));
             // Byte j: code j | code (j + 8) << 4 (codes below 16: the 16-bit shift keeps each
             // byte's nibble in its byte).
             let p = _mm_or_si128(c, _mm_slli_epi16::<4>(_mm_srli_si128::<8>(c)));
