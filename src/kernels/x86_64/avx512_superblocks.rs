@@ -570,3 +570,198 @@ pub(super) unsafe fn quantize_q4_k(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> 
     }
     crate::formats::quantize_each(&src[pairs * 2 * E..], tail, q4_k::quantize_block)
 }
+
+// ---------------------------------------------------------------- IQ4_XS quantization
+
+/// `iq4_nl::KVALUES` as floats.
+const IQ4_KV: [f32; 16] = {
+    let mut k = [0.0f32; 16];
+    let mut i = 0;
+    while i < 16 {
+        k[i] = iq4_nl::KVALUES[i] as f32;
+        i += 1;
+    }
+    k
+};
+
+/// The midpoints of neighbouring codebook values (exact: halves of small integers).
+const IQ4_MIDS: [f32; 15] = {
+    let mut m = [0.0f32; 15];
+    let mut i = 0;
+    while i < 15 {
+        m[i] = (IQ4_KV[i] + IQ4_KV[i + 1]) * 0.5;
+        i += 1;
+    }
+    m
+};
+
+/// `iq4_nl::best_index` of 16 values: the number of codebook midpoints at or below `v`, and 15
+/// for NaN. That the reference's clamp, binary search and strict comparison give exactly this
+/// count for every non-NaN float (ties going up) is proved at `avx512_iq4nl::best_index16`; the
+/// reference sends NaN past both clamps (comparisons with NaN are false) and its binary search
+/// up to 15.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn iq4_index(v: __m512) -> __m512i {
+    let one = _mm512_set1_epi32(1);
+    let mut idx = _mm512_setzero_si512();
+    for &m in &IQ4_MIDS {
+        let ge = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, _mm512_set1_ps(m));
+        idx = _mm512_mask_add_epi32(idx, ge, idx, one);
+    }
+    let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+    _mm512_mask_mov_epi32(idx, nan, _mm512_set1_epi32(15))
+}
+
+/// The reference's weighted sums `(Σ w q x, Σ w q q)` (`q = KVALUES[best_index(id x)]`) in every
+/// lane, in element order, each product and sum rounded on its own.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn iq4_sums16(x: &[__m512; 32], w: &[__m512; 32], id: __m512, kv: __m512) -> (__m512, __m512) {
+    let (mut sqx, mut sq2) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    for j in 0..32 {
+        let q = _mm512_permutexvar_ps(iq4_index(_mm512_mul_ps(id, x[j])), kv);
+        let wq = _mm512_mul_ps(w[j], q);
+        sqx = _mm512_add_ps(sqx, _mm512_mul_ps(wq, x[j]));
+        sq2 = _mm512_add_ps(sq2, _mm512_mul_ps(wq, q));
+    }
+    (sqx, sq2)
+}
+
+/// `iq4_nl::search_scale` of 16 sub-blocks of 32 (lane b: sub-block b; `x[j]` element j of
+/// each): the reference's operations in its order in every lane, its branches as lane masks.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn iq4_search16(x: &[__m512; 32]) -> __m512 {
+    // SAFETY: a 16-element array.
+    let kv = unsafe { _mm512_loadu_ps(IQ4_KV.as_ptr()) };
+    let zero = _mm512_setzero_ps();
+    let w: [__m512; 32] = core::array::from_fn(|j| _mm512_mul_ps(x[j], x[j]));
+    // The first element of largest magnitude, with its sign (strict `>` from 0).
+    let (mut amax, mut max) = (zero, zero);
+    for v in x {
+        let a = _mm512_castsi512_ps(abs_bits(*v));
+        let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, amax);
+        amax = _mm512_mask_mov_ps(amax, gt, a);
+        max = _mm512_mask_mov_ps(max, gt, *v);
+    }
+    let nmax = _mm512_xor_ps(max, _mm512_set1_ps(-0.0));
+    let d0 = _mm512_div_ps(nmax, _mm512_set1_ps(IQ4_KV[0]));
+    let id0 = _mm512_div_ps(_mm512_set1_ps(1.0), d0);
+    let (sqx, sq2) = iq4_sums16(x, &w, id0, kv);
+    let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(sq2, zero);
+    let mut d = _mm512_maskz_div_ps(pos, sqx, sq2);
+    let mut best = _mm512_mul_ps(d, sqx);
+    for itry in -7..=7 {
+        let num = (itry + i32::from(iq4_nl::KVALUES[0])) as f32;
+        let id = _mm512_div_ps(_mm512_set1_ps(num), max);
+        let (sqx, sq2) = iq4_sums16(x, &w, id, kv);
+        let better = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(sq2, zero)
+            & _mm512_cmp_ps_mask::<_CMP_GT_OQ>(_mm512_mul_ps(sqx, sqx), _mm512_mul_ps(best, sq2));
+        d = _mm512_mask_div_ps(d, better, sqx, sq2);
+        best = _mm512_mask_mul_ps(best, better, d, sqx);
+    }
+    // Sub-blocks of near-zeros get scale 0.
+    let tiny = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(amax, _mm512_set1_ps(1e-15));
+    _mm512_mask_mov_ps(d, tiny, zero)
+}
+
+/// The rest of `iq4_xs::quantize_block` for one super-block after its eight sub-block scales:
+/// the reference's scalar super-block scale and 6-bit levels, then the codes 16 elements per
+/// vector (`best_index(idl * x)`). `None` when the fp16 `d` is not finite.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn finish_iq4_xs(x: &[f32], scales: &[f32]) -> Option<[u8; iq4_xs::BYTES]> {
+    use crate::formats::fp16::f32_to_f16;
+    let (mut max_scale, mut amax_scale) = (0.0f32, 0.0f32);
+    for &s in scales {
+        if s.abs() > amax_scale {
+            amax_scale = s.abs();
+            max_scale = s;
+        }
+    }
+    let d = -max_scale / 32.0;
+    let dh = f32_to_f16(d);
+    if !f16_is_finite(dh) {
+        return None;
+    }
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let mut out = [0u8; iq4_xs::BYTES];
+    out[..2].copy_from_slice(&dh.to_le_bytes());
+    let mut scales_h = 0u16;
+    for (ib, &s) in scales.iter().enumerate() {
+        let l = nearest_int(id * s).clamp(-32, 31);
+        let dl = d * l as f32;
+        let idl = _mm512_set1_ps(if dl != 0.0 { 1.0 / dl } else { 0.0 });
+        // SAFETY: 32 floats at 32 ib < 256 = x.len(); 16 bytes at 8 + 16 ib < 136.
+        unsafe {
+            let p = x.as_ptr().add(32 * ib);
+            let c0 = iq4_index(_mm512_mul_ps(idl, _mm512_loadu_ps(p)));
+            let c1 = iq4_index(_mm512_mul_ps(idl, _mm512_loadu_ps(p.add(16))));
+            let b = _mm512_cvtepi32_epi8(_mm512_or_si512(c0, _mm512_slli_epi32::<4>(c1)));
+            _mm_storeu_si128(out.as_mut_ptr().add(8 + 16 * ib).cast(), b);
+        }
+        let ls = (l + 32) as u8; // 0..=63
+        out[4 + ib / 2] |= (ls & 0x0f) << (4 * (ib % 2));
+        scales_h |= u16::from(ls >> 4) << (2 * ib);
+    }
+    out[2..4].copy_from_slice(&scales_h.to_le_bytes());
+    Some(out)
+}
+
+/// Two IQ4_XS super-blocks (512 values) at once, or `false` (nothing written) when one holds
+/// NaN or infinity or its `d` overflows fp16 (the reference then reports the first bad one).
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn iq4_xs_x2(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
+    debug_assert!(x.len() >= 512 && out.len() >= 2 * iq4_xs::BYTES);
+    let lanes = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(32),
+    );
+    let mut xs = [_mm512_setzero_ps(); 32];
+    let mut mag = _mm512_setzero_si512();
+    for (i, v) in xs.iter_mut().enumerate() {
+        // SAFETY: lane b reads x[32 b + i] < 512.
+        *v = unsafe { _mm512_i32gather_ps::<4>(lanes, x.as_ptr().add(i).cast()) };
+        mag = _mm512_max_epu32(mag, abs_bits(*v));
+    }
+    if non_finite(mag) != 0 {
+        return false;
+    }
+    let mut sc = [0.0f32; 16];
+    // SAFETY: a 16-element array.
+    unsafe { _mm512_storeu_ps(sc.as_mut_ptr(), iq4_search16(&xs)) };
+    let Some(b0) = finish_iq4_xs(&x[..256], &sc[..8]) else {
+        return false;
+    };
+    let Some(b1) = finish_iq4_xs(&x[256..512], &sc[8..]) else {
+        return false;
+    };
+    // SAFETY: `out` holds two blocks of 136 bytes.
+    unsafe {
+        let o = out.as_mut_ptr().cast::<u8>();
+        o.cast::<[u8; iq4_xs::BYTES]>().write_unaligned(b0);
+        o.add(iq4_xs::BYTES)
+            .cast::<[u8; iq4_xs::BYTES]>()
+            .write_unaligned(b1);
+    }
+    true
+}
+
+/// Quantizes IQ4_XS super-blocks two at a time ([`iq4_xs_x2`]); a pair it declines, and a last
+/// odd super-block, go to the reference, which reports the first bad one.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(super) unsafe fn quantize_iq4_xs(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    const E: usize = iq4_xs::ELEMENTS;
+    const B: usize = iq4_xs::BYTES;
+    let pairs = src.len() / (2 * E);
+    let (head, tail) = dst.split_at_mut(pairs * 2 * B);
+    for (x, out) in src[..pairs * 2 * E]
+        .chunks_exact(2 * E)
+        .zip(head.chunks_exact_mut(2 * B))
+    {
+        // SAFETY: 512 floats and 272 bytes; AVX-512 is enabled here.
+        if !unsafe { iq4_xs_x2(x, out) } {
+            crate::formats::quantize_each(x, out, iq4_xs::quantize_block)?;
+        }
+    }
+    crate::formats::quantize_each(&src[pairs * 2 * E..], tail, iq4_xs::quantize_block)
+}
