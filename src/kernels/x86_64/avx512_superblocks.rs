@@ -765,3 +765,138 @@ pub(super) unsafe fn quantize_iq4_xs(src: &[f32], dst: &mut [MaybeUninit<u8>]) -
     }
     crate::formats::quantize_each(&src[pairs * 2 * E..], tail, iq4_xs::quantize_block)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Floats `k` either side of each of `points` (and the points), plus the specials.
+    fn near(points: &[f32], k: u32) -> Vec<f32> {
+        let mut xs = vec![
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            0.0,
+            -0.0,
+            1e-30,
+            -1e-30,
+        ];
+        for p in points {
+            for q in [*p, -*p] {
+                for i in 0..=k {
+                    xs.push(f32::from_bits(q.to_bits().wrapping_add(i)));
+                    xs.push(f32::from_bits(q.to_bits().wrapping_sub(i)));
+                }
+            }
+        }
+        xs
+    }
+
+    /// 16 lanes of `xs` at a time through `f`, the lanes' results to `check`.
+    fn lanes<T: Copy + Default>(
+        xs: &[f32],
+        f: impl Fn(__m512) -> [T; 16],
+        mut check: impl FnMut(f32, T),
+    ) {
+        for chunk in xs.chunks(16) {
+            let mut l = [0.0f32; 16];
+            l[..chunk.len()].copy_from_slice(chunk);
+            // SAFETY: a 16-element array (and AVX-512 is available: checked by the callers).
+            let r = f(unsafe { _mm512_loadu_ps(l.as_ptr()) });
+            for (x, v) in l.iter().zip(r) {
+                check(*x, v);
+            }
+        }
+    }
+
+    fn i32s(v: __m512i) -> [i32; 16] {
+        let mut a = [0i32; 16];
+        // SAFETY: a 16-element array.
+        unsafe { _mm512_storeu_si512(a.as_mut_ptr().cast(), v) };
+        a
+    }
+
+    fn f32s(v: __m512) -> [f32; 16] {
+        let mut a = [0.0f32; 16];
+        // SAFETY: a 16-element array.
+        unsafe { _mm512_storeu_ps(a.as_mut_ptr(), v) };
+        a
+    }
+
+    #[test]
+    fn iq4_index_matches_best_index_near_every_midpoint() {
+        if !super::super::avx512::available() {
+            return;
+        }
+        let mut points = IQ4_MIDS.to_vec();
+        points.extend(IQ4_KV);
+        points.extend([1e10, 3e38]);
+        let mut xs = near(&points, 300);
+        xs.extend((0..100_000).map(|i| i as f32 * 0.003 - 150.0));
+        // SAFETY (both closures): AVX-512 is available.
+        lanes(
+            &xs,
+            |v| i32s(unsafe { iq4_index(v) }),
+            |x, g| {
+                assert_eq!(
+                    g as usize,
+                    iq4_nl::best_index(x),
+                    "{x:e} ({:#010x})",
+                    x.to_bits()
+                )
+            },
+        );
+    }
+
+    #[test]
+    fn nvfp4_codes_match_best_index_for_every_scale() {
+        if !super::super::avx512::available() {
+            return;
+        }
+        for ue in 0..=0x7fu8 {
+            let d = nvfp4::ue4m3_to_f32(ue);
+            let mids: Vec<f32> = NVFP4_MIDS.iter().map(|m| m * d).collect();
+            let mut points = mids.clone();
+            points.extend(mxfp4::KVALUES.iter().map(|&k| f32::from(k) * d));
+            points.extend([13.7 * d, 18.0 * d, 19.9 * d]);
+            let xs = near(&points, 40);
+            let t = nvfp4_thresholds(d);
+            // SAFETY: AVX-512 is available.
+            let t: [__m512; 7] = core::array::from_fn(|i| unsafe { _mm512_set1_ps(t[i]) });
+            lanes(
+                &xs,
+                // SAFETY: AVX-512 is available.
+                |v| i32s(unsafe { nvfp4_codes(v, &t) }),
+                |x, g| {
+                    if x.is_finite() && x.abs() <= 20.0 * d.max(1e-30) {
+                        let want = mxfp4::best_index(x, d);
+                        assert_eq!(
+                            g as u8,
+                            want,
+                            "d = {d:e}, x = {x:e} ({:#010x})",
+                            x.to_bits()
+                        );
+                    }
+                },
+            );
+        }
+    }
+
+    /// `code_ps` against `q4_k`'s `code(nearest_int(v))`, i.e. `nearest_int` clamped.
+    #[test]
+    fn q4_k_codes_match_nearest_int() {
+        if !super::super::avx512::available() {
+            return;
+        }
+        let mut points: Vec<f32> = (0..=16).map(|k| k as f32 + 0.5).collect();
+        points.extend((0..=16).map(|k| k as f32));
+        points.extend([4_194_304.0, 5.0e6, 12_582_912.0, 16_777_216.0, 3e38]);
+        let xs = near(&points, 50);
+        lanes(
+            &xs,
+            // SAFETY: AVX-512 is available.
+            |v| f32s(unsafe { code_ps(v) }),
+            |x, g| assert_eq!(g, nearest_int(x).clamp(0, 15) as f32, "{x:e}"),
+        );
+    }
+}
