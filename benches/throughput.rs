@@ -319,13 +319,11 @@ fn ratios() {
         for f in BlockFormat::ALL {
             let mut blocks = vec![0u8; blocks_len(f, n).unwrap()];
             let name = f.name();
-            // The scale searches without a SIMD kernel at this level are slow out of cache: in
-            // cache only (IQ4_NL and Q4_K on the scalar level, IQ4_XS below AVX-512).
-            let slow = match f {
-                BlockFormat::Iq4Nl | BlockFormat::Q4K => level == "scalar",
-                BlockFormat::Iq4Xs => level != "avx512",
-                _ => false,
-            };
+            // The scale searches are slow on the scalar level out of cache: in cache only.
+            let slow = matches!(
+                f,
+                BlockFormat::Iq4Nl | BlockFormat::Q4K | BlockFormat::Iq4Xs
+            ) && level == "scalar";
             if !slow || n <= 1 << 16 {
                 run(&format!("quantize_{name}"), &mut read, &mut || {
                     quantize_blocks(f, black_box(&x), &mut blocks).unwrap();

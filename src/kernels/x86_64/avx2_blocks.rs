@@ -34,6 +34,9 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         (BlockFormat::Q4K, |s, d| unsafe {
             super::avx2_superblocks::quantize_q4_k(s, d)
         }),
+        (BlockFormat::Iq4Xs, |s, d| unsafe {
+            super::avx2_superblocks::quantize_iq4_xs(s, d)
+        }),
     ]),
     dequantize_blocks: format_table(&[
         (BlockFormat::Q4_0, |s, d| unsafe { dequantize_q4_0(s, d) }),

@@ -1,5 +1,7 @@
-//! AVX2 kernels of the formats whose blocks are not 32 values: Q4_K, IQ4_XS and NVFP4, 8 floats
-//! per vector. They follow the AVX-512 ones (`avx512_superblocks`) step by step, and the
+//! AVX2 kernels of the formats whose blocks are not 32 values: Q4_K, IQ4_XS and NVFP4, both
+//! directions, 8 floats per vector (the Q4_K and IQ4_XS searches: the 8 sub-blocks of one
+//! super-block, one per lane). They follow the AVX-512 ones (`avx512_superblocks`) step by step,
+//! and the
 //! arguments of equality with the scalar references given there hold here unchanged (the same
 //! operations per element; no fused multiply-add anywhere in this file).
 //!
@@ -7,7 +9,10 @@
 //! `avx2_blocks::BLOCKS`, i.e. through `avx2::KERNELS`, which `kernels::levels()` hands out only
 //! when `avx2::available()` is true.
 
-use super::avx512_superblocks::{nvfp4_thresholds, q4_k_levels, q4_k_scale_min, MAGIC};
+use super::avx512_superblocks::{
+    iq4_xs_header, iq4_xs_levels, nvfp4_thresholds, q4_k_levels, q4_k_scale_min, IQ4_KV, IQ4_MIDS,
+    MAGIC,
+};
 use crate::formats::common::read_f16;
 use crate::formats::fp16::{f16_is_finite, f16_to_f32};
 use crate::formats::{iq4_nl, iq4_xs, mxfp4, nvfp4, q4_k};
@@ -437,4 +442,255 @@ pub(super) unsafe fn quantize_q4_k(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> 
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- IQ4_XS quantization
+
+/// `iq4_nl::best_index` of 8 values: the number of codebook midpoints at or below `v`, 15 for
+/// NaN (see `avx512_superblocks::iq4_index`).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn iq4_index(v: __m256) -> __m256i {
+    let mut idx = _mm256_setzero_si256();
+    for &m in &IQ4_MIDS {
+        // A true comparison is all ones, i.e. -1: subtracting it counts.
+        let ge = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(v, _mm256_set1_ps(m)));
+        idx = _mm256_sub_epi32(idx, ge);
+    }
+    let nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+    _mm256_blendv_epi8(idx, _mm256_set1_epi32(15), nan)
+}
+
+/// `KVALUES[i]` as floats for indices 0..16 (`lo`, `hi`: entries 0..8 and 8..16).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn iq4_value(i: __m256i, lo: __m256, hi: __m256) -> __m256 {
+    let upper = _mm256_castsi256_ps(_mm256_slli_epi32::<28>(i)); // bit 3 into the sign bit
+    _mm256_blendv_ps(
+        _mm256_permutevar8x32_ps(lo, i),
+        _mm256_permutevar8x32_ps(hi, i),
+        upper,
+    )
+}
+
+/// The reference's weighted sums of `iq4_nl::search_scale` in every lane, in element order.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn iq4_sums8(
+    x: &[__m256; 32],
+    w: &[__m256; 32],
+    id: __m256,
+    kv: (__m256, __m256),
+) -> (__m256, __m256) {
+    let (mut sqx, mut sq2) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    for j in 0..32 {
+        let q = iq4_value(iq4_index(_mm256_mul_ps(id, x[j])), kv.0, kv.1);
+        let wq = _mm256_mul_ps(w[j], q);
+        sqx = _mm256_add_ps(sqx, _mm256_mul_ps(wq, x[j]));
+        sq2 = _mm256_add_ps(sq2, _mm256_mul_ps(wq, q));
+    }
+    (sqx, sq2)
+}
+
+/// `iq4_nl::search_scale` of the 8 sub-blocks of one super-block, lane j holding sub-block j:
+/// `avx512_superblocks::iq4_search16` with 8 lanes.
+#[target_feature(enable = "avx2,f16c")]
+fn iq4_search8(x: &[__m256; 32]) -> __m256 {
+    // SAFETY: 8 floats at 0 and at 8 of a 16-element array.
+    let kv = unsafe {
+        (
+            _mm256_loadu_ps(IQ4_KV.as_ptr()),
+            _mm256_loadu_ps(IQ4_KV.as_ptr().add(8)),
+        )
+    };
+    let zero = _mm256_setzero_ps();
+    let w: [__m256; 32] = core::array::from_fn(|j| _mm256_mul_ps(x[j], x[j]));
+    let (mut amax, mut max) = (zero, zero);
+    for v in x {
+        let a = abs_ps(*v);
+        let gt = _mm256_cmp_ps::<_CMP_GT_OQ>(a, amax);
+        amax = sel(amax, gt, a);
+        max = sel(max, gt, *v);
+    }
+    let nmax = _mm256_xor_ps(max, _mm256_set1_ps(-0.0));
+    let d0 = _mm256_div_ps(nmax, _mm256_set1_ps(IQ4_KV[0]));
+    let id0 = _mm256_div_ps(_mm256_set1_ps(1.0), d0);
+    let (sqx, sq2) = iq4_sums8(x, &w, id0, kv);
+    let pos = _mm256_cmp_ps::<_CMP_GT_OQ>(sq2, zero);
+    let mut d = _mm256_and_ps(pos, _mm256_div_ps(sqx, sq2));
+    let mut best = _mm256_mul_ps(d, sqx);
+    for itry in -7..=7 {
+        let num = (itry + i32::from(iq4_nl::KVALUES[0])) as f32;
+        let id = _mm256_div_ps(_mm256_set1_ps(num), max);
+        let (sqx, sq2) = iq4_sums8(x, &w, id, kv);
+        let better = _mm256_and_ps(
+            _mm256_cmp_ps::<_CMP_GT_OQ>(sq2, zero),
+            _mm256_cmp_ps::<_CMP_GT_OQ>(_mm256_mul_ps(sqx, sqx), _mm256_mul_ps(best, sq2)),
+        );
+        d = sel(d, better, _mm256_div_ps(sqx, sq2));
+        best = sel(best, better, _mm256_mul_ps(d, sqx));
+    }
+    let tiny = _mm256_cmp_ps::<_CMP_LT_OQ>(amax, _mm256_set1_ps(1e-15));
+    sel(d, tiny, zero)
+}
+
+/// One IQ4_XS super-block, or `None` (nothing written) when it holds NaN or infinity or its
+/// fp16 `d` is not finite: the caller then runs the reference, which reports the error.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn iq4_xs_x1(x: &[f32]) -> Option<[u8; iq4_xs::BYTES]> {
+    debug_assert!(x.len() >= 256);
+    let lanes = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224);
+    let max = _mm256_set1_epi32(f32::MAX.to_bits() as i32);
+    let mut xs = [_mm256_setzero_ps(); 32];
+    let mut bad = _mm256_setzero_si256();
+    for (i, v) in xs.iter_mut().enumerate() {
+        // SAFETY: lane j reads x[32 j + i] < 256.
+        *v = unsafe { _mm256_i32gather_ps::<4>(x.as_ptr().add(i), lanes) };
+        bad = _mm256_or_si256(
+            bad,
+            _mm256_cmpgt_epi32(_mm256_castps_si256(abs_ps(*v)), max),
+        );
+    }
+    if _mm256_testz_si256(bad, bad) == 0 {
+        return None;
+    }
+    let mut sc = [0.0f32; 8];
+    // SAFETY: an 8-element array.
+    unsafe { _mm256_storeu_ps(sc.as_mut_ptr(), iq4_search8(&xs)) };
+    let (dh, ls, idl) = iq4_xs_levels(&sc)?;
+    let mut out = [0u8; iq4_xs::BYTES];
+    iq4_xs_header(&mut out, dh, &ls);
+    for (ib, &r) in idl.iter().enumerate() {
+        let r = _mm256_set1_ps(r);
+        let c: [__m256i; 4] = core::array::from_fn(|h| {
+            // SAFETY: 8 floats at 32 ib + 8 h < 256.
+            let v = unsafe { _mm256_loadu_ps(x.as_ptr().add(32 * ib + 8 * h)) };
+            iq4_index(_mm256_mul_ps(r, v))
+        });
+        // Byte j of the sub-block: element j (low nibble) and element j + 16 (high nibble).
+        for h in 0..2 {
+            let p = _mm256_or_si256(c[h], _mm256_slli_epi32::<4>(c[h + 2]));
+            let p16 = _mm_packs_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256::<1>(p));
+            let p8 = _mm_packus_epi16(p16, p16);
+            // SAFETY: 8 bytes at 8 + 16 ib + 8 h <= 128 of a 136-byte array.
+            unsafe { _mm_storel_epi64(out.as_mut_ptr().add(8 + 16 * ib + 8 * h).cast(), p8) };
+        }
+    }
+    Some(out)
+}
+
+/// Quantizes IQ4_XS super-blocks one at a time ([`iq4_xs_x1`]); one it declines goes to the
+/// reference, which reports its error.
+#[target_feature(enable = "avx2,f16c")]
+pub(super) unsafe fn quantize_iq4_xs(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    for (x, out) in src
+        .chunks_exact(iq4_xs::ELEMENTS)
+        .zip(dst.chunks_exact_mut(iq4_xs::BYTES))
+    {
+        // SAFETY: 256 floats; AVX2 is enabled here.
+        match unsafe { iq4_xs_x1(x) } {
+            Some(b) => {
+                for (o, v) in out.iter_mut().zip(b) {
+                    o.write(v);
+                }
+            }
+            None => crate::formats::quantize_each(x, out, iq4_xs::quantize_block)?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::mxfp4;
+
+    /// Floats `k` either side of each of `points` (both signs), plus the specials.
+    fn near(points: &[f32], k: u32) -> Vec<f32> {
+        let mut xs = vec![
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            0.0,
+            -0.0,
+            1e-30,
+            -1e-30,
+        ];
+        for p in points {
+            for q in [*p, -*p] {
+                for i in 0..=k {
+                    xs.push(f32::from_bits(q.to_bits().wrapping_add(i)));
+                    xs.push(f32::from_bits(q.to_bits().wrapping_sub(i)));
+                }
+            }
+        }
+        xs
+    }
+
+    /// 8 lanes of `xs` at a time through `f` (int32 results), each lane's result to `check`.
+    fn lanes(xs: &[f32], f: impl Fn(__m256) -> __m256i, mut check: impl FnMut(f32, i32)) {
+        for chunk in xs.chunks(8) {
+            let mut l = [0.0f32; 8];
+            l[..chunk.len()].copy_from_slice(chunk);
+            let mut r = [0i32; 8];
+            // SAFETY: 8-element arrays (AVX2 is available: checked by the callers).
+            unsafe { _mm256_storeu_si256(r.as_mut_ptr().cast(), f(_mm256_loadu_ps(l.as_ptr()))) };
+            for (x, v) in l.iter().zip(r) {
+                check(*x, v);
+            }
+        }
+    }
+
+    #[test]
+    fn exact_lookups_match_the_references_near_every_decision() {
+        if !super::super::avx2::available() {
+            return;
+        }
+        // IQ4_XS / IQ4_NL nearest codebook entry.
+        let mut points = IQ4_MIDS.to_vec();
+        points.extend(IQ4_KV);
+        let mut xs = near(&points, 300);
+        xs.extend((0..50_000).map(|i| i as f32 * 0.006 - 150.0));
+        lanes(
+            &xs,
+            // SAFETY: AVX2 is available.
+            |v| unsafe { iq4_index(v) },
+            |x, g| assert_eq!(g as usize, iq4_nl::best_index(x), "iq4 {x:e}"),
+        );
+        // Q4_K's clamped nearest_int.
+        let mut points: Vec<f32> = (0..=16).map(|k| k as f32 + 0.5).collect();
+        points.extend([4_194_304.0, 5.0e6, 16_777_216.0, 3e38]);
+        let want = |x: f32| {
+            if x.is_nan() {
+                0
+            } else {
+                (((x + MAGIC).to_bits() & 0x007f_ffff) as i32 - 0x0040_0000).clamp(0, 15)
+            }
+        };
+        lanes(
+            &near(&points, 50),
+            // SAFETY: AVX2 is available.
+            |v| unsafe { _mm256_cvttps_epi32(code_ps(v)) },
+            |x, g| assert_eq!(g, want(x), "q4_k {x:e}"),
+        );
+        // NVFP4 codes for every scale.
+        for ue in 0..=0x7fu8 {
+            let d = nvfp4::ue4m3_to_f32(ue);
+            let t = nvfp4_thresholds(d);
+            let mut points: Vec<f32> = t.iter().filter(|v| v.is_finite()).copied().collect();
+            points.extend([12.0 * d, 18.0 * d]);
+            // SAFETY: AVX2 is available.
+            let tv: [__m256; 7] = core::array::from_fn(|i| unsafe { _mm256_set1_ps(t[i]) });
+            lanes(
+                &near(&points, 40),
+                // SAFETY: AVX2 is available.
+                |v| unsafe { nvfp4_codes(v, &tv) },
+                |x, g| {
+                    if x.is_finite() && x.abs() <= 20.0 * d.max(1e-30) {
+                        assert_eq!(g as u8, mxfp4::best_index(x, d), "nvfp4 d = {d:e}, {x:e}");
+                    }
+                },
+            );
+        }
+    }
 }

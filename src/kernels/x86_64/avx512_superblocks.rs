@@ -1,5 +1,9 @@
 //! AVX-512 kernels of the formats whose blocks are not 32 values: Q4_K (256 values, 144
-//! bytes), IQ4_XS (256, 136) and NVFP4 (64, 36). Each equals its scalar reference
+//! bytes), IQ4_XS (256, 136) and NVFP4 (64, 36), both directions. The dequantizers and the NVFP4
+//! quantizer go block by block along the values; the Q4_K and IQ4_XS quantizers run their
+//! sub-block scale searches for two super-blocks at once, one sub-block per lane, and the rest
+//! of the super-block (the reference's scalar steps, then the codes) per super-block. Each
+//! equals its scalar reference
 //! (`formats::q4_k`, `formats::iq4_xs`, `formats::nvfp4`) bit for bit: the same IEEE operations
 //! per element, in the same order (no fused multiply-add anywhere in this file); where a kernel
 //! computes something differently, a comment proves the result identical.
@@ -574,7 +578,7 @@ pub(super) unsafe fn quantize_q4_k(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> 
 // ---------------------------------------------------------------- IQ4_XS quantization
 
 /// `iq4_nl::KVALUES` as floats.
-const IQ4_KV: [f32; 16] = {
+pub(super) const IQ4_KV: [f32; 16] = {
     let mut k = [0.0f32; 16];
     let mut i = 0;
     while i < 16 {
@@ -585,7 +589,7 @@ const IQ4_KV: [f32; 16] = {
 };
 
 /// The midpoints of neighbouring codebook values (exact: halves of small integers).
-const IQ4_MIDS: [f32; 15] = {
+pub(super) const IQ4_MIDS: [f32; 15] = {
     let mut m = [0.0f32; 15];
     let mut i = 0;
     while i < 15 {
@@ -665,11 +669,11 @@ fn iq4_search16(x: &[__m512; 32]) -> __m512 {
     _mm512_mask_mov_ps(d, tiny, zero)
 }
 
-/// The rest of `iq4_xs::quantize_block` for one super-block after its eight sub-block scales:
-/// the reference's scalar super-block scale and 6-bit levels, then the codes 16 elements per
-/// vector (`best_index(idl * x)`). `None` when the fp16 `d` is not finite.
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn finish_iq4_xs(x: &[f32], scales: &[f32]) -> Option<[u8; iq4_xs::BYTES]> {
+/// The reference's scalar super-block step of `iq4_xs::quantize_block` after the eight
+/// sub-block scales: the fp16 `d` (`None` when not finite, where the reference reports
+/// `ValueOutOfRange`), and per sub-block the stored 6-bit level `l + 32` and the inverse scale
+/// `idl` its codes are computed with.
+pub(super) fn iq4_xs_levels(scales: &[f32]) -> Option<(u16, [u8; 8], [f32; 8])> {
     use crate::formats::fp16::f32_to_f16;
     let (mut max_scale, mut amax_scale) = (0.0f32, 0.0f32);
     for &s in scales {
@@ -684,26 +688,46 @@ fn finish_iq4_xs(x: &[f32], scales: &[f32]) -> Option<[u8; iq4_xs::BYTES]> {
         return None;
     }
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-    let mut out = [0u8; iq4_xs::BYTES];
-    out[..2].copy_from_slice(&dh.to_le_bytes());
-    let mut scales_h = 0u16;
+    let (mut ls, mut idl) = ([0u8; 8], [0.0f32; 8]);
     for (ib, &s) in scales.iter().enumerate() {
         let l = nearest_int(id * s).clamp(-32, 31);
         let dl = d * l as f32;
-        let idl = _mm512_set1_ps(if dl != 0.0 { 1.0 / dl } else { 0.0 });
+        idl[ib] = if dl != 0.0 { 1.0 / dl } else { 0.0 };
+        ls[ib] = (l + 32) as u8; // 0..=63
+    }
+    Some((dh, ls, idl))
+}
+
+/// Writes the fp16 `d` and the packed 6-bit levels of an IQ4_XS block (bytes 0..8).
+pub(super) fn iq4_xs_header(out: &mut [u8; iq4_xs::BYTES], dh: u16, ls: &[u8; 8]) {
+    out[..2].copy_from_slice(&dh.to_le_bytes());
+    let mut scales_h = 0u16;
+    for (ib, &l) in ls.iter().enumerate() {
+        out[4 + ib / 2] |= (l & 0x0f) << (4 * (ib % 2));
+        scales_h |= u16::from(l >> 4) << (2 * ib);
+    }
+    out[2..4].copy_from_slice(&scales_h.to_le_bytes());
+}
+
+/// The rest of `iq4_xs::quantize_block` for one super-block after its eight sub-block scales:
+/// [`iq4_xs_levels`], then the codes 16 elements per vector (`best_index(idl * x)`). `None`
+/// when the fp16 `d` is not finite.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn finish_iq4_xs(x: &[f32], scales: &[f32]) -> Option<[u8; iq4_xs::BYTES]> {
+    let (dh, ls, idl) = iq4_xs_levels(scales)?;
+    let mut out = [0u8; iq4_xs::BYTES];
+    iq4_xs_header(&mut out, dh, &ls);
+    for (ib, &r) in idl.iter().enumerate() {
+        let r = _mm512_set1_ps(r);
         // SAFETY: 32 floats at 32 ib < 256 = x.len(); 16 bytes at 8 + 16 ib < 136.
         unsafe {
             let p = x.as_ptr().add(32 * ib);
-            let c0 = iq4_index(_mm512_mul_ps(idl, _mm512_loadu_ps(p)));
-            let c1 = iq4_index(_mm512_mul_ps(idl, _mm512_loadu_ps(p.add(16))));
+            let c0 = iq4_index(_mm512_mul_ps(r, _mm512_loadu_ps(p)));
+            let c1 = iq4_index(_mm512_mul_ps(r, _mm512_loadu_ps(p.add(16))));
             let b = _mm512_cvtepi32_epi8(_mm512_or_si512(c0, _mm512_slli_epi32::<4>(c1)));
             _mm_storeu_si128(out.as_mut_ptr().add(8 + 16 * ib).cast(), b);
         }
-        let ls = (l + 32) as u8; // 0..=63
-        out[4 + ib / 2] |= (ls & 0x0f) << (4 * (ib % 2));
-        scales_h |= u16::from(ls >> 4) << (2 * ib);
     }
-    out[2..4].copy_from_slice(&scales_h.to_le_bytes());
     Some(out)
 }
 
