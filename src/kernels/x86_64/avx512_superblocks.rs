@@ -555,8 +555,9 @@ unsafe fn q4_k_x2(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
     true
 }
 
-/// Quantizes Q4_K super-blocks two at a time ([`q4_k_x2`]); a pair it declines, and a last odd
-/// super-block, go to the reference, which reports the first bad one.
+/// Quantizes Q4_K super-blocks two at a time ([`q4_k_x2`]), a last odd one with itself as its
+/// pair ([`last_alone`]); a pair it declines goes to the reference, which reports the first bad
+/// one.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(super) unsafe fn quantize_q4_k(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     const E: usize = q4_k::ELEMENTS;
@@ -572,7 +573,7 @@ pub(super) unsafe fn quantize_q4_k(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> 
             crate::formats::quantize_each(x, out, q4_k::quantize_block)?;
         }
     }
-    crate::formats::quantize_each(&src[pairs * 2 * E..], tail, q4_k::quantize_block)
+    last_alone(&src[pairs * 2 * E..], tail, q4_k_x2, q4_k::quantize_block)
 }
 
 // ---------------------------------------------------------------- IQ4_XS quantization
@@ -770,8 +771,9 @@ unsafe fn iq4_xs_x2(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
     true
 }
 
-/// Quantizes IQ4_XS super-blocks two at a time ([`iq4_xs_x2`]); a pair it declines, and a last
-/// odd super-block, go to the reference, which reports the first bad one.
+/// Quantizes IQ4_XS super-blocks two at a time ([`iq4_xs_x2`]), a last odd one with itself as
+/// its pair ([`last_alone`]); a pair it declines goes to the reference, which reports the first
+/// bad one.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(super) unsafe fn quantize_iq4_xs(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     const E: usize = iq4_xs::ELEMENTS;
@@ -787,7 +789,38 @@ pub(super) unsafe fn quantize_iq4_xs(src: &[f32], dst: &mut [MaybeUninit<u8>]) -
             crate::formats::quantize_each(x, out, iq4_xs::quantize_block)?;
         }
     }
-    crate::formats::quantize_each(&src[pairs * 2 * E..], tail, iq4_xs::quantize_block)
+    last_alone(
+        &src[pairs * 2 * E..],
+        tail,
+        iq4_xs_x2,
+        iq4_xs::quantize_block,
+    )
+}
+
+/// The last super-block of an odd count (`x` and `out` hold 0 or 1 of them): run by `pair` on the
+/// super-block twice (the lanes of the second copy are computed and dropped), or by the
+/// reference `each` when `pair` declines (which then reports its error).
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn last_alone<const N: usize>(
+    x: &[f32],
+    out: &mut [MaybeUninit<u8>],
+    pair: unsafe fn(&[f32], &mut [MaybeUninit<u8>]) -> bool,
+    each: fn(&[f32; 256]) -> Result<[u8; N]>,
+) -> Result<()> {
+    if x.len() != 256 {
+        return crate::formats::quantize_each(x, out, each);
+    }
+    let mut two = [0.0f32; 512];
+    two[..256].copy_from_slice(x);
+    two[256..].copy_from_slice(x);
+    let mut bytes = [MaybeUninit::new(0u8); 2 * 144];
+    // SAFETY: 512 floats and at least 2 N bytes (N <= 144); AVX-512 is enabled here.
+    if unsafe { pair(&two, &mut bytes[..2 * N]) } {
+        out.copy_from_slice(&bytes[..N]);
+        Ok(())
+    } else {
+        crate::formats::quantize_each(x, out, each)
+    }
 }
 
 #[cfg(test)]
