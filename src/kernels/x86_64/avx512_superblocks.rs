@@ -214,12 +214,148 @@ fn nvfp4_codes(x: __m512, t: &[__m512; 7]) -> __m512i {
     _mm512_mask_or_epi32(idx, neg, idx, _mm512_set1_epi32(8))
 }
 
-/// NVFP4 blocks one at a time: validation of the whole block first (NaN or infinity, then a
-/// sub-block scale above 448, as the reference checks), then per sub-block the reference's
-/// scalar scale (`amax / 6.0`, its UE4M3 encoding and decoding) and the codes of
-/// [`nvfp4_codes`]. A bad block returns its error before anything of it is written.
+/// `nvfp4::fp32_to_ue4m3` of 16 values `v = amax / 6` (finite, `0 <= v <= 448`), as int32
+/// lanes: the reference's steps as lane operations. Below 2^-6 (float32 exponent at most -7,
+/// which includes zero and float32 subnormals): `min((int)(v * 512 + 0.5), 7)`, the float
+/// operations rounded as there (the sum is below 8.5, so the truncation is in range); otherwise
+/// exponent `E + 7` and the top three mantissa bits plus the fourth, a carry into the exponent,
+/// and 0x7E from exponent 15 on. (No clamp to 448 is needed: larger values are declined.)
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn ue4m3_encode16(v: __m512) -> __m512i {
+    let bits = _mm512_castps_si512(v);
+    let e = _mm512_sub_epi32(
+        _mm512_and_si512(_mm512_srli_epi32::<23>(bits), _mm512_set1_epi32(0xff)),
+        _mm512_set1_epi32(120),
+    );
+    let sub = _mm512_cmple_epi32_mask(e, _mm512_setzero_si512());
+    let ms = _mm512_cvttps_epi32(_mm512_add_ps(
+        _mm512_mul_ps(v, _mm512_set1_ps(512.0)),
+        _mm512_set1_ps(0.5),
+    ));
+    let ms = _mm512_min_epi32(ms, _mm512_set1_epi32(7));
+    let seven = _mm512_set1_epi32(7);
+    let m = _mm512_add_epi32(
+        _mm512_and_si512(_mm512_srli_epi32::<20>(bits), seven),
+        _mm512_and_si512(_mm512_srli_epi32::<19>(bits), _mm512_set1_epi32(1)),
+    );
+    let carry = _mm512_cmpgt_epi32_mask(m, seven);
+    let m = _mm512_mask_mov_epi32(m, carry, _mm512_setzero_si512());
+    let e = _mm512_mask_add_epi32(e, carry, e, _mm512_set1_epi32(1));
+    let normal = _mm512_or_si512(_mm512_slli_epi32::<3>(e), m);
+    let top = _mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(15));
+    let normal = _mm512_mask_mov_epi32(normal, top, _mm512_set1_epi32(0x7e));
+    _mm512_mask_mov_epi32(normal, sub, ms)
+}
+
+/// `nvfp4::ue4m3_to_f32` of 16 bytes (int32 lanes 0..=0x7E, never 0x7F): `m * 2^-10` for
+/// exponent field 0, else `(8 + m) * 2^(e - 11)`, whose float32 bits are `(e + 119) << 23 | m <<
+/// 20` (exact, as in the reference).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn ue4m3_decode16(ue: __m512i) -> __m512 {
+    let e = _mm512_srli_epi32::<3>(ue);
+    let m = _mm512_and_si512(ue, _mm512_set1_epi32(7));
+    let normal = _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_slli_epi32::<23>(_mm512_add_epi32(e, _mm512_set1_epi32(119))),
+        _mm512_slli_epi32::<20>(m),
+    ));
+    let sub = _mm512_mul_ps(_mm512_cvtepi32_ps(m), _mm512_set1_ps(1.0 / 1024.0));
+    _mm512_mask_mov_ps(
+        normal,
+        _mm512_cmpeq_epi32_mask(e, _mm512_setzero_si512()),
+        sub,
+    )
+}
+
+/// Four NVFP4 blocks (16 sub-blocks) at once: the scales of all 16 sub-blocks in one vector
+/// ([`ue4m3_encode16`], [`ue4m3_decode16`]), then the codes of each sub-block. `false`, having
+/// written nothing, when a block holds NaN or infinity or a sub-block's `amax / 6` exceeds 448
+/// (the caller then goes block by block, which reports the first bad one).
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn nvfp4_x4(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
+    debug_assert!(x.len() >= 256 && out.len() >= 4 * nvfp4::BYTES);
+    super::avx512::prefetch(x.as_ptr().wrapping_add(super::avx512::AHEAD));
+    super::avx512::prefetch(x.as_ptr().wrapping_add(super::avx512::AHEAD + 128));
+    // SAFETY: 256 floats.
+    let v: [__m512; 16] =
+        core::array::from_fn(|s| unsafe { _mm512_loadu_ps(x.as_ptr().add(16 * s)) });
+    let mut mag = _mm512_setzero_si512();
+    let mut amax = [0u32; 16];
+    for s in 0..16 {
+        let a = abs_bits(v[s]);
+        mag = _mm512_max_epu32(mag, a);
+        amax[s] = _mm512_reduce_max_epu32(a);
+    }
+    if non_finite(mag) != 0 {
+        return false;
+    }
+    // SAFETY: a 16-element array.
+    let amax = unsafe { _mm512_loadu_ps(amax.as_ptr().cast()) };
+    let scaled = _mm512_div_ps(amax, _mm512_set1_ps(6.0));
+    if _mm512_cmp_ps_mask::<_CMP_GT_OQ>(scaled, _mm512_set1_ps(448.0)) != 0 {
+        return false;
+    }
+    let ue = ue4m3_encode16(scaled);
+    let d = ue4m3_decode16(ue);
+    let zero_d = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(d, _mm512_setzero_ps());
+    let t: [__m512; 7] = core::array::from_fn(|i| {
+        let t = _mm512_mul_ps(_mm512_set1_ps(NVFP4_MIDS[i]), d);
+        _mm512_mask_mov_ps(t, zero_d, _mm512_set1_ps(f32::INFINITY))
+    });
+    let mut bytes = [0u8; 4 * nvfp4::BYTES];
+    let mut ues = [0u8; 16];
+    // SAFETY: 16 bytes.
+    unsafe { _mm_storeu_si128(ues.as_mut_ptr().cast(), _mm512_cvtepi32_epi8(ue)) };
+    for s in 0..16 {
+        let (b, j) = (s / 4, s % 4);
+        bytes[b * nvfp4::BYTES + j] = ues[s];
+        let lane = _mm512_set1_epi32(s as i32);
+        let ts: [__m512; 7] = core::array::from_fn(|i| _mm512_permutexvar_ps(lane, t[i]));
+        let c = _mm512_cvtepi32_epi8(nvfp4_codes(v[s], &ts));
+        let p = _mm_or_si128(c, _mm_slli_epi16::<4>(_mm_srli_si128::<8>(c)));
+        // SAFETY: 8 bytes at 36 b + 4 + 8 j <= 136 of a 144-byte array.
+        unsafe {
+            _mm_storel_epi64(
+                bytes.as_mut_ptr().add(b * nvfp4::BYTES + 4 + 8 * j).cast(),
+                p,
+            )
+        };
+    }
+    for (o, b) in out.iter_mut().zip(bytes) {
+        o.write(b);
+    }
+    true
+}
+
+/// NVFP4 blocks four at a time ([`nvfp4_x4`]); the rest, and any four it declines, one at a
+/// time: validation of the whole block first (NaN or infinity, then a sub-block scale above
+/// 448, as the reference checks), then per sub-block the reference's scalar scale (`amax / 6.0`,
+/// its UE4M3 encoding and decoding) and the codes of [`nvfp4_codes`]. A bad block returns its
+/// error before anything of it is written.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(super) unsafe fn quantize_nvfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    const E: usize = nvfp4::ELEMENTS;
+    const B: usize = nvfp4::BYTES;
+    let runs = src.len() / (4 * E);
+    let (head, tail) = dst.split_at_mut(runs * 4 * B);
+    for (x, out) in src[..runs * 4 * E]
+        .chunks_exact(4 * E)
+        .zip(head.chunks_exact_mut(4 * B))
+    {
+        // SAFETY: 256 floats and 144 bytes; AVX-512 is enabled here.
+        if !unsafe { nvfp4_x4(x, out) } {
+            // SAFETY: as above.
+            unsafe { nvfp4_each(x, out)? };
+        }
+    }
+    // SAFETY: AVX-512 is enabled here.
+    unsafe { nvfp4_each(&src[runs * 4 * E..], tail) }
+}
+
+/// NVFP4 blocks one at a time (see [`quantize_nvfp4`]).
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn nvfp4_each(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     for (x, out) in src
         .chunks_exact(nvfp4::ELEMENTS)
         .zip(dst.chunks_exact_mut(nvfp4::BYTES))
@@ -954,6 +1090,52 @@ mod tests {
             // SAFETY: AVX-512 is available.
             |v| f32s(unsafe { code_ps(v) }),
             |x, g| assert_eq!(g, nearest_int(x).clamp(0, 15) as f32, "{x:e}"),
+        );
+    }
+
+    /// The vector UE4M3 encoding and decoding against the reference's, near every boundary of
+    /// the encoding (every byte's value and the midpoints, 2^-10, 2^-6, 248, 256, 448) and on a
+    /// sweep of all magnitudes.
+    #[test]
+    fn ue4m3_vector_encoding_matches_the_reference() {
+        if !super::super::avx512::available() {
+            return;
+        }
+        let mut points: Vec<f32> = (0..=0x7eu8).map(|b| 2.0 * nvfp4::ue4m3_to_f32(b)).collect();
+        points.extend((0..0x7eu8).map(|b| nvfp4::ue4m3_to_f32(b) + nvfp4::ue4m3_to_f32(b + 1)));
+        points.extend([1.0 / 1024.0, 1.0 / 64.0, 248.0, 256.0, 448.0, 1.0 / 512.0]);
+        let mut xs: Vec<f32> = near(&points, 40)
+            .into_iter()
+            .filter(|v| (0.0..=448.0).contains(v))
+            .collect();
+        xs.extend((0..=448 * 64).map(|i| i as f32 / 64.0));
+        xs.extend(
+            (1..2000)
+                .map(|i| f32::from_bits(i * 0x0004_0000))
+                .filter(|v| *v <= 448.0),
+        );
+        lanes(
+            &xs,
+            // SAFETY: AVX-512 is available.
+            |v| i32s(unsafe { ue4m3_encode16(v) }),
+            |x, g| {
+                assert_eq!(
+                    g as u8,
+                    nvfp4::fp32_to_ue4m3(x),
+                    "{x:e} ({:#010x})",
+                    x.to_bits()
+                )
+            },
+        );
+        let bytes: Vec<f32> = (0..=0x7e).map(|b| f32::from_bits(b)).collect();
+        lanes(
+            &bytes,
+            // SAFETY: AVX-512 is available.
+            |v| f32s(unsafe { ue4m3_decode16(_mm512_castps_si512(v)) }),
+            |b, g| {
+                let want = nvfp4::ue4m3_to_f32(b.to_bits() as u8);
+                assert_eq!(g.to_bits(), want.to_bits(), "byte {:#04x}", b.to_bits());
+            },
         );
     }
 }
