@@ -1127,7 +1127,7 @@ mod tests {
                 )
             },
         );
-        let bytes: Vec<f32> = (0..=0x7e).map(|b| f32::from_bits(b)).collect();
+        let bytes: Vec<f32> = (0..=0x7e).map(f32::from_bits).collect();
         lanes(
             &bytes,
             // SAFETY: AVX-512 is available.
