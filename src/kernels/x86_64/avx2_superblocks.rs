@@ -11,7 +11,7 @@
 
 use super::avx512_superblocks::{
     iq4_xs_header, iq4_xs_levels, nvfp4_thresholds, q4_k_levels, q4_k_scale_min, IQ4_KV, IQ4_MIDS,
-    MAGIC,
+    MAGIC, NVFP4_MIDS,
 };
 use crate::formats::common::read_f16;
 use crate::formats::fp16::{f16_is_finite, f16_to_f32};
@@ -172,9 +172,145 @@ fn nvfp4_codes(x: __m256, t: &[__m256; 7]) -> __m256i {
     _mm256_or_si256(idx, eight)
 }
 
-/// NVFP4 blocks one at a time, as `avx512_superblocks::quantize_nvfp4`.
+/// `avx512_superblocks::ue4m3_encode16` with 8 lanes (`v = amax / 6`, finite, at most 448).
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn ue4m3_encode8(v: __m256) -> __m256i {
+    let bits = _mm256_castps_si256(v);
+    let e = _mm256_sub_epi32(
+        _mm256_and_si256(_mm256_srli_epi32::<23>(bits), _mm256_set1_epi32(0xff)),
+        _mm256_set1_epi32(120),
+    );
+    let sub = _mm256_cmpgt_epi32(_mm256_set1_epi32(1), e); // e <= 0
+    let ms = _mm256_cvttps_epi32(_mm256_add_ps(
+        _mm256_mul_ps(v, _mm256_set1_ps(512.0)),
+        _mm256_set1_ps(0.5),
+    ));
+    let seven = _mm256_set1_epi32(7);
+    let ms = _mm256_min_epi32(ms, seven);
+    let m = _mm256_add_epi32(
+        _mm256_and_si256(_mm256_srli_epi32::<20>(bits), seven),
+        _mm256_and_si256(_mm256_srli_epi32::<19>(bits), _mm256_set1_epi32(1)),
+    );
+    let carry = _mm256_cmpgt_epi32(m, seven);
+    let m = _mm256_andnot_si256(carry, m);
+    let e = _mm256_sub_epi32(e, carry); // carry is -1 where set
+    let normal = _mm256_or_si256(_mm256_slli_epi32::<3>(e), m);
+    let top = _mm256_cmpgt_epi32(e, _mm256_set1_epi32(14)); // e >= 15
+    let normal = _mm256_blendv_epi8(normal, _mm256_set1_epi32(0x7e), top);
+    _mm256_blendv_epi8(normal, ms, sub)
+}
+
+/// `avx512_superblocks::ue4m3_decode16` with 8 lanes.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn ue4m3_decode8(ue: __m256i) -> __m256 {
+    let e = _mm256_srli_epi32::<3>(ue);
+    let m = _mm256_and_si256(ue, _mm256_set1_epi32(7));
+    let normal = _mm256_castsi256_ps(_mm256_or_si256(
+        _mm256_slli_epi32::<23>(_mm256_add_epi32(e, _mm256_set1_epi32(119))),
+        _mm256_slli_epi32::<20>(m),
+    ));
+    let sub = _mm256_mul_ps(_mm256_cvtepi32_ps(m), _mm256_set1_ps(1.0 / 1024.0));
+    let e0 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(e, _mm256_setzero_si256()));
+    _mm256_blendv_ps(normal, sub, e0)
+}
+
+/// Two NVFP4 blocks (8 sub-blocks) at once, as `avx512_superblocks::nvfp4_x4`: `false`, having
+/// written nothing, when a block holds NaN or infinity or a sub-block's `amax / 6` exceeds 448.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn nvfp4_x2(x: &[f32], out: &mut [MaybeUninit<u8>]) -> bool {
+    debug_assert!(x.len() >= 128 && out.len() >= 2 * nvfp4::BYTES);
+    super::avx2::prefetch(x.as_ptr().wrapping_add(super::avx2::AHEAD));
+    super::avx2::prefetch(x.as_ptr().wrapping_add(super::avx2::AHEAD + 64));
+    let max = _mm256_set1_epi32(f32::MAX.to_bits() as i32);
+    // SAFETY: 128 floats.
+    let v: [__m256; 16] =
+        core::array::from_fn(|i| unsafe { _mm256_loadu_ps(x.as_ptr().add(8 * i)) });
+    let mut bad = _mm256_setzero_si256();
+    let mut amax = [0u32; 8];
+    for s in 0..8 {
+        let (a0, a1) = (
+            _mm256_castps_si256(abs_ps(v[2 * s])),
+            _mm256_castps_si256(abs_ps(v[2 * s + 1])),
+        );
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(a0, max));
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(a1, max));
+        let m = _mm256_max_epu32(a0, a1);
+        let m = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256::<1>(m));
+        let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
+        let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
+        amax[s] = _mm_cvtsi128_si32(m) as u32;
+    }
+    if _mm256_testz_si256(bad, bad) == 0 {
+        return false;
+    }
+    // SAFETY: an 8-element array.
+    let amax = unsafe { _mm256_loadu_ps(amax.as_ptr().cast()) };
+    let scaled = _mm256_div_ps(amax, _mm256_set1_ps(6.0));
+    if _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(scaled, _mm256_set1_ps(448.0))) != 0 {
+        return false;
+    }
+    let ue = ue4m3_encode8(scaled);
+    let d = ue4m3_decode8(ue);
+    let zero_d = _mm256_cmp_ps::<_CMP_EQ_OQ>(d, _mm256_setzero_ps());
+    let t: [__m256; 7] = core::array::from_fn(|i| {
+        let t = _mm256_mul_ps(_mm256_set1_ps(NVFP4_MIDS[i]), d);
+        _mm256_blendv_ps(t, _mm256_set1_ps(f32::INFINITY), zero_d)
+    });
+    let mut ues = [0i32; 8];
+    // SAFETY: an 8-element array.
+    unsafe { _mm256_storeu_si256(ues.as_mut_ptr().cast(), ue) };
+    let mut bytes = [0u8; 2 * nvfp4::BYTES];
+    for s in 0..8 {
+        let (b, j) = (s / 4, s % 4);
+        bytes[b * nvfp4::BYTES + j] = ues[s] as u8;
+        let lane = _mm256_set1_epi32(s as i32);
+        let ts: [__m256; 7] = core::array::from_fn(|i| _mm256_permutevar8x32_ps(t[i], lane));
+        let c0 = nvfp4_codes(v[2 * s], &ts);
+        let c1 = nvfp4_codes(v[2 * s + 1], &ts);
+        let p = _mm256_or_si256(c0, _mm256_slli_epi32::<4>(c1));
+        let p16 = _mm_packs_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256::<1>(p));
+        let p8 = _mm_packus_epi16(p16, p16);
+        // SAFETY: 8 bytes at 36 b + 4 + 8 j <= 64 of a 72-byte array.
+        unsafe {
+            _mm_storel_epi64(
+                bytes.as_mut_ptr().add(b * nvfp4::BYTES + 4 + 8 * j).cast(),
+                p8,
+            )
+        };
+    }
+    for (o, b) in out.iter_mut().zip(bytes) {
+        o.write(b);
+    }
+    true
+}
+
+/// NVFP4 blocks two at a time ([`nvfp4_x2`]); the rest, and any two it declines, one at a
+/// time ([`nvfp4_each`]), which reports the first bad block.
 #[target_feature(enable = "avx2,f16c")]
 pub(super) unsafe fn quantize_nvfp4(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+    const E: usize = nvfp4::ELEMENTS;
+    const B: usize = nvfp4::BYTES;
+    let runs = src.len() / (2 * E);
+    let (head, tail) = dst.split_at_mut(runs * 2 * B);
+    for (x, out) in src[..runs * 2 * E]
+        .chunks_exact(2 * E)
+        .zip(head.chunks_exact_mut(2 * B))
+    {
+        // SAFETY: 128 floats and 72 bytes; AVX2 is enabled here.
+        if !unsafe { nvfp4_x2(x, out) } {
+            // SAFETY: as above.
+            unsafe { nvfp4_each(x, out)? };
+        }
+    }
+    // SAFETY: AVX2 is enabled here.
+    unsafe { nvfp4_each(&src[runs * 2 * E..], tail) }
+}
+
+/// NVFP4 blocks one at a time, as `avx512_superblocks::quantize_nvfp4` does them.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn nvfp4_each(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
     let max = _mm256_set1_epi32(f32::MAX.to_bits() as i32);
     for (x, out) in src
         .chunks_exact(nvfp4::ELEMENTS)
@@ -692,5 +828,30 @@ mod tests {
                 },
             );
         }
+        // The UE4M3 encoding and decoding.
+        let mut points: Vec<f32> = (0..=0x7eu8).map(|b| 2.0 * nvfp4::ue4m3_to_f32(b)).collect();
+        points.extend((0..0x7eu8).map(|b| nvfp4::ue4m3_to_f32(b) + nvfp4::ue4m3_to_f32(b + 1)));
+        points.extend([1.0 / 1024.0, 1.0 / 64.0, 248.0, 256.0, 448.0]);
+        let mut xs: Vec<f32> = near(&points, 40)
+            .into_iter()
+            .filter(|v| (0.0..=448.0).contains(v))
+            .collect();
+        xs.extend((0..=448 * 64).map(|i| i as f32 / 64.0));
+        lanes(
+            &xs,
+            // SAFETY: AVX2 is available.
+            |v| unsafe { ue4m3_encode8(v) },
+            |x, g| assert_eq!(g as u8, nvfp4::fp32_to_ue4m3(x), "ue4m3 {x:e}"),
+        );
+        let bytes: Vec<f32> = (0..=0x7e).map(f32::from_bits).collect();
+        lanes(
+            &bytes,
+            // SAFETY: AVX2 is available.
+            |v| unsafe { _mm256_castps_si256(ue4m3_decode8(_mm256_castps_si256(v))) },
+            |b, g| {
+                let want = nvfp4::ue4m3_to_f32(b.to_bits() as u8);
+                assert_eq!(g as u32, want.to_bits(), "byte {:#04x}", b.to_bits());
+            },
+        );
     }
 }
