@@ -202,6 +202,25 @@ fn block_counts() -> impl Iterator<Item = usize> {
     (0..=40).chain([97, 1000])
 }
 
+/// [`block_counts`] for a block format, the large count scaled to about 32000 values.
+fn block_counts_of(f: BlockFormat) -> impl Iterator<Item = usize> {
+    (0..=40).chain([97, 1000 * 32 / f.elements()])
+}
+
+/// Benign data made benign for NVFP4 too, whose limit (a sub-block's largest magnitude at most
+/// 2688) is far below the others': values beyond it are scaled by 2^-12 (exactly) until inside,
+/// so that runs of clean blocks, which the kernels take at once, are common.
+fn in_range(f: BlockFormat, mut x: Vec<f32>) -> Vec<f32> {
+    if f == BlockFormat::Nvfp4 {
+        for v in &mut x {
+            while v.is_finite() && v.abs() > 2688.0 {
+                *v *= 1.0 / 4096.0;
+            }
+        }
+    }
+    x
+}
+
 #[test]
 fn block_quantizers_match_scalar() {
     let mut rng = Rng(11);
@@ -209,10 +228,15 @@ fn block_quantizers_match_scalar() {
         for f in BlockFormat::ALL {
             let q = k.quantize_blocks(f);
             let qr = scalar::KERNELS.quantize_blocks(f);
-            for nb in block_counts() {
+            let e = f.elements();
+            for nb in block_counts_of(f) {
                 for round in 0..4 {
-                    let n = nb * 32;
-                    let x = rng.data(n, 32, round);
+                    let n = nb * e;
+                    // The generator's kinds per 32 values or per block: the sub-blocks of the
+                    // larger formats then differ in kind, or share one.
+                    let kind_len = [32, e][rng.below(2) as usize];
+                    let x = rng.data(n, kind_len, round);
+                    let x = if round % 2 == 0 { in_range(f, x) } else { x };
                     let off = rng.below(16) as usize;
                     let (buf, off) = shifted(&x, off);
                     let src = &buf[off..];
@@ -258,7 +282,7 @@ fn block_quantizers_keep_the_first_of_equal_extremes() {
                     x.extend(b);
                 }
             }
-            let nb = x.len() / 32;
+            let nb = x.len() / f.elements();
             let m = nb * f.bytes();
             let (mut a, mut b) = (uninit_vec(m, 0u8), uninit_vec(m, 0u8));
             let ra = (k.quantize_blocks(f))(&x, &mut a);
@@ -345,7 +369,7 @@ fn block_dequantizers_match_scalar() {
         for f in BlockFormat::ALL {
             let dq = k.dequantize_blocks(f);
             let dqr = scalar::KERNELS.dequantize_blocks(f);
-            for nb in block_counts() {
+            for nb in block_counts_of(f) {
                 for round in 0..3 {
                     let m = nb * f.bytes();
                     let mut bytes: Vec<u8> = (0..m).map(|_| rng.next() as u8).collect();
@@ -358,8 +382,13 @@ fn block_dequantizers_match_scalar() {
                                     blk[0] = rng.below(255) as u8;
                                 }
                             }
+                            // NVFP4 accepts every byte: no fp16 fields.
+                            BlockFormat::Nvfp4 => {}
                             _ => {
-                                let fields = if f == BlockFormat::Q4_1 { 2 } else { 1 };
+                                let fields = match f {
+                                    BlockFormat::Q4_1 | BlockFormat::Q4K => 2,
+                                    _ => 1,
+                                };
                                 for h in 0..fields {
                                     if round < 2 {
                                         blk[2 * h + 1] &= 0xBF; // exponent never all ones
@@ -371,7 +400,7 @@ fn block_dequantizers_match_scalar() {
                     let boff = rng.below(64) as usize;
                     let (buf, boff) = shifted(&bytes, boff);
                     let src = &buf[boff..];
-                    let n = nb * 32;
+                    let n = nb * f.elements();
                     let off = rng.below(16) as usize;
                     let (mut a, mut b) = (uninit_vec(n + off, -7.25f32), uninit_vec(n, -7.25f32));
                     let ra = dq(src, &mut a[off..]);
@@ -384,7 +413,7 @@ fn block_dequantizers_match_scalar() {
                         &ctx,
                         (ra, bits(&a[off..])),
                         (rb, bits(&b)),
-                        32,
+                        f.elements(),
                         (-7.25f32).to_bits(),
                     );
                 }
@@ -595,25 +624,34 @@ fn group_dequantize_kernels_match_scalar() {
 }
 
 /// A NaN or infinity at every position of a run of 16 benign blocks (the SIMD kernels take such
-/// runs at once and must still report the first bad block and write nothing from it on).
+/// runs at once and must still report the first bad block and write nothing from it on). For
+/// the 256-value formats, whose scalar references are slow, runs of 4 blocks (two of the pairs
+/// the AVX-512 kernels take at once) and every 5th position plus the first and last two of every
+/// sub-block of 32.
 #[test]
 fn block_quantizers_see_every_non_finite_position() {
     let mut rng = Rng(16);
     // Values every format accepts, so the kernels take the run at once.
-    let clean: Vec<f32> = (0..16 * 32)
+    let clean: Vec<f32> = (0..16 * 256)
         .map(|_| (rng.below(1 << 20) as f32 / (1 << 17) as f32 - 4.0) * 1.3)
         .collect();
     for k in simd_levels() {
         for f in BlockFormat::ALL {
             let q = k.quantize_blocks(f);
             let qr = scalar::KERNELS.quantize_blocks(f);
+            let run = if f.elements() <= 64 { 16 } else { 4 };
+            let clean = &clean[..run * f.elements()];
+            let positions: Vec<usize> = (0..clean.len())
+                .filter(|&i| f.elements() <= 64 || i % 5 == 0 || (i + 2) % 32 < 4)
+                .collect();
+            let m = run * f.bytes();
+            let mut b = uninit_vec(m, 0xA5u8);
+            assert_eq!(qr(clean, &mut b), Ok(()));
             for bad in [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-                for i in 0..clean.len() {
-                    let mut x = clean.clone();
+                for &i in &positions {
+                    let mut x = clean.to_vec();
                     x[i] = bad;
-                    let m = 16 * f.bytes();
-                    let (mut a, mut b) = (uninit_vec(m, 0xA5u8), uninit_vec(m, 0xA5u8));
-                    assert_eq!(qr(&clean, &mut b), Ok(()));
+                    let mut a = uninit_vec(m, 0xA5u8);
                     let mut b = uninit_vec(m, 0xA5u8);
                     let ra = q(&x, &mut a);
                     let rb = qr(&x, &mut b);
@@ -622,6 +660,311 @@ fn block_quantizers_see_every_non_finite_position() {
                     check_units(&ctx, (ra, init(&a)), (rb, init(&b)), f.bytes(), 0xA5);
                 }
             }
+        }
+    }
+}
+
+/// Values just below and above `v` (`k` floats either side, and `v`).
+fn around(v: f32, k: u32) -> Vec<f32> {
+    (0..=2 * k)
+        .map(|i| f32::from_bits((v.to_bits() + i).wrapping_sub(k)))
+        .collect()
+}
+
+/// Runs the quantizers of every level on `blocks` (each `f.elements()` values) one by one and
+/// concatenated (so that the kernels take them in their runs), against the scalar level, and
+/// dequantizes what the scalar level wrote on every level too.
+fn check_edge_blocks(f: BlockFormat, blocks: &[Vec<f32>]) {
+    let (e, nb) = (f.elements(), f.bytes());
+    for b in blocks {
+        assert_eq!(b.len(), e);
+    }
+    let all: Vec<f32> = blocks.concat();
+    for k in simd_levels() {
+        let q = k.quantize_blocks(f);
+        let qr = scalar::KERNELS.quantize_blocks(f);
+        // Whole runs, then from every block on (a bad block anywhere in a run).
+        for start in 0..blocks.len() {
+            let x = &all[start * e..];
+            let m = x.len() / e * nb;
+            let (mut a, mut b) = (uninit_vec(m, 0xA5u8), uninit_vec(m, 0xA5u8));
+            let ra = q(x, &mut a);
+            let rb = qr(x, &mut b);
+            let ctx = format!("{:?} {} edge blocks from {start}", k.name, f.name());
+            check_units(&ctx, (ra, init(&a)), (rb, init(&b)), nb, 0xA5);
+            // The blocks the scalar level wrote, dequantized on both levels.
+            let good = match rb {
+                Ok(()) => m / nb,
+                Err(_) => init(&b)
+                    .chunks(nb)
+                    .position(|c| c.iter().all(|&v| v == 0xA5))
+                    .unwrap_or(m / nb),
+            };
+            let bytes = &init(&b)[..good * nb];
+            let (mut ya, mut yb) = (uninit_vec(good * e, 0.5f32), uninit_vec(good * e, 0.5f32));
+            let da = (k.dequantize_blocks(f))(bytes, &mut ya);
+            let db = (scalar::KERNELS.dequantize_blocks(f))(bytes, &mut yb);
+            assert_eq!(da, db, "{ctx}: dequantize");
+            let bits =
+                |v: &[MaybeUninit<f32>]| init(v).iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&ya), bits(&yb), "{ctx}: dequantized");
+        }
+    }
+}
+
+/// NVFP4 at the UE4M3 boundaries: `amax / 6` around 2^-10 (where the `+ 0.5` rounds a value up
+/// to 0x01), 2^-9, 2^-6 (0x07 instead of 0x08), 248..256 (rounding into 448), 448, and around
+/// 2688 (above it the block is `ValueOutOfRange`); the other values of each sub-block at the
+/// decision points of the code search (midpoints of `k d`, one float either side).
+#[test]
+fn nvfp4_edges_match_scalar() {
+    use crate::formats::nvfp4::{fp32_to_ue4m3, ue4m3_to_f32};
+    let mut amaxes = Vec::new();
+    for v in [
+        1.0 / 1024.0,
+        1.0 / 512.0,
+        7.5 / 512.0,
+        1.0 / 64.0,
+        1.0625,
+        240.0,
+        248.0,
+        252.0,
+        256.0,
+        448.0,
+    ] {
+        amaxes.extend(around(6.0 * v, 3));
+        amaxes.extend(around(v, 2).into_iter().map(|a| a * 6.0));
+    }
+    amaxes.extend(around(2688.0, 3));
+    amaxes.extend([0.0, 1e-40, 3.0, 2687.999]);
+    let mut rng = Rng(21);
+    let mut subs: Vec<Vec<f32>> = Vec::new();
+    for &amax in &amaxes {
+        let d = ue4m3_to_f32(fp32_to_ue4m3(amax / 6.0));
+        let mut s = vec![amax, -amax];
+        // Midpoints of the codebook (times d) and their neighbours, both signs.
+        for (lo, hi) in [
+            (0.0, 1.0),
+            (1.0, 2.0),
+            (2.0, 3.0),
+            (3.0, 4.0),
+            (4.0, 6.0),
+            (6.0, 8.0),
+        ] {
+            let mid = (lo + hi) * 0.5 * d;
+            for v in around(mid, 1) {
+                if v.abs() <= amax {
+                    s.push(if rng.below(2) == 0 { v } else { -v });
+                }
+            }
+        }
+        while s.len() < 16 {
+            s.push((rng.below(2001) as f32 / 1000.0 - 1.0) * amax);
+        }
+        s.truncate(16);
+        subs.push(s);
+    }
+    let blocks: Vec<Vec<f32>> = subs
+        .chunks(4)
+        .filter(|c| c.len() == 4)
+        .map(|c| c.concat())
+        .collect();
+    assert!(blocks.len() >= 20);
+    check_edge_blocks(BlockFormat::Nvfp4, &blocks);
+}
+
+/// Q4_K: ties of `nearest_int` (halves on the first fit's grid), subnormal sub-blocks, zero and
+/// constant sub-blocks, sub-blocks of one sign, and `d` / `dmin` at and beyond fp16's range.
+#[test]
+fn q4_k_edges_match_scalar() {
+    let mut rng = Rng(22);
+    let unit = f32::from_bits(1);
+    type Kind<'a> = Box<dyn Fn(&mut Rng) -> Vec<f32> + 'a>;
+    let kinds: Vec<Kind> = vec![
+        // halves on the grid of max - min = 15 (and scaled by powers of two)
+        Box::new(|r| (0..32).map(|_| r.below(31) as f32 * 0.5).collect()),
+        Box::new(|r| {
+            (0..32)
+                .map(|_| (r.below(31) as f32 * 0.5 - 7.5) * 0.125)
+                .collect()
+        }),
+        Box::new(|r| {
+            let mut v: Vec<f32> = (0..32).map(|_| r.below(31) as f32 * 0.5).collect();
+            v[0] = 0.0;
+            v[1] = 15.0;
+            v
+        }),
+        // subnormal values
+        Box::new(|r| (0..32).map(|_| (r.below(13) as f32 - 6.0) * unit).collect()),
+        Box::new(|r| {
+            (0..32)
+                .map(|_| {
+                    f32::from_bits(r.below(0x0080_0000) as u32) * [1.0, -1.0][r.below(2) as usize]
+                })
+                .collect()
+        }),
+        // zero, negative zero, constants
+        Box::new(|_| vec![0.0; 32]),
+        Box::new(|r| (0..32).map(|_| [0.0, -0.0][r.below(2) as usize]).collect()),
+        Box::new(|_| vec![-3.0; 32]),
+        Box::new(|_| vec![2.5; 32]),
+        // all negative, all positive, with a large offset
+        Box::new(|r| {
+            (0..32)
+                .map(|_| -1000.0 - r.below(100) as f32 * 0.25)
+                .collect()
+        }),
+        Box::new(|r| {
+            (0..32)
+                .map(|_| 1000.0 + r.below(100) as f32 * 0.25)
+                .collect()
+        }),
+        // tiny scales (63 / max_scale overflows)
+        Box::new(|r| (0..32).map(|_| r.below(16) as f32 * 1.0e-38).collect()),
+        // large magnitudes: d near and beyond fp16's range, dmin too
+        Box::new(|r| {
+            (0..32)
+                .map(|_| (r.below(2001) as f32 - 1000.0) * 6.0e4)
+                .collect()
+        }),
+        Box::new(|_| vec![-4.0e6; 32]),
+        Box::new(|_| vec![-5.0e6; 32]),
+        Box::new(|r| {
+            let mut v = vec![0.5; 32];
+            v[r.below(32) as usize] = [1.0e8, -7.0e7, 6.0e7][r.below(3) as usize];
+            v
+        }),
+        // ordinary
+        Box::new(|r| {
+            (0..32)
+                .map(|_| (r.below(1 << 16) as f32 / 32768.0 - 1.0) * 3.0)
+                .collect()
+        }),
+    ];
+    let mut blocks = Vec::new();
+    for i in 0..120 {
+        let mut b = Vec::new();
+        for j in 0..8 {
+            // Mostly one kind per block (so that many blocks are valid), sometimes mixed.
+            let k = if i % 3 == 0 {
+                (i * 7 + j * 3) % kinds.len()
+            } else {
+                i % kinds.len()
+            };
+            b.extend(kinds[k](&mut rng));
+        }
+        blocks.push(b);
+    }
+    check_edge_blocks(BlockFormat::Q4K, &blocks);
+}
+
+/// IQ4_XS: an all-zero block (fp16 `d` = -0.0), huge values (fp16 overflow of `d`, and a square
+/// that overflows float32), tiny ones; and dequantization of `d` = -0.0, subnormal, largest.
+#[test]
+fn iq4_xs_edges_match_scalar() {
+    let mut blocks = vec![vec![0.0f32; 256], vec![-0.0f32; 256]];
+    let mut b = vec![1.0f32; 256];
+    b[40] = 1.0e20;
+    blocks.push(b);
+    for big in [1.0e9f32, -3.0e8, 1.0e7, 2.4e8] {
+        let mut b = vec![0.5f32; 256];
+        b[200] = big;
+        blocks.push(b);
+    }
+    blocks.push((0..256).map(|i| (i as f32 - 128.0) * 1.0e-16).collect());
+    check_edge_blocks(BlockFormat::Iq4Xs, &blocks);
+
+    let mut rng = Rng(23);
+    let mut bytes = Vec::new();
+    for d in [
+        0x8000u16, 0x0000, 0x0001, 0x83ff, 0x7bff, 0xfbff, 0x3c00, 0x7c00,
+    ] {
+        let mut blk: Vec<u8> = (0..136).map(|_| rng.next() as u8).collect();
+        blk[..2].copy_from_slice(&d.to_le_bytes());
+        bytes.extend(blk);
+    }
+    for k in simd_levels() {
+        for f in [BlockFormat::Iq4Xs, BlockFormat::Q4K] {
+            let bytes = &bytes[..bytes.len() / f.bytes() * f.bytes()];
+            let n = bytes.len() / f.bytes() * f.elements();
+            let (mut ya, mut yb) = (uninit_vec(n, 0.5f32), uninit_vec(n, 0.5f32));
+            let ra = (k.dequantize_blocks(f))(bytes, &mut ya);
+            let rb = (scalar::KERNELS.dequantize_blocks(f))(bytes, &mut yb);
+            let bits =
+                |v: &[MaybeUninit<f32>]| init(v).iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let ctx = format!("{:?} {} dequantize edges", k.name, f.name());
+            check_units(
+                &ctx,
+                (ra, bits(&ya)),
+                (rb, bits(&yb)),
+                f.elements(),
+                0.5f32.to_bits(),
+            );
+        }
+    }
+}
+
+/// NVFP4 dequantization of every scale byte (each in every sub-block position) with random codes.
+#[test]
+fn nvfp4_dequantizes_every_scale_byte() {
+    let mut rng = Rng(24);
+    let mut bytes = Vec::new();
+    for s in 0..=255u8 {
+        let mut blk: Vec<u8> = (0..36).map(|_| rng.next() as u8).collect();
+        blk[..4].copy_from_slice(&[
+            s,
+            s.wrapping_add(64),
+            s.wrapping_add(128),
+            s.wrapping_add(192),
+        ]);
+        bytes.extend(blk);
+    }
+    let n = bytes.len() / 36 * 64;
+    for k in simd_levels() {
+        let f = BlockFormat::Nvfp4;
+        let (mut ya, mut yb) = (uninit_vec(n, 0.5f32), uninit_vec(n, 0.5f32));
+        assert_eq!((k.dequantize_blocks(f))(&bytes, &mut ya), Ok(()));
+        assert_eq!(
+            (scalar::KERNELS.dequantize_blocks(f))(&bytes, &mut yb),
+            Ok(())
+        );
+        let bits = |v: &[MaybeUninit<f32>]| init(v).iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&ya), bits(&yb), "{:?}", k.name);
+    }
+}
+
+/// Q4_K's search compares weighted errors that are often close: many ordinary blocks (sums of
+/// uniforms, as model weights look, at several magnitudes) so that a change in any rounding of
+/// the search shows.
+#[test]
+fn q4_k_ordinary_blocks_match_scalar() {
+    let mut rng = Rng(25);
+    let f = BlockFormat::Q4K;
+    let nb = 600;
+    let x: Vec<f32> = (0..nb * 256)
+        .map(|i| {
+            let u = (0..4)
+                .map(|_| rng.below(1 << 16) as f32 / 65536.0)
+                .sum::<f32>()
+                - 2.0;
+            u * [1.0, 0.02, 37.0, 1.0e-3][i / 2048 % 4]
+        })
+        .collect();
+    for k in simd_levels() {
+        let (mut a, mut b) = (
+            uninit_vec(nb * f.bytes(), 0u8),
+            uninit_vec(nb * f.bytes(), 0u8),
+        );
+        assert_eq!((k.quantize_blocks(f))(&x, &mut a), Ok(()));
+        assert_eq!((scalar::KERNELS.quantize_blocks(f))(&x, &mut b), Ok(()));
+        let (a, b) = (init(&a), init(&b));
+        if let Some(i) = (0..nb).find(|&i| a[i * 144..][..144] != b[i * 144..][..144]) {
+            panic!(
+                "{:?} block {i}:\n got {:?}\nwant {:?}",
+                k.name,
+                &a[i * 144..][..144],
+                &b[i * 144..][..144]
+            );
         }
     }
 }

@@ -30,6 +30,15 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         (BlockFormat::Mxfp4, |s, d| unsafe {
             x8::quantize_mxfp4(s, d)
         }),
+        (BlockFormat::Nvfp4, |s, d| unsafe {
+            super::avx2_superblocks::quantize_nvfp4(s, d)
+        }),
+        (BlockFormat::Q4K, |s, d| unsafe {
+            super::avx2_superblocks::quantize_q4_k(s, d)
+        }),
+        (BlockFormat::Iq4Xs, |s, d| unsafe {
+            super::avx2_superblocks::quantize_iq4_xs(s, d)
+        }),
     ]),
     dequantize_blocks: format_table(&[
         (BlockFormat::Q4_0, |s, d| unsafe { dequantize_q4_0(s, d) }),
@@ -38,6 +47,15 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
             dequantize_iq4_nl(s, d)
         }),
         (BlockFormat::Mxfp4, |s, d| unsafe { dequantize_mxfp4(s, d) }),
+        (BlockFormat::Q4K, |s, d| unsafe {
+            super::avx2_superblocks::dequantize_q4_k(s, d)
+        }),
+        (BlockFormat::Iq4Xs, |s, d| unsafe {
+            super::avx2_superblocks::dequantize_iq4_xs(s, d)
+        }),
+        (BlockFormat::Nvfp4, |s, d| unsafe {
+            super::avx2_superblocks::dequantize_nvfp4(s, d)
+        }),
     ]),
     // Below one vector of 32 the scalar loop has no set-up to pay for.
     quantize_codebook: |b, s, bs, c, a| {
