@@ -7,6 +7,8 @@
 //!   file is in the page cache, mapped as the tool maps it);
 //! - the library's own single call (`quantize_blocks_from` over one whole tensor, one thread);
 //! - the tool itself (`convert::run`, no statistics) with 1..=N threads;
+//! - writing as many bytes as the tool's output to a file in the same folder, with the fsync the
+//!   tool does (the file system's speed bounds the tool's too);
 //!
 //! and prints GB/s of input read and the ratios the project's targets are stated in.
 
@@ -107,9 +109,37 @@ pub fn run(dir: &Path, format: BlockFormat, tensors: usize, max_threads: usize) 
         format.name()
     );
     println!("library, one call on one tensor (1 thread): {lib_gbs:.2} GB/s of BF16 read");
+    // The output's size, then a plain write of that many bytes with an fsync, in input GB/s.
+    let probe = convert::Options {
+        input: input.clone(),
+        output: output.clone(),
+        format,
+        threads: 1,
+        keep: Vec::new(),
+        progress: false,
+        stats: false,
+        report: None,
+    };
+    convert::run(&probe)?;
+    let out_len = std::fs::metadata(&output)?.len() as usize;
+    let zeros = vec![0u8; out_len];
+    let scratch = dir.join("write-baseline");
+    let t_write = best(rounds, || {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&scratch)?;
+        f.write_all(&zeros)?;
+        f.sync_all()?;
+        Ok(())
+    })?;
+    println!(
+        "plain write of the {:.0} MiB output with fsync: {:.2} GB/s, i.e. {:.2} GB/s of input",
+        out_len as f64 / (1 << 20) as f64,
+        out_len as f64 / 1e9 / t_write,
+        gb / t_write
+    );
     println!();
-    println!("| threads | plain read GB/s | quantize-model GB/s | tool / read | tool / library (1 thread) |");
-    println!("|---:|---:|---:|---:|---:|");
+    println!("| threads | plain read GB/s | quantize-model GB/s | tool / read | tool / library (1 thread) | tool / write bound |");
+    println!("|---:|---:|---:|---:|---:|---:|");
     for threads in 1..=max_threads {
         let mut sink = 0u64;
         let t_read = best(rounds, || {
@@ -129,9 +159,10 @@ pub fn run(dir: &Path, format: BlockFormat, tensors: usize, max_threads: usize) 
         let t_tool = best(rounds, || convert::run(&opts).map(|_| ()))?;
         let (read_gbs, tool_gbs) = (gb / t_read, gb / t_tool);
         println!(
-            "| {threads} | {read_gbs:.2} | {tool_gbs:.2} | {:.2} | {:.2} |{}",
+            "| {threads} | {read_gbs:.2} | {tool_gbs:.2} | {:.2} | {:.2} | {:.2} |{}",
             tool_gbs / read_gbs,
             tool_gbs / lib_gbs,
+            tool_gbs / (gb / t_write),
             if sink == 42 { " " } else { "" } // keeps the reads alive
         );
     }

@@ -293,7 +293,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
     };
 
     let mut reports = Vec::with_capacity(plans.len());
-    let mut buf = Vec::new();
+    let mut bufs = [Vec::new(), Vec::new()];
     let mut pos = 0u64;
     let zeros = vec![0u8; model.alignment as usize];
     for ((t, plan), info) in model.tensors.iter().zip(&plans).zip(&infos) {
@@ -304,14 +304,15 @@ pub fn run(opts: &Options) -> Result<Summary> {
         let sqnr = if plan.quantize {
             let file = &model.files[t.file].path;
             let done = |from: usize, len: usize| model.release(t, from, len);
-            quantize_tensor(fmt, t, src, &pool, &mut w, &pb, opts.stats, &mut buf, &done).map_err(
-                |e| match e {
-                    TensorError::Io(e) => werr(e),
-                    TensorError::Data(msg) => {
-                        anyhow!("{}: tensor '{}': {msg}", file.display(), t.name)
-                    }
-                },
-            )?
+            quantize_tensor(
+                fmt, t, src, &pool, &mut w, &pb, opts.stats, &mut bufs, &done,
+            )
+            .map_err(|e| match e {
+                TensorError::Io(e) => werr(e),
+                TensorError::Data(msg) => {
+                    anyhow!("{}: tensor '{}': {msg}", file.display(), t.name)
+                }
+            })?
         } else {
             for (i, piece) in src.chunks(CHUNK_BYTES).enumerate() {
                 w.write_all(piece).map_err(werr)?;
@@ -534,16 +535,20 @@ pub fn sqnr_db(noise: f64, signal: f64) -> f64 {
     }
 }
 
+/// Quantizes one tensor's rows batch by batch and writes them in order. Two output buffers take
+/// turns: while the pool quantizes batch k+1 into one, this thread writes batch k from the other
+/// (so writing, which costs about as much as quantizing, overlaps it), then releases batch k's
+/// input pages.
 #[allow(clippy::too_many_arguments)]
 fn quantize_tensor(
     fmt: BlockFormat,
     t: &Tensor,
     src: &[u8],
     pool: &rayon::ThreadPool,
-    w: &mut impl Write,
+    w: &mut (impl Write + Send),
     pb: &ProgressBar,
     stats: bool,
-    buf: &mut Vec<u8>,
+    bufs: &mut [Vec<u8>; 2],
     done: &dyn Fn(usize, usize),
 ) -> std::result::Result<Option<f64>, TensorError> {
     let esz = ggml::float_size(t.ggml_type).unwrap_or(4);
@@ -557,27 +562,52 @@ fn quantize_tensor(
     let chunk_rows = (CHUNK_BYTES / row_in).max(1);
     let batch_rows = chunk_rows * CHUNKS_PER_THREAD * pool.current_num_threads();
     let (mut noise, mut signal) = (0.0f64, 0.0f64);
-    buf.resize(batch_rows.min(nrows) * row_out, 0);
+    for b in bufs.iter_mut() {
+        b.resize(batch_rows.min(nrows) * row_out, 0);
+    }
+    let [buf_a, buf_b] = bufs;
+    let (mut cur, mut prev) = (buf_a, buf_b);
+    // The batch written while the next one is quantized: its rows, and its length in `prev`.
+    let mut pending: Option<(usize, usize, usize)> = None;
+    let finish = |(b0, b1, _): (usize, usize, usize)| {
+        done(b0 * row_in, (b1 - b0) * row_in);
+        pb.inc(((b1 - b0) * row_in) as u64);
+    };
     for b0 in (0..nrows).step_by(batch_rows) {
         let b1 = (b0 + batch_rows).min(nrows);
-        let out = &mut buf[..(b1 - b0) * row_out];
-        let results: Vec<_> = pool.install(|| {
-            out.par_chunks_mut(chunk_rows * row_out)
-                .enumerate()
-                .map(|(i, o)| {
-                    let r0 = b0 + i * chunk_rows;
-                    let s = &src[r0 * row_in..(r0 + o.len() / row_out) * row_in];
-                    match quantize_row(fmt, t.ggml_type, s, o) {
-                        Err(e) => {
-                            let (at, e, v) = locate(fmt, t.ggml_type, s, e);
-                            Err((r0 * row + at, e, v))
+        let out = &mut cur[..(b1 - b0) * row_out];
+        let (results, written) = std::thread::scope(|s| {
+            let writer = pending.map(|(_, _, len)| {
+                let data = &prev[..len];
+                let w = &mut *w;
+                s.spawn(move || w.write_all(data))
+            });
+            let results: Vec<_> = pool.install(|| {
+                out.par_chunks_mut(chunk_rows * row_out)
+                    .enumerate()
+                    .map(|(i, o)| {
+                        let r0 = b0 + i * chunk_rows;
+                        let s = &src[r0 * row_in..(r0 + o.len() / row_out) * row_in];
+                        match quantize_row(fmt, t.ggml_type, s, o) {
+                            Err(e) => {
+                                let (at, e, v) = locate(fmt, t.ggml_type, s, e);
+                                Err((r0 * row + at, e, v))
+                            }
+                            Ok(()) if stats => Ok(chunk_stats(fmt, t.ggml_type, s, o)),
+                            Ok(()) => Ok((0.0, 0.0)),
                         }
-                        Ok(()) if stats => Ok(chunk_stats(fmt, t.ggml_type, s, o)),
-                        Ok(()) => Ok((0.0, 0.0)),
-                    }
-                })
-                .collect()
+                    })
+                    .collect()
+            });
+            let written = writer.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            (results, written)
         });
+        if let Some(r) = written {
+            r.map_err(TensorError::Io)?;
+        }
+        if let Some(p) = pending.take() {
+            finish(p);
+        }
         // The first failing chunk in row order, so the element named does not depend on timing.
         for r in results {
             match r {
@@ -588,9 +618,12 @@ fn quantize_tensor(
                 Err((at, e, v)) => return Err(TensorError::Data(describe(fmt, row, at, e, v))),
             }
         }
-        w.write_all(out).map_err(TensorError::Io)?;
-        done(b0 * row_in, (b1 - b0) * row_in);
-        pb.inc(((b1 - b0) * row_in) as u64);
+        pending = Some((b0, b1, out.len()));
+        std::mem::swap(&mut cur, &mut prev);
+    }
+    if let Some(p) = pending {
+        w.write_all(&prev[..p.2]).map_err(TensorError::Io)?;
+        finish(p);
     }
     Ok(stats.then(|| sqnr_db(noise, signal)))
 }
