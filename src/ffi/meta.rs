@@ -43,7 +43,7 @@ pub extern "C" fn quantize_version_number() -> u32 {
 /// (e.g. "scalar") may lower it, never raise it.
 #[no_mangle]
 pub extern "C" fn quantize_kernel_name() -> *const c_char {
-    crate::kernels::active().name.as_ptr()
+    crate::kernels::active().level.c_name().as_ptr()
 }
 
 /// Bytes that n packed int4 codes take: (n + 1) / 2, computed without overflow. Also available

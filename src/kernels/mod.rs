@@ -39,11 +39,52 @@ pub(crate) struct ErrorSums {
     pub max_abs_index: usize,
 }
 
+/// A SIMD level, in rank order: `QUANTIZE_MAX_ISA` caps the choice at a rank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Level {
+    /// The portable reference (every platform).
+    Scalar,
+    /// aarch64 Advanced SIMD.
+    Neon,
+    /// x86-64 AVX2 with F16C.
+    Avx2,
+    /// x86-64 AVX-512 (F, BW, DQ, VL).
+    Avx512,
+}
+
+impl Level {
+    /// Every level, lowest rank first.
+    pub(crate) const ALL: [Level; 4] = [Level::Scalar, Level::Neon, Level::Avx2, Level::Avx512];
+
+    /// The level's name, as `quantize_kernel_name` reports it and `QUANTIZE_MAX_ISA` takes it.
+    pub(crate) const fn c_name(self) -> &'static core::ffi::CStr {
+        match self {
+            Level::Scalar => c"scalar",
+            Level::Neon => c"neon",
+            Level::Avx2 => c"avx2",
+            Level::Avx512 => c"avx512",
+        }
+    }
+
+    /// [`Level::c_name`] as a `&str`.
+    pub(crate) fn name(self) -> &'static str {
+        // The names are ASCII literals.
+        self.c_name().to_str().unwrap_or("scalar")
+    }
+
+    /// The level named `name` (any case, surrounding spaces ignored), if any.
+    pub(crate) fn from_name(name: &str) -> Option<Level> {
+        Level::ALL
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
 /// One SIMD level's implementations of the hot loops. All functions assume their slices have
 /// the lengths the caller checked; none of them allocates or panics on valid lengths.
 pub(crate) struct Kernels {
-    /// "scalar", "avx2", "avx512" or "neon".
-    pub name: &'static core::ffi::CStr,
+    /// Which level these are.
+    pub level: Level,
     /// Min and max of `src`; the first element (in index order) that is NaN/±Inf
     /// (`NonFinite`) or beyond ±2^126 (`ValueOutOfRange`) is an error. `src` is non-empty.
     pub scan: fn(src: &[f32]) -> Result<Range>,
@@ -184,20 +225,10 @@ pub(crate) fn levels() -> Vec<&'static Kernels> {
 /// The best level this CPU can run, lowered to at most `max_isa` (a level name, from the
 /// environment variable QUANTIZE_MAX_ISA) when that names a known level.
 fn choose(max_isa: Option<&str>) -> &'static Kernels {
-    let levels = levels();
-    let cap = max_isa.and_then(|m| {
-        const ORDER: [&str; 4] = ["scalar", "neon", "avx2", "avx512"];
-        ORDER.iter().position(|&l| l.eq_ignore_ascii_case(m.trim()))
-    });
-    let rank = |k: &Kernels| {
-        ["scalar", "neon", "avx2", "avx512"]
-            .iter()
-            .position(|&l| k.name.to_bytes() == l.as_bytes())
-            .unwrap_or(0)
-    };
-    levels
+    let cap = max_isa.and_then(Level::from_name);
+    levels()
         .into_iter()
-        .find(|k| cap.is_none_or(|c| rank(k) <= c))
+        .find(|k| cap.is_none_or(|c| k.level <= c))
         .unwrap_or(&scalar::KERNELS)
 }
 
@@ -240,8 +271,7 @@ fn chosen() -> &'static Kernels {
 
 /// The name of the SIMD level in use: "scalar", "avx2", "avx512" or "neon".
 pub fn kernel_name() -> &'static str {
-    // The names are ASCII literals.
-    active().name.to_str().unwrap_or("scalar")
+    active().level.name()
 }
 
 /// A hook for the fuzz crate, compiled only under `cfg(fuzzing)` (cargo-fuzz passes
@@ -253,12 +283,9 @@ pub mod fuzzing {
     /// The levels the process may use, best first, scalar last: the one the library chose
     /// (honouring QUANTIZE_MAX_ISA) and every level below it that this CPU can run.
     pub fn level_names() -> Vec<&'static str> {
-        let top = super::chosen().name;
-        let levels = super::levels().into_iter().skip_while(|k| k.name != top);
-        // The names are ASCII literals.
-        levels
-            .map(|k| k.name.to_str().unwrap_or("scalar"))
-            .collect()
+        let top = super::chosen().level;
+        let levels = super::levels().into_iter().skip_while(|k| k.level != top);
+        levels.map(|k| k.level.name()).collect()
     }
 
     /// Runs `f` with every library call on this thread using level `name` (one of
@@ -267,7 +294,7 @@ pub mod fuzzing {
     pub fn with_level<R>(name: &str, f: impl FnOnce() -> R) -> R {
         let k = super::levels()
             .into_iter()
-            .find(|k| k.name.to_bytes() == name.as_bytes())
+            .find(|k| k.level.name() == name)
             .unwrap_or_else(|| panic!("SIMD level {name:?} is not available on this CPU"));
         super::with_kernels(k, f)
     }

@@ -5,7 +5,7 @@ use crate::{Error, Result};
 use core::mem::MaybeUninit;
 
 pub(crate) static KERNELS: Kernels = Kernels {
-    name: c"scalar",
+    level: super::Level::Scalar,
     scan,
     quantize,
     quantize_packed,

@@ -53,7 +53,7 @@ fn init<T: Copy>(v: &[MaybeUninit<T>]) -> Vec<T> {
 fn simd_levels() -> Vec<&'static Kernels> {
     levels()
         .into_iter()
-        .filter(|k| k.name != c"scalar")
+        .filter(|k| k.level != Level::Scalar)
         .collect()
 }
 
@@ -70,7 +70,7 @@ fn scan_matches_reference() {
             for off in [0, 1, 3, 7, 15] {
                 let mut x: Vec<f32> = (0..n + off).map(|_| rng.awkward_f32()).collect();
                 let s = &x[off..];
-                assert_eq!((k.scan)(s), (r.scan)(s), "{:?} n={n} off={off}", k.name);
+                assert_eq!((k.scan)(s), (r.scan)(s), "{:?} n={n} off={off}", k.level);
                 // A bad value at a random place, and a second one after it of the other kind.
                 let i = off + rng.below(n as u64) as usize;
                 x[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e38, -1e38]
@@ -79,7 +79,7 @@ fn scan_matches_reference() {
                     x[i + 1] = [f32::NAN, 2e38][rng.below(2) as usize];
                 }
                 let s = &x[off..];
-                assert_eq!((k.scan)(s), (r.scan)(s), "{:?} n={n} bad at {i}", k.name);
+                assert_eq!((k.scan)(s), (r.scan)(s), "{:?} n={n} bad at {i}", k.level);
             }
         }
     }
@@ -107,7 +107,7 @@ fn quantize_and_dequantize_match_reference() {
                 }
             }
             for (scale, zp) in params {
-                let ctx = format!("{:?} n={n} off={off} scale={scale:e} zp={zp}", k.name);
+                let ctx = format!("{:?} n={n} off={off} scale={scale:e} zp={zp}", k.level);
                 let (mut a, mut b) = (uninit_vec(n, 0i8), uninit_vec(n, 0i8));
                 (k.quantize)(x, scale, zp, &mut a);
                 (r.quantize)(x, scale, zp, &mut b);
@@ -149,7 +149,7 @@ fn code_kernels_match_reference() {
                 (k.find_invalid_code)(all),
                 (r.find_invalid_code)(all),
                 "{:?} n={n}",
-                k.name
+                k.level
             );
             assert_eq!((k.find_invalid_code)(valid), None);
             if n > 0 {
@@ -157,19 +157,19 @@ fn code_kernels_match_reference() {
                 let mut one = valid.to_vec();
                 let i = rng.below(n as u64) as usize;
                 one[i] = [8, -9, 127, -128][rng.below(4) as usize];
-                assert_eq!((k.find_invalid_code)(&one), Some(i), "{:?} n={n}", k.name);
+                assert_eq!((k.find_invalid_code)(&one), Some(i), "{:?} n={n}", k.level);
             }
             let m = crate::pack::packed_len(n);
             let (mut a, mut b) = (uninit_vec(m, 0u8), uninit_vec(m, 0u8));
             (k.pack)(valid, &mut a);
             (r.pack)(valid, &mut b);
             let packed = init(&a);
-            assert_eq!(packed, init(&b), "pack {:?} n={n}", k.name);
+            assert_eq!(packed, init(&b), "pack {:?} n={n}", k.level);
             let bytes: Vec<u8> = (0..m).map(|_| rng.next() as u8).collect();
             let (mut a, mut b) = (uninit_vec(n, 0i8), uninit_vec(n, 0i8));
             (k.unpack)(&bytes, &mut a);
             (r.unpack)(&bytes, &mut b);
-            assert_eq!(init(&a), init(&b), "unpack {:?} n={n}", k.name);
+            assert_eq!(init(&a), init(&b), "unpack {:?} n={n}", k.level);
         }
     }
 }
@@ -208,7 +208,7 @@ fn error_sums_match_reference() {
                     s.max_abs_index,
                 )
             };
-            assert_eq!(key(a), key(b), "{:?} n={n}", k.name);
+            assert_eq!(key(a), key(b), "{:?} n={n}", k.level);
             if n > 0 {
                 let mut bad = y.to_vec();
                 bad[rng.below(n as u64) as usize] =
@@ -229,20 +229,20 @@ fn error_sums_match_reference() {
 #[test]
 fn max_isa_only_lowers_the_level() {
     let best = levels()[0];
-    assert_eq!(choose(None).name, best.name);
-    assert_eq!(choose(Some("scalar")).name, c"scalar");
-    assert_eq!(choose(Some(" SCALAR ")).name, c"scalar");
+    assert_eq!(choose(None).level, best.level);
+    assert_eq!(choose(Some("scalar")).level, Level::Scalar);
+    assert_eq!(choose(Some(" SCALAR ")).level, Level::Scalar);
     // Unknown names are ignored; a higher cap than the CPU has changes nothing.
-    assert_eq!(choose(Some("nonsense")).name, best.name);
-    assert_eq!(choose(Some("avx512")).name, best.name);
+    assert_eq!(choose(Some("nonsense")).level, best.level);
+    assert_eq!(choose(Some("avx512")).level, best.level);
     let avx2 = choose(Some("avx2"));
     if cfg!(target_arch = "aarch64") {
         // NEON ranks below AVX2, so an AVX2 cap leaves it in place.
-        assert_eq!(avx2.name, best.name);
+        assert_eq!(avx2.level, best.level);
     } else {
-        assert!(avx2.name == c"avx2" || avx2.name == c"scalar");
+        assert!(avx2.level == Level::Avx2 || avx2.level == Level::Scalar);
         // NEON ranks above scalar only: on x86 a NEON cap means scalar.
-        assert_eq!(choose(Some("neon")).name, c"scalar");
+        assert_eq!(choose(Some("neon")).level, Level::Scalar);
     }
 }
 
@@ -404,7 +404,7 @@ fn quantize_ties_match_reference() {
                 let (mut a, mut b) = (uninit_vec(n, 0i8), uninit_vec(n, 0i8));
                 (k.quantize)(&x, s, zp, &mut a);
                 (r.quantize)(&x, s, zp, &mut b);
-                assert_eq!(init(&a), init(&b), "{:?} scale {s:e} zp {zp}", k.name);
+                assert_eq!(init(&a), init(&b), "{:?} scale {s:e} zp {zp}", k.level);
                 let m = crate::pack::packed_len(n);
                 let (mut a, mut b) = (uninit_vec(m, 0u8), uninit_vec(m, 0u8));
                 (k.quantize_packed)(&x, s, zp, &mut a);
@@ -413,7 +413,7 @@ fn quantize_ties_match_reference() {
                     init(&a),
                     init(&b),
                     "{:?} packed scale {s:e} zp {zp}",
-                    k.name
+                    k.level
                 );
             }
         }

@@ -142,7 +142,7 @@ impl Rng {
 fn simd_levels() -> Vec<&'static Kernels> {
     levels()
         .into_iter()
-        .filter(|k| k.name != c"scalar")
+        .filter(|k| k.level != Level::Scalar)
         .collect()
 }
 
@@ -245,7 +245,7 @@ fn block_quantizers_match_scalar() {
                     let (mut a, mut b) = (uninit_vec(m + boff, 0xA5u8), uninit_vec(m, 0xA5u8));
                     let ra = q(src, &mut a[boff..]);
                     let rb = qr(src, &mut b);
-                    let ctx = format!("{:?} {} quantize nb={nb} round={round}", k.name, f.name());
+                    let ctx = format!("{:?} {} quantize nb={nb} round={round}", k.level, f.name());
                     check_units(
                         &ctx,
                         (ra, init(&a[boff..])),
@@ -288,7 +288,7 @@ fn block_quantizers_keep_the_first_of_equal_extremes() {
             let ra = (k.quantize_blocks(f))(&x, &mut a);
             let rb = (scalar::KERNELS.quantize_blocks(f))(&x, &mut b);
             assert_eq!(ra, rb);
-            assert_eq!(init(&a), init(&b), "{:?} {}", k.name, f.name());
+            assert_eq!(init(&a), init(&b), "{:?} {}", k.level, f.name());
         }
     }
 }
@@ -339,7 +339,7 @@ fn multi_block_runs_decide_each_block_alone() {
                     let ra = (k.quantize_blocks(f))(&x, &mut a);
                     let rb = (scalar::KERNELS.quantize_blocks(f))(&x, &mut b);
                     assert_eq!(ra, rb);
-                    assert_eq!(init(&a), init(&b), "{:?} {} nb={nb}", k.name, f.name());
+                    assert_eq!(init(&a), init(&b), "{:?} {} nb={nb}", k.level, f.name());
                 }
                 for method in ScaleMethod::ALL {
                     let r = scalar::KERNELS.blocks;
@@ -349,7 +349,7 @@ fn multi_block_runs_decide_each_block_alone() {
                     let ra = (k.blocks.quantize_groups)(&x, 32, method, &mut ca, &mut sa, &mut za);
                     let rb = (r.quantize_groups)(&x, 32, method, &mut cb, &mut sb, &mut zb);
                     assert_eq!(ra, rb);
-                    let ctx = format!("{:?} groups {method:?} nb={nb}", k.name);
+                    let ctx = format!("{:?} groups {method:?} nb={nb}", k.level);
                     assert_eq!(init(&ca), init(&cb), "{ctx}");
                     let bits = |v: &[MaybeUninit<f32>]| {
                         init(v).iter().map(|s| s.to_bits()).collect::<Vec<_>>()
@@ -408,7 +408,11 @@ fn block_dequantizers_match_scalar() {
                     let bits = |v: &[MaybeUninit<f32>]| {
                         init(v).iter().map(|x| x.to_bits()).collect::<Vec<_>>()
                     };
-                    let ctx = format!("{:?} {} dequantize nb={nb} round={round}", k.name, f.name());
+                    let ctx = format!(
+                        "{:?} {} dequantize nb={nb} round={round}",
+                        k.level,
+                        f.name()
+                    );
                     check_units(
                         &ctx,
                         (ra, bits(&a[off..])),
@@ -449,7 +453,7 @@ fn codebook_kernels_match_scalar() {
                             (k.blocks.quantize_codebook)(book, src, bs, &mut ca[boff..], &mut aa);
                         let rb = (r.quantize_codebook)(book, src, bs, &mut cb, &mut ab);
                         let ctx =
-                            format!("{:?} {} bs={bs} n={n} round={round}", k.name, book.name());
+                            format!("{:?} {} bs={bs} n={n} round={round}", k.level, book.name());
                         let bits = |v: &[MaybeUninit<f32>]| {
                             init(v).iter().map(|x| x.to_bits()).collect::<Vec<_>>()
                         };
@@ -531,7 +535,7 @@ fn group_kernels_match_scalar() {
                             &mut za,
                         );
                         let rb = (r.quantize_groups)(src, gs, method, &mut cb, &mut sb, &mut zb);
-                        let ctx = format!("{:?} gs={gs} n={n} {method:?} round={round}", k.name);
+                        let ctx = format!("{:?} gs={gs} n={n} {method:?} round={round}", k.level);
                         let bits = |v: &[MaybeUninit<f32>]| {
                             init(v).iter().map(|x| x.to_bits()).collect::<Vec<_>>()
                         };
@@ -603,7 +607,7 @@ fn group_dequantize_kernels_match_scalar() {
                     let ra =
                         (k.blocks.dequantize_groups)(&codes, gs, &scales, &zps, &mut da[off..]);
                     let rb = (r.dequantize_groups)(&codes, gs, &scales, &zps, &mut db);
-                    let ctx = format!("{:?} gs={gs} n={n} round={round}", k.name);
+                    let ctx = format!("{:?} gs={gs} n={n} round={round}", k.level);
                     let bits = |v: &[MaybeUninit<f32>]| {
                         init(v).iter().map(|x| x.to_bits()).collect::<Vec<_>>()
                     };
@@ -655,7 +659,7 @@ fn block_quantizers_see_every_non_finite_position() {
                     let mut b = uninit_vec(m, 0xA5u8);
                     let ra = q(&x, &mut a);
                     let rb = qr(&x, &mut b);
-                    let ctx = format!("{:?} {} {bad} at {i}", k.name, f.name());
+                    let ctx = format!("{:?} {} {bad} at {i}", k.level, f.name());
                     assert!(rb.is_err(), "{ctx}: the reference accepts it");
                     check_units(&ctx, (ra, init(&a)), (rb, init(&b)), f.bytes(), 0xA5);
                 }
@@ -690,7 +694,7 @@ fn check_edge_blocks(f: BlockFormat, blocks: &[Vec<f32>]) {
             let (mut a, mut b) = (uninit_vec(m, 0xA5u8), uninit_vec(m, 0xA5u8));
             let ra = q(x, &mut a);
             let rb = qr(x, &mut b);
-            let ctx = format!("{:?} {} edge blocks from {start}", k.name, f.name());
+            let ctx = format!("{:?} {} edge blocks from {start}", k.level, f.name());
             check_units(&ctx, (ra, init(&a)), (rb, init(&b)), nb, 0xA5);
             // The blocks the scalar level wrote, dequantized on both levels.
             let good = match rb {
@@ -892,7 +896,7 @@ fn iq4_xs_edges_match_scalar() {
             let rb = (scalar::KERNELS.dequantize_blocks(f))(bytes, &mut yb);
             let bits =
                 |v: &[MaybeUninit<f32>]| init(v).iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            let ctx = format!("{:?} {} dequantize edges", k.name, f.name());
+            let ctx = format!("{:?} {} dequantize edges", k.level, f.name());
             check_units(
                 &ctx,
                 (ra, bits(&ya)),
@@ -929,7 +933,7 @@ fn nvfp4_dequantizes_every_scale_byte() {
             Ok(())
         );
         let bits = |v: &[MaybeUninit<f32>]| init(v).iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&ya), bits(&yb), "{:?}", k.name);
+        assert_eq!(bits(&ya), bits(&yb), "{:?}", k.level);
     }
 }
 
@@ -961,7 +965,7 @@ fn q4_k_ordinary_blocks_match_scalar() {
         if let Some(i) = (0..nb).find(|&i| a[i * 144..][..144] != b[i * 144..][..144]) {
             panic!(
                 "{:?} block {i}:\n got {:?}\nwant {:?}",
-                k.name,
+                k.level,
                 &a[i * 144..][..144],
                 &b[i * 144..][..144]
             );

@@ -107,7 +107,7 @@ fn blocks_from_and_into_follow_the_widening_rule() {
                         let ra =
                             crate::formats::quantize_blocks_from_with(k, f, floats(t, &h), &mut a);
                         let rb = (scalar::KERNELS.quantize_blocks(f))(&x, &mut b[..need]);
-                        let ctx = format!("{:?} {} {t:?} n={n}", k.name, f.name());
+                        let ctx = format!("{:?} {} {t:?} n={n}", k.level, f.name());
                         assert_eq!(ra, rb, "{ctx}");
                         assert_eq!(init(&a), init(&b), "{ctx}");
 
@@ -153,7 +153,7 @@ fn int4_from_and_into_follow_the_widening_rule() {
                     let benign = rng.below(3) != 0;
                     let h = half_input(&mut rng, t, n, benign);
                     let x = widen_ref(t, &h);
-                    let ctx = format!("{:?} {t:?} n={n} {method:?}", k.name);
+                    let ctx = format!("{:?} {t:?} n={n} {method:?}", k.level);
 
                     let mut a = uninit_vec(n + 1, 0x55i8);
                     let pa =
@@ -251,7 +251,7 @@ fn groups_from_and_into_follow_the_widening_rule() {
                         let benign = rng.below(4) != 0;
                         let h = half_input(&mut rng, t, n, benign);
                         let x = widen_ref(t, &h);
-                        let ctx = format!("{:?} {t:?} gs={gs} n={n} {method:?}", k.name);
+                        let ctx = format!("{:?} {t:?} gs={gs} n={n} {method:?}", k.level);
                         let cnt = group_count(n, gs);
                         let zps = if method == ScaleMethod::AbsMax && rng.below(2) == 0 {
                             0
@@ -344,7 +344,7 @@ fn codebook_from_and_into_follow_the_widening_rule() {
                         let benign = rng.below(3) != 0;
                         let h = half_input(&mut rng, t, n, benign);
                         let x = widen_ref(t, &h);
-                        let ctx = format!("{:?} {book:?} {t:?} bs={bs} n={n}", k.name);
+                        let ctx = format!("{:?} {book:?} {t:?} bs={bs} n={n}", k.level);
                         let (cl, al) = (codes_len(n), absmax_len(n, bs));
                         let mut ca = uninit_vec(cl + 1, 0xEEu8);
                         let mut aa = uninit_vec(al + 1, -1.0f32);
@@ -414,7 +414,7 @@ fn measure_error_from_follows_the_widening_rule() {
                 let benign = rng.below(4) != 0;
                 let x = half_input(&mut rng, t, n, benign);
                 let y = half_input(&mut rng, t, n, true);
-                let ctx = format!("{:?} {t:?} n={n}", k.name);
+                let ctx = format!("{:?} {t:?} n={n}", k.level);
                 let got = crate::stats::measure_error_from_with(k, floats(t, &x), floats(t, &y));
                 let (wx, wy) = (widen_ref(t, &x), widen_ref(t, &y));
                 let want = with_scalar(|| crate::stats::measure_error(&wx, &wy));
@@ -441,10 +441,10 @@ fn conversions_of_every_level_equal_the_scalar_ones() {
             let bits = |v: &[MaybeUninit<f32>]| -> Vec<u32> {
                 init(v).iter().map(|f| f.to_bits()).collect()
             };
-            assert_eq!(bits(&a), bits(&b), "{:?} widen f16", k.name);
+            assert_eq!(bits(&a), bits(&b), "{:?} widen f16", k.level);
             (k.widen_bf16)(src, &mut a);
             float::scalar::widen_bf16(src, &mut b);
-            assert_eq!(bits(&a), bits(&b), "{:?} widen bf16", k.name);
+            assert_eq!(bits(&a), bits(&b), "{:?} widen bf16", k.level);
         }
         // Narrowing: every float16 value and the midpoints and near-midpoints between
         // neighbours, plus a pseudo-random sweep of all float32 patterns.
@@ -500,10 +500,10 @@ fn conversions_of_every_level_equal_the_scalar_ones() {
             let mut b = uninit_vec(src.len(), 0u16);
             (k.narrow_f16)(src, &mut a);
             float::scalar::narrow_f16(src, &mut b);
-            assert_eq!(init(&a), init(&b), "{:?} narrow f16", k.name);
+            assert_eq!(init(&a), init(&b), "{:?} narrow f16", k.level);
             (k.narrow_bf16)(src, &mut a);
             float::scalar::narrow_bf16(src, &mut b);
-            assert_eq!(init(&a), init(&b), "{:?} narrow bf16", k.name);
+            assert_eq!(init(&a), init(&b), "{:?} narrow bf16", k.level);
         }
     }
 }
@@ -571,7 +571,7 @@ fn conversions_equal_the_scalar_ones_at_every_length_and_offset() {
             let x: Vec<f32> = (0..80).map(|i| floats[(i + rot) % floats.len()]).collect();
             for off in 0..4 {
                 for n in LENS {
-                    let ctx = format!("{:?} rot={rot} off={off} n={n}", k.name);
+                    let ctx = format!("{:?} rot={rot} off={off} n={n}", k.level);
                     let src = &h[off..off + n];
                     let (mut a, mut b) = (uninit_vec(n + 1, 0.5f32), uninit_vec(n + 1, 0.5f32));
                     (k.widen_f16)(src, &mut a[..n]);

@@ -10,7 +10,7 @@ mod neon_iq4nl;
 
 #[cfg(test)]
 mod tests {
-    use super::super::{choose, kernel_name, levels, scalar, Kernels};
+    use super::super::{choose, kernel_name, levels, scalar, Kernels, Level};
     use core::mem::MaybeUninit;
 
     fn neon() -> &'static Kernels {
@@ -19,20 +19,20 @@ mod tests {
 
     #[test]
     fn neon_is_the_best_level_here() {
-        let names: Vec<_> = levels().iter().map(|k| k.name).collect();
-        assert_eq!(names, [c"neon", c"scalar"]);
+        let names: Vec<_> = levels().iter().map(|k| k.level).collect();
+        assert_eq!(names, [Level::Neon, Level::Scalar]);
     }
 
     #[test]
     fn max_isa_caps_neon() {
-        assert_eq!(choose(None).name, c"neon");
-        assert_eq!(choose(Some("neon")).name, c"neon");
-        assert_eq!(choose(Some(" NEON ")).name, c"neon");
-        assert_eq!(choose(Some("scalar")).name, c"scalar");
+        assert_eq!(choose(None).level, Level::Neon);
+        assert_eq!(choose(Some("neon")).level, Level::Neon);
+        assert_eq!(choose(Some(" NEON ")).level, Level::Neon);
+        assert_eq!(choose(Some("scalar")).level, Level::Scalar);
         // x86 levels rank above NEON: capping at them changes nothing here.
-        assert_eq!(choose(Some("avx2")).name, c"neon");
-        assert_eq!(choose(Some("avx512")).name, c"neon");
-        assert_eq!(choose(Some("nonsense")).name, c"neon");
+        assert_eq!(choose(Some("avx2")).level, Level::Neon);
+        assert_eq!(choose(Some("avx512")).level, Level::Neon);
+        assert_eq!(choose(Some("nonsense")).level, Level::Neon);
     }
 
     /// The level the library really uses: NEON unless QUANTIZE_MAX_ISA lowers it. The aarch64
@@ -44,7 +44,7 @@ mod tests {
             None => "neon",
             Some(c) if c.eq_ignore_ascii_case("scalar") => "scalar",
             Some(c) if c.eq_ignore_ascii_case("neon") => "neon",
-            Some(_) => choose(cap.as_deref()).name.to_str().unwrap_or("?"),
+            Some(_) => choose(cap.as_deref()).level.name(),
         };
         assert_eq!(kernel_name(), expect, "QUANTIZE_MAX_ISA={cap:?}");
         println!(

@@ -16,7 +16,7 @@ use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
 
 pub(crate) static KERNELS: Kernels = Kernels {
-    name: c"neon",
+    level: super::super::Level::Neon,
     scan,
     quantize,
     quantize_packed,

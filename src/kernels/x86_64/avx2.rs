@@ -9,7 +9,7 @@ use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
 pub(crate) static KERNELS: Kernels = Kernels {
-    name: c"avx2",
+    level: super::super::Level::Avx2,
     scan,
     quantize,
     quantize_packed,

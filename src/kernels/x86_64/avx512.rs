@@ -8,7 +8,7 @@ use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
 pub(crate) static KERNELS: Kernels = Kernels {
-    name: c"avx512",
+    level: super::super::Level::Avx512,
     scan,
     quantize,
     quantize_packed,
