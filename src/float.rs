@@ -7,13 +7,10 @@
 //! the float32 result rounded once to the output type, to nearest, ties to even, as a C cast does
 //! (a float16 overflow gives ±infinity; bfloat16 has float32's range).
 //!
-//! Half-precision data never goes through a whole-buffer float32 copy: the loops here widen (or
-//! narrow) one chunk of at most [`CHUNK`] values at a time in a buffer on the stack, small enough
-//! to stay in the L1 cache, and run the float32 kernel of the active SIMD level on it. With
-//! float32 data they hand the caller's slices to the kernels directly.
+//! Half-precision data never goes through a whole-buffer float32 copy: the loops in
+//! `crate::kernels::chunks` widen (or narrow) one chunk at a time in a buffer on the stack, small
+//! enough to stay in the L1 cache, and run the float32 kernel of the active SIMD level on it.
 
-use crate::kernels::Kernels;
-use crate::Result;
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
@@ -177,12 +174,12 @@ impl FloatsUninit<'_> {
 
 /// The float32 value of a float16 bit pattern (exact).
 pub fn f16_to_f32(h: u16) -> f32 {
-    crate::formats::fp16::f16_to_f32(h)
+    crate::reference::formats::fp16::f16_to_f32(h)
 }
 
 /// The float16 bit pattern nearest to `x`, ties to even (±infinity past 65504, NaN stays NaN).
 pub fn f32_to_f16(x: f32) -> u16 {
-    crate::formats::fp16::f32_to_f16(x)
+    crate::reference::formats::fp16::f32_to_f16(x)
 }
 
 /// The float32 value of a bfloat16 bit pattern (exact: the pattern is the upper half).
@@ -202,93 +199,6 @@ pub fn f32_to_bf16(x: f32) -> u16 {
     // carry rounds up exactly when the dropped half is above the midpoint, or on it with an odd
     // kept part. No overflow: the largest non-NaN pattern is 0xff80_0000.
     ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
-}
-
-/// Values per chunk of the half-precision loops: a multiple of every block size of the library
-/// (32, 64, 256, and the codebooks' powers of two up to 4096), 16 KiB of float32.
-pub(crate) const CHUNK: usize = 4096;
-
-/// Widens `src` (at most `dst.len()` values) into the start of `dst` with the level's
-/// conversion (float32 is copied) and returns the widened values.
-pub(crate) fn widen<'b>(
-    k: &Kernels,
-    src: Floats<'_>,
-    dst: &'b mut [MaybeUninit<f32>],
-) -> &'b [f32] {
-    let m = src.len();
-    match src {
-        Floats::F32(s) => {
-            for (d, &v) in dst.iter_mut().zip(s) {
-                d.write(v);
-            }
-        }
-        Floats::F16(s) => (k.widen_f16)(s, &mut dst[..s.len()]),
-        Floats::Bf16(s) => (k.widen_bf16)(s, &mut dst[..s.len()]),
-    }
-    // SAFETY: the conversion initialised `dst[..m]`.
-    unsafe { &*(&dst[..m] as *const [MaybeUninit<f32>] as *const [f32]) }
-}
-
-/// Calls `f(start, values)` for consecutive pieces of `src` of `step` values (the last one may
-/// be shorter), in order, stopping at the first error; half-precision pieces are widened into a
-/// stack buffer. Float32 input needs no widening and is handed over whole, as one piece (so the
-/// float32 functions are these same loops at no cost): callers accept any piece length that is
-/// a multiple of `step`. `step` is at most [`CHUNK`].
-pub(crate) fn for_each_chunk(
-    k: &Kernels,
-    src: Floats<'_>,
-    step: usize,
-    mut f: impl FnMut(usize, &[f32]) -> Result<()>,
-) -> Result<()> {
-    debug_assert!(step > 0 && step <= CHUNK);
-    let n = src.len();
-    if let Floats::F32(s) = src {
-        return if s.is_empty() { Ok(()) } else { f(0, s) };
-    }
-    let mut buf = [MaybeUninit::<f32>::uninit(); CHUNK];
-    let mut start = 0;
-    while start < n {
-        let end = n.min(start + step);
-        let m = end - start;
-        let x = widen(k, src.slice(start..end), &mut buf[..m]);
-        f(start, x)?;
-        start = end;
-    }
-    Ok(())
-}
-
-/// Calls `f(start, out)` for consecutive pieces of `dst` of `step` values (the last one may be
-/// shorter), in order; `f` must initialise all of `out`. For half precision `f` fills a stack
-/// buffer that is then rounded into `dst`, only once `f` has succeeded (on an error, that piece
-/// of `dst` is not written). Float32 output is the caller's memory, handed over whole as one
-/// piece (see [`for_each_chunk`]). `step` is at most [`CHUNK`].
-pub(crate) fn for_each_chunk_into(
-    k: &Kernels,
-    mut dst: FloatsUninit<'_>,
-    step: usize,
-    mut f: impl FnMut(usize, &mut [MaybeUninit<f32>]) -> Result<()>,
-) -> Result<()> {
-    debug_assert!(step > 0 && step <= CHUNK);
-    let n = dst.len();
-    if let FloatsUninit::F32(d) = dst {
-        return if d.is_empty() { Ok(()) } else { f(0, d) };
-    }
-    let mut buf = [MaybeUninit::<f32>::uninit(); CHUNK];
-    let mut start = 0;
-    while start < n {
-        let end = n.min(start + step);
-        let m = end - start;
-        f(start, &mut buf[..m])?;
-        // SAFETY: `f` succeeded, so it initialised `buf[..m]` (its contract).
-        let y = unsafe { &*(&buf[..m] as *const [MaybeUninit<f32>] as *const [f32]) };
-        match dst.slice_mut(start..end) {
-            FloatsUninit::F16(d) => (k.narrow_f16)(y, d),
-            FloatsUninit::Bf16(d) => (k.narrow_bf16)(y, d),
-            FloatsUninit::F32(_) => unreachable!("handled above"),
-        }
-        start = end;
-    }
-    Ok(())
 }
 
 /// The scalar conversions: the reference the SIMD levels' versions are tested against.
@@ -396,45 +306,5 @@ mod tests {
             } as u16;
             assert_eq!(got, want, "x = {x:e} ({s:#010x})");
         }
-    }
-
-    /// The chunk loops' unsafe views, under Miri too: half input across a chunk boundary
-    /// through one cheap format, and back out, equal to the float32 path on the widened values.
-    #[test]
-    fn chunk_loops_cross_a_chunk_boundary() {
-        use crate::formats::{self, BlockFormat};
-        use crate::kernels::scalar;
-        let n = CHUNK + 64;
-        let h: Vec<u16> = (0..n)
-            .map(|i| f32_to_f16((i % 97) as f32 * 0.03 - 1.4))
-            .collect();
-        let x: Vec<f32> = h.iter().map(|&v| f16_to_f32(v)).collect();
-        let f = BlockFormat::Q4_0;
-        let need = formats::blocks_len(f, n).unwrap();
-        let (mut a, mut b) = (vec![0u8; need], vec![0u8; need]);
-        let k = &scalar::KERNELS;
-        formats::quantize_blocks_from_with(k, f, Floats::F16(&h), crate::out::uninit(&mut a))
-            .unwrap();
-        formats::quantize_blocks_from_with(k, f, Floats::F32(&x), crate::out::uninit(&mut b))
-            .unwrap();
-        assert_eq!(a, b);
-        let mut y = vec![0.0f32; n];
-        formats::dequantize_blocks_into_with(
-            k,
-            f,
-            &a,
-            FloatsUninit::F32(crate::out::uninit(&mut y)),
-        )
-        .unwrap();
-        let mut d = vec![0u16; n];
-        formats::dequantize_blocks_into_with(
-            k,
-            f,
-            &a,
-            FloatsUninit::Bf16(crate::out::uninit(&mut d)),
-        )
-        .unwrap();
-        let want: Vec<u16> = y.iter().map(|&v| f32_to_bf16(v)).collect();
-        assert_eq!(d, want);
     }
 }

@@ -3,28 +3,14 @@
 //! all groups form one packed stream, so with an odd group size a byte can hold codes of two
 //! groups.
 
-use crate::float::{for_each_chunk, for_each_chunk_into, CHUNK};
-use crate::int4::{check_params, params_for, Params, ScaleMethod};
+use crate::kernels::chunks::{for_each_chunk, for_each_chunk_into, CHUNK};
 use crate::kernels::{self, scalar, Kernels};
 use crate::out::uninit;
 use crate::pack::packed_len;
+pub use crate::reference::int4::group_count;
+use crate::reference::int4::{check_params, groups, params_for, Params, ScaleMethod};
 use crate::{Error, Floats, FloatsMut, FloatsUninit, Result};
 use core::mem::MaybeUninit;
-
-/// Number of groups: `ceil(n / group_size)`; 0 when `n` or `group_size` is 0.
-pub const fn group_count(n: usize, group_size: usize) -> usize {
-    match n.checked_div(group_size) {
-        Some(whole) => whole + !n.is_multiple_of(group_size) as usize,
-        None => 0,
-    }
-}
-
-/// The element ranges of the groups.
-fn groups(n: usize, group_size: usize) -> impl Iterator<Item = core::ops::Range<usize>> {
-    (0..n)
-        .step_by(group_size)
-        .map(move |s| s..n.min(s.saturating_add(group_size)))
-}
 
 /// Quantizes `src` (n = `src.len()`) group by group.
 ///
@@ -92,100 +78,6 @@ pub fn quantize_int4_groups_uninit(
     )
 }
 
-/// A SIMD level's group kernel: `groups32`, the level's dedicated loop, quantizes the whole
-/// groups of 32 (it gets `src` cut to them and the outputs exactly as long as they need);
-/// [`quantize_groups_with`] over the level's per-tensor kernels `k` does a last partial group
-/// and every other group size. Lengths as `BlockKernels::quantize_groups` states them.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn quantize_groups_split32(
-    k: &Kernels,
-    src: &[f32],
-    group_size: usize,
-    method: ScaleMethod,
-    codes: &mut [MaybeUninit<u8>],
-    scales: &mut [MaybeUninit<f32>],
-    zero_points: &mut [MaybeUninit<i8>],
-    groups32: impl FnOnce(
-        &[f32],
-        ScaleMethod,
-        &mut [MaybeUninit<u8>],
-        &mut [MaybeUninit<f32>],
-        &mut [MaybeUninit<i8>],
-    ) -> Result<()>,
-) -> Result<()> {
-    if group_size != 32 {
-        return quantize_groups_with(k, src, group_size, method, codes, scales, zero_points);
-    }
-    let whole = src.len() / 32 * 32;
-    let (codes, codes_rest) = codes.split_at_mut(whole / 2);
-    let (scales, scales_rest) = scales.split_at_mut(whole / 32);
-    // Absmax without zero points: both parts empty.
-    let (zps, zps_rest) = zero_points.split_at_mut(if zero_points.is_empty() {
-        0
-    } else {
-        whole / 32
-    });
-    if whole > 0 {
-        groups32(&src[..whole], method, codes, scales, zps)?;
-    }
-    quantize_groups_with(
-        k,
-        &src[whole..],
-        32,
-        method,
-        codes_rest,
-        scales_rest,
-        zps_rest,
-    )
-}
-
-/// The group loop on top of one level's per-tensor kernels (`k.scan`, `k.quantize_packed`): the
-/// scalar level's group kernel, and the SIMD levels' for group sizes they have no dedicated
-/// kernel for. Lengths as `BlockKernels::quantize_groups` states them.
-pub(crate) fn quantize_groups_with(
-    k: &Kernels,
-    src: &[f32],
-    group_size: usize,
-    method: ScaleMethod,
-    codes: &mut [MaybeUninit<u8>],
-    scales: &mut [MaybeUninit<f32>],
-    zero_points: &mut [MaybeUninit<i8>],
-) -> Result<()> {
-    let n = src.len();
-    // The low nibble of a byte whose high nibble belongs to the next group.
-    let mut pending: Option<i8> = None;
-    for (g, r) in groups(n, group_size).enumerate() {
-        let x = &src[r.clone()];
-        let p = params_for((k.scan)(x)?, method);
-        scales[g].write(p.scale);
-        if let Some(z) = zero_points.get_mut(g) {
-            z.write(p.zero_point);
-        }
-        let mut i = r.start;
-        if let Some(lo) = pending.take() {
-            let hi = scalar::quantize_one(src[i], p.scale, p.zero_point);
-            codes[i / 2].write(scalar::pack_pair(lo, hi));
-            i += 1;
-        }
-        // `i` is even here, so the rest of the group starts on a byte boundary.
-        let paired = (r.end - i) / 2 * 2;
-        let (body, tail) = src[i..r.end].split_at(paired);
-        (k.quantize_packed)(
-            body,
-            p.scale,
-            p.zero_point,
-            &mut codes[i / 2..(i + paired) / 2],
-        );
-        if let Some(&x) = tail.first() {
-            pending = Some(scalar::quantize_one(x, p.scale, p.zero_point));
-        }
-    }
-    if let Some(lo) = pending {
-        codes[n / 2].write(scalar::pack_pair(lo, 0));
-    }
-    Ok(())
-}
-
 /// Dequantizes `dst.len()` values group by group from `codes` (`packed_len(n)` bytes), `scales`
 /// (`group_count` entries) and `zero_points` (as many, or empty: every zero point 0).
 ///
@@ -212,45 +104,6 @@ pub fn dequantize_int4_groups_uninit(
 ) -> Result<()> {
     let dst = FloatsUninit::F32(dst);
     dequantize_int4_groups_into_uninit(codes, group_size, scales, zero_points, dst)
-}
-
-/// The group loop on top of a per-tensor packed dequantizer (`Kernels::dequantize_packed`, or a
-/// SIMD level's variant without its small-input cut-over, as groups are often small). Lengths as
-/// `BlockKernels::dequantize_groups` states them.
-pub(crate) fn dequantize_groups_with(
-    dequantize_packed: fn(&[u8], f32, i8, &mut [MaybeUninit<f32>]),
-    codes: &[u8],
-    group_size: usize,
-    scales: &[f32],
-    zero_points: &[i8],
-    dst: &mut [MaybeUninit<f32>],
-) -> Result<()> {
-    let n = dst.len();
-    for (g, r) in groups(n, group_size).enumerate() {
-        let p = Params {
-            scale: scales[g],
-            zero_point: zero_points.get(g).copied().unwrap_or(0),
-        };
-        check_params(p)?;
-        let mut i = r.start;
-        if i % 2 == 1 {
-            let (_, hi) = scalar::unpack_pair(codes[i / 2]);
-            dst[i].write(scalar::dequantize_one(hi, p.scale, p.zero_point));
-            i += 1;
-        }
-        let paired = (r.end - i) / 2 * 2;
-        dequantize_packed(
-            &codes[i / 2..(i + paired) / 2],
-            p.scale,
-            p.zero_point,
-            &mut dst[i..i + paired],
-        );
-        if paired < r.end - i {
-            let (lo, _) = scalar::unpack_pair(codes[(r.end - 1) / 2]);
-            dst[r.end - 1].write(scalar::dequantize_one(lo, p.scale, p.zero_point));
-        }
-    }
-    Ok(())
 }
 
 /// [`quantize_int4_groups`] from float32, float16 or bfloat16 values: bit for bit what it gives

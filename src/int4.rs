@@ -1,91 +1,14 @@
 //! Per-tensor int4 quantization: the seed's API (docs/contract.md §2).
 
-use crate::float::{for_each_chunk, for_each_chunk_into, CHUNK};
-use crate::kernels::{self, Kernels, Range};
+use crate::kernels::chunks::{for_each_chunk, for_each_chunk_into, CHUNK};
+use crate::kernels::{self, Kernels};
 use crate::out::uninit;
 use crate::pack::packed_len;
 use crate::{Error, Floats, FloatsMut, FloatsUninit, Result};
 use core::mem::MaybeUninit;
 
-/// How the scale (and zero point) are derived from the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ScaleMethod {
-    /// Asymmetric: the range `[min(0, min x), max(0, max x)]` is mapped onto -8..7.
-    #[default]
-    MinMax = 0,
-    /// Symmetric: the largest magnitude is mapped onto 7; the zero point is 0.
-    AbsMax = 1,
-}
-
-impl ScaleMethod {
-    /// Every method, in C constant order.
-    pub const ALL: [ScaleMethod; 2] = [ScaleMethod::MinMax, ScaleMethod::AbsMax];
-
-    /// The method with C constant value `v` (`QUANTIZE_SCALE_*`), if any.
-    pub fn from_raw(v: u32) -> Option<ScaleMethod> {
-        ScaleMethod::ALL.into_iter().find(|m| *m as u32 == v)
-    }
-}
-
-/// Scale and zero point of a quantized tensor (or group): `x ≈ (q - zero_point) * scale`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Params {
-    pub scale: f32,
-    pub zero_point: i8,
-}
-
-impl Params {
-    /// What an all-zero input, or one whose scale underflows to 0, gets.
-    pub const IDENTITY: Params = Params {
-        scale: 1.0,
-        zero_point: 0,
-    };
-}
-
-/// Scale and zero point for data whose (validated, finite) extremes are `range` (§2).
-pub(crate) fn params_for(range: Range, method: ScaleMethod) -> Params {
-    let p = match method {
-        ScaleMethod::MinMax => {
-            let lo = if range.min < 0.0 { range.min } else { 0.0 };
-            let hi = if range.max > 0.0 { range.max } else { 0.0 };
-            let scale = (hi - lo) / 15.0;
-            // -8 - lo/scale lies in [-8, 7] up to rounding, hence the clamp.
-            let zp = (-8.0 - lo / scale).round_ties_even().clamp(-8.0, 7.0);
-            Params {
-                scale,
-                zero_point: zp as i8,
-            }
-        }
-        ScaleMethod::AbsMax => {
-            let a = if -range.min > range.max {
-                -range.min
-            } else {
-                range.max
-            };
-            Params {
-                scale: a / 7.0,
-                zero_point: 0,
-            }
-        }
-    };
-    // All zeros (scale 0, zero point NaN-derived) or an underflowing scale.
-    if p.scale > 0.0 {
-        p
-    } else {
-        Params::IDENTITY
-    }
-}
-
-/// Checks a zero point and a scale given for dequantization, in the contract's order.
-pub(crate) fn check_params(p: Params) -> Result<()> {
-    if !(-8..=7).contains(&p.zero_point) {
-        return Err(Error::ValueOutOfRange);
-    }
-    if !p.scale.is_finite() {
-        return Err(Error::NonFinite);
-    }
-    Ok(())
-}
+use crate::reference::int4::{check_params, params_for, Range};
+pub use crate::reference::int4::{Params, ScaleMethod};
 
 /// Quantizes `src` (n = `src.len()`) to one int4 code per `i8` in `dst[..n]`.
 ///

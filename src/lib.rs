@@ -19,6 +19,7 @@ pub mod int4;
 pub(crate) mod kernels;
 pub(crate) mod out;
 pub mod pack;
+pub(crate) mod reference;
 pub mod stats;
 
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! Error statistics of a reconstruction.
 
-use crate::float::{widen, CHUNK};
 use crate::kernels;
+use crate::kernels::chunks::{widen, CHUNK};
 use crate::{Error, Floats, Result};
 use core::mem::MaybeUninit;
 

@@ -4,6 +4,8 @@
 
 #[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
 pub(crate) mod aarch64;
+pub(crate) mod chunks;
+pub(crate) mod groups;
 pub(crate) mod scalar;
 #[cfg(test)]
 mod tests;
@@ -14,19 +16,14 @@ mod tests_half;
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 pub(crate) mod x86_64;
 
-use crate::codebook::Codebook;
-use crate::formats::BlockFormat;
-pub(crate) use crate::formats::{DequantizeBlocks, QuantizeBlocks};
-use crate::int4::ScaleMethod;
+use crate::reference::codebook::Codebook;
+use crate::reference::formats::BlockFormat;
+pub(crate) use crate::reference::formats::{DequantizeBlocks, QuantizeBlocks};
+use crate::reference::int4::ScaleMethod;
 use crate::Result;
 use core::mem::MaybeUninit;
 
-/// The smallest and largest element of a validated input (see [`Kernels::scan`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Range {
-    pub min: f32,
-    pub max: f32,
-}
+pub(crate) use crate::reference::int4::Range;
 
 /// Sums that error statistics are computed from (see `crate::stats`). Every kernel level must
 /// produce exactly the same values, so the summation order is fixed by the scalar reference.
@@ -117,7 +114,7 @@ pub(crate) struct Kernels {
 }
 
 /// A level's kernels for some of the block formats, by `BlockFormat as usize`; `None` runs the
-/// format's scalar reference (its [`crate::formats::Spec`]), so a new format needs no entry here
+/// format's scalar reference (its [`crate::reference::formats::Spec`]), so a new format needs no entry here
 /// until a level accelerates it. Build one with [`format_table`].
 pub(crate) type FormatTable<T> = [Option<T>; BlockFormat::COUNT];
 
@@ -170,7 +167,7 @@ pub(crate) type DequantizeGroups = fn(
 /// order with the caller's lengths already checked (slices exactly as long as `n` needs) and, on
 /// bad data, returns the error of the first bad block having written at most the blocks before
 /// it (a block may be validated before it is written). The scalar entries call the per-block
-/// references in `crate::formats` and `crate::codebook`, which stay the oracle.
+/// references in `crate::reference`, which stay the oracle.
 pub(crate) struct BlockKernels {
     /// The formats this level accelerates (the others run their scalar reference).
     pub quantize_blocks: FormatTable<QuantizeBlocks>,

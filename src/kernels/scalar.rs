@@ -24,12 +24,12 @@ pub(crate) static KERNELS: Kernels = Kernels {
 
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     // Every format runs its own scalar reference (`formats::Spec`).
-    quantize_blocks: [None; crate::formats::BlockFormat::COUNT],
-    dequantize_blocks: [None; crate::formats::BlockFormat::COUNT],
-    quantize_codebook: crate::codebook::scalar::quantize_blocks,
-    dequantize_codebook: crate::codebook::scalar::dequantize_blocks,
+    quantize_blocks: [None; crate::reference::formats::BlockFormat::COUNT],
+    dequantize_blocks: [None; crate::reference::formats::BlockFormat::COUNT],
+    quantize_codebook: crate::reference::codebook::scalar::quantize_blocks,
+    dequantize_codebook: crate::reference::codebook::scalar::dequantize_blocks,
     quantize_groups: |src, group_size, method, codes, scales, zero_points| {
-        crate::groups::quantize_groups_with(
+        crate::kernels::groups::quantize_groups_with(
             &KERNELS,
             src,
             group_size,
@@ -40,7 +40,7 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         )
     },
     dequantize_groups: |codes, group_size, scales, zero_points, dst| {
-        crate::groups::dequantize_groups_with(
+        crate::kernels::groups::dequantize_groups_with(
             dequantize_packed,
             codes,
             group_size,

@@ -2,7 +2,7 @@
 //! large ones, at every start offset within a 64-byte vector, on random and awkward values.
 
 use super::*;
-use crate::int4::{params_for, ScaleMethod};
+use crate::reference::int4::{params_for, ScaleMethod};
 use core::mem::MaybeUninit;
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.

@@ -81,7 +81,7 @@ impl Rng {
                 8 => [scale, -scale, 0.5 * scale, -0.0][self.below(4) as usize],
                 // codebook thresholds and values exactly (with absmax 1: ties of x * (1 / absmax))
                 10 | 11 => {
-                    use crate::codebook::tables::*;
+                    use crate::reference::codebook::tables::*;
                     let all: Vec<f32> = NF4_THRESHOLDS
                         .iter()
                         .chain(&FP4_THRESHOLDS)
@@ -722,7 +722,7 @@ fn check_edge_blocks(f: BlockFormat, blocks: &[Vec<f32>]) {
 /// decision points of the code search (midpoints of `k d`, one float either side).
 #[test]
 fn nvfp4_edges_match_scalar() {
-    use crate::formats::nvfp4::{fp32_to_ue4m3, ue4m3_to_f32};
+    use crate::reference::formats::nvfp4::{fp32_to_ue4m3, ue4m3_to_f32};
     let mut amaxes = Vec::new();
     for v in [
         1.0 / 1024.0,

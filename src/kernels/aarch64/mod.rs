@@ -141,9 +141,9 @@ mod tests {
     /// absmax.
     #[test]
     fn block_kernels_at_their_edges() {
-        use crate::codebook::tables::{FP4_THRESHOLDS, NF4_THRESHOLDS};
-        use crate::codebook::Codebook;
-        use crate::formats::BlockFormat;
+        use crate::reference::codebook::tables::{FP4_THRESHOLDS, NF4_THRESHOLDS};
+        use crate::reference::codebook::Codebook;
+        use crate::reference::formats::BlockFormat;
         let (nb, sb) = (super::neon::KERNELS.blocks, scalar::KERNELS.blocks);
         let up = |x: f32| f32::from_bits(x.to_bits() + 1);
         let down = |x: f32| f32::from_bits(x.to_bits().saturating_sub(1));

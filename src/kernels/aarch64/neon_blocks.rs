@@ -14,9 +14,9 @@
 
 use super::super::{format_table, BlockKernels};
 use super::{neon_codebook, neon_iq4nl};
-use crate::formats::common::read_f16;
-use crate::formats::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
-use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
+use crate::reference::formats::common::read_f16;
+use crate::reference::formats::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
+use crate::reference::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
 use crate::{Error, Result};
 use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
@@ -49,7 +49,7 @@ fn dequantize_groups(
     zero_points: &[i8],
     dst: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    crate::groups::dequantize_groups_with(
+    crate::kernels::groups::dequantize_groups_with(
         super::neon::KERNELS.dequantize_packed,
         codes,
         group_size,

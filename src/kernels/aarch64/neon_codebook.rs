@@ -6,12 +6,12 @@ use super::neon::{codes16, pack32, KERNELS};
 use super::neon_blocks::{
     abs_bits, load16, load32, low_bytes, max_lanes, max_u32, planes, store_lookup,
 };
-use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
-use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
-use crate::codebook::Codebook;
-use crate::groups::quantize_groups_split32;
-use crate::int4::{params_for, ScaleMethod};
+use crate::kernels::groups::quantize_groups_split32;
 use crate::kernels::{scalar, Range};
+use crate::reference::codebook::scalar::{self as cb, MAX_ABS_INPUT};
+use crate::reference::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
+use crate::reference::codebook::Codebook;
+use crate::reference::int4::{params_for, ScaleMethod};
 use crate::{Error, Result};
 use core::arch::aarch64::*;
 use core::mem::MaybeUninit;

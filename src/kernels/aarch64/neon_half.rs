@@ -19,7 +19,7 @@ use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
 
 /// The float32 bit patterns of 4 float16 values (in the low half of each lane), exactly as
-/// `crate::formats::fp16::f16_to_f32` computes them: normal values rebias the exponent
+/// `crate::reference::formats::fp16::f16_to_f32` computes them: normal values rebias the exponent
 /// (`+ 112 << 23`), subnormals are `mantissa * 2^-24` (an exact integer conversion and an exact
 /// product: both are normal float32 values or zero, so no rounding mode or flush-to-zero setting
 /// can change them), infinities and NaNs keep their payload with the quiet bit set for NaN.
@@ -68,7 +68,7 @@ unsafe fn widen_f16_impl(src: &[u16], dst: &mut [MaybeUninit<f32>]) {
     scalar::widen_f16(&src[whole..n], &mut dst[whole..n]);
 }
 
-/// The float16 patterns of 4 floats (as bits), rounded as `crate::formats::fp16::f32_to_f16`
+/// The float16 patterns of 4 floats (as bits), rounded as `crate::reference::formats::fp16::f32_to_f16`
 /// does, in integer arithmetic only (no dependence on the FPCR):
 /// - normal results: rebias the exponent and round the 13 dropped bits with the add-and-shift
 ///   `(abs - 112 << 23 + 0xfff + lsb) >> 13` (a carry into the exponent is the correct result);

@@ -6,8 +6,8 @@
 //! and tested against the reference near every decision point.
 
 use super::neon_blocks::{low_bytes, pack_ggml};
-use crate::formats::fp16::{f16_is_finite, f32_to_f16};
-use crate::formats::{iq4_nl, quantize_each, quantize_runs};
+use crate::reference::formats::fp16::{f16_is_finite, f32_to_f16};
+use crate::reference::formats::{iq4_nl, quantize_each, quantize_runs};
 use crate::Result;
 use core::arch::aarch64::*;
 use core::mem::MaybeUninit;

@@ -8,7 +8,7 @@
 
 use super::avx2::{prefetch, AHEAD};
 use super::avx2_blocks::pack_ggml;
-use crate::formats::{iq4_nl, quantize_each, quantize_runs};
+use crate::reference::formats::{iq4_nl, quantize_each, quantize_runs};
 use crate::Result;
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;

@@ -13,9 +13,9 @@ use super::avx512_superblocks::{
     iq4_xs_header, iq4_xs_levels, nvfp4_thresholds, q4_k_levels, q4_k_scale_min, IQ4_KV, IQ4_MIDS,
     MAGIC, NVFP4_MIDS,
 };
-use crate::formats::common::read_f16;
-use crate::formats::fp16::{f16_is_finite, f16_to_f32};
-use crate::formats::{iq4_nl, iq4_xs, mxfp4, nvfp4, q4_k};
+use crate::reference::formats::common::read_f16;
+use crate::reference::formats::fp16::{f16_is_finite, f16_to_f32};
+use crate::reference::formats::{iq4_nl, iq4_xs, mxfp4, nvfp4, q4_k};
 use crate::{Error, Result};
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -574,7 +574,7 @@ pub(super) unsafe fn quantize_q4_k(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> 
                     o.write(v);
                 }
             }
-            None => crate::formats::quantize_each(x, out, q4_k::quantize_block)?,
+            None => crate::reference::formats::quantize_each(x, out, q4_k::quantize_block)?,
         }
     }
     Ok(())
@@ -730,7 +730,7 @@ pub(super) unsafe fn quantize_iq4_xs(src: &[f32], dst: &mut [MaybeUninit<u8>]) -
                     o.write(v);
                 }
             }
-            None => crate::formats::quantize_each(x, out, iq4_xs::quantize_block)?,
+            None => crate::reference::formats::quantize_each(x, out, iq4_xs::quantize_block)?,
         }
     }
     Ok(())
@@ -739,7 +739,7 @@ pub(super) unsafe fn quantize_iq4_xs(src: &[f32], dst: &mut [MaybeUninit<u8>]) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::mxfp4;
+    use crate::reference::formats::mxfp4;
 
     /// Floats `k` either side of each of `points` (both signs), plus the specials.
     fn near(points: &[f32], k: u32) -> Vec<f32> {

@@ -8,12 +8,12 @@
 use super::super::{format_table, BlockKernels};
 use super::avx512::{prefetch, AHEAD, KERNELS};
 use super::multi_block::avx512 as x16;
-use crate::codebook::scalar::{self as cb, MAX_ABS_INPUT};
-use crate::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
-use crate::codebook::Codebook;
-use crate::formats::fp16::f16_is_finite;
-use crate::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
-use crate::groups::{dequantize_groups_with, quantize_groups_split32};
+use crate::kernels::groups::{dequantize_groups_with, quantize_groups_split32};
+use crate::reference::codebook::scalar::{self as cb, MAX_ABS_INPUT};
+use crate::reference::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
+use crate::reference::codebook::Codebook;
+use crate::reference::formats::fp16::f16_is_finite;
+use crate::reference::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
 use crate::{Error, Result};
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -544,7 +544,7 @@ pub(super) fn codes16(x: __m512, scale: __m512, zp: __m512) -> __m512i {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codebook::tables::{FP4_THRESHOLDS, NF4_THRESHOLDS};
+    use crate::reference::codebook::tables::{FP4_THRESHOLDS, NF4_THRESHOLDS};
 
     /// The bucket encoders against the scalar ones near every threshold and bucket edge, at
     /// the specials and on a dense sweep.

@@ -8,7 +8,7 @@
 use super::avx512::{prefetch, AHEAD};
 use super::avx512_blocks::pack_ggml;
 use super::lanes::avx512::to_f16_bits as to_f16;
-use crate::formats::{iq4_nl, quantize_each, quantize_runs};
+use crate::reference::formats::{iq4_nl, quantize_each, quantize_runs};
 use crate::Result;
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;

@@ -12,9 +12,9 @@
 //! `avx512_blocks::BLOCKS`, i.e. through `avx512::KERNELS`, which `kernels::levels()` hands out
 //! only when `avx512::available()` is true.
 
-use crate::formats::common::read_f16;
-use crate::formats::fp16::{f16_is_finite, f16_to_f32};
-use crate::formats::{iq4_nl, iq4_xs, mxfp4, nvfp4, q4_k};
+use crate::reference::formats::common::read_f16;
+use crate::reference::formats::fp16::{f16_is_finite, f16_to_f32};
+use crate::reference::formats::{iq4_nl, iq4_xs, mxfp4, nvfp4, q4_k};
 use crate::{Error, Result};
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -561,7 +561,7 @@ fn pack_scales(ls: &[u8; 8], lm: &[u8; 8]) -> [u8; 12] {
 /// fits: the largest scale and minimum, the 6-bit levels, their packing and the fp16 `d` and
 /// `dmin`; `None` when either overflows fp16 (the reference then reports `ValueOutOfRange`).
 pub(super) fn q4_k_levels(scales: &[f32], mins: &[f32]) -> Option<([u8; 12], u16, u16)> {
-    use crate::formats::fp16::f32_to_f16;
+    use crate::reference::formats::fp16::f32_to_f16;
     let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
     for j in 0..8 {
         if scales[j] > max_scale {
@@ -706,7 +706,7 @@ pub(super) unsafe fn quantize_q4_k(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> 
     {
         // SAFETY: 512 floats and 288 bytes; AVX-512 is enabled here.
         if !unsafe { q4_k_x2(x, out) } {
-            crate::formats::quantize_each(x, out, q4_k::quantize_block)?;
+            crate::reference::formats::quantize_each(x, out, q4_k::quantize_block)?;
         }
     }
     last_alone(&src[pairs * 2 * E..], tail, q4_k_x2, q4_k::quantize_block)
@@ -811,7 +811,7 @@ fn iq4_search16(x: &[__m512; 32]) -> __m512 {
 /// `ValueOutOfRange`), and per sub-block the stored 6-bit level `l + 32` and the inverse scale
 /// `idl` its codes are computed with.
 pub(super) fn iq4_xs_levels(scales: &[f32]) -> Option<(u16, [u8; 8], [f32; 8])> {
-    use crate::formats::fp16::f32_to_f16;
+    use crate::reference::formats::fp16::f32_to_f16;
     let (mut max_scale, mut amax_scale) = (0.0f32, 0.0f32);
     for &s in scales {
         if s.abs() > amax_scale {
@@ -922,7 +922,7 @@ pub(super) unsafe fn quantize_iq4_xs(src: &[f32], dst: &mut [MaybeUninit<u8>]) -
     {
         // SAFETY: 512 floats and 272 bytes; AVX-512 is enabled here.
         if !unsafe { iq4_xs_x2(x, out) } {
-            crate::formats::quantize_each(x, out, iq4_xs::quantize_block)?;
+            crate::reference::formats::quantize_each(x, out, iq4_xs::quantize_block)?;
         }
     }
     last_alone(
@@ -944,7 +944,7 @@ unsafe fn last_alone<const N: usize>(
     each: fn(&[f32; 256]) -> Result<[u8; N]>,
 ) -> Result<()> {
     if x.len() != 256 {
-        return crate::formats::quantize_each(x, out, each);
+        return crate::reference::formats::quantize_each(x, out, each);
     }
     let mut two = [0.0f32; 512];
     two[..256].copy_from_slice(x);
@@ -955,7 +955,7 @@ unsafe fn last_alone<const N: usize>(
         out.copy_from_slice(&bytes[..N]);
         Ok(())
     } else {
-        crate::formats::quantize_each(x, out, each)
+        crate::reference::formats::quantize_each(x, out, each)
     }
 }
 

@@ -613,8 +613,8 @@ pub(super) mod avx512 {
 
 #[cfg(test)]
 mod tests {
-    use crate::formats::fp16::f32_to_f16;
-    use crate::formats::mxfp4;
+    use crate::reference::formats::fp16::f32_to_f16;
+    use crate::reference::formats::mxfp4;
 
     /// Runs `f` with AVX2 lanes and with AVX-512 lanes, where the CPU has them.
     macro_rules! each_level {
@@ -702,7 +702,7 @@ mod tests {
 
     #[test]
     fn hardware_f16_conversion_equals_ours() {
-        use crate::formats::fp16::f16_to_f32;
+        use crate::reference::formats::fp16::f16_to_f32;
         // Every binary16 value, the midpoints between neighbours and their f32 neighbours, plus
         // a stride over all f32 bit patterns (NaN excluded: our inputs are finite).
         let mut xs: Vec<f32> = Vec::new();

@@ -16,10 +16,10 @@
 
 use super::avx2::{prefetch, AHEAD};
 use super::avx512::fast_scale;
-use crate::formats::{mxfp4, q4_0, q4_1, QuantizeBlocks};
-use crate::groups::quantize_groups_with;
-use crate::int4::ScaleMethod;
+use crate::kernels::groups::quantize_groups_with;
 use crate::kernels::{scalar, Kernels};
+use crate::reference::formats::{mxfp4, q4_0, q4_1, QuantizeBlocks};
+use crate::reference::int4::ScaleMethod;
 use crate::Result;
 use core::arch::x86_64::_mm_storeu_si128;
 use core::mem::MaybeUninit;

@@ -347,7 +347,7 @@ pub(crate) fn dequantize_block(b: &[u8; BYTES]) -> Result<[f32; ELEMENTS]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::golden;
+    use crate::reference::formats::golden;
 
     fn data(name: &str) -> Vec<u8> {
         golden::read(name)

@@ -173,10 +173,10 @@ pub(crate) fn dequantize_block(b: &[u8; BYTES]) -> Result<[f32; ELEMENTS]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::golden::{block_of, read, read_f32};
+    use crate::reference::formats::golden::{block_of, read, read_f32};
 
     fn cases() -> Vec<(String, usize)> {
-        crate::formats::golden::cases("nvfp4")
+        crate::reference::formats::golden::cases("nvfp4")
     }
 
     /// The sub-blocks ggml clips: some |x| above 6 * 448 = 2688 (see the module doc).
