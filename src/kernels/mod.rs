@@ -235,14 +235,14 @@ fn choose(max_isa: Option<&str>) -> &'static Kernels {
 /// The kernels in use: chosen once, at first use, and cached (the library's only global state).
 /// Fuzz builds only: `fuzzing::with_level` may override it for the current thread.
 pub(crate) fn active() -> &'static Kernels {
-    #[cfg(any(test, fuzzing))]
+    #[cfg(any(all(test, not(miri)), fuzzing))]
     if let Some(k) = OVERRIDE.get() {
         return k;
     }
     chosen()
 }
 
-#[cfg(any(test, fuzzing))]
+#[cfg(any(all(test, not(miri)), fuzzing))]
 thread_local! {
     /// Test and fuzz builds only: the level [`active`] returns on this thread instead of the
     /// cached choice (see [`with_kernels`]).
@@ -251,7 +251,7 @@ thread_local! {
 
 /// Test and fuzz builds only: runs `f` with every library call on this thread using level `k`;
 /// the previous setting is restored afterwards, even on a panic.
-#[cfg(any(test, fuzzing))]
+#[cfg(any(all(test, not(miri)), fuzzing))]
 pub(crate) fn with_kernels<R>(k: &'static Kernels, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<&'static Kernels>);
     impl Drop for Restore {
