@@ -200,8 +200,13 @@ fn read_value(c: &mut Cursor, t: u32, key: &str, depth: usize) -> Result<Value, 
     })
 }
 
+/// The largest `general.alignment` accepted (1 MiB): real files use 32 or 64, and the output
+/// writer pads with that many bytes, so a huge value would only cost memory (found by fuzzing).
+pub const MAX_ALIGNMENT: u32 = 1 << 20;
+
 /// Parses and checks the header of the GGUF file `file` (the whole file): magic, version 2 or 3,
-/// no duplicate key or tensor name, `general.alignment` a u32 power of two, every tensor of a
+/// no duplicate key or tensor name, `general.alignment` a u32 power of two of at most
+/// [`MAX_ALIGNMENT`], every tensor of a
 /// known type with 1 to 4 dims whose row is a whole number of blocks, its offset aligned and its
 /// bytes inside the data section without overlapping another tensor's.
 pub fn parse(file: &[u8]) -> Result<Header, ParseError> {
@@ -250,8 +255,12 @@ pub fn parse(file: &[u8]) -> Result<Header, ParseError> {
     }
     let alignment = match kv.iter().find(|(k, _)| k == "general.alignment") {
         None => DEFAULT_ALIGNMENT,
-        Some((_, Value::U32(a))) if a.is_power_of_two() => u64::from(*a),
-        Some(_) => return err("general.alignment is not a u32 power of two"),
+        Some((_, Value::U32(a))) if a.is_power_of_two() && *a <= MAX_ALIGNMENT => u64::from(*a),
+        Some(_) => {
+            return err(format!(
+                "general.alignment is not a u32 power of two of at most {MAX_ALIGNMENT}"
+            ))
+        }
     };
     let mut tensors: Vec<TensorInfo> = Vec::with_capacity(n_tensors as usize);
     let mut names = std::collections::HashSet::new();
@@ -488,5 +497,34 @@ mod tests {
         let mut f2 = write_header(&kv, &t2, 32);
         f2.resize(f2.len() + 200, 0);
         assert!(parse(&f2).unwrap_err().0.contains("overlaps"));
+    }
+
+    /// A header whose only key is `general.alignment` = `a` (u32), and no tensors.
+    fn with_alignment(a: u32) -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend_from_slice(b"GGUF");
+        f.extend_from_slice(&3u32.to_le_bytes());
+        f.extend_from_slice(&0u64.to_le_bytes()); // tensors
+        f.extend_from_slice(&1u64.to_le_bytes()); // keys
+        let key = b"general.alignment";
+        f.extend_from_slice(&(key.len() as u64).to_le_bytes());
+        f.extend_from_slice(key);
+        f.extend_from_slice(&4u32.to_le_bytes()); // UINT32
+        f.extend_from_slice(&a.to_le_bytes());
+        f.resize(f.len().next_multiple_of(64), 0);
+        f
+    }
+
+    #[test]
+    fn alignment_must_be_a_small_power_of_two() {
+        assert_eq!(parse(&with_alignment(64)).map(|h| h.alignment), Ok(64));
+        assert_eq!(
+            parse(&with_alignment(MAX_ALIGNMENT)).map(|h| h.alignment),
+            Ok(u64::from(MAX_ALIGNMENT))
+        );
+        for bad in [0, 48, MAX_ALIGNMENT * 2, 1 << 30] {
+            let e = parse(&with_alignment(bad)).map(|h| h.alignment);
+            assert!(e.is_err(), "alignment {bad} accepted");
+        }
     }
 }
