@@ -43,6 +43,21 @@ pub(crate) fn c_float_to_u8_code(v: f32) -> u8 {
     m as u8 // (uint8_t): modulo 256
 }
 
+/// ggml's `nearest_int` (Q4_K, IQ4_XS): the low 23 bits of `v + 1.5 · 2^23` (float32 sum), minus 2^22.
+///
+/// For |v| < 2^22 that is `v` rounded half to even. Larger values (and infinities) give other
+/// numbers, reproduced here exactly. NaN reaches this only as the default NaN that float
+/// arithmetic makes from finite or infinite operands (`0 · ∞`), whose mantissa is 0x400000 on
+/// x86-64 and ARM, so ggml gets 0; we return 0 without depending on NaN payload propagation.
+#[inline]
+pub(crate) fn nearest_int(v: f32) -> i32 {
+    if v.is_nan() {
+        return 0;
+    }
+    let t = v + 12_582_912.0;
+    (t.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,7 +35,7 @@
 //! then `y = dl * KVALUES[q]`, each product rounded to float32; a stored `d` that is infinite or
 //! NaN is [`Error::NonFinite`].
 
-use super::common::read_f16;
+use super::common::{nearest_int, read_f16};
 use super::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
 use super::iq4_nl::{best_index, search_scale, KVALUES};
 use crate::{Error, Result};
@@ -63,24 +63,6 @@ const NSUB: usize = ELEMENTS / SUB;
 
 /// Offset of the first code byte (after `d`, `scales_h` and `scales_l`).
 const QS: usize = 8;
-
-/// ggml's `nearest_int`: `v + 12582912.0` (1.5 * 2^23) in float32, then the low 23 bits of the
-/// sum's encoding minus 2^22.
-///
-/// For |v| <= 4194303 that is `v` rounded to the nearest integer, ties to even. ggml only asserts
-/// that bound in debug builds; outside it the bit trick still gives a defined number, which we
-/// reproduce (an infinite `v` gives -4194304). A NaN argument can only be the NaN that float32
-/// arithmetic produces from non-NaN operands (our inputs are finite): on x86-64 that is the
-/// "default NaN" 0xFFC0_0000, whose low 23 bits are 2^22, so ggml gets 0; we return 0 for every
-/// NaN rather than depend on the payload Rust happens to produce.
-#[inline]
-fn nearest_int(v: f32) -> i32 {
-    if v.is_nan() {
-        return 0;
-    }
-    let t = v + 12_582_912.0;
-    (t.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
-}
 
 /// A sub-block as the fixed-size array the IQ4_NL search takes.
 #[inline]

@@ -44,7 +44,7 @@
 //! block whose `d` or `dmin` would overflow fp16 is [`Error::ValueOutOfRange`]; dequantizing a
 //! block whose `d` or `dmin` is infinite or NaN is [`Error::NonFinite`].
 
-use super::common::read_f16;
+use super::common::{nearest_int, read_f16};
 use super::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
 use crate::{Error, Result};
 
@@ -81,21 +81,6 @@ const RDELTA: f32 = 0.1;
 const NSTEP: i32 = 20;
 /// Largest 6-bit scale or minimum.
 const MAX6: f32 = 63.0;
-
-/// ggml's `nearest_int`: the low 23 bits of `v + 1.5 · 2^23` (float32 sum), minus 2^22.
-///
-/// For |v| < 2^22 that is `v` rounded half to even. Larger values (and infinities) give other
-/// numbers, reproduced here exactly. NaN reaches this only as the default NaN that float
-/// arithmetic makes from finite or infinite operands (`0 · ∞`), whose mantissa is 0x400000 on
-/// x86-64 and ARM, so ggml gets 0; we return 0 without depending on NaN payload propagation.
-#[inline]
-fn nearest_int(v: f32) -> i32 {
-    if v.is_nan() {
-        return 0;
-    }
-    let t = v + 12_582_912.0;
-    (t.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
-}
 
 /// A code from `nearest_int`, clamped to 0..=15.
 #[inline]
