@@ -58,15 +58,15 @@ step() {
 }
 
 # --lib. Skipped (exhaustive numeric checks, no unsafe code involved):
-#   formats::fp16::tests::midpoints_round_to_nearest_even             ~75 s
-#   formats::fp16::tests::every_f16_converts_exactly_and_round_trips  ~40 s
-#   codebook::scalar::tests::counting_form_equals_bitsandbytes_trees  ~35 s
+#   reference::formats::fp16::tests::midpoints_round_to_nearest_even             ~75 s
+#   reference::formats::fp16::tests::every_f16_converts_exactly_and_round_trips  ~40 s
+#   reference::codebook::scalar::tests::counting_form_equals_bitsandbytes_trees  ~35 s
 # and one run separately without extra float error (it compares 2.0f32.powi(126) exactly).
-POWI_TEST=codebook::scalar::tests::max_abs_input_is_two_to_the_126
+POWI_TEST=reference::codebook::scalar::tests::max_abs_input_is_two_to_the_126
 step "unit tests (--lib)" "" --lib -- \
-    --skip formats::fp16::tests::midpoints_round_to_nearest_even \
-    --skip formats::fp16::tests::every_f16_converts_exactly_and_round_trips \
-    --skip codebook::scalar::tests::counting_form_equals_bitsandbytes_trees \
+    --skip reference::formats::fp16::tests::midpoints_round_to_nearest_even \
+    --skip reference::formats::fp16::tests::every_f16_converts_exactly_and_round_trips \
+    --skip reference::codebook::scalar::tests::counting_form_equals_bitsandbytes_trees \
     --skip "$POWI_TEST"
 step "unit test $POWI_TEST (exact floats)" "-Zmiri-no-extra-rounding-error" \
     --lib -- --exact "$POWI_TEST"
