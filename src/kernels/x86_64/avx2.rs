@@ -33,11 +33,11 @@ pub(crate) fn available() -> bool {
 }
 
 /// How far ahead (in floats) the streaming loops prefetch (see `avx512::AHEAD`).
-pub(super) const AHEAD: usize = 2048;
+pub(crate) const AHEAD: usize = 2048;
 
 /// Prefetches the 64-byte line holding `p` (any address: a prefetch never faults).
 #[inline(always)]
-pub(super) fn prefetch(p: *const f32) {
+pub(crate) fn prefetch(p: *const f32) {
     // SAFETY: prefetching has no architectural effect and accepts any address.
     unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
 }

@@ -5,8 +5,8 @@
 
 use super::super::{format_table, BlockKernels};
 use super::avx2::{prefetch, AHEAD, KERNELS};
-use super::multi_block::avx2 as x8;
 use crate::kernels::groups::{dequantize_groups_with, quantize_groups_split32};
+use crate::kernels::simd::multi_block::avx2 as x8;
 use crate::reference::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::reference::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::reference::codebook::Codebook;
@@ -77,7 +77,9 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         quantize_groups_split32(&KERNELS, s, gs, m, c, sc, z, |s, m, c, sc, z| {
             if is_x86_feature_detected!("fma") {
                 // SAFETY: FMA as well (just checked).
-                unsafe { super::multi_block::avx2_fma::quantize_groups32(s, m, c, sc, z) }
+                unsafe {
+                    crate::kernels::simd::multi_block::avx2_fma::quantize_groups32(s, m, c, sc, z)
+                }
             } else {
                 unsafe { x8::quantize_groups32(s, m, c, sc, z) }
             }

@@ -7,8 +7,8 @@
 
 use super::super::{format_table, BlockKernels};
 use super::avx512::{prefetch, AHEAD, KERNELS};
-use super::multi_block::avx512 as x16;
 use crate::kernels::groups::{dequantize_groups_with, quantize_groups_split32};
+use crate::kernels::simd::multi_block::avx512 as x16;
 use crate::reference::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::reference::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::reference::codebook::Codebook;

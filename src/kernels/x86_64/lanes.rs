@@ -1,4 +1,4 @@
-//! The lane primitives of the multi-block kernels (`multi_block`): for AVX2 (8 lanes) and
+//! The x86-64 lane primitives of the kernels written once in `kernels::simd` (`multi_block`, ...): for AVX2 (8 lanes) and
 //! AVX-512 (16 lanes), modules with the same names and meanings (`L` lanes; `F` floats, `I`
 //! 32-bit integers, `M` a comparison's lanes, `Block` a block of 32 floats as `32 / L`
 //! vectors). A kernel is written once, as a macro expanded inside each of these modules'
@@ -58,14 +58,27 @@ pub(super) const MXFP4_LUT: [i32; 32] = {
 };
 
 /// AVX2 (with F16C): 8 lanes.
-pub(super) mod avx2 {
+pub(crate) mod avx2 {
     use core::arch::x86_64::*;
+
+    pub(crate) use super::super::avx2::{prefetch, AHEAD};
+    pub(crate) use super::super::avx512::fast_scale;
 
     pub(crate) const L: usize = 8;
     pub(crate) type F = __m256;
     pub(crate) type I = __m256i;
     pub(crate) type M = __m256;
     pub(crate) type Block = [__m256; 4];
+    /// 16 packed code bytes.
+    pub(crate) type Bytes16 = __m128i;
+
+    /// Safety: 16 writable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn store_bytes16(v: Bytes16, p: *mut u8) {
+        // SAFETY: the caller passes 16 writable bytes.
+        unsafe { _mm_storeu_si128(p.cast(), v) }
+    }
 
     /// Safety: 32 readable floats at `p`.
     #[inline]
@@ -201,7 +214,7 @@ pub(super) mod avx2 {
 
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    pub(crate) fn pack_ggml(x: Block, code: impl Fn(F) -> I) -> __m128i {
+    pub(crate) fn pack_ggml(x: Block, code: impl Fn(F) -> I) -> Bytes16 {
         let c = [code(x[0]), code(x[1]), code(x[2]), code(x[3])];
         // The saturating packs keep 0..=16 and turn 0x8000_0000 into 0 (its low byte); one
         // byte minimum for all 32 codes; the permute restores element order; codes below 16
@@ -217,7 +230,7 @@ pub(super) mod avx2 {
 
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    pub(crate) fn pack_pairs(x: Block, code: impl Fn(F) -> I) -> __m128i {
+    pub(crate) fn pack_pairs(x: Block, code: impl Fn(F) -> I) -> Bytes16 {
         let c = [code(x[0]), code(x[1]), code(x[2]), code(x[3])];
         // Bytes in element order (packs work within 128-bit lanes; the permute restores the
         // order), then each 16-bit pair becomes lo + 16 * hi.
@@ -230,7 +243,7 @@ pub(super) mod avx2 {
 
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    pub(crate) fn mxfp4_block(x: Block, e: u8, _k: f32) -> __m128i {
+    pub(crate) fn mxfp4_block(x: Block, e: u8, _k: f32) -> Bytes16 {
         // 2/d = 2^(129 - e), -124..=129: one exact power-of-two multiply up to 2^127 (the
         // largest normal power), two normal factors beyond (blocks below 2^-123).
         let pow2 = |k: i32| splat(f32::from_bits(((k + 127) as u32) << 23));
@@ -360,14 +373,27 @@ pub(super) mod avx2 {
 }
 
 /// AVX-512 (F, BW, DQ, VL): 16 lanes.
-pub(super) mod avx512 {
+pub(crate) mod avx512 {
     use core::arch::x86_64::*;
+
+    pub(crate) use super::super::avx2::{prefetch, AHEAD};
+    pub(crate) use super::super::avx512::fast_scale;
 
     pub(crate) const L: usize = 16;
     pub(crate) type F = __m512;
     pub(crate) type I = __m512i;
     pub(crate) type M = __mmask16;
     pub(crate) type Block = [__m512; 2];
+    /// 16 packed code bytes.
+    pub(crate) type Bytes16 = __m128i;
+
+    /// Safety: 16 writable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn store_bytes16(v: Bytes16, p: *mut u8) {
+        // SAFETY: the caller passes 16 writable bytes.
+        unsafe { _mm_storeu_si128(p.cast(), v) }
+    }
 
     /// Safety: 32 readable floats at `p`.
     #[inline]
@@ -474,7 +500,7 @@ pub(super) mod avx512 {
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn pack_ggml(x: Block, code: impl Fn(F) -> I) -> __m128i {
+    pub(crate) fn pack_ggml(x: Block, code: impl Fn(F) -> I) -> Bytes16 {
         let m = _mm512_set1_epi32(15);
         let (lo, hi) = (
             _mm512_min_epi32(code(x[0]), m),
@@ -486,7 +512,7 @@ pub(super) mod avx512 {
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn pack_pairs(x: Block, code: impl Fn(F) -> I) -> __m128i {
+    pub(crate) fn pack_pairs(x: Block, code: impl Fn(F) -> I) -> Bytes16 {
         let (even, odd) = super::super::avx512_blocks::even_odd(code(x[0]), code(x[1]));
         let nib = _mm512_set1_epi32(0x0F);
         let bytes = _mm512_or_si512(
@@ -498,7 +524,7 @@ pub(super) mod avx512 {
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn mxfp4_block(x: Block, e: u8, k: f32) -> __m128i {
+    pub(crate) fn mxfp4_block(x: Block, e: u8, k: f32) -> Bytes16 {
         use super::super::avx512_blocks::mxfp4_codes;
         let scale2 = splat(k);
         let cap = splat(if e == 253 { 14.0 } else { 31.0 });

@@ -9,5 +9,4 @@ mod avx512_blocks;
 mod avx512_iq4nl;
 mod avx512_superblocks;
 mod half;
-mod lanes;
-mod multi_block;
+pub(crate) mod lanes;

@@ -14,14 +14,11 @@
 //! is written here before every block of it has passed. The last run may be shorter: its
 //! missing blocks are zero lanes, neither loaded nor written.
 
-use super::avx2::{prefetch, AHEAD};
-use super::avx512::fast_scale;
 use crate::kernels::groups::quantize_groups_with;
 use crate::kernels::{scalar, Kernels};
 use crate::reference::formats::{mxfp4, q4_0, q4_1, QuantizeBlocks};
 use crate::reference::int4::ScaleMethod;
 use crate::Result;
-use core::arch::x86_64::_mm_storeu_si128;
 use core::mem::MaybeUninit;
 
 /// Floats per block.
@@ -147,10 +144,10 @@ macro_rules! kernels {
         /// Writes 16 code bytes at `out[at..at + 16]`.
         #[inline]
         #[target_feature(enable = $features)]
-        fn put16(out: &mut [MaybeUninit<u8>], at: usize, v: core::arch::x86_64::__m128i) {
+        fn put16(out: &mut [MaybeUninit<u8>], at: usize, v: Bytes16) {
             assert!(at + 16 <= out.len());
-            // SAFETY: 16 bytes at `at` (asserted); SSE2 is part of x86-64.
-            unsafe { _mm_storeu_si128(out.as_mut_ptr().add(at).cast(), v) }
+            // SAFETY: 16 bytes at `at` (asserted).
+            unsafe { store_bytes16(v, out.as_mut_ptr().add(at).cast()) }
         }
 
         // ---------------------------------------------------------------- Q4_0
@@ -368,9 +365,7 @@ macro_rules! kernels {
                 let fast = fast_scale(sc[g]);
                 let (vs, vr, vz) = (splat(sc[g]), splat(inv[g]), splat(z[g]));
                 let bytes = pack_pairs(block(x, g), |v| group_codes(v, vs, vr, vz, fast));
-                assert!(16 * g + 16 <= codes.len());
-                // SAFETY: group g's 16 bytes (asserted); SSE2 is part of x86-64.
-                unsafe { _mm_storeu_si128(codes.as_mut_ptr().add(16 * g).cast(), bytes) };
+                put16(codes, 16 * g, bytes);
             }
             true
         }
@@ -408,10 +403,7 @@ macro_rules! kernels {
 
         /// Safety: the CPU has the level's features.
         #[target_feature(enable = $features)]
-        pub(in super::super) unsafe fn quantize_q4_0(
-            src: &[f32],
-            dst: &mut [MaybeUninit<u8>],
-        ) -> Result<()> {
+        pub(crate) unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
             let run = |x: &[f32], o: &mut [MaybeUninit<u8>], n| {
                 if n == L {
                     q4_0_run::<true>(x, o, n)
@@ -424,10 +416,7 @@ macro_rules! kernels {
 
         /// Safety: the CPU has the level's features.
         #[target_feature(enable = $features)]
-        pub(in super::super) unsafe fn quantize_q4_1(
-            src: &[f32],
-            dst: &mut [MaybeUninit<u8>],
-        ) -> Result<()> {
+        pub(crate) unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
             let run = |x: &[f32], o: &mut [MaybeUninit<u8>], n| {
                 if n == L {
                     q4_1_run::<true>(x, o, n)
@@ -440,7 +429,7 @@ macro_rules! kernels {
 
         /// Safety: the CPU has the level's features.
         #[target_feature(enable = $features)]
-        pub(in super::super) unsafe fn quantize_mxfp4(
+        pub(crate) unsafe fn quantize_mxfp4(
             src: &[f32],
             dst: &mut [MaybeUninit<u8>],
         ) -> Result<()> {
@@ -456,7 +445,7 @@ macro_rules! kernels {
 
         /// Safety: the CPU has the level's features.
         #[target_feature(enable = $features)]
-        pub(in super::super) unsafe fn quantize_groups32(
+        pub(crate) unsafe fn quantize_groups32(
             src: &[f32],
             method: ScaleMethod,
             codes: &mut [MaybeUninit<u8>],
@@ -469,26 +458,29 @@ macro_rules! kernels {
 }
 
 /// AVX2 (with F16C): runs of 8 blocks.
-pub(super) mod avx2 {
-    use super::super::lanes::avx2::*;
-    kernels!("avx2,f16c", super::super::avx2::KERNELS);
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+pub(crate) mod avx2 {
+    use crate::kernels::x86_64::lanes::avx2::*;
+    kernels!("avx2,f16c", crate::kernels::x86_64::avx2::KERNELS);
 }
 
 /// AVX2 with FMA: as `avx2`, with the division-free int4 codes; only its groups kernel is
 /// used (the block formats have no division to save), the rest is not compiled into the
 /// library (unused).
 #[allow(dead_code)]
-pub(super) mod avx2_fma {
-    use super::super::lanes::avx2::fma::group_codes;
-    use super::super::lanes::avx2::*;
-    kernels!("avx2,f16c,fma", super::super::avx2::KERNELS);
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+pub(crate) mod avx2_fma {
+    use crate::kernels::x86_64::lanes::avx2::fma::group_codes;
+    use crate::kernels::x86_64::lanes::avx2::*;
+    kernels!("avx2,f16c,fma", crate::kernels::x86_64::avx2::KERNELS);
 }
 
 /// AVX-512: runs of 16 blocks.
-pub(super) mod avx512 {
-    use super::super::lanes::avx512::*;
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+pub(crate) mod avx512 {
+    use crate::kernels::x86_64::lanes::avx512::*;
     kernels!(
         "avx512f,avx512bw,avx512dq,avx512vl",
-        super::super::avx512::KERNELS
+        crate::kernels::x86_64::avx512::KERNELS
     );
 }
