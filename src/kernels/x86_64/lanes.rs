@@ -370,6 +370,130 @@ pub(crate) mod avx2 {
         let sign = _mm256_and_si256(_mm256_srli_epi32::<28>(bits), _mm256_set1_epi32(8));
         _mm256_or_si256(idx, sign)
     }
+
+    // Primitives of simd::superblocks.
+
+    /// `L` floats. Safety: `L` readable floats at `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn load(p: *const f32) -> F {
+        // SAFETY: the caller passes 8 readable floats.
+        unsafe { _mm256_loadu_ps(p) }
+    }
+
+    /// Lane b: `p[32 b]`. Safety: `p[32 b]` readable for every b < `L`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn gather32(p: *const f32) -> F {
+        let at = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224);
+        // SAFETY: the caller passes p[32 b] for b < 8.
+        unsafe { _mm256_i32gather_ps::<4>(p, at) }
+    }
+
+    ops! { "avx2,f16c";
+        sqrt(a: F) -> F = _mm256_sqrt_ps(a);
+        and_m(a: M, b: M) -> M = _mm256_and_ps(a, b);
+        add_i(a: I, b: I) -> I = _mm256_add_epi32(a, b);
+        inc_if(m: M, a: I) -> I = _mm256_sub_epi32(a, _mm256_castps_si256(m));
+        add_if(m: M, a: I, b: I) -> I = _mm256_add_epi32(a, _mm256_and_si256(_mm256_castps_si256(m), b));
+    }
+
+    /// Logical `a << N`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn shl_i<const N: i32>(a: I) -> I {
+        _mm256_slli_epi32::<N>(a)
+    }
+
+    /// Logical `a >> N`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn shr_i<const N: i32>(a: I) -> I {
+        _mm256_srli_epi32::<N>(a)
+    }
+
+    /// `avx512::code15` (which see for the proof) with AVX2 instructions.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn code15(v: F) -> F {
+        use super::avx512::MAGIC;
+        let ord = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
+        let t = _mm256_castps_si256(add(v, splat(MAGIC)));
+        let low = _mm256_and_si256(_mm256_and_si256(t, _mm256_set1_epi32(0x007F_FFFF)), ord);
+        let f = _mm256_or_si256(low, _mm256_set1_epi32(0x4B00_0000));
+        let n = sub(_mm256_castsi256_ps(f), splat(MAGIC));
+        min_f(max_f(n, splat(0.0)), splat(15.0))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn table16(i: I, t: [F; 16 / L]) -> F {
+        // Bit 3 of the index, moved into the sign bit, chooses the upper 8 entries.
+        let upper = _mm256_castsi256_ps(_mm256_slli_epi32::<28>(i));
+        _mm256_blendv_ps(
+            _mm256_permutevar8x32_ps(t[0], i),
+            _mm256_permutevar8x32_ps(t[1], i),
+            upper,
+        )
+    }
+
+    /// Safety: `L` readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn nibbles(p: *const u8, t: &[i8; 16]) -> (I, I) {
+        // SAFETY: the caller passes 8 readable bytes; `t` holds 16.
+        let (q, tab) = unsafe {
+            (
+                _mm_loadl_epi64(p.cast()),
+                _mm_loadu_si128(t.as_ptr().cast()),
+            )
+        };
+        let nib = _mm_set1_epi8(0x0F);
+        let lo = _mm_shuffle_epi8(tab, _mm_and_si128(q, nib));
+        let hi = _mm_shuffle_epi8(tab, _mm_and_si128(_mm_srli_epi16::<4>(q), nib));
+        (_mm256_cvtepi8_epi32(lo), _mm256_cvtepi8_epi32(hi))
+    }
+
+    /// Safety: `L` writable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn store_nibbles(lo: I, hi: I, p: *mut u8) {
+        let b = _mm256_or_si256(lo, _mm256_slli_epi32::<4>(hi));
+        let w = _mm_packs_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
+        // SAFETY: the caller passes 8 writable bytes.
+        unsafe { _mm_storel_epi64(p.cast(), _mm_packus_epi16(w, w)) }
+    }
+
+    /// Safety: 8 readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn nibbles16(p: *const u8, t: &[i8; 16]) -> [I; 16 / L] {
+        // SAFETY: the caller passes 8 readable bytes; `t` holds 16.
+        let (q, tab) = unsafe {
+            (
+                _mm_loadl_epi64(p.cast()),
+                _mm_loadu_si128(t.as_ptr().cast()),
+            )
+        };
+        let nib = _mm_set1_epi8(0x0F);
+        let k = _mm_unpacklo_epi64(
+            _mm_and_si128(q, nib),
+            _mm_and_si128(_mm_srli_epi16::<4>(q), nib),
+        );
+        let k = _mm_shuffle_epi8(tab, k);
+        [
+            _mm256_cvtepi8_epi32(k),
+            _mm256_cvtepi8_epi32(_mm_srli_si128::<8>(k)),
+        ]
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn pack16(c: [I; 16 / L]) -> u64 {
+        let b = _mm256_or_si256(c[0], _mm256_slli_epi32::<4>(c[1]));
+        let w = _mm_packs_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
+        _mm_cvtsi128_si64(_mm_packus_epi16(w, w)) as u64
+    }
 }
 
 /// AVX-512 (F, BW, DQ, VL): 16 lanes.
@@ -634,6 +758,134 @@ pub(crate) mod avx512 {
         // amax < 2^-125 (zero included): byte 0.
         let tiny = _mm512_cmplt_epu32_mask(amax, _mm512_set1_epi32((127 - 125) << 23));
         _mm512_maskz_mov_epi32(!tiny, byte)
+    }
+
+    // Primitives of simd::superblocks.
+
+    /// `L` floats. Safety: `L` readable floats at `p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn load(p: *const f32) -> F {
+        // SAFETY: the caller passes 16 readable floats.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+
+    /// Lane b: `p[32 b]`. Safety: `p[32 b]` readable for every b < `L`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn gather32(p: *const f32) -> F {
+        let at = _mm512_setr_epi32(
+            0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448, 480,
+        );
+        // SAFETY: the caller passes p[32 b] for b < 16.
+        unsafe { _mm512_i32gather_ps::<4>(at, p.cast()) }
+    }
+
+    ops! { "avx512f,avx512bw,avx512dq,avx512vl";
+        sqrt(a: F) -> F = _mm512_sqrt_ps(a);
+        and_m(a: M, b: M) -> M = a & b;
+        add_i(a: I, b: I) -> I = _mm512_add_epi32(a, b);
+        inc_if(m: M, a: I) -> I = _mm512_mask_add_epi32(a, m, a, _mm512_set1_epi32(1));
+        add_if(m: M, a: I, b: I) -> I = _mm512_mask_add_epi32(a, m, a, b);
+    }
+
+    /// Logical `a << N`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn shl_i<const N: u32>(a: I) -> I {
+        _mm512_slli_epi32::<N>(a)
+    }
+
+    /// Logical `a >> N`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn shr_i<const N: u32>(a: I) -> I {
+        _mm512_srli_epi32::<N>(a)
+    }
+
+    /// 1.5 * 2^23, ggml's `nearest_int` constant.
+    pub(crate) const MAGIC: f32 = 12_582_912.0;
+
+    /// `clamp(nearest_int(v), 0, 15)` as a float, ggml's `nearest_int` being the low 23 bits of
+    /// `fl(v + 1.5 * 2^23)` minus 2^22 (0 for NaN).
+    ///
+    /// Proof. OR-ing the low 23 bits of the sum into the exponent of 2^23 gives the float
+    /// `2^23 + low` exactly; subtracting 1.5 * 2^23 gives `low - 2^22` exactly (an integer of
+    /// magnitude at most 2^22); the float clamp to [0, 15] is the integer clamp. NaN lanes get
+    /// `low = 0`, i.e. -2^22, clamped to 0 as the reference's 0 is.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn code15(v: F) -> F {
+        let ord = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(v, v);
+        let t = _mm512_castps_si512(add(v, splat(MAGIC)));
+        // (t & 0x7FFFFF) | 0x4B000000 (bits of 2^23), zero in NaN lanes.
+        let f = _mm512_maskz_ternarylogic_epi32::<0xEA>(
+            ord,
+            t,
+            _mm512_set1_epi32(0x007F_FFFF),
+            _mm512_set1_epi32(0x4B00_0000),
+        );
+        let n = sub(_mm512_castsi512_ps(f), splat(MAGIC));
+        min_f(max_f(n, splat(0.0)), splat(15.0))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn table16(i: I, t: [F; 16 / L]) -> F {
+        _mm512_permutexvar_ps(i, t[0])
+    }
+
+    /// Safety: `L` readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn nibbles(p: *const u8, t: &[i8; 16]) -> (I, I) {
+        // SAFETY: the caller passes 16 readable bytes; `t` holds 16.
+        let (q, tab) = unsafe {
+            (
+                _mm_loadu_si128(p.cast()),
+                _mm_loadu_si128(t.as_ptr().cast()),
+            )
+        };
+        let nib = _mm_set1_epi8(0x0F);
+        let lo = _mm_shuffle_epi8(tab, _mm_and_si128(q, nib));
+        let hi = _mm_shuffle_epi8(tab, _mm_and_si128(_mm_srli_epi16::<4>(q), nib));
+        (_mm512_cvtepi8_epi32(lo), _mm512_cvtepi8_epi32(hi))
+    }
+
+    /// Safety: `L` writable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn store_nibbles(lo: I, hi: I, p: *mut u8) {
+        let b = _mm512_cvtepi32_epi8(_mm512_or_si512(lo, _mm512_slli_epi32::<4>(hi)));
+        // SAFETY: the caller passes 16 writable bytes.
+        unsafe { _mm_storeu_si128(p.cast(), b) }
+    }
+
+    /// Safety: 8 readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn nibbles16(p: *const u8, t: &[i8; 16]) -> [I; 16 / L] {
+        // SAFETY: the caller passes 8 readable bytes; `t` holds 16.
+        let (q, tab) = unsafe {
+            (
+                _mm_loadl_epi64(p.cast()),
+                _mm_loadu_si128(t.as_ptr().cast()),
+            )
+        };
+        let nib = _mm_set1_epi8(0x0F);
+        let k = _mm_unpacklo_epi64(
+            _mm_and_si128(q, nib),
+            _mm_and_si128(_mm_srli_epi16::<4>(q), nib),
+        );
+        [_mm512_cvtepi8_epi32(_mm_shuffle_epi8(tab, k))]
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn pack16(c: [I; 16 / L]) -> u64 {
+        // Codes below 16: the 16-bit shift keeps each nibble in its byte.
+        let b = _mm512_cvtepi32_epi8(c[0]);
+        _mm_cvtsi128_si64(_mm_or_si128(b, _mm_slli_epi16::<4>(_mm_srli_si128::<8>(b)))) as u64
     }
 }
 
