@@ -30,9 +30,6 @@ use core::mem::MaybeUninit;
 /// The bits of `f32::MAX`: magnitudes (as bits) above it are NaN or infinite.
 const MAX_BITS: i32 = 0x7F7F_FFFF;
 
-/// The nibbles themselves (the "table" of the Q4_K codes).
-const NIBBLES: [i8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-
 /// The largest pass: 2 Q4_K super-blocks (AVX-512), in floats and bytes.
 const PASS_FLOATS: usize = 2 * q4_k::ELEMENTS;
 const PASS_BYTES: usize = 2 * q4_k::BYTES;
@@ -40,8 +37,9 @@ const PASS_BYTES: usize = 2 * q4_k::BYTES;
 // ---------------------------------------------------------------- scalar steps per super-block
 
 /// The 6-bit scale and minimum of Q4_K sub-block `j` from the 12 packed bytes `s` (the layout
-/// of `q4_k`'s module docs, as its `scale_min` reads it).
-#[inline]
+/// of `q4_k`'s module docs, as its `scale_min` reads it). (Always inlined: a call from a
+/// kernel's loop would also cost a `vzeroupper`.)
+#[inline(always)]
 fn q4_k_scale_min(j: usize, s: &[u8]) -> (u8, u8) {
     if j < 4 {
         (s[j] & 63, s[j + 4] & 63)
@@ -269,18 +267,22 @@ macro_rules! kernels {
                 let o = out.as_mut_ptr().cast::<f32>();
                 for c in 0..4 {
                     // Low nibbles: sub-block 2 c; high nibbles: sub-block 2 c + 1.
-                    let f: [(F, F); 2] = core::array::from_fn(|k| {
+                    let mut f = [(splat(0.0), splat(0.0)); 2];
+                    for (k, f) in f.iter_mut().enumerate() {
                         let (sc, m) = q4_k_scale_min(2 * c + k, s);
-                        (splat(d * f32::from(sc)), splat(dmin * f32::from(m)))
-                    });
-                    for h in 0..S32 {
-                        // SAFETY: L code bytes at 16 + 32 c + L h <= 144 - L; L floats at
-                        // 64 c + 32 k + L h <= 256 - L.
+                        *f = (splat(d * f32::from(sc)), splat(dmin * f32::from(m)));
+                    }
+                    for h in 0..2 {
+                        // SAFETY: 16 code bytes at 16 + 32 c + 16 h <= 128; L floats at
+                        // 64 c + 32 k + 16 h + L i <= 256 - L.
                         unsafe {
-                            let (lo, hi) = nibbles(b.as_ptr().add(16 + 32 * c + L * h), &NIBBLES);
+                            let (lo, hi) =
+                                nibble_values(b.as_ptr().add(16 + 32 * c + 16 * h), None);
                             for (k, q) in [lo, hi].into_iter().enumerate() {
-                                let y = sub(mul(cvt_f(q), f[k].0), f[k].1);
-                                store(y, o.add(64 * c + 32 * k + L * h));
+                                for (i, q) in q.into_iter().enumerate() {
+                                    let y = sub(mul(q, f[k].0), f[k].1);
+                                    store(y, o.add(64 * c + 32 * k + 16 * h + L * i));
+                                }
                             }
                         }
                     }
@@ -315,14 +317,14 @@ macro_rules! kernels {
                     let ls = i32::from(low | (high << 4));
                     let dl = splat(d * (ls - 32) as f32);
                     // Byte j: element j (low nibble) and element j + 16 (high nibble).
-                    for h in 0..S16 {
-                        // SAFETY: L code bytes at 8 + 16 ib + L h <= 136 - L; L floats at
-                        // 32 ib + 16 k + L h <= 256 - L.
-                        unsafe {
-                            let p = b.as_ptr().add(8 + 16 * ib + L * h);
-                            let (lo, hi) = nibbles(p, &iq4_nl::KVALUES);
-                            for (k, q) in [lo, hi].into_iter().enumerate() {
-                                store(mul(cvt_f(q), dl), o.add(32 * ib + 16 * k + L * h));
+                    // SAFETY: 16 code bytes at 8 + 16 ib <= 120; L floats at
+                    // 32 ib + 16 k + L i <= 256 - L.
+                    unsafe {
+                        let (lo, hi) =
+                            nibble_values(b.as_ptr().add(8 + 16 * ib), Some(&iq4_nl::KVALUES));
+                        for (k, q) in [lo, hi].into_iter().enumerate() {
+                            for (i, q) in q.into_iter().enumerate() {
+                                store(mul(q, dl), o.add(32 * ib + 16 * k + L * i));
                             }
                         }
                     }
@@ -351,7 +353,7 @@ macro_rules! kernels {
                     unsafe {
                         let q = nibbles16(b.as_ptr().add(4 + 8 * s), &mxfp4::KVALUES);
                         for (k, q) in q.into_iter().enumerate() {
-                            store(mul(cvt_f(q), d), o.add(16 * s + L * k));
+                            store(mul(q, d), o.add(16 * s + L * k));
                         }
                     }
                 }

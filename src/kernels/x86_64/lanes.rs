@@ -437,21 +437,41 @@ pub(crate) mod avx2 {
         )
     }
 
-    /// Safety: `L` readable bytes at `p`.
+    /// Safety: 16 readable bytes at `p`.
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    pub(crate) unsafe fn nibbles(p: *const u8, t: &[i8; 16]) -> (I, I) {
-        // SAFETY: the caller passes 8 readable bytes; `t` holds 16.
+    pub(crate) unsafe fn nibble_values(
+        p: *const u8,
+        t: Option<&[i8; 16]>,
+    ) -> ([F; 16 / L], [F; 16 / L]) {
+        let Some(t) = t else {
+            // The nibbles themselves: 8 bytes widened at a time, no table.
+            // SAFETY: the caller passes 16 readable bytes.
+            let q =
+                unsafe { [0, 8].map(|k| _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.add(k).cast()))) };
+            let nib = _mm256_set1_epi32(0x0F);
+            return (
+                q.map(|q| cvt_f(_mm256_and_si256(q, nib))),
+                q.map(|q| cvt_f(_mm256_srli_epi32::<4>(q))),
+            );
+        };
+        // SAFETY: the caller passes 16 readable bytes; `t` holds 16.
         let (q, tab) = unsafe {
             (
-                _mm_loadl_epi64(p.cast()),
+                _mm_loadu_si128(p.cast()),
                 _mm_loadu_si128(t.as_ptr().cast()),
             )
         };
         let nib = _mm_set1_epi8(0x0F);
         let lo = _mm_shuffle_epi8(tab, _mm_and_si128(q, nib));
         let hi = _mm_shuffle_epi8(tab, _mm_and_si128(_mm_srli_epi16::<4>(q), nib));
-        (_mm256_cvtepi8_epi32(lo), _mm256_cvtepi8_epi32(hi))
+        let f = |b: __m128i| {
+            [
+                cvt_f(_mm256_cvtepi8_epi32(b)),
+                cvt_f(_mm256_cvtepi8_epi32(_mm_srli_si128::<8>(b))),
+            ]
+        };
+        (f(lo), f(hi))
     }
 
     /// Safety: `L` writable bytes at `p`.
@@ -467,7 +487,7 @@ pub(crate) mod avx2 {
     /// Safety: 8 readable bytes at `p`.
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
-    pub(crate) unsafe fn nibbles16(p: *const u8, t: &[i8; 16]) -> [I; 16 / L] {
+    pub(crate) unsafe fn nibbles16(p: *const u8, t: &[i8; 16]) -> [F; 16 / L] {
         // SAFETY: the caller passes 8 readable bytes; `t` holds 16.
         let (q, tab) = unsafe {
             (
@@ -482,8 +502,8 @@ pub(crate) mod avx2 {
         );
         let k = _mm_shuffle_epi8(tab, k);
         [
-            _mm256_cvtepi8_epi32(k),
-            _mm256_cvtepi8_epi32(_mm_srli_si128::<8>(k)),
+            cvt_f(_mm256_cvtepi8_epi32(k)),
+            cvt_f(_mm256_cvtepi8_epi32(_mm_srli_si128::<8>(k))),
         ]
     }
 
@@ -835,10 +855,15 @@ pub(crate) mod avx512 {
         _mm512_permutexvar_ps(i, t[0])
     }
 
-    /// Safety: `L` readable bytes at `p`.
+    /// Safety: 16 readable bytes at `p`.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) unsafe fn nibbles(p: *const u8, t: &[i8; 16]) -> (I, I) {
+    pub(crate) unsafe fn nibble_values(
+        p: *const u8,
+        t: Option<&[i8; 16]>,
+    ) -> ([F; 16 / L], [F; 16 / L]) {
+        const NIBBLES: [i8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+        let t = t.unwrap_or(&NIBBLES);
         // SAFETY: the caller passes 16 readable bytes; `t` holds 16.
         let (q, tab) = unsafe {
             (
@@ -846,10 +871,13 @@ pub(crate) mod avx512 {
                 _mm_loadu_si128(t.as_ptr().cast()),
             )
         };
-        let nib = _mm_set1_epi8(0x0F);
-        let lo = _mm_shuffle_epi8(tab, _mm_and_si128(q, nib));
-        let hi = _mm_shuffle_epi8(tab, _mm_and_si128(_mm_srli_epi16::<4>(q), nib));
-        (_mm512_cvtepi8_epi32(lo), _mm512_cvtepi8_epi32(hi))
+        let tab = cvt_f(_mm512_cvtepi8_epi32(tab));
+        // The permutation reads the low 4 bits of each index: the low nibble needs no mask.
+        let q = _mm512_cvtepu8_epi32(q);
+        (
+            [_mm512_permutexvar_ps(q, tab)],
+            [_mm512_permutexvar_ps(_mm512_srli_epi32::<4>(q), tab)],
+        )
     }
 
     /// Safety: `L` writable bytes at `p`.
@@ -864,7 +892,7 @@ pub(crate) mod avx512 {
     /// Safety: 8 readable bytes at `p`.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) unsafe fn nibbles16(p: *const u8, t: &[i8; 16]) -> [I; 16 / L] {
+    pub(crate) unsafe fn nibbles16(p: *const u8, t: &[i8; 16]) -> [F; 16 / L] {
         // SAFETY: the caller passes 8 readable bytes; `t` holds 16.
         let (q, tab) = unsafe {
             (
@@ -872,12 +900,12 @@ pub(crate) mod avx512 {
                 _mm_loadu_si128(t.as_ptr().cast()),
             )
         };
-        let nib = _mm_set1_epi8(0x0F);
-        let k = _mm_unpacklo_epi64(
-            _mm_and_si128(q, nib),
-            _mm_and_si128(_mm_srli_epi16::<4>(q), nib),
-        );
-        [_mm512_cvtepi8_epi32(_mm_shuffle_epi8(tab, k))]
+        let tab = cvt_f(_mm512_cvtepi8_epi32(tab));
+        // The 8 bytes in lanes 0..8 and again in 8..16, shifted by 0 and by 4; the permutation
+        // reads the low 4 bits of each index.
+        let q = _mm512_cvtepu8_epi32(_mm_unpacklo_epi64(q, q));
+        let by = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4);
+        [_mm512_permutexvar_ps(_mm512_srlv_epi32(q, by), tab)]
     }
 
     #[inline]
