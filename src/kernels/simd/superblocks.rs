@@ -513,10 +513,42 @@ macro_rules! kernels {
             err
         }
 
+        /// One candidate of `q4_k`'s search in every lane: the codes `code(iscale (x - min))` into
+        /// `aux` and the weighted sums `(Σ w l, Σ w l l, Σ w l x)` in element order, with `code`
+        /// the reference's clamped `nearest_int` (or a form equal to it for the arguments met).
+        #[inline]
+        #[target_feature(enable = $features)]
+        fn candidate(
+            (x, w): (&[F; 32], &[F; 32]),
+            iscale: F,
+            min: F,
+            aux: &mut [F; 32],
+            code: impl Fn(F) -> F,
+        ) -> (F, F, F) {
+            let zero = splat(0.0);
+            let (mut sum_l, mut sum_l2, mut sum_xl) = (zero, zero, zero);
+            for i in 0..32 {
+                let l = code(mul(iscale, sub(x[i], min)));
+                aux[i] = l;
+                let wl = mul(w[i], l);
+                sum_l = add(sum_l, wl);
+                sum_l2 = add(sum_l2, mul(wl, l));
+                sum_xl = add(sum_xl, mul(wl, x[i]));
+            }
+            (sum_l, sum_l2, sum_xl)
+        }
+
         /// `q4_k`'s `fit_sub_block` (ggml's `make_qkx2_quants`) of `L` sub-blocks, lane b holding
         /// sub-block b: the same operations in the same order in every lane, the reference's
         /// branches as lane masks. Returns the scale, the minimum as the reference returns it
         /// (the negated final offset) and the codes (as floats).
+        ///
+        /// Two shortcuts, both exact. The codes of the best fit are not kept as the search goes:
+        /// they are `code(iscale (x - min))` with that fit's `iscale` and the `min` it was
+        /// computed from, recomputed once at the end with the same operations. And where every
+        /// lane's `|iscale (x - min)|` is below 2^21 (bounded per candidate, below), `nearest_int`
+        /// is rounding to nearest even (see `common::nearest_int`), so the code is
+        /// `min(max(round_even(v), 0), 15)` (+0.0 for code 0, as `code15` gives).
         #[inline]
         #[target_feature(enable = $features)]
         fn fit(x: &[F; 32]) -> (F, F, [F; 32]) {
@@ -527,39 +559,47 @@ macro_rules! kernels {
             }
             let av_x = sqrt(div(sum_x2, splat(32.0)));
             let w: [F; 32] = core::array::from_fn(|i| add(av_x, abs(x[i])));
-            let (mut min, mut max) = (x[0], x[0]);
+            let (mut lo, mut max) = (x[0], x[0]);
             let mut sum_w = w[0];
             let mut sum_x = mul(sum_w, x[0]);
             for i in 1..32 {
-                min = select(gt(min, x[i]), x[i], min);
+                lo = select(gt(lo, x[i]), x[i], lo);
                 max = select(gt(x[i], max), x[i], max);
                 sum_w = add(sum_w, w[i]);
                 sum_x = add(sum_x, mul(w[i], x[i]));
             }
-            min = select(gt(min, zero), zero, min);
+            let mut min = select(gt(lo, zero), zero, lo);
             // Lanes with max == min return scale 0, codes 0 and -min (blended in at the end).
             let flat = eq(max, min);
             let min0 = min;
 
             let iscale = div(splat(15.0), sub(max, min));
             let mut scale = div(splat(1.0), iscale);
-            let mut codes: [F; 32] = core::array::from_fn(|i| code15(mul(iscale, sub(x[i], min))));
-            let mut best_error = weighted_error(x, &w, &codes, scale, min);
+            let mut aux = [zero; 32];
+            for (a, v) in aux.iter_mut().zip(x) {
+                *a = code15(mul(iscale, sub(*v, min)));
+            }
+            let mut best_error = weighted_error(x, &w, &aux, scale, min);
+            // The inverse scale and offset the best fit's codes come from.
+            let (mut code_iscale, mut code_min) = (iscale, min);
 
+            let all = (1u32 << L) - 1;
             for step in 0..=20 {
                 // The reference's candidate, the same float32 operations on the same constants.
                 let num = (-1.0f32 + 0.1f32 * step as f32) + 15.0f32;
                 let iscale = div(splat(num), sub(max, min));
-                let (mut sum_l, mut sum_l2, mut sum_xl) = (zero, zero, zero);
-                let mut aux = [zero; 32];
-                for i in 0..32 {
-                    let l = code15(mul(iscale, sub(x[i], min)));
-                    aux[i] = l;
-                    let wl = mul(w[i], l);
-                    sum_l = add(sum_l, wl);
-                    sum_l2 = add(sum_l2, mul(wl, l));
-                    sum_xl = add(sum_xl, mul(wl, x[i]));
-                }
+                // Every x lies in [lo, max], so (rounding being monotone) |fl(x - min)| is at
+                // most r and |fl(iscale fl(x - min))| at most fl(|iscale| r), which is then below
+                // 2^21 (false for NaN or infinity).
+                let r = max_f(abs(sub(max, min)), abs(sub(lo, min)));
+                let small = gt(splat(2_097_152.0), mul(abs(iscale), r));
+                let sums = if bits(small) == all {
+                    let code = |v| min_f(max_f(round_even(v), zero), splat(15.0));
+                    candidate((x, &w), iscale, min, &mut aux, code)
+                } else {
+                    candidate((x, &w), iscale, min, &mut aux, |v| code15(v))
+                };
+                let (sum_l, sum_l2, sum_xl) = sums;
                 let det = sub(mul(sum_w, sum_l2), mul(sum_l, sum_l));
                 let pos = gt(det, zero);
                 if bits(pos) == 0 {
@@ -572,18 +612,18 @@ macro_rules! kernels {
                 this_scale = select(up, div(sum_xl, sum_l2), this_scale);
                 let cur = weighted_error(x, &w, &aux, this_scale, this_min);
                 let better = and_m(pos, gt(best_error, cur));
-                for (c, a) in codes.iter_mut().zip(aux) {
-                    *c = select(better, a, *c);
-                }
+                code_iscale = select(better, iscale, code_iscale);
+                code_min = select(better, min, code_min);
                 best_error = select(better, cur, best_error);
                 scale = select(better, this_scale, scale);
                 min = select(better, this_min, min);
             }
+            let codes = core::array::from_fn(|i| {
+                let c = code15(mul(code_iscale, sub(x[i], code_min)));
+                select(flat, zero, c)
+            });
             scale = select(flat, zero, scale);
             min = select(flat, min0, min);
-            for c in &mut codes {
-                *c = select(flat, zero, *c);
-            }
             // The reference returns -min: negation flips the sign bit only.
             (scale, neg(min), codes)
         }
