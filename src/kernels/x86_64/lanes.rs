@@ -372,6 +372,20 @@ pub(crate) mod avx2 {
     }
 
     // Primitives of simd::superblocks.
+    //
+    // Meanings (the same in every lanes module):
+    // load(p): L floats at p. gather32(p): lane b is p[32 b].
+    // sqrt: the correctly rounded square root. and_m: both masks. add_i: wrapping int32 sum.
+    // inc_if(m, a): m ? a + 1 : a. add_if(m, a, b): m ? a + b : a.
+    // shl_i::<N>, shr_i::<N>: logical shifts of the int32 lanes.
+    // code15(v): clamp(nearest_int(v), 0, 15) as a float, ggml's nearest_int (0 for NaN).
+    // table16(i, t): entry i (0..16) of the 16 floats held by t's 16 / L vectors.
+    // nibble_values(p, t): the 16 bytes at p as floats t[b & 15], then t[b >> 4] (the
+    //   nibbles themselves for None), each in element order over 16 / L vectors.
+    // store_nibbles(lo, hi, p): the L bytes lo | hi << 4 (lanes 0..=15) at p.
+    // nibbles16(p, t): the 8 bytes at p as 16 floats: t[b & 15] of each byte, then t[b >> 4].
+    // pack16(c): 16 codes 0..=15 (element order over 16 / L vectors) as 8 bytes (a
+    //   little-endian u64), byte j = c[j] | c[j + 8] << 4.
 
     /// `L` floats. Safety: `L` readable floats at `p`.
     #[inline]
@@ -780,7 +794,7 @@ pub(crate) mod avx512 {
         _mm512_maskz_mov_epi32(!tiny, byte)
     }
 
-    // Primitives of simd::superblocks.
+    // Primitives of simd::superblocks (meanings: see the list in `avx2`).
 
     /// `L` floats. Safety: `L` readable floats at `p`.
     #[inline]
