@@ -13,7 +13,9 @@
 //!   INVALID_ARGUMENT (check 1) and a half pointer that is not 2-byte aligned MISALIGNED; on an
 //!   argument error nothing is written;
 //! - otherwise the exactness rule: the status is that of the float32 function (the original,
-//!   not the `_from`/`_into` with F32) called on fresh buffers holding the widened input; a
+//!   not the `_from`/`_into` with F32) called on fresh buffers holding the widened input (for
+//!   the int4 quantizers and the statistics also the one computed here from the widened
+//!   values: NaN/Inf half patterns NON_FINITE, bfloat16 beyond 2^126 VALUE_OUT_OF_RANGE); a
 //!   quantizer's outputs (codes, blocks, scales, zero points, statistics) are byte for byte the
 //!   float32 call's; a dequantizer's output is the float32 result rounded once to the type
 //!   (`src/half.rs`, written independently of the library), element for element; on success
@@ -25,16 +27,19 @@
 //! - nothing outside the bytes n needs of the outputs changes;
 //! - the main call runs at every SIMD level (`at_every_level`), all equal.
 #![no_main]
+// The buffers' roles, needs, starting bytes and reference copies are read at the same index.
+#![allow(clippy::needless_range_loop)]
 
 use core::ffi::c_void;
 use libfuzzer_sys::fuzz_target;
 use quantize::ffi as q;
 use quantize::stats::ErrorStats;
 use quantize_fuzz::draw::Draw;
-use quantize_fuzz::expect::{Arg, Call};
+use quantize_fuzz::expect::{first_bad_int4, Arg, Call};
 use quantize_fuzz::half::{self, F16};
 use quantize_fuzz::mem::{assert_only_changed, draw_overlap, Mem, Region, Spec};
 use quantize_fuzz::oracle;
+use quantize_fuzz::status::{NON_FINITE, OK};
 use quantize_fuzz::{assert_status, at_every_level, check_constants, huge_n, Case};
 
 fuzz_target!(|data: &[u8]| {
@@ -84,6 +89,10 @@ struct Shape {
     bad_length: bool,
     empty: bool,
     empty_is_error: bool,
+    /// The data status where this target computes it independently of the library (the int4
+    /// quantizers: the first NaN/Inf or |x| > 2^126 of the widened input; statistics: NaN/Inf
+    /// in either input); `None` where only the float32 function decides.
+    data: Option<i32>,
 }
 
 /// Calls the function: `Some(t)` the `_from`/`_into` with float type t, `None` the float32
@@ -200,6 +209,9 @@ fn check(s: &Shape, mem: &Mem, call: &CallFn) {
         (st, out)
     };
     let (want, ra) = reference(0xA5);
+    if let Some(w) = s.data {
+        assert_status(want, w, "the float32 function on the widened input");
+    }
     assert_status(got, want, s.name);
     let float_out = s.roles.contains(&Role::FloatOut);
     let rb = if float_out {
@@ -277,6 +289,30 @@ fn check(s: &Shape, mem: &Mem, call: &CallFn) {
     }
 }
 
+/// The widened first `n` values of buffer `i` (`None` for an unknown type or a buffer shorter
+/// than n: then an argument error decides).
+fn widened(mem: &Mem, i: usize, ty: u32, n: usize) -> Option<Vec<f32>> {
+    let b = mem.bytes(i);
+    (half::size(ty)? * n <= b.len()).then(|| (0..n).map(|j| half::widen(ty, &b, j)).collect())
+}
+
+/// §2.8 for the int4 quantizers (input buffer 0): the first NaN/Inf (NON_FINITE) or
+/// |x| > 2^126 (VALUE_OUT_OF_RANGE) of the widened values.
+fn int4_data(mem: &Mem, ty: u32, n: usize) -> Option<i32> {
+    let x = widened(mem, 0, ty, n)?;
+    Some(first_bad_int4(&x).map_or(OK, |b| b.1))
+}
+
+/// §3.7: NaN or Inf in either widened input is NON_FINITE.
+fn stats_data(mem: &Mem, ty: u32, n: usize) -> Option<i32> {
+    let (x, y) = (widened(mem, 0, ty, n)?, widened(mem, 1, ty, n)?);
+    Some(if x.iter().chain(&y).all(|v| v.is_finite()) {
+        OK
+    } else {
+        NON_FINITE
+    })
+}
+
 fn int4_quantize(d: &mut Draw, ty: u32) {
     let method = d.enum_value(2);
     let (n, real, huge) = draw_n(d, ty);
@@ -303,6 +339,7 @@ fn int4_quantize(d: &mut Draw, ty: u32) {
         bad_length: false,
         empty: n == 0,
         empty_is_error: true,
+        data: int4_data(&mem, ty, nn),
     };
     check(&s, &mem, &|t, p, _st| {
         // SAFETY: every pointer is NULL or valid for its stated length (the float buffer for n
@@ -356,6 +393,7 @@ fn int4_dequantize(d: &mut Draw, ty: u32) {
         bad_length: false,
         empty: n == 0,
         empty_is_error: false,
+        data: None,
     };
     check(&s, &mem, &|t, p, _st| {
         // SAFETY: as in int4_quantize.
@@ -393,6 +431,7 @@ fn packed_quantize(d: &mut Draw, ty: u32) {
         bad_length: false,
         empty: n == 0,
         empty_is_error: true,
+        data: int4_data(&mem, ty, nn),
     };
     check(&s, &mem, &|t, p, st| {
         // SAFETY: as in int4_quantize.
@@ -445,6 +484,7 @@ fn packed_dequantize(d: &mut Draw, ty: u32) {
         bad_length: false,
         empty: n == 0,
         empty_is_error: false,
+        data: None,
     };
     check(&s, &mem, &|t, p, st| {
         // SAFETY: as in int4_quantize.
@@ -515,6 +555,7 @@ fn groups_quantize(d: &mut Draw, ty: u32) {
         bad_length: false,
         empty: n == 0,
         empty_is_error: false,
+        data: int4_data(&mem, ty, nn),
     };
     check(&s, &mem, &|t, p, st| {
         // SAFETY: as in int4_quantize.
@@ -597,6 +638,7 @@ fn groups_dequantize(d: &mut Draw, ty: u32) {
         bad_length: false,
         empty: n == 0,
         empty_is_error: false,
+        data: None,
     };
     check(&s, &mem, &|t, p, st| {
         // SAFETY: as in int4_quantize.
@@ -670,6 +712,7 @@ fn blocks_quantize(d: &mut Draw, ty: u32) {
         bad_length: !n.is_multiple_of(el),
         empty: n == 0,
         empty_is_error: false,
+        data: None,
     };
     check(&s, &mem, &|t, p, st| {
         // SAFETY: as in int4_quantize.
@@ -716,6 +759,7 @@ fn blocks_dequantize(d: &mut Draw, ty: u32) {
         bad_length: !n.is_multiple_of(el),
         empty: n == 0,
         empty_is_error: false,
+        data: None,
     };
     check(&s, &mem, &|t, p, st| {
         // SAFETY: as in int4_quantize.
@@ -785,6 +829,7 @@ fn codebook_quantize(d: &mut Draw, ty: u32) {
         bad_length: false,
         empty: n == 0,
         empty_is_error: false,
+        data: None,
     };
     check(&s, &mem, &|t, p, st| {
         // SAFETY: as in int4_quantize.
@@ -851,6 +896,7 @@ fn codebook_dequantize(d: &mut Draw, ty: u32) {
         bad_length: false,
         empty: n == 0,
         empty_is_error: false,
+        data: None,
     };
     check(&s, &mem, &|t, p, st| {
         // SAFETY: as in int4_quantize.
@@ -923,6 +969,7 @@ fn stats(d: &mut Draw, ty: u32) {
         bad_length: false,
         empty: n == 0,
         empty_is_error: true,
+        data: stats_data(&mem, ty, nn),
     };
     check(&s, &mem, &|t, p, _st| {
         // SAFETY: as in int4_quantize.
