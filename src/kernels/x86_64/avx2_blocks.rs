@@ -25,7 +25,7 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         (BlockFormat::Q4_0, |s, d| unsafe { x8::quantize_q4_0(s, d) }),
         (BlockFormat::Q4_1, |s, d| unsafe { x8::quantize_q4_1(s, d) }),
         (BlockFormat::Iq4Nl, |s, d| unsafe {
-            super::avx2_iq4nl::quantize_iq4_nl(s, d)
+            crate::kernels::simd::iq4_nl::avx2::quantize_iq4_nl(s, d)
         }),
         (BlockFormat::Mxfp4, |s, d| unsafe {
             x8::quantize_mxfp4(s, d)
@@ -118,23 +118,6 @@ fn hmax_epu32(v: __m256i) -> u32 {
     let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
     let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
     _mm_cvtsi128_si32(m) as u32
-}
-
-/// The 32 codes of a block (int32 lanes, each already reduced to its low byte, 0..255) as ggml
-/// packs them: byte j = code j | code (j + 16) << 4, the high part truncated to a byte.
-#[inline]
-#[target_feature(enable = "avx2,f16c")]
-pub(super) fn pack_ggml(c: [__m256i; 4]) -> __m128i {
-    let ab = _mm256_packs_epi32(c[0], c[1]);
-    let cd = _mm256_packs_epi32(c[2], c[3]);
-    let bytes = _mm256_packus_epi16(ab, cd);
-    let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    let lo = _mm256_castsi256_si128(bytes);
-    let hi = _mm256_extracti128_si256::<1>(bytes);
-    _mm_or_si128(
-        lo,
-        _mm_and_si128(_mm_slli_epi16::<4>(hi), _mm_set1_epi8(0xF0u8 as i8)),
-    )
 }
 
 /// 32 codes in element order (int32 lanes, 0..15) packed two per byte, the first element in the

@@ -27,7 +27,7 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
             x16::quantize_q4_1(s, d)
         }),
         (BlockFormat::Iq4Nl, |s, d| unsafe {
-            super::avx512_iq4nl::quantize_iq4_nl(s, d)
+            crate::kernels::simd::iq4_nl::avx512::quantize_iq4_nl(s, d)
         }),
         (BlockFormat::Mxfp4, |s, d| unsafe {
             x16::quantize_mxfp4(s, d)
@@ -126,14 +126,6 @@ unsafe fn nibble_bytes(p: *const u8) -> (__m128i, __m128i) {
         _mm_and_si128(b, m),
         _mm_and_si128(_mm_srli_epi16::<4>(b), m),
     )
-}
-
-/// Byte `j` = `lo[j]` in bits 0..4, `hi[j]` in bits 4..8 (ggml's block layout: element j and
-/// element j + 16), from codes in 0..15 held in int32 lanes.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-pub(super) fn pack_ggml(lo: __m512i, hi: __m512i) -> __m128i {
-    _mm512_cvtepi32_epi8(_mm512_or_si512(lo, _mm512_slli_epi32::<4>(hi)))
 }
 
 // ---------------------------------------------------------------- ggml dequantization

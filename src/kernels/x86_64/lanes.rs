@@ -370,6 +370,144 @@ pub(crate) mod avx2 {
         let sign = _mm256_and_si256(_mm256_srli_epi32::<28>(bits), _mm256_set1_epi32(8));
         _mm256_or_si256(idx, sign)
     }
+
+    // Primitives of simd::iq4_nl.
+
+    ops! { "avx2,f16c";
+        and_m(a: M, b: M) -> M = _mm256_and_ps(a, b);
+    }
+
+    /// Safety: `32 L` readable floats at `p`; vector j gets element j of each of the L blocks of 32 there (lane b: block b).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn load_columns(p: *const f32) -> [F; 32] {
+        let mut xs = [_mm256_setzero_ps(); 32];
+        for g in 0..4 {
+            // SAFETY: row b reads p[32 b + 8 g .. 32 b + 8 g + 8], within the caller's 256.
+            let rows = core::array::from_fn(|b| unsafe { _mm256_loadu_ps(p.add(32 * b + 8 * g)) });
+            xs[8 * g..8 * g + 8].copy_from_slice(&transpose8(rows));
+        }
+        xs
+    }
+
+    /// Transposes 8 rows of 8 floats (row b: 8 consecutive elements of block b) into 8 columns
+    /// (column j: element j of every block).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    fn transpose8(r: [F; 8]) -> [F; 8] {
+        let lo = |a, b| _mm256_unpacklo_ps(a, b);
+        let hi = |a, b| _mm256_unpackhi_ps(a, b);
+        let t = [
+            lo(r[0], r[1]),
+            hi(r[0], r[1]),
+            lo(r[2], r[3]),
+            hi(r[2], r[3]),
+            lo(r[4], r[5]),
+            hi(r[4], r[5]),
+            lo(r[6], r[7]),
+            hi(r[6], r[7]),
+        ];
+        // u[k]: element k (low half) and k + 4 (high half) of rows 0..3 (k < 4) or 4..7.
+        let u: [F; 8] = core::array::from_fn(|k| {
+            let i = 4 * (k / 4) + k % 4 / 2;
+            if k % 2 == 0 {
+                _mm256_shuffle_ps::<0x44>(t[i], t[i + 2])
+            } else {
+                _mm256_shuffle_ps::<0xEE>(t[i], t[i + 2])
+            }
+        });
+        core::array::from_fn(|j| {
+            let (a, b) = (u[j % 4], u[j % 4 + 4]);
+            if j < 4 {
+                _mm256_permute2f128_ps::<0x20>(a, b)
+            } else {
+                _mm256_permute2f128_ps::<0x31>(a, b)
+            }
+        })
+    }
+
+    /// The tables of the binary search (see [`iq4nl_path`]). A path `k` (the bits found so far,
+    /// first step highest) is held as `-k` in the permute index, whose low three bits `vpermps`
+    /// reads: entry `(8 - k) mod 8`. `s2`: step 2's threshold after step 1 found `a`,
+    /// `MID[8a + 3]`; `s3`: step 3's after `k = 2a + b`, `MID[4k + 1]`; `s4`: step 4's after
+    /// `k = 4a + 2b + c`, `MID[2k]`; `q0`, `q1`: the two codebook values step 4 chooses
+    /// between, `KV[2k]` and `KV[2k + 1]`.
+    const STEPS: [[f32; 8]; 5] = {
+        use crate::kernels::simd::iq4_nl::{KV, MID};
+        let mut t = [[0.0; 8]; 5];
+        let mut k = 0;
+        while k < 8 {
+            let p = (8 - k) & 7;
+            if k < 2 {
+                t[0][p] = MID[8 * k + 3];
+            }
+            if k < 4 {
+                t[1][p] = MID[4 * k + 1];
+            }
+            t[2][p] = MID[2 * k];
+            t[3][p] = KV[2 * k];
+            t[4][p] = KV[2 * k + 1];
+            k += 1;
+        }
+        t
+    };
+
+    /// The nearest-entry search's tables (`STEPS`), loaded once per kernel call.
+    pub(crate) type Iq4nlTables = [F; 5];
+
+    /// Loads [`Iq4nlTables`].
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn iq4nl_tables() -> Iq4nlTables {
+        STEPS.map(|t| from_lanes(t))
+    }
+
+    /// The binary search for the number `n = 8a + 4b + 2c + d` of midpoints `<= v` (ordered
+    /// compares: a NaN lane finds 0). Returns `-(4a + 2b + c)` (exact, as int32) and the last
+    /// step's mask (`d`, all ones or zero).
+    ///
+    /// Each step halves the candidates: with the midpoints ascending, `n >= 8` iff `v >= MID[7]`;
+    /// given `a`, `n >= 8a + 4` iff `v >= MID[8a + 3]`; given `a, b`, `n >= 8a + 4b + 2` iff
+    /// `v >= MID[8a + 4b + 1]`; given `a, b, c`, `n >= 8a + 4b + 2c + 1` iff
+    /// `v >= MID[8a + 4b + 2c]`. Masks are -1 or 0, so `p + p + mask` appends a bit to the
+    /// negated path `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    fn iq4nl_path(v: F, t: Iq4nlTables) -> (I, F) {
+        let ge = |m: F| _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(v, m));
+        let p = ge(splat(crate::kernels::simd::iq4_nl::MID[7]));
+        let b = ge(_mm256_permutevar8x32_ps(t[0], p));
+        let p = _mm256_add_epi32(_mm256_add_epi32(p, p), b);
+        let c = ge(_mm256_permutevar8x32_ps(t[1], p));
+        let p = _mm256_add_epi32(_mm256_add_epi32(p, p), c);
+        let d = _mm256_cmp_ps::<_CMP_GE_OQ>(v, _mm256_permutevar8x32_ps(t[2], p));
+        (p, d)
+    }
+
+    /// `iq4_nl::best_index` of each lane (any float, NaN included).
+    ///
+    /// Proof. `avx512::iq4nl_index` proves that the reference's index is the number of
+    /// midpoints `<= x` for every non-NaN x (a tie goes up), and 15 for NaN. [`iq4nl_path`]
+    /// counts the midpoints of `max(min(x, 113), -127)`: the clamp keeps the count (no midpoint
+    /// lies outside (-127, 113)) and maps NaN to 113, i.e. 15 (`min` returns its second operand
+    /// for NaN).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn iq4nl_index(v: F, t: Iq4nlTables) -> I {
+        let (p, d) = iq4nl_path(max_f(min_f(v, splat(113.0)), splat(-127.0)), t);
+        let neg = _mm256_add_epi32(_mm256_add_epi32(p, p), _mm256_castps_si256(d));
+        _mm256_sub_epi32(_mm256_setzero_si256(), neg)
+    }
+
+    /// `KV[iq4_nl::best_index(v)]` of each lane, for `|v| <= 134.01` (here: any non-NaN v):
+    /// step 4 chooses between `KV[2k]` and `KV[2k + 1]`, `k` the path of the first three steps.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn iq4nl_nearest(v: F, t: Iq4nlTables) -> F {
+        let (p, d) = iq4nl_path(v, t);
+        let q0 = _mm256_permutevar8x32_ps(t[3], p);
+        _mm256_blendv_ps(q0, _mm256_permutevar8x32_ps(t[4], p), d)
+    }
 }
 
 /// AVX-512 (F, BW, DQ, VL): 16 lanes.
@@ -634,6 +772,160 @@ pub(crate) mod avx512 {
         // amax < 2^-125 (zero included): byte 0.
         let tiny = _mm512_cmplt_epu32_mask(amax, _mm512_set1_epi32((127 - 125) << 23));
         _mm512_maskz_mov_epi32(!tiny, byte)
+    }
+
+    // Primitives of simd::iq4_nl.
+
+    ops! { "avx512f,avx512bw,avx512dq,avx512vl";
+        and_m(a: M, b: M) -> M = a & b;
+    }
+
+    /// Safety: `32 L` readable floats at `p`; vector j gets element j of each of the L blocks of 32 there (lane b: block b).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn load_columns(p: *const f32) -> [F; 32] {
+        let at = _mm512_setr_epi32(
+            0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448, 480,
+        );
+        // SAFETY: lane b of vector j reads p[32 b + j], within the caller's 512.
+        core::array::from_fn(|j| unsafe { _mm512_i32gather_ps::<4>(at, p.add(j).cast()) })
+    }
+
+    /// Width of the buckets of the nearest-entry lookup, as the reciprocal the lookup multiplies
+    /// by: bucket `k = round(v * 4 / 41)` covers `[(k - 1/2) 10.25, (k + 1/2) 10.25)`.
+    /// Neighbouring midpoints of the codebook are at least 11.5 apart, so no bucket holds two,
+    /// and the width is chosen so that no midpoint is within 0.6 of a bucket boundary (both
+    /// checked when [`BUCKETS`] is evaluated, at compile time).
+    const BUCKET_SCALE: f32 = 4.0 / 41.0;
+
+    /// 1.5 * 2^23. `v * BUCKET_SCALE + MAGIC`, rounded once, is `MAGIC + k` with the bucket `k`
+    /// (two's complement) in the low mantissa bits; the permutes read the low five bits, i.e.
+    /// `k mod 32`, which is one-to-one for the buckets in use (`|k| <= 13`).
+    const MAGIC: f32 = 12_582_912.0;
+
+    /// Per bucket `k` (at index `k mod 32`, k = -16..=15): how many midpoints of neighbouring
+    /// codebook values lie below the bucket, the codebook value that count selects, and the
+    /// midpoint inside the bucket (+inf if none).
+    struct Buckets {
+        base: [i32; 32],
+        qlo: [f32; 32],
+        mid: [f32; 32],
+    }
+
+    const BUCKETS: Buckets = {
+        use crate::kernels::simd::iq4_nl::{KV, MID};
+        let mut t = Buckets {
+            base: [0; 32],
+            qlo: [0.0; 32],
+            mid: [f32::INFINITY; 32],
+        };
+        let mut k = -16i32;
+        while k < 16 {
+            let i = (k & 31) as usize;
+            let (lo, hi) = ((k as f32 - 0.5) * 10.25, (k as f32 + 0.5) * 10.25);
+            let mut m = 0;
+            while m < 15 {
+                let mid = MID[m];
+                assert!(
+                    mid - lo > 0.6 || lo - mid > 0.6,
+                    "midpoint near a bucket boundary"
+                );
+                if mid < lo {
+                    t.base[i] += 1;
+                } else if mid < hi {
+                    assert!(t.mid[i] == f32::INFINITY, "two midpoints in one bucket");
+                    t.mid[i] = mid;
+                }
+                m += 1;
+            }
+            t.qlo[i] = KV[t.base[i] as usize];
+            k += 1;
+        }
+        t
+    };
+
+    /// The nearest-entry search's tables ([`BUCKETS`], each as its entries 0..16 and 16..32),
+    /// loaded once per kernel call.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Iq4nlTables {
+        base: (I, I),
+        qlo: (F, F),
+        mid: (F, F),
+    }
+
+    /// Loads [`Iq4nlTables`].
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn iq4nl_tables() -> Iq4nlTables {
+        let t = &BUCKETS;
+        // SAFETY: arrays of 32 elements, read in two halves of 16.
+        unsafe {
+            let f = |a: &[f32; 32]| {
+                (
+                    _mm512_loadu_ps(a.as_ptr()),
+                    _mm512_loadu_ps(a.as_ptr().add(16)),
+                )
+            };
+            Iq4nlTables {
+                base: (
+                    _mm512_loadu_si512(t.base.as_ptr().cast()),
+                    _mm512_loadu_si512(t.base.as_ptr().add(16).cast()),
+                ),
+                qlo: f(&t.qlo),
+                mid: f(&t.mid),
+            }
+        }
+    }
+
+    /// The bucket of each lane, in the low five bits (see [`MAGIC`]). The fused multiply-add is
+    /// no reference operation: it only picks a bucket, and a value within rounding of a bucket
+    /// boundary counts the same midpoints in either neighbour.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn iq4nl_bucket(v: F) -> I {
+        _mm512_castps_si512(_mm512_fmadd_ps(v, splat(BUCKET_SCALE), splat(MAGIC)))
+    }
+
+    /// `iq4_nl::best_index` of each lane (any float, NaN included).
+    ///
+    /// Proof. The reference clamps to the ends (x <= -127: 0; x >= 113: 15; NaN falls through to
+    /// 15), finds by binary search the neighbours `lo = kv[mu - 1] <= x < kv[mu] = hi`, and takes
+    /// `mu - 1` iff `fl(x - lo) < fl(hi - x)`. Within one unit of a midpoint `m = (lo + hi) / 2`
+    /// both differences are exact (x's ulp there is at least 2^-21 and divides the integers lo and
+    /// hi, and the differences, 4.5 to 12, are multiples of it that fit in 24 bits, checked for all
+    /// 15 midpoints); farther away the exact differences differ by 2 or more, which roundings of
+    /// relative size 2^-24 cannot reverse. So the index is the number of midpoints `<= x` (a tie
+    /// goes up, as in the reference). Clamping to [-127, 113] first changes nothing (the ends give
+    /// 0 and 15 by that count too) and maps NaN to 113, i.e. 15 (`min` returns its second operand
+    /// for NaN). The count is the bucket's base plus one if x is at or above the bucket's midpoint;
+    /// the bucket is exact but within about 1e-6 of a boundary, where either neighbour counts the
+    /// same midpoints (none is within 0.6 of a boundary).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn iq4nl_index(v: F, t: Iq4nlTables) -> I {
+        let xc = max_f(min_f(v, splat(113.0)), splat(-127.0));
+        let b = iq4nl_bucket(xc);
+        let base = _mm512_permutex2var_epi32(t.base.0, b, t.base.1);
+        let mid = _mm512_permutex2var_ps(t.mid.0, b, t.mid.1);
+        let up = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(xc, mid);
+        _mm512_mask_add_epi32(base, up, base, _mm512_set1_epi32(1))
+    }
+
+    /// `KV[iq4_nl::best_index(v)]` of each lane, for `|v| <= 134.01` (every value of the scale
+    /// search: `|x| <= |max|` and the inverse scales are at most 134 / |max|, up to rounding).
+    /// No clamp is needed: those values fall in buckets -13..=13, which the table holds; beyond
+    /// the codebook's ends the buckets hold no midpoint and give the end values, as the
+    /// reference does.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn iq4nl_nearest(v: F, t: Iq4nlTables) -> F {
+        let b = iq4nl_bucket(v);
+        let qlo = _mm512_permutex2var_ps(t.qlo.0, b, t.qlo.1);
+        let mid = _mm512_permutex2var_ps(t.mid.0, b, t.mid.1);
+        let up = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, mid);
+        // At or above the midpoint: the upper neighbour, 2 mid - lo (exact: small integers and
+        // halves). One instruction, fused or not.
+        _mm512_mask3_fmsub_ps(mid, splat(2.0), qlo, up)
     }
 }
 
