@@ -32,5 +32,7 @@ macro_rules! each_level {
     }};
 }
 
+pub(crate) mod codebook;
+pub(crate) mod dequantize_blocks;
 pub(crate) mod iq4_nl;
 pub(crate) mod multi_block;

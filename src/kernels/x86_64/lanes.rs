@@ -508,6 +508,211 @@ pub(crate) mod avx2 {
         let q0 = _mm256_permutevar8x32_ps(t[3], p);
         _mm256_blendv_ps(q0, _mm256_permutevar8x32_ps(t[4], p), d)
     }
+
+    // Primitives of simd::dequantize_blocks.
+
+    /// 16 small integers for [`ggml_values`].
+    pub(crate) type ByteTable = __m128i;
+
+    /// Loads a [`ByteTable`].
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn byte_table(t: &[i8; 16]) -> ByteTable {
+        // SAFETY: a 16-byte array.
+        unsafe { _mm_loadu_si128(t.as_ptr().cast()) }
+    }
+
+    /// Safety: 16 readable bytes at `p`; `t[code]` as floats for the ggml block's 32 codes there (element j: byte j's low nibble, j + 16: its high one).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn ggml_values(p: *const u8, t: ByteTable) -> Block {
+        // SAFETY: the caller passes 16 readable bytes.
+        let b = unsafe { _mm_loadu_si128(p.cast()) };
+        let m = _mm_set1_epi8(0x0F);
+        let lo = _mm_shuffle_epi8(t, _mm_and_si128(b, m));
+        let hi = _mm_shuffle_epi8(t, _mm_and_si128(_mm_srli_epi16::<4>(b), m));
+        let f = |v| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
+        [
+            lo,
+            _mm_unpackhi_epi64(lo, lo),
+            hi,
+            _mm_unpackhi_epi64(hi, hi),
+        ]
+        .map(f)
+    }
+
+    /// Safety: 16 readable bytes at `p`; their 32 int4 codes (-8..=7), two per byte, the first in the low nibble.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn unpack_pairs(p: *const u8) -> [I; 4] {
+        // SAFETY: the caller passes 16 readable bytes.
+        let b = unsafe { _mm_loadu_si128(p.cast()) };
+        let (m, eight) = (_mm_set1_epi8(0x0F), _mm_set1_epi8(8));
+        let (lo, hi) = (
+            _mm_and_si128(b, m),
+            _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+        );
+        // (n ^ 8) - 8 sign-extends a nibble.
+        let ext = |v| _mm_sub_epi8(_mm_xor_si128(v, eight), eight);
+        let (e0, e1) = (
+            ext(_mm_unpacklo_epi8(lo, hi)),
+            ext(_mm_unpackhi_epi8(lo, hi)),
+        );
+        [
+            e0,
+            _mm_unpackhi_epi64(e0, e0),
+            e1,
+            _mm_unpackhi_epi64(e1, e1),
+        ]
+        .map(|e| _mm256_cvtepi8_epi32(e))
+    }
+
+    /// The finite binary16 `h` as f32 (`vcvtph2ps` is exact, as `fp16::f16_to_f32`).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn f16_to_f32(h: u16) -> f32 {
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h))))
+    }
+
+    // Primitives of simd::codebook.
+
+    /// A 16-entry float table for [`codebook_values`].
+    pub(crate) type FloatTable = (F, F);
+
+    /// Loads a [`FloatTable`].
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn float_table(t: &[f32; 16]) -> FloatTable {
+        let (lo, hi) = t.split_at(8);
+        (
+            from_lanes(lo.try_into().unwrap()),
+            from_lanes(hi.try_into().unwrap()),
+        )
+    }
+
+    /// A 16-entry float table lookup by the low 4 bits of each lane.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    fn lookup16(t: FloatTable, idx: I) -> F {
+        let a = _mm256_permutevar8x32_ps(t.0, idx);
+        let b = _mm256_permutevar8x32_ps(t.1, idx);
+        _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)))
+    }
+
+    /// Safety: 16 readable bytes at `p`; `t[code]` for their 32 codes, two per byte, the first in the high nibble.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn codebook_values(p: *const u8, t: FloatTable) -> Block {
+        // SAFETY: the caller passes 16 readable bytes.
+        let b = unsafe { _mm_loadu_si128(p.cast()) };
+        let m = _mm_set1_epi8(0x0F);
+        let (h, l) = (
+            _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+            _mm_and_si128(b, m),
+        );
+        let (n0, n1) = (_mm_unpacklo_epi8(h, l), _mm_unpackhi_epi8(h, l));
+        [
+            n0,
+            _mm_unpackhi_epi64(n0, n0),
+            n1,
+            _mm_unpackhi_epi64(n1, n1),
+        ]
+        .map(|n| lookup16(t, _mm256_cvtepu8_epi32(n)))
+    }
+
+    /// The NF4 and FP4 encoders' tables: NF4's 15 thresholds (+inf after), FP4's 7 magnitude
+    /// thresholds (+inf after) and its codes by rank.
+    #[derive(Clone, Copy)]
+    pub(crate) struct CodebookTables {
+        nf4: FloatTable,
+        fp4: F,
+        by_rank: I,
+    }
+
+    /// Loads [`CodebookTables`].
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn codebook_tables() -> CodebookTables {
+        use crate::reference::codebook::tables::{
+            FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS,
+        };
+        let mut nf4 = [f32::INFINITY; 16];
+        nf4[..15].copy_from_slice(&NF4_THRESHOLDS);
+        let mut fp4 = [f32::INFINITY; 8];
+        fp4[..7].copy_from_slice(&FP4_THRESHOLDS);
+        let by_rank: [i32; 8] = core::array::from_fn(|r| i32::from(FP4_CODE_BY_RANK[r]));
+        CodebookTables {
+            nf4: float_table(&nf4),
+            fp4: from_lanes(fp4),
+            // SAFETY: an 8-element array.
+            by_rank: unsafe { _mm256_loadu_si256(by_rank.as_ptr().cast()) },
+        }
+    }
+
+    /// `idx + step` in the lanes where `v > t` (ordered: NaN never).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    fn step_if_above(idx: I, v: F, t: F, step: i32) -> I {
+        let gt = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(v, t));
+        _mm256_add_epi32(idx, _mm256_and_si256(gt, _mm256_set1_epi32(step)))
+    }
+
+    /// `codebook::scalar::encode_nf4` of each lane: a binary search for the number of
+    /// thresholds strictly below v (ordered compares: NaN finds 0).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn nf4_codes(v: F, t: &CodebookTables) -> I {
+        use crate::reference::codebook::tables::NF4_THRESHOLDS;
+        let mut idx = step_if_above(splat_i(0), v, splat(NF4_THRESHOLDS[7]), 8);
+        for step in [4, 2, 1] {
+            let probe = _mm256_add_epi32(idx, splat_i(step - 1));
+            idx = step_if_above(idx, v, lookup16(t.nf4, probe), step);
+        }
+        idx
+    }
+
+    /// `codebook::scalar::encode_fp4` of each lane: the rank of |v| among the magnitude
+    /// thresholds (a binary search, strictly greater; NaN: 0) mapped through
+    /// `FP4_CODE_BY_RANK`, plus 8 when v < 0.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn fp4_codes(v: F, t: &CodebookTables) -> I {
+        use crate::reference::codebook::tables::FP4_THRESHOLDS;
+        let m = bits_f(abs_bits(v));
+        let mut idx = step_if_above(splat_i(0), m, splat(FP4_THRESHOLDS[3]), 4);
+        for step in [2, 1] {
+            let probe = _mm256_add_epi32(idx, splat_i(step - 1));
+            idx = step_if_above(idx, m, _mm256_permutevar8x32_ps(t.fp4, probe), step);
+        }
+        let code = _mm256_permutevar8x32_epi32(t.by_rank, idx);
+        let neg = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(v, splat(0.0)));
+        _mm256_or_si256(code, _mm256_and_si256(neg, splat_i(8)))
+    }
+
+    /// Packs a block's 32 codes (0..=15) two per byte, the first in the high nibble.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn pack_hi_first(x: Block, code: impl Fn(F) -> I) -> Bytes16 {
+        let c = x.map(code);
+        let ab = _mm256_packs_epi32(c[0], c[1]);
+        let cd = _mm256_packs_epi32(c[2], c[3]);
+        let bytes = _mm256_packus_epi16(ab, cd);
+        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        // Each 16-bit lane becomes 16 * first + second (at most 255).
+        let pairs = _mm256_maddubs_epi16(bytes, _mm256_set1_epi16(0x0110));
+        let packed = _mm256_packus_epi16(pairs, pairs);
+        _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b1000>(packed))
+    }
+
+    /// The largest lane, unsigned.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn max_lane_u(v: I) -> u32 {
+        let m = _mm_max_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
+        let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
+        _mm_cvtsi128_si32(m) as u32
+    }
 }
 
 /// AVX-512 (F, BW, DQ, VL): 16 lanes.
@@ -926,6 +1131,225 @@ pub(crate) mod avx512 {
         // At or above the midpoint: the upper neighbour, 2 mid - lo (exact: small integers and
         // halves). One instruction, fused or not.
         _mm512_mask3_fmsub_ps(mid, splat(2.0), qlo, up)
+    }
+
+    // Primitives of simd::dequantize_blocks.
+
+    /// 16 small integers for [`ggml_values`], as floats (exact).
+    pub(crate) type ByteTable = F;
+
+    /// Loads a [`ByteTable`].
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn byte_table(t: &[i8; 16]) -> ByteTable {
+        from_lanes(t.map(f32::from))
+    }
+
+    /// Safety: 16 readable bytes at `p`; `t[code]` as floats for the ggml block's 32 codes there (element j: byte j's low nibble, j + 16: its high one).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn ggml_values(p: *const u8, t: ByteTable) -> Block {
+        // SAFETY: the caller passes 16 readable bytes.
+        let v = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(p.cast()) });
+        // The permutes read the low four bits of each lane: byte j's low nibble, then its high one.
+        [
+            _mm512_permutexvar_ps(v, t),
+            _mm512_permutexvar_ps(_mm512_srli_epi32::<4>(v), t),
+        ]
+    }
+
+    /// Safety: 16 readable bytes at `p`; their 32 int4 codes (-8..=7), two per byte, the first in the low nibble.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn unpack_pairs(p: *const u8) -> [I; 2] {
+        // SAFETY: the caller passes 16 readable bytes.
+        let v = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(p.cast()) });
+        // Each nibble moved to the top bits and shifted back arithmetically: sign-extended.
+        let lo = _mm512_srai_epi32::<28>(_mm512_slli_epi32::<28>(v));
+        let hi = _mm512_srai_epi32::<28>(_mm512_slli_epi32::<24>(v));
+        let first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+        [
+            _mm512_permutex2var_epi32(lo, first, hi),
+            _mm512_permutex2var_epi32(lo, second, hi),
+        ]
+    }
+
+    /// The finite binary16 `h` as f32 (`vcvtph2ps` is exact, as `fp16::f16_to_f32`).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn f16_to_f32(h: u16) -> f32 {
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h))))
+    }
+
+    // Primitives of simd::codebook.
+
+    /// A 16-entry float table for [`codebook_values`].
+    pub(crate) type FloatTable = F;
+
+    /// Loads a [`FloatTable`].
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn float_table(t: &[f32; 16]) -> FloatTable {
+        from_lanes(*t)
+    }
+
+    /// Safety: 16 readable bytes at `p`; `t[code]` for their 32 codes, two per byte, the first in the high nibble.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn codebook_values(p: *const u8, t: FloatTable) -> Block {
+        // SAFETY: the caller passes 16 readable bytes.
+        let lo = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(p.cast()) });
+        let hi = _mm512_srli_epi32::<4>(lo);
+        let first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+        // Element 2j is byte j's high nibble, element 2j + 1 its low nibble (the permutes read
+        // the low four bits of each lane).
+        let (h, l) = (_mm512_permutexvar_ps(hi, t), _mm512_permutexvar_ps(lo, t));
+        [
+            _mm512_permutex2var_ps(h, first, l),
+            _mm512_permutex2var_ps(h, second, l),
+        ]
+    }
+
+    /// Bucket tables of the codebook encoders: the scaled value's range is cut into buckets of
+    /// 1/16; for each, the number of thresholds below the bucket, and the one threshold inside it
+    /// (+inf if none). Every bucket holds at most one threshold and no threshold lies within 0.001
+    /// of a bucket edge (NF4's closest, 0.5016634, is 0.0017 above 1/2), far more than the one
+    /// rounding of the bucket position, so a value rounded into a neighbouring bucket still counts
+    /// the same thresholds; the count is then exact: the thresholds below the bucket, plus the one
+    /// inside if the value is strictly above it (as the references compare).
+    #[derive(Clone, Copy)]
+    pub(crate) struct CodebookTables {
+        /// NF4, 32 buckets over [-1, 1]: count below, threshold inside.
+        nf4_base: (I, I),
+        nf4_thr: (F, F),
+        /// FP4 magnitudes, 16 buckets over [0, 1]: code of the rank below and of the rank above
+        /// the threshold inside, and the threshold.
+        fp4_lo: I,
+        fp4_hi: I,
+        fp4_thr: F,
+    }
+
+    /// For each of `B` buckets of 1/16 from `start`: the number of thresholds below it and the
+    /// one inside it (+inf if none). Evaluated at compile time.
+    const fn bucket_counts<const B: usize>(thresholds: &[f32], start: f32) -> ([i32; B], [f32; B]) {
+        let mut base = [0i32; B];
+        let mut thr = [f32::INFINITY; B];
+        let mut b = 0;
+        while b < B {
+            let (lo, hi) = (start + b as f32 / 16.0, start + (b + 1) as f32 / 16.0);
+            let mut i = 0;
+            while i < thresholds.len() {
+                let t = thresholds[i];
+                if t < lo {
+                    base[b] += 1;
+                } else if t < hi {
+                    thr[b] = t;
+                }
+                i += 1;
+            }
+            b += 1;
+        }
+        (base, thr)
+    }
+
+    const NF4_BUCKETS: ([i32; 32], [f32; 32]) =
+        bucket_counts(&crate::reference::codebook::tables::NF4_THRESHOLDS, -1.0);
+    const FP4_BUCKETS: ([i32; 16], [f32; 16]) =
+        bucket_counts(&crate::reference::codebook::tables::FP4_THRESHOLDS, 0.0);
+
+    /// FP4 codes by bucket: of the rank below the bucket's threshold (`UP` false) or above it.
+    const fn fp4_bucket_codes<const UP: bool>() -> [i32; 16] {
+        let mut c = [0i32; 16];
+        let mut b = 0;
+        while b < 16 {
+            let mut r = FP4_BUCKETS.0[b] as usize + UP as usize;
+            if r > 7 {
+                r = 7;
+            }
+            c[b] = crate::reference::codebook::tables::FP4_CODE_BY_RANK[r] as i32;
+            b += 1;
+        }
+        c
+    }
+
+    const FP4_LO: [i32; 16] = fp4_bucket_codes::<false>();
+    const FP4_HI: [i32; 16] = fp4_bucket_codes::<true>();
+
+    /// Loads [`CodebookTables`].
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn codebook_tables() -> CodebookTables {
+        let (nb, nt) = (&NF4_BUCKETS.0, &NF4_BUCKETS.1);
+        // SAFETY: arrays of 32 and 16 elements.
+        unsafe {
+            CodebookTables {
+                nf4_base: (
+                    _mm512_loadu_si512(nb.as_ptr().cast()),
+                    _mm512_loadu_si512(nb.as_ptr().add(16).cast()),
+                ),
+                nf4_thr: (
+                    _mm512_loadu_ps(nt.as_ptr()),
+                    _mm512_loadu_ps(nt.as_ptr().add(16)),
+                ),
+                fp4_lo: _mm512_loadu_si512(FP4_LO.as_ptr().cast()),
+                fp4_hi: _mm512_loadu_si512(FP4_HI.as_ptr().cast()),
+                fp4_thr: _mm512_loadu_ps(FP4_BUCKETS.1.as_ptr()),
+            }
+        }
+    }
+
+    /// `codebook::scalar::encode_nf4` of each lane (the number of thresholds strictly below v;
+    /// NaN: 0). The value is clamped to [-1, 1] first, which keeps that count (every threshold
+    /// is inside) and sends NaN to -1 (`max` returns its second operand for NaN), i.e. code 0;
+    /// the bucket is `16 v + 16`, rounded once.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn nf4_codes(v: F, t: &CodebookTables) -> I {
+        let vc = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-1.0)), _mm512_set1_ps(1.0));
+        let u = _mm512_fmadd_ps(vc, _mm512_set1_ps(16.0), _mm512_set1_ps(16.0));
+        let b = _mm512_min_epi32(_mm512_cvttps_epi32(u), _mm512_set1_epi32(31));
+        let base = _mm512_permutex2var_epi32(t.nf4_base.0, b, t.nf4_base.1);
+        let thr = _mm512_permutex2var_ps(t.nf4_thr.0, b, t.nf4_thr.1);
+        let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(vc, thr);
+        _mm512_mask_add_epi32(base, gt, base, _mm512_set1_epi32(1))
+    }
+
+    /// `codebook::scalar::encode_fp4` of each lane: the rank of |v| among the magnitude
+    /// thresholds (strictly greater; NaN: 0) mapped through `FP4_CODE_BY_RANK`, plus the sign
+    /// bit when v < 0. |v| is clamped to [0, 1] first (NaN to 0 by `max`, keeping every rank),
+    /// the bucket is `16 |v|`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn fp4_codes(v: F, t: &CodebookTables) -> I {
+        let m = bits_f(abs_bits(v));
+        let mc = _mm512_min_ps(_mm512_max_ps(m, _mm512_setzero_ps()), _mm512_set1_ps(1.0));
+        let b = _mm512_cvttps_epi32(_mm512_mul_ps(mc, _mm512_set1_ps(16.0)));
+        let b = _mm512_min_epi32(b, _mm512_set1_epi32(15));
+        let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(mc, _mm512_permutexvar_ps(b, t.fp4_thr));
+        let code = _mm512_mask_blend_epi32(
+            gt,
+            _mm512_permutexvar_epi32(b, t.fp4_lo),
+            _mm512_permutexvar_epi32(b, t.fp4_hi),
+        );
+        let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_setzero_ps());
+        _mm512_mask_or_epi32(code, neg, code, _mm512_set1_epi32(8))
+    }
+
+    /// Packs a block's 32 codes (0..=15) two per byte, the first in the high nibble.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn pack_hi_first(x: Block, code: impl Fn(F) -> I) -> Bytes16 {
+        let (even, odd) = super::super::avx512_blocks::even_odd(code(x[0]), code(x[1]));
+        _mm512_cvtepi32_epi8(_mm512_or_si512(_mm512_slli_epi32::<4>(even), odd))
+    }
+
+    /// The largest lane, unsigned.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn max_lane_u(v: I) -> u32 {
+        _mm512_reduce_max_epu32(v)
     }
 }
 
