@@ -1,7 +1,7 @@
 //! Block dequantizers (Q4_0, Q4_1, IQ4_NL, MXFP4, int4 groups of 32), one block of 32 values
 //! at a time, written once (the macro `kernels!`) over the lane primitives of `lanes` and
 //! expanded for AVX2 and AVX-512. Each equals the scalar per-block reference bit for bit: a
-//! block's codes become exact small integers (`ggml_values`, `unpack_pairs`), multiplied by
+//! block's codes become exact small integers (`ggml_values`, `ggml_codes`, `unpack_pairs`), multiplied by
 //! the block's scale with one rounding (and for Q4_1 the minimum added, a second rounding: no
 //! fused multiply-add), as the references compute them; each block's scale is checked first,
 //! and a bad one ends the call with its error after the blocks before it.
@@ -18,9 +18,6 @@ const QK: usize = 32;
 
 /// Q4_0's values by code (`q - 8`).
 const Q4_0_TABLE: [i8; 16] = [-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7];
-
-/// Q4_1's values by code (the code itself).
-const Q4_1_TABLE: [i8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 
 /// The kernels, written once: expanded inside a module that imports one level's lane
 /// primitives (`lanes::avx2` or `lanes::avx512`), with that level's features.
@@ -112,11 +109,10 @@ macro_rules! kernels {
             src: &[u8],
             dst: &mut [MaybeUninit<f32>],
         ) -> Result<()> {
-            let t = byte_table(&Q4_1_TABLE);
             for (b, out) in src.chunks_exact(q4_1::BYTES).zip(dst.chunks_exact_mut(QK)) {
                 let (d, m) = (splat(f16_field(b, 0)?), splat(f16_field(b, 2)?));
                 // SAFETY: 16 code bytes at b[4..20].
-                let v = unsafe { ggml_values(b.as_ptr().add(4), t) };
+                let v = unsafe { ggml_codes(b.as_ptr().add(4)) };
                 // q * d + m: a multiply, then an add (no fused multiply-add), as the reference.
                 put_block(out, v.map(|v| add(mul(v, d), m)));
             }

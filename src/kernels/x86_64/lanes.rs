@@ -541,6 +541,27 @@ pub(crate) mod avx2 {
         .map(f)
     }
 
+    /// Safety: 16 readable bytes at `p`; the ggml block's 32 codes there as floats (in the order of [`ggml_values`]).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn ggml_codes(p: *const u8) -> Block {
+        // SAFETY: the caller passes 16 readable bytes.
+        let b = unsafe { _mm_loadu_si128(p.cast()) };
+        let m = _mm_set1_epi8(0x0F);
+        let (lo, hi) = (
+            _mm_and_si128(b, m),
+            _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+        );
+        let f = |v| _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v));
+        [
+            lo,
+            _mm_unpackhi_epi64(lo, lo),
+            hi,
+            _mm_unpackhi_epi64(hi, hi),
+        ]
+        .map(f)
+    }
+
     /// Safety: 16 readable bytes at `p`; their 32 int4 codes (-8..=7), two per byte, the first in the low nibble.
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
@@ -1156,6 +1177,15 @@ pub(crate) mod avx512 {
             _mm512_permutexvar_ps(v, t),
             _mm512_permutexvar_ps(_mm512_srli_epi32::<4>(v), t),
         ]
+    }
+
+    /// Safety: 16 readable bytes at `p`; the ggml block's 32 codes there as floats (in the order of [`ggml_values`]).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn ggml_codes(p: *const u8) -> Block {
+        let t = from_lanes(core::array::from_fn(|i| i as f32));
+        // SAFETY: the caller passes 16 readable bytes.
+        unsafe { ggml_values(p, t) }
     }
 
     /// Safety: 16 readable bytes at `p`; their 32 int4 codes (-8..=7), two per byte, the first in the low nibble.
