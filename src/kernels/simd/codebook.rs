@@ -95,14 +95,14 @@ macro_rules! kernels {
             {
                 let vs = splat(s);
                 let whole = block.len() / QK * QK;
-                assert!(bc.len() >= whole / 2);
                 for i in (0..whole).step_by(QK) {
-                    // SAFETY: 16 bytes at i / 2 (asserted).
-                    let v = unsafe { codebook_values(bc.as_ptr().add(i / 2), t) };
-                    let o = block[i..i + QK].as_mut_ptr();
-                    for (k, v) in v.into_iter().enumerate() {
-                        // SAFETY: L floats at L k < 32 of the 32 at `o`.
-                        unsafe { store(mul(v, vs), o.add(L * k).cast()) };
+                    // SAFETY: 16 bytes at i / 2 (`bc` holds `ceil(block.len() / 2)`) and 32
+                    // floats at i + L k (i + 32 <= whole <= block.len()).
+                    unsafe {
+                        let v = codebook_values(bc.as_ptr().add(i / 2), t);
+                        for (k, v) in v.into_iter().enumerate() {
+                            store(mul(v, vs), block.as_mut_ptr().add(i + L * k).cast());
+                        }
                     }
                 }
                 if whole < block.len() {

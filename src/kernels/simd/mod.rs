@@ -34,5 +34,6 @@ macro_rules! each_level {
 
 pub(crate) mod codebook;
 pub(crate) mod dequantize_blocks;
+pub(crate) mod int4;
 pub(crate) mod iq4_nl;
 pub(crate) mod multi_block;

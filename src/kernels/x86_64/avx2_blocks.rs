@@ -95,8 +95,8 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     },
 };
 
-/// `avx2::dequantize_packed_impl` as a plain function (for `dequantize_groups_with`).
+/// `simd::int4::avx2::dequantize_packed` as a plain function (for `dequantize_groups_with`).
 fn dequantize_packed(c: &[u8], s: f32, zp: i8, d: &mut [MaybeUninit<f32>]) {
     // SAFETY: only reachable through `BLOCKS` (see there).
-    unsafe { super::avx2::dequantize_packed_impl(c, s, zp, d) }
+    unsafe { crate::kernels::simd::int4::avx2::dequantize_packed(c, s, zp, d) }
 }

@@ -96,10 +96,10 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
 // `kernels::levels()` hands out only when `avx512::available()` is true: that is the safety
 // argument of each `unsafe` call of a `#[target_feature]` function in the table above.
 
-/// `avx512::dequantize_packed_impl` as a plain function (for `dequantize_groups_with`).
+/// `simd::int4::avx512::dequantize_packed` as a plain function (for `dequantize_groups_with`).
 fn dequantize_packed(c: &[u8], s: f32, zp: i8, d: &mut [MaybeUninit<f32>]) {
     // SAFETY: only reachable through `BLOCKS` (see there).
-    unsafe { super::avx512::dequantize_packed_impl(c, s, zp, d) }
+    unsafe { crate::kernels::simd::int4::avx512::dequantize_packed(c, s, zp, d) }
 }
 
 /// `|x|` as integer bits: for finite x, ordered as the magnitudes are.

@@ -734,6 +734,91 @@ pub(crate) mod avx2 {
         let m = _mm_max_epu32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
         _mm_cvtsi128_si32(m) as u32
     }
+
+    // Primitives of simd::int4.
+
+    /// Safety: L readable floats at `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn load(p: *const f32) -> F {
+        // SAFETY: the caller passes 8 readable floats.
+        unsafe { _mm256_loadu_ps(p) }
+    }
+
+    /// Safety: L readable bytes at `p`; they are int8 codes, sign-extended.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn load_i8(p: *const i8) -> I {
+        // SAFETY: the caller passes 8 readable bytes.
+        _mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(p.cast()) })
+    }
+
+    /// Safety: 32 writable bytes at `p`; stores a block's 32 codes (-8..=7) there, one per byte.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn store_codes(x: Block, code: impl Fn(F) -> I, p: *mut i8) {
+        let c = x.map(code);
+        // The packs work within 128-bit lanes; the permute restores element order.
+        let ab = _mm256_packs_epi32(c[0], c[1]);
+        let cd = _mm256_packs_epi32(c[2], c[3]);
+        let bytes = _mm256_packs_epi16(ab, cd);
+        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        // SAFETY: the caller passes 32 writable bytes.
+        unsafe { _mm256_storeu_si256(p.cast(), bytes) }
+    }
+
+    /// `clamp(rne(x / scale) + zp, -8, 7)` for any finite x and positive scale (a true
+    /// division: this level has no FMA for the division-free quotient).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn int4_codes(x: F, scale: F, r: F, zp: F, _fast: bool) -> I {
+        group_codes(x, scale, r, zp, false)
+    }
+
+    /// `CODES` int8 codes (one per byte) in one vector.
+    pub(crate) type Codes = __m256i;
+    pub(crate) const CODES: usize = 32;
+
+    /// Safety: `CODES` readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn load_codes(p: *const i8) -> Codes {
+        // SAFETY: the caller passes 32 readable bytes.
+        unsafe { _mm256_loadu_si256(p.cast()) }
+    }
+
+    ops! { "avx2,f16c";
+        zero_codes() -> Codes = _mm256_setzero_si256();
+        or_codes(a: Codes, b: Codes) -> Codes = _mm256_or_si256(a, b);
+        code_offsets(v: Codes) -> Codes = _mm256_add_epi8(v, _mm256_set1_epi8(8));
+        any_high_nibble(v: Codes) -> bool = _mm256_testz_si256(v, _mm256_set1_epi8(-16)) == 0;
+    }
+
+    /// Safety: `CODES / 2` writable bytes at `p`; the codes (-8..=7) two per byte, the first in the low nibble.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn pack_codes(v: Codes, p: *mut u8) {
+        // SAFETY: the caller passes 16 writable bytes.
+        unsafe { _mm_storeu_si128(p.cast(), super::super::avx2::pack32(v)) }
+    }
+
+    /// Safety: `CODES / 2` readable bytes at `p`, and `CODES` writable ones at `q`: their codes, two per byte (the first in the low nibble), sign-extended.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn unpack_codes(p: *const u8, q: *mut i8) {
+        // SAFETY: the caller passes 16 readable bytes.
+        let b = unsafe { _mm_loadu_si128(p.cast()) };
+        let (m, eight) = (_mm_set1_epi8(0x0F), _mm_set1_epi8(8));
+        // Sign-extend a nibble n: (n ^ 8) - 8.
+        let ext = |v| _mm_sub_epi8(_mm_xor_si128(v, eight), eight);
+        let (lo, hi) = (
+            ext(_mm_and_si128(b, m)),
+            ext(_mm_and_si128(_mm_srli_epi16::<4>(b), m)),
+        );
+        let v = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));
+        // SAFETY: the caller passes 32 writable bytes.
+        unsafe { _mm256_storeu_si256(q.cast(), v) }
+    }
 }
 
 /// AVX-512 (F, BW, DQ, VL): 16 lanes.
@@ -1380,6 +1465,95 @@ pub(crate) mod avx512 {
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
     pub(crate) fn max_lane_u(v: I) -> u32 {
         _mm512_reduce_max_epu32(v)
+    }
+
+    // Primitives of simd::int4.
+
+    /// Safety: L readable floats at `p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn load(p: *const f32) -> F {
+        // SAFETY: the caller passes 16 readable floats.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+
+    /// Safety: L readable bytes at `p`; they are int8 codes, sign-extended.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn load_i8(p: *const i8) -> I {
+        // SAFETY: the caller passes 16 readable bytes.
+        _mm512_cvtepi8_epi32(unsafe { _mm_loadu_si128(p.cast()) })
+    }
+
+    /// Safety: 32 writable bytes at `p`; stores a block's 32 codes (-8..=7) there, one per byte.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn store_codes(x: Block, code: impl Fn(F) -> I, p: *mut i8) {
+        let (a, b) = (code(x[0]), code(x[1]));
+        // SAFETY: the caller passes 32 writable bytes.
+        unsafe {
+            _mm_storeu_si128(p.cast(), _mm512_cvtepi32_epi8(a));
+            _mm_storeu_si128(p.add(16).cast(), _mm512_cvtepi32_epi8(b));
+        }
+    }
+
+    /// `clamp(rne(x / scale) + zp, -8, 7)` for any finite x and positive scale: the
+    /// division-free quotient (`avx512::codes16_fast`, x clamped first) where `fast`
+    /// (`fast_scale(scale)`, `r = 1 / scale`), else a true division.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn int4_codes(x: F, scale: F, r: F, zp: F, fast: bool) -> I {
+        if fast {
+            super::super::avx512::codes16_fast(x, scale, r, zp)
+        } else {
+            super::super::avx512_blocks::codes16(x, scale, zp)
+        }
+    }
+
+    /// `CODES` int8 codes (one per byte) in one vector.
+    pub(crate) type Codes = __m512i;
+    pub(crate) const CODES: usize = 64;
+
+    /// Safety: `CODES` readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn load_codes(p: *const i8) -> Codes {
+        // SAFETY: the caller passes 64 readable bytes.
+        unsafe { _mm512_loadu_si512(p.cast()) }
+    }
+
+    ops! { "avx512f,avx512bw,avx512dq,avx512vl";
+        zero_codes() -> Codes = _mm512_setzero_si512();
+        or_codes(a: Codes, b: Codes) -> Codes = _mm512_or_si512(a, b);
+        code_offsets(v: Codes) -> Codes = _mm512_add_epi8(v, _mm512_set1_epi8(8));
+        any_high_nibble(v: Codes) -> bool = _mm512_test_epi8_mask(v, _mm512_set1_epi8(-16)) != 0;
+    }
+
+    /// Safety: `CODES / 2` writable bytes at `p`; the codes (-8..=7) two per byte, the first in the low nibble.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn pack_codes(v: Codes, p: *mut u8) {
+        let nibbles = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+        // Each 16-bit lane becomes lo + 16 * hi (at most 255), then one byte.
+        let pairs = _mm512_maddubs_epi16(nibbles, _mm512_set1_epi16(0x1001));
+        // SAFETY: the caller passes 32 writable bytes.
+        unsafe { _mm256_storeu_si256(p.cast(), _mm512_cvtepi16_epi8(pairs)) }
+    }
+
+    /// Safety: `CODES / 2` readable bytes at `p`, and `CODES` writable ones at `q`: their codes, two per byte (the first in the low nibble), sign-extended.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn unpack_codes(p: *const u8, q: *mut i8) {
+        // SAFETY: the caller passes 32 readable bytes.
+        let b = _mm512_cvtepu8_epi16(unsafe { _mm256_loadu_si256(p.cast()) });
+        // Each 16-bit lane: low byte = low nibble (element 2i), high byte = high nibble.
+        let lo = _mm512_and_si512(b, _mm512_set1_epi16(0x0F));
+        let hi = _mm512_slli_epi16::<4>(_mm512_and_si512(b, _mm512_set1_epi16(0xF0)));
+        // Sign-extend a nibble n: (n ^ 8) - 8.
+        let eight = _mm512_set1_epi8(8);
+        let codes = _mm512_sub_epi8(_mm512_xor_si512(_mm512_or_si512(lo, hi), eight), eight);
+        // SAFETY: the caller passes 64 writable bytes.
+        unsafe { _mm512_storeu_si512(q.cast(), codes) }
     }
 }
 
