@@ -156,9 +156,6 @@ macro_rules! kernels {
             (scalar::KERNELS.dequantize)(&src[whole..], scale, zp, &mut dst[whole..]);
         }
 
-        /// `(code - zp) as f32 * scale`, as `scalar::dequantize_one`: an exact integer
-        /// difference, converted exactly, one rounding.
-        ///
         /// Safety: the CPU has the level's features.
         #[target_feature(enable = $features)]
         pub(crate) unsafe fn dequantize_packed(
@@ -173,16 +170,13 @@ macro_rules! kernels {
             }
             let whole = dst.len() / QK * QK;
             assert!(src.len() >= whole / 2);
-            let (s, z) = (splat(scale), splat_i(i32::from(zp)));
+            let t = int4_table(scale, zp);
             for i in (0..whole).step_by(QK) {
                 // SAFETY: 16 bytes at i / 2 (asserted) and 32 floats at i.
                 unsafe {
-                    let c = unpack_pairs(src.as_ptr().add(i / 2));
-                    for (k, c) in c.into_iter().enumerate() {
-                        store(
-                            mul(cvt_f(sub_i(c, z)), s),
-                            dst.as_mut_ptr().add(i + L * k).cast(),
-                        );
+                    let v = int4_values(src.as_ptr().add(i / 2), t);
+                    for (k, v) in v.into_iter().enumerate() {
+                        store(v, dst.as_mut_ptr().add(i + L * k).cast());
                     }
                 }
             }

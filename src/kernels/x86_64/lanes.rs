@@ -819,6 +819,33 @@ pub(crate) mod avx2 {
         // SAFETY: the caller passes 32 writable bytes.
         unsafe { _mm256_storeu_si256(q.cast(), v) }
     }
+
+    /// `scalar::dequantize_one(code, scale, zp)` for the 16 codes, by nibble, for [`int4_values`].
+    pub(crate) type Int4Table = FloatTable;
+
+    /// Builds an [`Int4Table`] (by the scalar formula, so a lookup is bit-identical to it).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn int4_table(scale: f32, zp: i8) -> Int4Table {
+        let t: [f32; 16] = core::array::from_fn(|nib| {
+            let code = if nib < 8 { nib as i8 } else { nib as i8 - 16 };
+            crate::kernels::scalar::dequantize_one(code, scale, zp)
+        });
+        float_table(&t)
+    }
+
+    /// Safety: 16 readable bytes at `p`; the table's values of their 32 codes, two per byte, the first in the low nibble.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn int4_values(p: *const u8, t: Int4Table) -> Block {
+        // Lane j takes nibble j of a little-endian 32-bit word: element order.
+        let shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+        core::array::from_fn(|k| {
+            // SAFETY: 4 bytes at 4 k < 16 (the caller's).
+            let word = unsafe { p.add(4 * k).cast::<u32>().read_unaligned() };
+            lookup16(t, _mm256_srlv_epi32(_mm256_set1_epi32(word as i32), shifts))
+        })
+    }
 }
 
 /// AVX-512 (F, BW, DQ, VL): 16 lanes.
@@ -1554,6 +1581,24 @@ pub(crate) mod avx512 {
         let codes = _mm512_sub_epi8(_mm512_xor_si512(_mm512_or_si512(lo, hi), eight), eight);
         // SAFETY: the caller passes 64 writable bytes.
         unsafe { _mm512_storeu_si512(q.cast(), codes) }
+    }
+
+    /// The scale and zero point of [`int4_values`].
+    pub(crate) type Int4Table = (F, I);
+
+    /// Builds an [`Int4Table`].
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn int4_table(scale: f32, zp: i8) -> Int4Table {
+        (splat(scale), splat_i(i32::from(zp)))
+    }
+
+    /// Safety: 16 readable bytes at `p`; `scalar::dequantize_one` of their 32 codes, two per byte, the first in the low nibble (an exact integer difference, converted exactly, one rounding).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn int4_values(p: *const u8, t: Int4Table) -> Block {
+        // SAFETY: the caller passes 16 readable bytes.
+        unsafe { unpack_pairs(p) }.map(|c| mul(cvt_f(sub_i(c, t.1)), t.0))
     }
 }
 
