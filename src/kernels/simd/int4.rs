@@ -29,24 +29,21 @@ macro_rules! kernels {
             let (n, p) = (src.len(), src.as_ptr());
             // |x| as integer bits (the largest), above the limit's for NaN, ±Inf and beyond ±2^126.
             let mut mag = splat_i(0);
-            let mut lo = [splat(f32::INFINITY); 2 * QK / L];
-            let mut hi = [splat(f32::NEG_INFINITY); 2 * QK / L];
-            // Independent accumulators over 64 floats, then one over L, then scalar.
+            // One accumulator per vector of a block (as many as AVX2's 16 registers allow).
+            let mut lo = [splat(f32::INFINITY); QK / L];
+            let mut hi = [splat(f32::NEG_INFINITY); QK / L];
+            // Independent accumulators over 32 floats, then one over L, then scalar.
             let mut i = 0;
-            while i + 2 * QK <= n {
-                for l in 0..4 {
-                    prefetch(p.wrapping_add(i + AHEAD + 16 * l));
+            while i + QK <= n {
+                prefetch(p.wrapping_add(i + AHEAD));
+                prefetch(p.wrapping_add(i + AHEAD + 16));
+                // SAFETY: i + 32 <= n.
+                let v = unsafe { load_block(p.add(i)) };
+                for (j, &v) in v.iter().enumerate() {
+                    mag = max_u(mag, abs_bits(v));
+                    (lo[j], hi[j]) = (min_f(lo[j], v), max_f(hi[j], v));
                 }
-                for b in 0..2 {
-                    // SAFETY: i + 64 <= n.
-                    let v = unsafe { load_block(p.add(i + QK * b)) };
-                    for (k, &v) in v.iter().enumerate() {
-                        let j = b * QK / L + k;
-                        mag = max_u(mag, abs_bits(v));
-                        (lo[j], hi[j]) = (min_f(lo[j], v), max_f(hi[j], v));
-                    }
-                }
-                i += 2 * QK;
+                i += QK;
             }
             while i + L <= n {
                 // SAFETY: i + L <= n.
