@@ -29,21 +29,22 @@ macro_rules! kernels {
             let (n, p) = (src.len(), src.as_ptr());
             // |x| as integer bits (the largest), above the limit's for NaN, ±Inf and beyond ±2^126.
             let mut mag = splat_i(0);
-            // One accumulator per vector of a block (as many as AVX2's 16 registers allow).
-            let mut lo = [splat(f32::INFINITY); QK / L];
-            let mut hi = [splat(f32::NEG_INFINITY); QK / L];
-            // Independent accumulators over 32 floats, then one over L, then scalar.
+            // Four independent accumulators over 4 L floats (AVX2 has 16 registers), then one
+            // over L, then scalar.
+            let mut lo = [splat(f32::INFINITY); 4];
+            let mut hi = [splat(f32::NEG_INFINITY); 4];
             let mut i = 0;
-            while i + QK <= n {
-                prefetch(p.wrapping_add(i + AHEAD));
-                prefetch(p.wrapping_add(i + AHEAD + 16));
-                // SAFETY: i + 32 <= n.
-                let v = unsafe { load_block(p.add(i)) };
-                for (j, &v) in v.iter().enumerate() {
+            while i + 4 * L <= n {
+                for l in 0..L / 4 {
+                    prefetch(p.wrapping_add(i + AHEAD + 16 * l));
+                }
+                for j in 0..4 {
+                    // SAFETY: i + 4 L <= n.
+                    let v = unsafe { load(p.add(i + L * j)) };
                     mag = max_u(mag, abs_bits(v));
                     (lo[j], hi[j]) = (min_f(lo[j], v), max_f(hi[j], v));
                 }
-                i += QK;
+                i += 4 * L;
             }
             while i + L <= n {
                 // SAFETY: i + L <= n.
@@ -217,10 +218,10 @@ macro_rules! kernels {
         /// Safety: the CPU has the level's features.
         #[target_feature(enable = $features)]
         pub(crate) unsafe fn unpack(src: &[u8], dst: &mut [MaybeUninit<i8>]) {
-            let whole = dst.len() / CODES * CODES;
+            let whole = dst.len() / 64 * 64;
             assert!(src.len() >= whole / 2);
-            for i in (0..whole).step_by(CODES) {
-                // SAFETY: CODES / 2 bytes at i / 2 (asserted), CODES codes at i.
+            for i in (0..whole).step_by(64) {
+                // SAFETY: 32 bytes at i / 2 (asserted), 64 codes at i.
                 unsafe { unpack_codes(src.as_ptr().add(i / 2), dst.as_mut_ptr().add(i).cast()) };
             }
             (scalar::KERNELS.unpack)(&src[whole / 2..], &mut dst[whole..]);

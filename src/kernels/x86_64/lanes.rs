@@ -802,22 +802,24 @@ pub(crate) mod avx2 {
         unsafe { _mm_storeu_si128(p.cast(), super::super::avx2::pack32(v)) }
     }
 
-    /// Safety: `CODES / 2` readable bytes at `p`, and `CODES` writable ones at `q`: their codes, two per byte (the first in the low nibble), sign-extended.
+    /// Safety: 32 readable bytes at `p`, and 64 writable ones at `q`: their codes, two per byte (the first in the low nibble), sign-extended.
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
     pub(crate) unsafe fn unpack_codes(p: *const u8, q: *mut i8) {
-        // SAFETY: the caller passes 16 readable bytes.
-        let b = unsafe { _mm_loadu_si128(p.cast()) };
-        let (m, eight) = (_mm_set1_epi8(0x0F), _mm_set1_epi8(8));
+        // SAFETY: the caller passes 32 readable bytes.
+        let b = unsafe { _mm256_loadu_si256(p.cast()) };
+        let (m, eight) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(8));
         // Sign-extend a nibble n: (n ^ 8) - 8.
-        let ext = |v| _mm_sub_epi8(_mm_xor_si128(v, eight), eight);
-        let (lo, hi) = (
-            ext(_mm_and_si128(b, m)),
-            ext(_mm_and_si128(_mm_srli_epi16::<4>(b), m)),
-        );
-        let v = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));
-        // SAFETY: the caller passes 32 writable bytes.
-        unsafe { _mm256_storeu_si256(q.cast(), v) }
+        let ext = |v| _mm256_sub_epi8(_mm256_xor_si256(v, eight), eight);
+        let lo = ext(_mm256_and_si256(b, m));
+        let hi = ext(_mm256_and_si256(_mm256_srli_epi16::<4>(b), m));
+        // Interleave within 128-bit lanes, then put the lanes in order.
+        let (a, c) = (_mm256_unpacklo_epi8(lo, hi), _mm256_unpackhi_epi8(lo, hi));
+        // SAFETY: the caller passes 64 writable bytes.
+        unsafe {
+            _mm256_storeu_si256(q.cast(), _mm256_permute2x128_si256::<0x20>(a, c));
+            _mm256_storeu_si256(q.add(32).cast(), _mm256_permute2x128_si256::<0x31>(a, c));
+        }
     }
 
     /// `scalar::dequantize_one(code, scale, zp)` for the 16 codes, by nibble, for [`int4_values`].
@@ -1567,7 +1569,7 @@ pub(crate) mod avx512 {
         unsafe { _mm256_storeu_si256(p.cast(), _mm512_cvtepi16_epi8(pairs)) }
     }
 
-    /// Safety: `CODES / 2` readable bytes at `p`, and `CODES` writable ones at `q`: their codes, two per byte (the first in the low nibble), sign-extended.
+    /// Safety: 32 readable bytes at `p`, and 64 writable ones at `q`: their codes, two per byte (the first in the low nibble), sign-extended.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
     pub(crate) unsafe fn unpack_codes(p: *const u8, q: *mut i8) {
@@ -1583,14 +1585,15 @@ pub(crate) mod avx512 {
         unsafe { _mm512_storeu_si512(q.cast(), codes) }
     }
 
-    /// The scale and zero point of [`int4_values`].
-    pub(crate) type Int4Table = (F, I);
+    /// `code - zp` by nibble, as bytes (-15..=15), and the scale, for [`int4_values`].
+    pub(crate) type Int4Table = (__m128i, F);
 
     /// Builds an [`Int4Table`].
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
     pub(crate) fn int4_table(scale: f32, zp: i8) -> Int4Table {
-        (splat(scale), splat_i(i32::from(zp)))
+        let codes = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+        (_mm_sub_epi8(codes, _mm_set1_epi8(zp)), splat(scale))
     }
 
     /// Safety: 16 readable bytes at `p`; `scalar::dequantize_one` of their 32 codes, two per byte, the first in the low nibble (an exact integer difference, converted exactly, one rounding).
@@ -1598,7 +1601,20 @@ pub(crate) mod avx512 {
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
     pub(crate) unsafe fn int4_values(p: *const u8, t: Int4Table) -> Block {
         // SAFETY: the caller passes 16 readable bytes.
-        unsafe { unpack_pairs(p) }.map(|c| mul(cvt_f(sub_i(c, t.1)), t.0))
+        let b = unsafe { _mm_loadu_si128(p.cast()) };
+        let m = _mm_set1_epi8(0x0F);
+        let (lo, hi) = (
+            _mm_and_si128(b, m),
+            _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+        );
+        // Element order: byte j's low nibble, then its high nibble.
+        let f = |v| {
+            mul(
+                _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_shuffle_epi8(t.0, v))),
+                t.1,
+            )
+        };
+        [f(_mm_unpacklo_epi8(lo, hi)), f(_mm_unpackhi_epi8(lo, hi))]
     }
 }
 
