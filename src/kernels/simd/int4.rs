@@ -27,8 +27,9 @@ macro_rules! kernels {
                 return scalar::scan(src);
             }
             let (n, p) = (src.len(), src.as_ptr());
-            // |x| as integer bits (the largest), above the limit's for NaN, ±Inf and beyond ±2^126.
-            let mut mag = splat_i(0);
+            // |x| as integer bits is above the limit's for NaN, ±Inf and beyond ±2^126.
+            let limit = splat_i(scalar::MAX_INPUT.to_bits() as i32);
+            let mut bad = splat_i(0);
             // Four independent accumulators over 4 L floats (AVX2 has 16 registers), then one
             // over L, then scalar.
             let mut lo = [splat(f32::INFINITY); 4];
@@ -38,22 +39,22 @@ macro_rules! kernels {
                 for l in 0..L / 4 {
                     prefetch(p.wrapping_add(i + AHEAD + 16 * l));
                 }
+                // SAFETY: i + 4 L <= n.
+                let v: [F; 4] = core::array::from_fn(|j| unsafe { load(p.add(i + L * j)) });
+                bad = mark_above(bad, v, limit);
                 for j in 0..4 {
-                    // SAFETY: i + 4 L <= n.
-                    let v = unsafe { load(p.add(i + L * j)) };
-                    mag = max_u(mag, abs_bits(v));
-                    (lo[j], hi[j]) = (min_f(lo[j], v), max_f(hi[j], v));
+                    (lo[j], hi[j]) = (min_f(lo[j], v[j]), max_f(hi[j], v[j]));
                 }
                 i += 4 * L;
             }
             while i + L <= n {
                 // SAFETY: i + L <= n.
                 let v = unsafe { load(p.add(i)) };
-                mag = max_u(mag, abs_bits(v));
+                bad = mark_above(bad, [v; 4], limit);
                 (lo[0], hi[0]) = (min_f(lo[0], v), max_f(hi[0], v));
                 i += L;
             }
-            if bits(gt_i(mag, splat_i(scalar::MAX_INPUT.to_bits() as i32))) != 0 {
+            if any_marked(bad, limit) {
                 // The scalar scan finds the first bad element and its kind.
                 return scalar::scan(src);
             }

@@ -2,8 +2,10 @@
 //! operations in the same order per element (true division, ties-to-even rounding, one rounding
 //! per multiply, no fused multiply-add), with the remainder of a slice handled by the scalar
 //! code itself.
-//! The float kernels (scan, quantize, dequantize, packed or not) are written once for every x86
-//! level in `kernels::simd::int4`.
+//! The int4 kernels other than `error_sums` are written once for every x86 level in
+//! `kernels::simd::int4`; `error_sums` stays here: its eight f64 partial sums take two vectors
+//! with AVX2 and one with AVX-512, and a shared form would need more f64 primitives than the
+//! kernel has lines.
 
 use super::super::{scalar, ErrorSums, Kernels};
 use crate::kernels::simd::int4::avx2 as int4;
@@ -12,7 +14,7 @@ use core::arch::x86_64::*;
 
 pub(crate) static KERNELS: Kernels = Kernels {
     level: super::super::Level::Avx2,
-    // SAFETY (these eight): see below (the wrappers).
+    // SAFETY (these eight): see below.
     scan: |s| unsafe { int4::scan(s) },
     quantize: |s, sc, z, d| unsafe { int4::quantize(s, sc, z, d) },
     quantize_packed: |s, sc, z, d| unsafe { int4::quantize_packed(s, sc, z, d) },

@@ -1,8 +1,10 @@
 //! AVX-512 kernels (16 floats per vector; F, BW, DQ and VL). Each equals the scalar reference bit
 //! for bit: the same operations in the same order per element, with the remainder of a slice
 //! handled by the scalar code itself.
-//! The float kernels (scan, quantize, dequantize, packed or not) are written once for every x86
-//! level in `kernels::simd::int4`.
+//! The int4 kernels other than `error_sums` are written once for every x86 level in
+//! `kernels::simd::int4`; `error_sums` stays here: its eight f64 partial sums take two vectors
+//! with AVX2 and one with AVX-512, and a shared form would need more f64 primitives than the
+//! kernel has lines.
 
 use super::super::{scalar, ErrorSums, Kernels};
 use crate::kernels::simd::int4::avx512 as int4;
@@ -11,7 +13,7 @@ use core::arch::x86_64::*;
 
 pub(crate) static KERNELS: Kernels = Kernels {
     level: super::super::Level::Avx512,
-    // SAFETY (these eight): see below (the wrappers).
+    // SAFETY (these eight): see below.
     scan: |s| unsafe { int4::scan(s) },
     quantize: |s, sc, z, d| unsafe { int4::quantize(s, sc, z, d) },
     quantize_packed: |s, sc, z, d| unsafe { int4::quantize_packed(s, sc, z, d) },

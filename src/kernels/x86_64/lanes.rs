@@ -745,6 +745,23 @@ pub(crate) mod avx2 {
         unsafe { _mm256_loadu_ps(p) }
     }
 
+    /// `acc` with the lanes marked where some `|v[j]|` (as bits) exceeds `limit` (see [`any_marked`]).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn mark_above(acc: I, v: [F; 4], limit: I) -> I {
+        // Compares or-ed in: the chain through `acc` is faster here than one of unsigned maxima.
+        v.iter().fold(acc, |a, &v| {
+            _mm256_or_si256(a, _mm256_cmpgt_epi32(abs_bits(v), limit))
+        })
+    }
+
+    /// Whether some lane of a [`mark_above`] accumulator (from `splat_i(0)`) is marked.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn any_marked(acc: I, _limit: I) -> bool {
+        _mm256_testz_si256(acc, acc) == 0
+    }
+
     /// Safety: L readable bytes at `p`; they are int8 codes, sign-extended.
     #[inline]
     #[target_feature(enable = "avx2,f16c")]
@@ -1504,6 +1521,22 @@ pub(crate) mod avx512 {
     pub(crate) unsafe fn load(p: *const f32) -> F {
         // SAFETY: the caller passes 16 readable floats.
         unsafe { _mm512_loadu_ps(p) }
+    }
+
+    /// `acc` with the lanes marked where some `|v[j]|` (as bits) exceeds `limit` (see [`any_marked`]).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn mark_above(acc: I, v: [F; 4], _limit: I) -> I {
+        // The largest |x| bits, by a tree: one step per call in the chain through `acc`.
+        let a = v.map(|v| abs_bits(v));
+        max_u(acc, max_u(max_u(a[0], a[1]), max_u(a[2], a[3])))
+    }
+
+    /// Whether some lane of a [`mark_above`] accumulator (from `splat_i(0)`) is marked.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn any_marked(acc: I, limit: I) -> bool {
+        _mm512_cmpgt_epu32_mask(acc, limit) != 0
     }
 
     /// Safety: L readable bytes at `p`; they are int8 codes, sign-extended.
