@@ -22,7 +22,7 @@
 //! - The dequantizers go block by block along the values.
 
 use crate::reference::formats::common::{nearest_int, read_f16};
-use crate::reference::formats::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
+use crate::reference::formats::fp16::{self, f16_is_finite, f32_to_f16};
 use crate::reference::formats::{iq4_nl, iq4_xs, mxfp4, nvfp4, q4_k, QuantizeBlocks};
 use crate::{Error, Result};
 use core::mem::MaybeUninit;
@@ -262,7 +262,7 @@ macro_rules! kernels {
                 if !f16_is_finite(dh) || !f16_is_finite(mh) {
                     return Err(Error::NonFinite);
                 }
-                let (d, dmin) = (f16_to_f32(dh), f16_to_f32(mh));
+                let (d, dmin) = (fp16::f16_to_f32(dh), fp16::f16_to_f32(mh));
                 let s = &b[4..16];
                 let o = out.as_mut_ptr().cast::<f32>();
                 for c in 0..4 {
