@@ -125,12 +125,24 @@ pub(crate) struct Kernels {
 pub(crate) type FormatTable<T> = [Option<T>; BlockFormat::COUNT];
 
 /// The table holding `entries` and `None` for every other format.
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
 pub(crate) const fn format_table<T: Copy>(entries: &[(BlockFormat, T)]) -> FormatTable<T> {
+    format_tables(&[entries])
+}
+
+/// The table holding the entries of every list (a later entry for the same format wins) and
+/// `None` for every other format. A level lists the tables its kernel modules export (e.g.
+/// `simd::superblocks::avx2::QUANTIZE`), so no level's file names a format.
+pub(crate) const fn format_tables<T: Copy>(lists: &[&[(BlockFormat, T)]]) -> FormatTable<T> {
     let mut table = [None; BlockFormat::COUNT];
-    let mut i = 0;
-    while i < entries.len() {
-        table[entries[i].0 as usize] = Some(entries[i].1);
-        i += 1;
+    let mut l = 0;
+    while l < lists.len() {
+        let mut i = 0;
+        while i < lists[l].len() {
+            table[lists[l][i].0 as usize] = Some(lists[l][i].1);
+            i += 1;
+        }
+        l += 1;
     }
     table
 }

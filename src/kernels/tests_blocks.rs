@@ -972,3 +972,17 @@ fn q4_k_ordinary_blocks_match_scalar() {
         }
     }
 }
+
+/// Every format has a kernel of its own at every SIMD level, in both directions: the level
+/// comparisons above would pass just as well if a table lost an entry (the level would run the
+/// scalar reference), so the registration itself is checked here.
+#[test]
+fn every_simd_level_accelerates_every_format() {
+    for k in simd_levels() {
+        for f in BlockFormat::ALL {
+            let i = f as usize;
+            assert!(k.blocks.quantize_blocks[i].is_some(), "{:?} quantize {f:?}", k.level);
+            assert!(k.blocks.dequantize_blocks[i].is_some(), "{:?} dequantize {f:?}", k.level);
+        }
+    }
+}

@@ -8,7 +8,7 @@
 
 use crate::kernels::groups::dequantize_groups_with;
 use crate::reference::formats::fp16::f16_is_finite;
-use crate::reference::formats::{iq4_nl, mxfp4, q4_0, q4_1};
+use crate::reference::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat, DequantizeBlocks};
 use crate::reference::int4::{check_params, Params};
 use crate::{Error, Result};
 use core::mem::MaybeUninit;
@@ -156,6 +156,17 @@ macro_rules! kernels {
                 &mut dst[32 * whole..],
             )
         }
+        // The level's entries of the block-format tables (`kernels::format_tables`). They are
+        // reached only through the level's `KERNELS`, which `kernels::levels()` hands out only
+        // when the CPU has the level's features: the safety argument of each call below.
+        pub(crate) const DEQUANTIZE: &[(BlockFormat, DequantizeBlocks)] = &[
+            (BlockFormat::Q4_0, |s, d| unsafe { dequantize_q4_0(s, d) }),
+            (BlockFormat::Q4_1, |s, d| unsafe { dequantize_q4_1(s, d) }),
+            (BlockFormat::Iq4Nl, |s, d| unsafe {
+                dequantize_iq4_nl(s, d)
+            }),
+            (BlockFormat::Mxfp4, |s, d| unsafe { dequantize_mxfp4(s, d) }),
+        ];
     };
 }
 

@@ -8,7 +8,9 @@
 //! whose proofs are in `lanes`), tested exhaustively below over the range where the answer
 //! changes.
 
-use crate::reference::formats::{iq4_nl, quantize_each, quantize_runs};
+use crate::reference::formats::{
+    iq4_nl, quantize_each, quantize_runs, BlockFormat, QuantizeBlocks,
+};
 use crate::Result;
 use core::mem::MaybeUninit;
 
@@ -149,6 +151,11 @@ macro_rules! kernels {
                 |x, out| quantize_each(x, out, iq4_nl::quantize_block),
             )
         }
+        // The level's entries of the block-format tables (`kernels::format_tables`). They are
+        // reached only through the level's `KERNELS`, which `kernels::levels()` hands out only
+        // when the CPU has the level's features: the safety argument of each call below.
+        pub(crate) const QUANTIZE: &[(BlockFormat, QuantizeBlocks)] =
+            &[(BlockFormat::Iq4Nl, |s, d| unsafe { quantize_iq4_nl(s, d) })];
     };
 }
 

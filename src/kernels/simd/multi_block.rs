@@ -16,7 +16,7 @@
 
 use crate::kernels::groups::quantize_groups_with;
 use crate::kernels::{scalar, Kernels};
-use crate::reference::formats::{mxfp4, q4_0, q4_1, QuantizeBlocks};
+use crate::reference::formats::{mxfp4, q4_0, q4_1, BlockFormat, QuantizeBlocks};
 use crate::reference::int4::ScaleMethod;
 use crate::Result;
 use core::mem::MaybeUninit;
@@ -454,6 +454,15 @@ macro_rules! kernels {
         ) -> Result<()> {
             groups32(&$kernels, src, method, codes, scales, zero_points)
         }
+        // The level's entries of the block-format tables (`kernels::format_tables`). They are
+        // reached only through the level's `KERNELS`, which `kernels::levels()` hands out only
+        // when the CPU has the level's features: the safety argument of each call below.
+        #[allow(dead_code)]
+        pub(crate) const QUANTIZE: &[(BlockFormat, QuantizeBlocks)] = &[
+            (BlockFormat::Q4_0, |s, d| unsafe { quantize_q4_0(s, d) }),
+            (BlockFormat::Q4_1, |s, d| unsafe { quantize_q4_1(s, d) }),
+            (BlockFormat::Mxfp4, |s, d| unsafe { quantize_mxfp4(s, d) }),
+        ];
     };
 }
 

@@ -23,7 +23,9 @@
 
 use crate::reference::formats::common::{nearest_int, read_f16};
 use crate::reference::formats::fp16::{self, f16_is_finite, f32_to_f16};
-use crate::reference::formats::{iq4_nl, iq4_xs, mxfp4, nvfp4, q4_k, QuantizeBlocks};
+use crate::reference::formats::{
+    iq4_nl, iq4_xs, mxfp4, nvfp4, q4_k, BlockFormat, DequantizeBlocks, QuantizeBlocks,
+};
 use crate::{Error, Result};
 use core::mem::MaybeUninit;
 
@@ -827,6 +829,22 @@ macro_rules! kernels {
                 iq4_xs::SPEC.quantize,
             )
         }
+        // The level's entries of the block-format tables (`kernels::format_tables`). They are
+        // reached only through the level's `KERNELS`, which `kernels::levels()` hands out only
+        // when the CPU has the level's features: the safety argument of each call below.
+        pub(crate) const QUANTIZE: &[(BlockFormat, QuantizeBlocks)] = &[
+            (BlockFormat::Q4K, |s, d| unsafe { quantize_q4_k(s, d) }),
+            (BlockFormat::Iq4Xs, |s, d| unsafe { quantize_iq4_xs(s, d) }),
+            (BlockFormat::Nvfp4, |s, d| unsafe { quantize_nvfp4(s, d) }),
+        ];
+
+        pub(crate) const DEQUANTIZE: &[(BlockFormat, DequantizeBlocks)] = &[
+            (BlockFormat::Q4K, |s, d| unsafe { dequantize_q4_k(s, d) }),
+            (BlockFormat::Iq4Xs, |s, d| unsafe {
+                dequantize_iq4_xs(s, d)
+            }),
+            (BlockFormat::Nvfp4, |s, d| unsafe { dequantize_nvfp4(s, d) }),
+        ];
     };
 }
 

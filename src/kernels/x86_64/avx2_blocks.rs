@@ -1,62 +1,29 @@
 //! The AVX2 table of the block-wise formats' kernels (`BLOCKS`: ggml blocks, NF4/FP4
-//! codebooks, int4 groups of 32). The kernels are written once for every x86 level in
-//! `kernels::simd` (`multi_block`, `iq4_nl`, `dequantize_blocks`, `codebook`) or are in
-//! `avx2_superblocks`; each equals the scalar per-block reference bit for bit.
+//! codebooks, int4 groups of 32). The kernels are written once in `kernels::simd`
+//! (`multi_block`, `iq4_nl`, `superblocks`, `dequantize_blocks`, `codebook`; each module lists
+//! the formats it accelerates in its `QUANTIZE`/`DEQUANTIZE` tables); each equals the scalar
+//! per-block reference bit for bit.
 
-use super::super::{format_table, BlockKernels};
+use super::super::{format_tables, simd, BlockKernels};
 use super::avx2::KERNELS;
 use crate::kernels::groups::{dequantize_groups_with, quantize_groups_split32};
 use crate::kernels::simd::multi_block::avx2 as x8;
 use crate::kernels::simd::{codebook::avx2 as cbk, dequantize_blocks::avx2 as dq};
 use crate::reference::codebook::scalar as cb;
-use crate::reference::formats::BlockFormat;
 use core::mem::MaybeUninit;
 
 // Every entry of `BLOCKS` is reachable only through `avx2::KERNELS`, which `kernels::levels()`
 // hands out only when `avx2::available()` is true (AVX2 and F16C): that is the safety argument
 // of each `unsafe` call of a `#[target_feature]` function in this table.
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
-    quantize_blocks: format_table(&[
-        (BlockFormat::Q4_0, |s, d| unsafe { x8::quantize_q4_0(s, d) }),
-        (BlockFormat::Q4_1, |s, d| unsafe { x8::quantize_q4_1(s, d) }),
-        (BlockFormat::Iq4Nl, |s, d| unsafe {
-            crate::kernels::simd::iq4_nl::avx2::quantize_iq4_nl(s, d)
-        }),
-        (BlockFormat::Mxfp4, |s, d| unsafe {
-            x8::quantize_mxfp4(s, d)
-        }),
-        (BlockFormat::Nvfp4, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx2::quantize_nvfp4(s, d)
-        }),
-        (BlockFormat::Q4K, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx2::quantize_q4_k(s, d)
-        }),
-        (BlockFormat::Iq4Xs, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx2::quantize_iq4_xs(s, d)
-        }),
+    quantize_blocks: format_tables(&[
+        simd::multi_block::avx2::QUANTIZE,
+        simd::iq4_nl::avx2::QUANTIZE,
+        simd::superblocks::avx2::QUANTIZE,
     ]),
-    dequantize_blocks: format_table(&[
-        (BlockFormat::Q4_0, |s, d| unsafe {
-            dq::dequantize_q4_0(s, d)
-        }),
-        (BlockFormat::Q4_1, |s, d| unsafe {
-            dq::dequantize_q4_1(s, d)
-        }),
-        (BlockFormat::Iq4Nl, |s, d| unsafe {
-            dq::dequantize_iq4_nl(s, d)
-        }),
-        (BlockFormat::Mxfp4, |s, d| unsafe {
-            dq::dequantize_mxfp4(s, d)
-        }),
-        (BlockFormat::Q4K, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx2::dequantize_q4_k(s, d)
-        }),
-        (BlockFormat::Iq4Xs, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx2::dequantize_iq4_xs(s, d)
-        }),
-        (BlockFormat::Nvfp4, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx2::dequantize_nvfp4(s, d)
-        }),
+    dequantize_blocks: format_tables(&[
+        simd::dequantize_blocks::avx2::DEQUANTIZE,
+        simd::superblocks::avx2::DEQUANTIZE,
     ]),
     // Below one vector of 32 the scalar loop has no set-up to pay for.
     quantize_codebook: |b, s, bs, c, a| {

@@ -1,66 +1,28 @@
 //! The AVX-512 table of the block-wise formats' kernels (`BLOCKS`: ggml blocks, NF4/FP4
-//! codebooks, int4 groups of 32), whose kernels are written once for every x86 level in
-//! `kernels::simd` (`multi_block`, `iq4_nl`, `dequantize_blocks`, `codebook`) or are in
-//! `avx512_superblocks`, and the AVX-512 steps behind some lane primitives (`mxfp4_codes`,
+//! codebooks, int4 groups of 32), whose kernels are written once in `kernels::simd`
+//! (`multi_block`, `iq4_nl`, `superblocks`, `dequantize_blocks`, `codebook`; each module lists
+//! the formats it accelerates in its `QUANTIZE`/`DEQUANTIZE` tables), and the AVX-512 steps behind some lane primitives (`mxfp4_codes`,
 //! `even_odd`, `codes16`). Where a step computes something differently from the reference, a
 //! comment proves the result identical.
 
-use super::super::{format_table, BlockKernels};
+use super::super::{format_tables, simd, BlockKernels};
 use super::avx512::KERNELS;
 use crate::kernels::groups::{dequantize_groups_with, quantize_groups_split32};
 use crate::kernels::simd::multi_block::avx512 as x16;
 use crate::kernels::simd::{codebook::avx512 as cbk, dequantize_blocks::avx512 as dq};
 use crate::reference::codebook::scalar as cb;
-use crate::reference::formats::BlockFormat;
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
-    quantize_blocks: format_table(&[
-        (BlockFormat::Q4_0, |s, d| unsafe {
-            x16::quantize_q4_0(s, d)
-        }),
-        (BlockFormat::Q4_1, |s, d| unsafe {
-            x16::quantize_q4_1(s, d)
-        }),
-        (BlockFormat::Iq4Nl, |s, d| unsafe {
-            crate::kernels::simd::iq4_nl::avx512::quantize_iq4_nl(s, d)
-        }),
-        (BlockFormat::Mxfp4, |s, d| unsafe {
-            x16::quantize_mxfp4(s, d)
-        }),
-        (BlockFormat::Nvfp4, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx512::quantize_nvfp4(s, d)
-        }),
-        (BlockFormat::Q4K, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx512::quantize_q4_k(s, d)
-        }),
-        (BlockFormat::Iq4Xs, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx512::quantize_iq4_xs(s, d)
-        }),
+    quantize_blocks: format_tables(&[
+        simd::multi_block::avx512::QUANTIZE,
+        simd::iq4_nl::avx512::QUANTIZE,
+        simd::superblocks::avx512::QUANTIZE,
     ]),
-    dequantize_blocks: format_table(&[
-        (BlockFormat::Q4_0, |s, d| unsafe {
-            dq::dequantize_q4_0(s, d)
-        }),
-        (BlockFormat::Q4_1, |s, d| unsafe {
-            dq::dequantize_q4_1(s, d)
-        }),
-        (BlockFormat::Iq4Nl, |s, d| unsafe {
-            dq::dequantize_iq4_nl(s, d)
-        }),
-        (BlockFormat::Mxfp4, |s, d| unsafe {
-            dq::dequantize_mxfp4(s, d)
-        }),
-        (BlockFormat::Q4K, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx512::dequantize_q4_k(s, d)
-        }),
-        (BlockFormat::Iq4Xs, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx512::dequantize_iq4_xs(s, d)
-        }),
-        (BlockFormat::Nvfp4, |s, d| unsafe {
-            crate::kernels::simd::superblocks::avx512::dequantize_nvfp4(s, d)
-        }),
+    dequantize_blocks: format_tables(&[
+        simd::dequantize_blocks::avx512::DEQUANTIZE,
+        simd::superblocks::avx512::DEQUANTIZE,
     ]),
     // Below one vector of 32 the scalar loop has no set-up to pay for.
     quantize_codebook: |b, s, bs, c, a| {
