@@ -15,6 +15,21 @@ pub(crate) fn check_finite(x: &[f32; QK]) -> Result<()> {
     }
 }
 
+/// The bits of +infinity: an element's magnitude bits (sign cleared) are at least this exactly
+/// when it is NaN or infinite.
+pub(crate) const INF_BITS: u32 = 0x7f80_0000;
+
+/// The largest magnitude of `x` as bits, sign cleared: `>= INF_BITS` when some element is NaN or
+/// infinite, else the bits of `max |x|`. Non-negative floats order as their bits do, so this is
+/// one integer max reduction, which LLVM vectorises (a float comparison chain with an early exit
+/// it does not).
+#[inline]
+pub(crate) fn max_abs_bits(x: &[f32]) -> u32 {
+    // As i32: the values are below 2^31, and SSE2 compares signed 32-bit integers only.
+    x.iter()
+        .fold(0i32, |m, v| m.max((v.to_bits() & 0x7fff_ffff) as i32)) as u32
+}
+
 /// The little-endian fp16 field at `at` (ggml's blocks are little-endian on every platform
 /// ggml writes GGUF files on, and GGUF is little-endian by definition).
 #[inline]
@@ -41,6 +56,60 @@ pub(crate) fn c_float_to_u8_code(v: f32) -> u8 {
     let t = i as i8; // (int8_t): the low byte
     let m = i32::from(t).min(15); // MIN(15, ...)
     m as u8 // (uint8_t): modulo 256
+}
+
+/// [`c_float_to_u8_code`] of every element: one range check for the block, then a loop LLVM
+/// vectorises (the per-element branch of the general conversion stops it). The quantizers'
+/// values are always in range but for the degenerate scales the conversion's doc names.
+#[inline]
+pub(crate) fn c_float_to_u8_codes<const N: usize>(v: &[f32; N]) -> [u8; N] {
+    // An all-ones mask per element (what a vector compare gives), ANDed over the block.
+    let in_range = v.iter().fold(-1i32, |ok, &v| {
+        ok & -i32::from((-2_147_483_648.0..2_147_483_648.0).contains(&v))
+    });
+    let mut out = [0u8; N];
+    if in_range != 0 {
+        for (o, &v) in out.iter_mut().zip(v) {
+            // SAFETY: `in_range` says every v is in [-2^31, 2^31), so its truncation fits i32
+            // (a saturating `as` would not vectorise on SSE2).
+            let i: i32 = unsafe { v.to_int_unchecked() };
+            // As c_float_to_u8_code: the low byte, MIN(15, ...).
+            *o = i32::from(i as i8).min(15) as u8;
+        }
+    } else {
+        for (o, &v) in out.iter_mut().zip(v) {
+            *o = c_float_to_u8_code(v);
+        }
+    }
+    out
+}
+
+/// The first element of `x` whose magnitude bits (sign cleared) are `abs_bits`, or +0.0 when
+/// `abs_bits` is 0 (as ggml's search from `amax = 0` with strict comparisons keeps its initial
+/// 0.0) or no element has them.
+///
+/// Only that element's sign is unknown, and it depends on the order only when both signs occur:
+/// two OR reductions (which LLVM vectorises) say which signs do, and only a block holding both
+/// `+m` and `-m` is searched in element order (a search loop in every block would exit at an
+/// unpredictable place).
+#[inline]
+pub(crate) fn first_with_abs_bits(x: &[f32], abs_bits: u32) -> f32 {
+    // All-ones masks (what a vector compare gives), so the reductions stay in vector registers.
+    let (mut pos, mut neg) = (0i32, 0i32);
+    for v in x {
+        pos |= -i32::from(v.to_bits() == abs_bits);
+        neg |= -i32::from(v.to_bits() == abs_bits | 0x8000_0000);
+    }
+    match (abs_bits, pos, neg) {
+        (0, _, _) | (_, 0, 0) => 0.0,
+        (_, _, 0) => f32::from_bits(abs_bits),
+        (_, 0, _) => f32::from_bits(abs_bits | 0x8000_0000),
+        _ => x
+            .iter()
+            .copied()
+            .find(|v| v.to_bits() & 0x7fff_ffff == abs_bits)
+            .unwrap_or(0.0),
+    }
 }
 
 /// ggml's `nearest_int` (Q4_K, IQ4_XS): the low 23 bits of `v + 1.5 · 2^23` (float32 sum), minus 2^22.

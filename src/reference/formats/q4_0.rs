@@ -5,7 +5,9 @@
 //! sign; codes come from the float32 `d` (only the stored copy is rounded to fp16) as
 //! `min(15, trunc(x * (1/d) + 8.5))`, the product and the sum each rounded on their own.
 
-use super::common::{c_float_to_u8_code, check_finite, read_f16, QK};
+use super::common::{
+    c_float_to_u8_codes, first_with_abs_bits, max_abs_bits, read_f16, INF_BITS, QK,
+};
 use super::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
 use crate::{Error, Result};
 
@@ -26,17 +28,17 @@ pub(crate) const SPEC: super::Spec = super::Spec {
 /// Errors: [`Error::NonFinite`] for a NaN or infinite element; [`Error::ValueOutOfRange`] when
 /// the scale rounds to an infinite fp16 (|max| / 8 >= 65520).
 pub(crate) fn quantize_block(x: &[f32; QK]) -> Result<[u8; BYTES]> {
-    check_finite(x)?;
-
-    // The first element of largest magnitude, with its sign.
-    let mut amax = 0.0f32;
-    let mut max = 0.0f32;
-    for &v in x {
-        if amax < v.abs() {
-            amax = v.abs();
-            max = v;
-        }
+    // Written so that LLVM vectorises it for baseline x86-64 (the scalar level): the finiteness
+    // check and the largest magnitude come from one integer reduction over the whole block, and
+    // the codes from a loop without early exits. Every float operation is ggml's, per element.
+    let amax_bits = max_abs_bits(x);
+    if amax_bits >= INF_BITS {
+        return Err(Error::NonFinite);
     }
+
+    // The first element of largest magnitude, with its sign (a block of zeros keeps +0.0, as
+    // ggml's strict comparison from 0.0 does).
+    let max = first_with_abs_bits(x, amax_bits);
 
     let d = max / -8.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
@@ -47,12 +49,13 @@ pub(crate) fn quantize_block(x: &[f32; QK]) -> Result<[u8; BYTES]> {
 
     let mut out = [0u8; BYTES];
     out[..2].copy_from_slice(&dh.to_le_bytes());
+    let mut v = [0.0f32; QK];
+    for (v, &x) in v.iter_mut().zip(x) {
+        *v = x * id + 8.5;
+    }
+    let codes = c_float_to_u8_codes(&v);
     for j in 0..QK / 2 {
-        let x0 = x[j] * id;
-        let x1 = x[j + QK / 2] * id;
-        let q0 = c_float_to_u8_code(x0 + 8.5);
-        let q1 = c_float_to_u8_code(x1 + 8.5);
-        out[2 + j] = q0 | (q1 << 4);
+        out[2 + j] = codes[j] | (codes[j + QK / 2] << 4);
     }
     Ok(out)
 }

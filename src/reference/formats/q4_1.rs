@@ -6,7 +6,7 @@
 //! -0.0 after a +0.0 stores +0.0), `d = (max - min) / 15`, codes from the float32 `d` and `min`
 //! as `min(15, trunc((x - min) * (1/d) + 0.5))`, each operation rounded on its own.
 
-use super::common::{c_float_to_u8_code, check_finite, read_f16, QK};
+use super::common::{c_float_to_u8_codes, max_abs_bits, read_f16, INF_BITS, QK};
 use super::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
 use crate::{Error, Result};
 
@@ -28,18 +28,12 @@ pub(crate) const SPEC: super::Spec = super::Spec {
 /// the scale or the minimum is not a finite fp16 (|min| >= 65520, (max - min) / 15 >= 65520, or
 /// max - min overflowing float32).
 pub(crate) fn quantize_block(x: &[f32; QK]) -> Result<[u8; BYTES]> {
-    check_finite(x)?;
-
-    let mut min = f32::MAX;
-    let mut max = -f32::MAX;
-    for &v in x {
-        if v < min {
-            min = v;
-        }
-        if v > max {
-            max = v;
-        }
+    // Written so that LLVM vectorises it for baseline x86-64 (see q4_0.rs); every float
+    // operation is ggml's, per element.
+    if max_abs_bits(x) >= INF_BITS {
+        return Err(Error::NonFinite);
     }
+    let (min, max) = min_max(x);
 
     let d = (max - min) / 15.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
@@ -52,14 +46,53 @@ pub(crate) fn quantize_block(x: &[f32; QK]) -> Result<[u8; BYTES]> {
     let mut out = [0u8; BYTES];
     out[..2].copy_from_slice(&dh.to_le_bytes());
     out[2..4].copy_from_slice(&mh.to_le_bytes());
+    let mut v = [0.0f32; QK];
+    for (v, &x) in v.iter_mut().zip(x) {
+        *v = (x - min) * id + 0.5;
+    }
+    let codes = c_float_to_u8_codes(&v);
     for j in 0..QK / 2 {
-        let x0 = (x[j] - min) * id;
-        let x1 = (x[j + QK / 2] - min) * id;
-        let q0 = c_float_to_u8_code(x0 + 0.5);
-        let q1 = c_float_to_u8_code(x1 + 0.5);
-        out[4 + j] = q0 | (q1 << 4);
+        out[4 + j] = codes[j] | (codes[j + QK / 2] << 4);
     }
     Ok(out)
+}
+
+/// ggml's `min` and `max` of a finite block: strict comparisons from `FLT_MAX` / `-FLT_MAX` in
+/// element order, so among equal values the first one wins.
+///
+/// That order only shows in the sign of a zero: two equal non-zero floats have the same bits. So
+/// the block is reduced in 8 independent lanes (a loop LLVM vectorises), and only when the
+/// minimum is a zero is it redone in element order (the maximum's zero sign matters only then,
+/// through `max - min`: with a non-zero minimum, `±0 - min` is the same float).
+#[inline]
+fn min_max(x: &[f32; QK]) -> (f32, f32) {
+    const L: usize = 8;
+    let mut lo = [f32::MAX; L];
+    let mut hi = [-f32::MAX; L];
+    for c in x.chunks_exact(L) {
+        for l in 0..L {
+            lo[l] = if c[l] < lo[l] { c[l] } else { lo[l] };
+            hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
+        }
+    }
+    let (mut min, mut max) = (lo[0], hi[0]);
+    for l in 1..L {
+        min = if lo[l] < min { lo[l] } else { min };
+        max = if hi[l] > max { hi[l] } else { max };
+    }
+    if min != 0.0 {
+        return (min, max);
+    }
+    let (mut min, mut max) = (f32::MAX, -f32::MAX);
+    for &v in x {
+        if v < min {
+            min = v;
+        }
+        if v > max {
+            max = v;
+        }
+    }
+    (min, max)
 }
 
 /// Dequantizes one block: `y = q * d + m`, the product and the sum rounded separately (no FMA).
