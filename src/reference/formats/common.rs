@@ -19,17 +19,6 @@ pub(crate) fn check_finite(x: &[f32; QK]) -> Result<()> {
 /// when it is NaN or infinite.
 pub(crate) const INF_BITS: u32 = 0x7f80_0000;
 
-/// The largest magnitude of `x` as bits, sign cleared: `>= INF_BITS` when some element is NaN or
-/// infinite, else the bits of `max |x|`. Non-negative floats order as their bits do, so this is
-/// one integer max reduction, which LLVM vectorises (a float comparison chain with an early exit
-/// it does not).
-#[inline]
-pub(crate) fn max_abs_bits(x: &[f32]) -> u32 {
-    // As i32: the values are below 2^31, and SSE2 compares signed 32-bit integers only.
-    x.iter()
-        .fold(0i32, |m, v| m.max((v.to_bits() & 0x7fff_ffff) as i32)) as u32
-}
-
 /// The little-endian fp16 field at `at` (ggml's blocks are little-endian on every platform
 /// ggml writes GGUF files on, and GGUF is little-endian by definition).
 #[inline]
@@ -48,68 +37,86 @@ pub(crate) fn read_f16(b: &[u8], at: usize) -> u16 {
 /// "integer indefinite" value 0x8000_0000, whose low byte is 0, so the code is 0.
 #[inline]
 pub(crate) fn c_float_to_u8_code(v: f32) -> u8 {
-    let i = if (-2_147_483_648.0..2_147_483_648.0).contains(&v) {
-        v as i32 // truncation toward zero, in range
+    // Branch-free, so that loops of it vectorise: both candidates, then a select.
+    let in_range = (v >= -2_147_483_648.0) & (v < 2_147_483_648.0); // false for NaN
+                                                                    // Clamped into range (NaN to the lower end) so the conversion is defined for every v; in
+                                                                    // range the clamp changes nothing.
+    let c = if v > -2_147_483_648.0 {
+        v
     } else {
-        i32::MIN // NaN, ±inf, out of range
+        -2_147_483_648.0
     };
+    let c = if c < 2_147_483_520.0 {
+        c
+    } else {
+        2_147_483_520.0
+    }; // the float below 2^31
+       // SAFETY: -2^31 <= c < 2^31, so its truncation fits i32.
+    let t: i32 = unsafe { c.to_int_unchecked() };
+    let i = if in_range { t } else { i32::MIN }; // truncation toward zero / NaN, ±inf, out of range
     let t = i as i8; // (int8_t): the low byte
     let m = i32::from(t).min(15); // MIN(15, ...)
     m as u8 // (uint8_t): modulo 256
 }
 
-/// [`c_float_to_u8_code`] of every element: one range check for the block, then a loop LLVM
-/// vectorises (the per-element branch of the general conversion stops it). The quantizers'
-/// values are always in range but for the degenerate scales the conversion's doc names.
+/// [`c_float_to_u8_code`] for `v` in (-1, 128), where it is `min(15, trunc(v))`: the quantizers
+/// take this when a bound for the whole block shows every value is there (the usual case), a
+/// clamp and a truncation per value, which LLVM vectorises to a few instructions.
 #[inline]
-pub(crate) fn c_float_to_u8_codes<const N: usize>(v: &[f32; N]) -> [u8; N] {
-    // An all-ones mask per element (what a vector compare gives), ANDed over the block.
-    let in_range = v.iter().fold(-1i32, |ok, &v| {
-        ok & -i32::from((-2_147_483_648.0..2_147_483_648.0).contains(&v))
-    });
-    let mut out = [0u8; N];
-    if in_range != 0 {
-        for (o, &v) in out.iter_mut().zip(v) {
-            // SAFETY: `in_range` says every v is in [-2^31, 2^31), so its truncation fits i32
-            // (a saturating `as` would not vectorise on SSE2).
-            let i: i32 = unsafe { v.to_int_unchecked() };
-            // As c_float_to_u8_code: the low byte, MIN(15, ...).
-            *o = i32::from(i as i8).min(15) as u8;
-        }
-    } else {
-        for (o, &v) in out.iter_mut().zip(v) {
-            *o = c_float_to_u8_code(v);
-        }
-    }
-    out
+pub(crate) fn u8_code_small(v: f32) -> u8 {
+    // The clamp to [0, 15] does not change min(15, trunc(v)) on (-1, 128), and makes the
+    // conversion defined for any v (NaN goes to 0).
+    let c = if v < 15.0 { v } else { 15.0 };
+    let c = if c > 0.0 { c } else { 0.0 };
+    // SAFETY: 0 <= c <= 15.
+    unsafe { c.to_int_unchecked::<i32>() as u8 }
 }
 
-/// The first element of `x` whose magnitude bits (sign cleared) are `abs_bits`, or +0.0 when
-/// `abs_bits` is 0 (as ggml's search from `amax = 0` with strict comparisons keeps its initial
-/// 0.0) or no element has them.
+/// The magnitude bits (sign cleared) of the largest non-negative and of the largest negative
+/// element of `x` (by sign bit: +0.0 counts as non-negative, -0.0 as negative), -1 when there is
+/// none. A NaN or infinity makes one of them at least [`INF_BITS`].
 ///
-/// Only that element's sign is unknown, and it depends on the order only when both signs occur:
-/// two OR reductions (which LLVM vectorises) say which signs do, and only a block holding both
-/// `+m` and `-m` is searched in element order (a search loop in every block would exit at an
-/// unpredictable place).
+/// Non-negative floats order as their bits do, negative ones as their bits do once the sign is
+/// flipped: so these are two integer max reductions over 4 lanes, which LLVM vectorises (a float
+/// comparison chain with an early exit it does not, nor float min/max reductions).
 #[inline]
-pub(crate) fn first_with_abs_bits(x: &[f32], abs_bits: u32) -> f32 {
-    // All-ones masks (what a vector compare gives), so the reductions stay in vector registers.
-    let (mut pos, mut neg) = (0i32, 0i32);
-    for v in x {
-        pos |= -i32::from(v.to_bits() == abs_bits);
-        neg |= -i32::from(v.to_bits() == abs_bits | 0x8000_0000);
+pub(crate) fn signed_extremes<const N: usize>(x: &[f32; N]) -> (i32, i32) {
+    const L: usize = 4;
+    // Signed: the negative floats' bits are negative i32. Sign-flipped: the non-negative ones'.
+    let mut pos = [i32::MIN; L];
+    let mut neg = [i32::MIN; L];
+    for c in x.chunks_exact(L) {
+        for l in 0..L {
+            let b = c[l].to_bits() as i32;
+            pos[l] = pos[l].max(b);
+            neg[l] = neg[l].max(b ^ i32::MIN);
+        }
     }
-    match (abs_bits, pos, neg) {
-        (0, _, _) | (_, 0, 0) => 0.0,
-        (_, _, 0) => f32::from_bits(abs_bits),
-        (_, 0, _) => f32::from_bits(abs_bits | 0x8000_0000),
-        _ => x
+    let pos = pos.into_iter().fold(i32::MIN, i32::max);
+    let neg = neg.into_iter().fold(i32::MIN, i32::max);
+    // Without a non-negative element pos is a negative float's bits; without a negative one,
+    // neg is a non-negative float's bits with the sign set.
+    (pos.max(-1), if neg >= 0 { neg } else { -1 })
+}
+
+/// The first element of `x` of largest magnitude, with its sign, as ggml's search with strict
+/// comparisons from `amax = 0.0` finds it (+0.0 for a block of zeros), from [`signed_extremes`]
+/// of a finite block. Two equal non-zero floats have the same bits, so the order matters only
+/// when both `+m` and `-m` occur: only such a block is searched element by element.
+#[inline]
+pub(crate) fn first_largest<const N: usize>(x: &[f32; N], (pos, neg): (i32, i32)) -> f32 {
+    if pos == neg && pos > 0 {
+        // Both signs of the largest magnitude occur (rare): the first one's.
+        let m = pos as u32;
+        return x
             .iter()
             .copied()
-            .find(|v| v.to_bits() & 0x7fff_ffff == abs_bits)
-            .unwrap_or(0.0),
+            .find(|v| v.to_bits() & 0x7fff_ffff == m)
+            .unwrap_or(0.0);
     }
+    // Branch-free (the sign is random from block to block): a block of zeros gives +0.0.
+    let sign = u32::from((neg > pos) & (neg > 0)) << 31;
+    f32::from_bits(pos.max(neg).max(0) as u32 | sign)
 }
 
 /// ggml's `nearest_int` (Q4_K, IQ4_XS): the low 23 bits of `v + 1.5 · 2^23` (float32 sum), minus 2^22.

@@ -6,7 +6,7 @@
 //! `min(15, trunc(x * (1/d) + 8.5))`, the product and the sum each rounded on their own.
 
 use super::common::{
-    c_float_to_u8_codes, first_with_abs_bits, max_abs_bits, read_f16, INF_BITS, QK,
+    c_float_to_u8_code, first_largest, read_f16, signed_extremes, u8_code_small, INF_BITS, QK,
 };
 use super::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
 use crate::{Error, Result};
@@ -27,18 +27,16 @@ pub(crate) const SPEC: super::Spec = super::Spec {
 ///
 /// Errors: [`Error::NonFinite`] for a NaN or infinite element; [`Error::ValueOutOfRange`] when
 /// the scale rounds to an infinite fp16 (|max| / 8 >= 65520).
+#[inline]
 pub(crate) fn quantize_block(x: &[f32; QK]) -> Result<[u8; BYTES]> {
-    // Written so that LLVM vectorises it for baseline x86-64 (the scalar level): the finiteness
-    // check and the largest magnitude come from one integer reduction over the whole block, and
-    // the codes from a loop without early exits. Every float operation is ggml's, per element.
-    let amax_bits = max_abs_bits(x);
-    if amax_bits >= INF_BITS {
+    // Written so that LLVM vectorises it for baseline x86-64 (the scalar level): no early exits,
+    // integer reductions, branch-free conversions. Every float operation is ggml's, per element.
+    let extremes = signed_extremes(x);
+    if extremes.0.max(extremes.1) >= INF_BITS as i32 {
         return Err(Error::NonFinite);
     }
-
-    // The first element of largest magnitude, with its sign (a block of zeros keeps +0.0, as
-    // ggml's strict comparison from 0.0 does).
-    let max = first_with_abs_bits(x, amax_bits);
+    // The first element of largest magnitude, with its sign.
+    let max = first_largest(x, extremes);
 
     let d = max / -8.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
@@ -49,13 +47,20 @@ pub(crate) fn quantize_block(x: &[f32; QK]) -> Result<[u8; BYTES]> {
 
     let mut out = [0u8; BYTES];
     out[..2].copy_from_slice(&dh.to_le_bytes());
-    let mut v = [0.0f32; QK];
-    for (v, &x) in v.iter_mut().zip(x) {
-        *v = x * id + 8.5;
-    }
-    let codes = c_float_to_u8_codes(&v);
-    for j in 0..QK / 2 {
-        out[2 + j] = codes[j] | (codes[j + QK / 2] << 4);
+    // Every |x * id| is at most |max * id| (rounding is monotonic), so when that is at most 8.5
+    // (always, but for blocks whose 1/d overflowed) every x * id + 8.5 is in [0, 17].
+    if (max * id).abs() <= 8.5 {
+        for j in 0..QK / 2 {
+            let q0 = u8_code_small(x[j] * id + 8.5);
+            let q1 = u8_code_small(x[j + QK / 2] * id + 8.5);
+            out[2 + j] = q0 | (q1 << 4);
+        }
+    } else {
+        for j in 0..QK / 2 {
+            let q0 = c_float_to_u8_code(x[j] * id + 8.5);
+            let q1 = c_float_to_u8_code(x[j + QK / 2] * id + 8.5);
+            out[2 + j] = q0 | (q1 << 4);
+        }
     }
     Ok(out)
 }

@@ -6,7 +6,7 @@
 //! -0.0 after a +0.0 stores +0.0), `d = (max - min) / 15`, codes from the float32 `d` and `min`
 //! as `min(15, trunc((x - min) * (1/d) + 0.5))`, each operation rounded on its own.
 
-use super::common::{c_float_to_u8_codes, max_abs_bits, read_f16, INF_BITS, QK};
+use super::common::{c_float_to_u8_code, read_f16, u8_code_small, INF_BITS, QK};
 use super::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
 use crate::{Error, Result};
 
@@ -27,13 +27,13 @@ pub(crate) const SPEC: super::Spec = super::Spec {
 /// Errors: [`Error::NonFinite`] for a NaN or infinite element; [`Error::ValueOutOfRange`] when
 /// the scale or the minimum is not a finite fp16 (|min| >= 65520, (max - min) / 15 >= 65520, or
 /// max - min overflowing float32).
+#[inline]
 pub(crate) fn quantize_block(x: &[f32; QK]) -> Result<[u8; BYTES]> {
     // Written so that LLVM vectorises it for baseline x86-64 (see q4_0.rs); every float
     // operation is ggml's, per element.
-    if max_abs_bits(x) >= INF_BITS {
+    let Some((min, max)) = min_max(x) else {
         return Err(Error::NonFinite);
-    }
-    let (min, max) = min_max(x);
+    };
 
     let d = (max - min) / 15.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
@@ -46,42 +46,61 @@ pub(crate) fn quantize_block(x: &[f32; QK]) -> Result<[u8; BYTES]> {
     let mut out = [0u8; BYTES];
     out[..2].copy_from_slice(&dh.to_le_bytes());
     out[2..4].copy_from_slice(&mh.to_le_bytes());
-    let mut v = [0.0f32; QK];
-    for (v, &x) in v.iter_mut().zip(x) {
-        *v = (x - min) * id + 0.5;
-    }
-    let codes = c_float_to_u8_codes(&v);
-    for j in 0..QK / 2 {
-        out[4 + j] = codes[j] | (codes[j + QK / 2] << 4);
+    // Every x - min is in [0, max - min] and id >= 0, so (rounding being monotonic) every value
+    // is in [0.5, (max - min) * id + 0.5]: below 128 always, but for blocks whose 1/d overflowed.
+    if (max - min) * id + 0.5 < 128.0 {
+        for j in 0..QK / 2 {
+            let q0 = u8_code_small((x[j] - min) * id + 0.5);
+            let q1 = u8_code_small((x[j + QK / 2] - min) * id + 0.5);
+            out[4 + j] = q0 | (q1 << 4);
+        }
+    } else {
+        for j in 0..QK / 2 {
+            let q0 = c_float_to_u8_code((x[j] - min) * id + 0.5);
+            let q1 = c_float_to_u8_code((x[j + QK / 2] - min) * id + 0.5);
+            out[4 + j] = q0 | (q1 << 4);
+        }
     }
     Ok(out)
 }
 
-/// ggml's `min` and `max` of a finite block: strict comparisons from `FLT_MAX` / `-FLT_MAX` in
-/// element order, so among equal values the first one wins.
+/// ggml's `min` and `max` of the block (strict comparisons from `FLT_MAX` / `-FLT_MAX` in
+/// element order, so among equal values the first one wins), or `None` when an element is NaN or
+/// infinite.
 ///
-/// That order only shows in the sign of a zero: two equal non-zero floats have the same bits. So
-/// the block is reduced in 8 independent lanes (a loop LLVM vectorises), and only when the
-/// minimum is a zero is it redone in element order (the maximum's zero sign matters only then,
-/// through `max - min`: with a non-zero minimum, `±0 - min` is the same float).
+/// Reduced as integers, which LLVM vectorises (float min/max reductions it does not): flipping
+/// the magnitude bits of negative floats makes their bits order as the floats do (with -0.0 just
+/// below +0.0). The element order only shows in the sign of a zero (two equal non-zero floats
+/// have the same bits), so only when the minimum is a zero is the block redone in element order
+/// (the maximum's zero sign matters only then, through `max - min`: with a non-zero minimum,
+/// `±0 - min` is the same float).
 #[inline]
-fn min_max(x: &[f32; QK]) -> (f32, f32) {
-    const L: usize = 8;
-    let mut lo = [f32::MAX; L];
-    let mut hi = [-f32::MAX; L];
+fn min_max(x: &[f32; QK]) -> Option<(f32, f32)> {
+    const L: usize = 4;
+    // The order key of a float's bits, and back (the same involution).
+    let key = |b: i32| b ^ ((b >> 31) & 0x7fff_ffff);
+    let mut lo = [i32::MAX; L];
+    let mut hi = [i32::MIN; L];
     for c in x.chunks_exact(L) {
         for l in 0..L {
-            lo[l] = if c[l] < lo[l] { c[l] } else { lo[l] };
-            hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
+            let k = key(c[l].to_bits() as i32);
+            lo[l] = lo[l].min(k);
+            hi[l] = hi[l].max(k);
         }
     }
-    let (mut min, mut max) = (lo[0], hi[0]);
-    for l in 1..L {
-        min = if lo[l] < min { lo[l] } else { min };
-        max = if hi[l] > max { hi[l] } else { max };
+    let lo = lo.into_iter().fold(i32::MAX, i32::min);
+    let hi = hi.into_iter().fold(i32::MIN, i32::max);
+    // +inf and positive NaNs key above the largest finite float, -inf and negative NaNs below
+    // the smallest.
+    if hi >= INF_BITS as i32 || lo <= key((INF_BITS | 0x8000_0000) as i32) {
+        return None;
     }
+    let (min, max) = (
+        f32::from_bits(key(lo) as u32),
+        f32::from_bits(key(hi) as u32),
+    );
     if min != 0.0 {
-        return (min, max);
+        return Some((min, max));
     }
     let (mut min, mut max) = (f32::MAX, -f32::MAX);
     for &v in x {
@@ -92,7 +111,7 @@ fn min_max(x: &[f32; QK]) -> (f32, f32) {
             max = v;
         }
     }
-    (min, max)
+    Some((min, max))
 }
 
 /// Dequantizes one block: `y = q * d + m`, the product and the sum rounded separately (no FMA).
