@@ -58,7 +58,7 @@ pub(crate) fn best_index(x: f32) -> usize {
         lo += if x >= KV[k] { step } else { 0.0 };
         hi += if x >= KV[k - 1] { step } else { 0.0 };
     }
-    let up = u32::from(!(x - lo < hi - x));
+    let up = if x - lo < hi - x { 0 } else { 1 };
     let i = if x.is_nan() { 15 } else { (ml + up).min(15) };
     i as usize
 }

@@ -5,9 +5,7 @@
 //! sign; codes come from the float32 `d` (only the stored copy is rounded to fp16) as
 //! `min(15, trunc(x * (1/d) + 8.5))`, the product and the sum each rounded on their own.
 
-use super::common::{
-    c_float_to_u8_code, first_largest, read_f16, signed_extremes, u8_code_small, INF_BITS, QK,
-};
+use super::common::{c_float_to_u8_code, first_largest, min_max_tree, read_f16, u8_code_small, QK};
 use super::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
 use crate::{Error, Result};
 
@@ -31,10 +29,9 @@ pub(crate) const SPEC: super::Spec = super::Spec {
 pub(crate) fn quantize_block(x: &[f32; QK]) -> Result<[u8; BYTES]> {
     // Written so that LLVM vectorises it for baseline x86-64 (the scalar level): no early exits,
     // integer reductions, branch-free conversions. Every float operation is ggml's, per element.
-    let extremes = signed_extremes(x);
-    if extremes.0.max(extremes.1) >= INF_BITS as i32 {
+    let Some(extremes) = min_max_tree(x) else {
         return Err(Error::NonFinite);
-    }
+    };
     // The first element of largest magnitude, with its sign.
     let max = first_largest(x, extremes);
 

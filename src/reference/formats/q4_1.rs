@@ -6,7 +6,7 @@
 //! -0.0 after a +0.0 stores +0.0), `d = (max - min) / 15`, codes from the float32 `d` and `min`
 //! as `min(15, trunc((x - min) * (1/d) + 0.5))`, each operation rounded on its own.
 
-use super::common::{c_float_to_u8_code, read_f16, u8_code_small, INF_BITS, QK};
+use super::common::{c_float_to_u8_code, min_max_tree, read_f16, u8_code_small, QK};
 use super::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
 use crate::{Error, Result};
 
@@ -68,37 +68,13 @@ pub(crate) fn quantize_block(x: &[f32; QK]) -> Result<[u8; BYTES]> {
 /// element order, so among equal values the first one wins), or `None` when an element is NaN or
 /// infinite.
 ///
-/// Reduced as integers, which LLVM vectorises (float min/max reductions it does not): flipping
-/// the magnitude bits of negative floats makes their bits order as the floats do (with -0.0 just
-/// below +0.0). The element order only shows in the sign of a zero (two equal non-zero floats
-/// have the same bits), so only when the minimum is a zero is the block redone in element order
-/// (the maximum's zero sign matters only then, through `max - min`: with a non-zero minimum,
-/// `±0 - min` is the same float).
+/// The element order only shows in the sign of a zero (two equal non-zero floats have the same
+/// bits), so the block is reduced as a tree ([`min_max_tree`]), and only when the minimum is a
+/// zero is it redone in element order (the maximum's zero sign matters only then, through
+/// `max - min`: with a non-zero minimum, `±0 - min` is the same float).
 #[inline]
 fn min_max(x: &[f32; QK]) -> Option<(f32, f32)> {
-    const L: usize = 4;
-    // The order key of a float's bits, and back (the same involution).
-    let key = |b: i32| b ^ ((b >> 31) & 0x7fff_ffff);
-    let mut lo = [i32::MAX; L];
-    let mut hi = [i32::MIN; L];
-    for c in x.chunks_exact(L) {
-        for l in 0..L {
-            let k = key(c[l].to_bits() as i32);
-            lo[l] = lo[l].min(k);
-            hi[l] = hi[l].max(k);
-        }
-    }
-    let lo = lo.into_iter().fold(i32::MAX, i32::min);
-    let hi = hi.into_iter().fold(i32::MIN, i32::max);
-    // +inf and positive NaNs key above the largest finite float, -inf and negative NaNs below
-    // the smallest.
-    if hi >= INF_BITS as i32 || lo <= key((INF_BITS | 0x8000_0000) as i32) {
-        return None;
-    }
-    let (min, max) = (
-        f32::from_bits(key(lo) as u32),
-        f32::from_bits(key(hi) as u32),
-    );
+    let (min, max) = min_max_tree(x)?;
     if min != 0.0 {
         return Some((min, max));
     }
