@@ -35,8 +35,8 @@ pub(crate) fn read_f16(b: &[u8], at: usize) -> u16 {
 pub(crate) fn c_float_to_u8_code(v: f32) -> u8 {
     // Branch-free, so that loops of it vectorise: both candidates, then a select.
     let in_range = (-2_147_483_648.0..2_147_483_648.0).contains(&v); // false for NaN
-                                                                    // Clamped into range (NaN to the lower end) so the conversion is defined for every v; in
-                                                                    // range the clamp changes nothing.
+                                                                     // Clamped into range (NaN to the lower end) so the conversion is defined for every v; in
+                                                                     // range the clamp changes nothing.
     let c = if v > -2_147_483_648.0 {
         v
     } else {

@@ -15,6 +15,9 @@ pub(crate) mod iq4_nl;
 pub(crate) mod iq4_xs;
 pub(crate) mod mxfp4;
 pub(crate) mod nvfp4;
+// The element-by-element renderings the references replaced, compared with them.
+#[cfg(test)]
+mod plain;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;
 pub(crate) mod q4_k;

@@ -90,10 +90,10 @@ fn code(l: i32) -> u8 {
 
 /// The fits of the eight sub-blocks: scales, minima (the value subtracted: `x ≈ scale * q -
 /// min`) and codes (`codes[i][j]`: element `i` of sub-block `j`).
-struct Fits {
-    scale: [f32; SUBS],
-    min: [f32; SUBS],
-    codes: [[u8; SUBS]; SUB],
+pub(super) struct Fits {
+    pub scale: [f32; SUBS],
+    pub min: [f32; SUBS],
+    pub codes: [[u8; SUBS]; SUB],
 }
 
 /// Lanes: one value per sub-block.
@@ -137,7 +137,7 @@ fn error_lanes(
 /// `j` in lane `j` of every array (`[element][lane]`), each lane doing exactly its fit's float
 /// operations in its order, with selects where ggml branches (a branch it does not take only
 /// computes values that are then not selected). LLVM vectorises across the lanes.
-fn fit_sub_blocks(x: &[f32; ELEMENTS]) -> Fits {
+pub(super) fn fit_sub_blocks(x: &[f32; ELEMENTS]) -> Fits {
     const L: usize = SUBS;
     let mut xt = [[0.0f32; L]; SUB];
     for (i, row) in xt.iter_mut().enumerate() {
