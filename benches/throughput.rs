@@ -644,8 +644,8 @@ const LEVEL_ROWS: [(&str, bool); 19] = [
 ];
 
 /// Child of [`all_levels`] (`QUANTIZE_BENCH_LEVELS=child`, the level fixed by QUANTIZE_MAX_ISA):
-/// times each operation of [`LEVEL_ROWS`] alternately with its baseline (read for quantizers,
-/// write for dequantizers), best of the rounds that fit in QUANTIZE_BENCH_ROW_SECONDS (default
+/// times each operation of [`LEVEL_ROWS`] alternately with its baseline (the prefetching read
+/// for quantizers, the write for dequantizers), best of the rounds that fit in QUANTIZE_BENCH_ROW_SECONDS (default
 /// 1; at least one round, so an operation slower than that still gets one), and prints one line
 /// per operation and size: `row<TAB>level<TAB>n<TAB>name<TAB>op seconds<TAB>baseline seconds`.
 fn level_rows() {
@@ -664,8 +664,11 @@ fn level_rows() {
         // In cache one call is microseconds: time batches of 10.
         let (max_rounds, reps) = if n <= 1 << 16 { (300, 10) } else { (25, 1) };
         let mut sink = vec![0.0f32; n];
+        // The prefetching read: on some machines (this project's shared VMs among them) a plain
+        // streaming read out of cache runs at a tenth of the memory bandwidth, which would make
+        // every quantizer look faster than reading its input.
         let mut read = || {
-            black_box(read_all(bytemuck_u64(black_box(&x))));
+            black_box(read_all_prefetch(bytemuck_u64(black_box(&x))));
         };
         let mut write = || {
             sink.fill(black_box(1.5));
@@ -754,8 +757,8 @@ fn level_rows() {
 /// `QUANTIZE_BENCH_LEVELS=all`: runs this binary once per SIMD level this CPU has (the child
 /// mode [`level_rows`], with QUANTIZE_MAX_ISA set; a cap this CPU cannot reach gives a lower
 /// level, which is then not repeated) and prints one Markdown table per size: GB/s of float32
-/// per level and the ratio to the read (quantizers) or write (dequantizers) baseline measured
-/// alternately in the same process. The CPU model and the load average come first.
+/// per level and the ratio to the read (quantizers: the prefetching read) or write
+/// (dequantizers) baseline measured alternately in the same process. The CPU model and the load average come first.
 /// QUANTIZE_BENCH_FILTER, QUANTIZE_BENCH_SIZES and QUANTIZE_BENCH_ROW_SECONDS are passed on.
 fn all_levels() {
     let exe = std::env::current_exe().expect("the bench's own path");
@@ -824,8 +827,9 @@ fn all_levels() {
             "in cache"
         };
         println!(
-            "{} MiB of float32 ({place}): GB/s of float32, and × the read (quantizers) or write \
-             (dequantizers) baseline timed alternately in the same process\n",
+            "{} MiB of float32 ({place}): GB/s of float32, and × the read (quantizers; a read \
+             with software prefetching, as the SIMD kernels do) or write (dequantizers) baseline \
+             timed alternately in the same process\n",
             n as f64 * 4.0 / (1u64 << 20) as f64
         );
         let mut head = String::from("| operation |");
@@ -837,7 +841,10 @@ fn all_levels() {
         println!("{head}\n{rule}");
         let gb = |t: f64| n as f64 * 4.0 / t / 1e9;
         // The baselines, as the best over every row of the level.
-        for (base, quantizer) in [("read baseline", true), ("write baseline", false)] {
+        for (base, quantizer) in [
+            ("read baseline (prefetching)", true),
+            ("write baseline", false),
+        ] {
             let mut line = format!("| {base} |");
             for l in &levels {
                 let best = rows

@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
             if (r >= 50) break;
         }
         double gb = n * 4.0 / 1e9;
-        printf("| %s | %.2f | %.2f | %.2f | %s |\n", fmts[k].name, gb / to, gb / tg, tg / to,
+        printf("| %s | %.3g | %.3g | %.2f | %s |\n", fmts[k].name, gb / to, gb / tg, tg / to,
                memcmp(a, b, len) ? "NO" : "yes");
         fflush(stdout);
     }
