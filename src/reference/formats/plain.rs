@@ -375,10 +375,12 @@ fn iq4_nl_search_and_index_equal_the_plain_loops() {
         if !x.iter().all(|v| v.is_finite()) {
             continue;
         }
-        assert_eq!(
-            iq4_nl::search_scale(x).to_bits(),
-            search_scale(x).to_bits(),
-            "{x:?}"
+        let (new, old) = (iq4_nl::search_scale(x), search_scale(x));
+        // Sums that overflow give NaN (the block is then out of range), whose sign and payload
+        // Rust does not fix (Miri varies them): any NaN equals any NaN here.
+        assert!(
+            new.to_bits() == old.to_bits() || (new.is_nan() && old.is_nan()),
+            "{new:e} {old:e} {x:?}"
         );
     }
     // The index on every float near each entry and midpoint, the ends and beyond, NaN.
