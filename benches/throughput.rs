@@ -3,6 +3,8 @@
 //!
 //! The SIMD level is the library's choice; run again with QUANTIZE_MAX_ISA=scalar for the scalar
 //! level. `scripts/bench.sh` does both and prints the table of the README.
+//! `QUANTIZE_BENCH_LEVELS=all` (`scripts/bench_levels.sh`) prints one Markdown table of every
+//! level this CPU has (see [`all_levels`]).
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use quantize::codebook::{
@@ -23,6 +25,7 @@ use quantize::pack::{pack_int4_to_int8, packed_len, unpack_int8_to_int4};
 use quantize::stats::measure_error;
 use quantize::{FloatType, Floats, FloatsMut};
 use std::hint::black_box;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// In cache (64K floats = 256 KiB) and out of cache (16M floats = 64 MiB).
@@ -617,9 +620,279 @@ fn small_inputs() {
     }
 }
 
+/// The operations of the all-levels table, in its row order: (row name, quantizer or not).
+const LEVEL_ROWS: [(&str, bool); 19] = [
+    ("Q4_0 quantize", true),
+    ("Q4_0 dequantize", false),
+    ("Q4_1 quantize", true),
+    ("Q4_1 dequantize", false),
+    ("MXFP4 quantize", true),
+    ("MXFP4 dequantize", false),
+    ("IQ4_NL quantize", true),
+    ("IQ4_NL dequantize", false),
+    ("Q4_K quantize", true),
+    ("Q4_K dequantize", false),
+    ("IQ4_XS quantize", true),
+    ("IQ4_XS dequantize", false),
+    ("NVFP4 quantize", true),
+    ("NVFP4 dequantize", false),
+    ("groups-32 absmax quantize", true),
+    ("groups-32 absmax dequantize", false),
+    ("per-tensor quantize packed", true),
+    ("NF4-64 quantize", true),
+    ("NF4-64 dequantize", false),
+];
+
+/// Child of [`all_levels`] (`QUANTIZE_BENCH_LEVELS=child`, the level fixed by QUANTIZE_MAX_ISA):
+/// times each operation of [`LEVEL_ROWS`] alternately with its baseline (the prefetching read
+/// for quantizers, the write for dequantizers), best of the rounds that fit in QUANTIZE_BENCH_ROW_SECONDS (default
+/// 1; at least one round, so an operation slower than that still gets one), and prints one line
+/// per operation and size: `row<TAB>level<TAB>n<TAB>name<TAB>op seconds<TAB>baseline seconds`.
+fn level_rows() {
+    let level = quantize::kernel_name();
+    let budget: f64 = std::env::var("QUANTIZE_BENCH_ROW_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0);
+    let sizes = std::env::var("QUANTIZE_BENCH_SIZES").unwrap_or_default();
+    let filter = std::env::var("QUANTIZE_BENCH_FILTER").unwrap_or_default();
+    for n in SIZES {
+        if (sizes == "out" && n <= 1 << 16) || (sizes == "in" && n > 1 << 16) {
+            continue;
+        }
+        let x = data(n);
+        // In cache one call is microseconds: time batches of 10.
+        let (max_rounds, reps) = if n <= 1 << 16 { (300, 10) } else { (25, 1) };
+        let mut sink = vec![0.0f32; n];
+        // The prefetching read: on some machines (this project's shared VMs among them) a plain
+        // streaming read out of cache runs at a tenth of the memory bandwidth, which would make
+        // every quantizer look faster than reading its input.
+        let mut read = || {
+            black_box(read_all_prefetch(bytemuck_u64(black_box(&x))));
+        };
+        let mut write = || {
+            sink.fill(black_box(1.5));
+            black_box(&sink);
+        };
+        let mut run = |row: usize, op: &mut dyn FnMut()| {
+            let (name, quantizer) = LEVEL_ROWS[row];
+            if !filter.split(',').any(|f| name.contains(f)) {
+                return;
+            }
+            let base: &mut dyn FnMut() = if quantizer { &mut read } else { &mut write };
+            let time = |f: &mut dyn FnMut()| {
+                let t = Instant::now();
+                for _ in 0..reps {
+                    f();
+                }
+                t.elapsed().as_secs_f64() / reps as f64
+            };
+            let (mut tb, mut to) = (f64::MAX, f64::MAX);
+            let begin = Instant::now();
+            for _ in 0..max_rounds {
+                tb = tb.min(time(base));
+                to = to.min(time(op));
+                if begin.elapsed().as_secs_f64() > budget {
+                    break;
+                }
+            }
+            println!("row\t{level}\t{n}\t{name}\t{to:e}\t{tb:e}");
+        };
+        let mut out = vec![0.0f32; n];
+        let mut row = 0;
+        for f in [
+            BlockFormat::Q4_0,
+            BlockFormat::Q4_1,
+            BlockFormat::Mxfp4,
+            BlockFormat::Iq4Nl,
+            BlockFormat::Q4K,
+            BlockFormat::Iq4Xs,
+            BlockFormat::Nvfp4,
+        ] {
+            let mut blocks = vec![0u8; blocks_len(f, n).unwrap()];
+            run(row, &mut || {
+                quantize_blocks(f, black_box(&x), &mut blocks).unwrap();
+            });
+            quantize_blocks(f, &x, &mut blocks).unwrap();
+            run(row + 1, &mut || {
+                dequantize_blocks(f, black_box(&blocks), &mut out).unwrap();
+            });
+            row += 2;
+        }
+        let mut packed = vec![0u8; packed_len(n)];
+        let count = group_count(n, 32);
+        let (mut scales, mut zps) = (vec![0.0f32; count], vec![0i8; 0]);
+        run(row, &mut || {
+            let m = ScaleMethod::AbsMax;
+            quantize_int4_groups(black_box(&x), 32, m, &mut packed, &mut scales, &mut zps).unwrap();
+        });
+        quantize_int4_groups(
+            &x,
+            32,
+            ScaleMethod::AbsMax,
+            &mut packed,
+            &mut scales,
+            &mut zps,
+        )
+        .unwrap();
+        run(row + 1, &mut || {
+            dequantize_int4_groups(black_box(&packed), 32, &scales, &zps, &mut out).unwrap();
+        });
+        run(row + 2, &mut || {
+            quantize_to_int4_packed(black_box(&x), ScaleMethod::MinMax, &mut packed).unwrap();
+        });
+        let mut codes = vec![0u8; codes_len(n)];
+        let mut absmax = vec![0.0f32; absmax_len(n, 64)];
+        let book = Codebook::Nf4;
+        run(row + 3, &mut || {
+            quantize_codebook(book, black_box(&x), 64, &mut codes, &mut absmax).unwrap();
+        });
+        quantize_codebook(book, &x, 64, &mut codes, &mut absmax).unwrap();
+        run(row + 4, &mut || {
+            dequantize_codebook(book, black_box(&codes), 64, &absmax, &mut out).unwrap();
+        });
+    }
+}
+
+/// `QUANTIZE_BENCH_LEVELS=all`: runs this binary once per SIMD level this CPU has (the child
+/// mode [`level_rows`], with QUANTIZE_MAX_ISA set; a cap this CPU cannot reach gives a lower
+/// level, which is then not repeated) and prints one Markdown table per size: GB/s of float32
+/// per level and the ratio to the read (quantizers: the prefetching read) or write
+/// (dequantizers) baseline measured alternately in the same process. The CPU model and the load average come first.
+/// QUANTIZE_BENCH_FILTER, QUANTIZE_BENCH_SIZES and QUANTIZE_BENCH_ROW_SECONDS are passed on.
+fn all_levels() {
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let first_line = |path: &str, key: &str| -> Option<String> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let line = text
+            .lines()
+            .find(|l| key.is_empty() || l.starts_with(key))?;
+        Some(
+            line.split_once(':')
+                .map_or(line, |(_, v)| v)
+                .trim()
+                .to_string(),
+        )
+    };
+    let cpu = first_line("/proc/cpuinfo", "model name")
+        .or_else(|| first_line("/proc/cpuinfo", "CPU part").map(|p| format!("CPU part {p}")))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let load = first_line("/proc/loadavg", "").map_or_else(
+        || "unknown".into(),
+        |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    );
+    println!("CPU: {cpu}; load average at start: {load}\n");
+    // (level, n, name) -> (op seconds, baseline seconds)
+    let mut rows: Vec<(String, usize, String, f64, f64)> = Vec::new();
+    let mut levels: Vec<String> = Vec::new();
+    let child = |cap: &str, mode: &str| {
+        let out = Command::new(&exe)
+            .env("QUANTIZE_BENCH_LEVELS", mode)
+            .env("QUANTIZE_MAX_ISA", cap)
+            .env_remove("QUANTIZE_BENCH_RATIOS")
+            .output()
+            .expect("the bench re-run for one level");
+        assert!(out.status.success(), "level {cap}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for cap in ["avx512", "avx2", "neon", "scalar"] {
+        // A cap this CPU cannot reach gives a lower level: measure each level once.
+        let level = child(cap, "name").trim().to_string();
+        if levels.contains(&level) {
+            continue;
+        }
+        levels.push(level);
+        for line in child(cap, "child").lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            if f.len() != 6 || f[0] != "row" {
+                continue;
+            }
+            let t = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
+            rows.push((
+                f[1].into(),
+                f[2].parse().unwrap_or(0),
+                f[3].into(),
+                t(f[4]),
+                t(f[5]),
+            ));
+        }
+    }
+    for n in SIZES {
+        if !rows.iter().any(|r| r.1 == n) {
+            continue;
+        }
+        let place = if n > 1 << 16 {
+            "out of cache"
+        } else {
+            "in cache"
+        };
+        println!(
+            "{} MiB of float32 ({place}): GB/s of float32, and × the read (quantizers; a read \
+             with software prefetching, as the SIMD kernels do) or write (dequantizers) baseline \
+             timed alternately in the same process\n",
+            n as f64 * 4.0 / (1u64 << 20) as f64
+        );
+        let mut head = String::from("| operation |");
+        let mut rule = String::from("|---|");
+        for l in &levels {
+            head += &format!(" {l} GB/s | {l} × base |");
+            rule += "---:|---:|";
+        }
+        println!("{head}\n{rule}");
+        let gb = |t: f64| n as f64 * 4.0 / t / 1e9;
+        // The baselines, as the best over every row of the level.
+        for (base, quantizer) in [
+            ("read baseline (prefetching)", true),
+            ("write baseline", false),
+        ] {
+            let mut line = format!("| {base} |");
+            for l in &levels {
+                let best = rows
+                    .iter()
+                    .filter(|r| &r.0 == l && r.1 == n)
+                    .filter(|r| LEVEL_ROWS.iter().any(|&(o, q)| o == r.2 && q == quantizer))
+                    .map(|r| r.4)
+                    .fold(f64::MAX, f64::min);
+                line += &if best < f64::MAX {
+                    format!(" {:.1} | 1 |", gb(best))
+                } else {
+                    " | |".into()
+                };
+            }
+            println!("{line}");
+        }
+        for (name, _) in LEVEL_ROWS {
+            let mut line = format!("| {name} |");
+            let mut any = false;
+            for l in &levels {
+                match rows.iter().find(|r| &r.0 == l && r.1 == n && r.2 == name) {
+                    Some(r) => {
+                        any = true;
+                        line += &format!(" {:.2} | {:.2} |", gb(r.3), r.4 / r.3);
+                    }
+                    None => line += " | |",
+                }
+            }
+            if any {
+                println!("{line}");
+            }
+        }
+        println!();
+    }
+    let load = first_line("/proc/loadavg", "").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    println!("load average at the end: {}", load.join(" "));
+}
+
 criterion_group!(throughput, benches);
 
 fn main() {
+    match std::env::var("QUANTIZE_BENCH_LEVELS").as_deref() {
+        Ok("all") => return all_levels(),
+        Ok("child") => return level_rows(),
+        Ok("name") => return println!("{}", quantize::kernel_name()),
+        _ => {}
+    }
     if std::env::var_os("QUANTIZE_BENCH_RATIOS").is_some() {
         small_inputs();
         ratios();

@@ -88,106 +88,163 @@ fn code(l: i32) -> u8 {
     l.clamp(0, 15) as u8
 }
 
-/// One sub-block's fit: scale, minimum (the value subtracted: `x ≈ scale * q - min`) and codes.
-struct Fit {
-    scale: f32,
-    min: f32,
-    codes: [u8; SUB],
+/// The fits of the eight sub-blocks: scales, minima (the value subtracted: `x ≈ scale * q -
+/// min`) and codes (`codes[i][j]`: element `i` of sub-block `j`).
+pub(super) struct Fits {
+    pub scale: [f32; SUBS],
+    pub min: [f32; SUBS],
+    pub codes: [[u8; SUBS]; SUB],
 }
 
-/// Weighted error of `scale * q + offset` against `x`, summed in element order.
-#[inline]
-fn weighted_error(x: &[f32; SUB], w: &[f32; SUB], q: &[u8; SUB], scale: f32, offset: f32) -> f32 {
-    let mut err = 0.0f32;
-    for i in 0..SUB {
-        let diff = scale * f32::from(q[i]) + offset - x[i];
-        err += w[i] * (diff * diff);
+/// Lanes: one value per sub-block.
+type Lanes = [f32; SUBS];
+
+/// Codes (as floats, 0..=15) of every lane: `code(nearest_int(iscale * (x - min)))`.
+#[inline(always)]
+fn quantize_lanes(xt: &[Lanes; SUB], iscale: &Lanes, min: &Lanes, q: &mut [Lanes; SUB]) {
+    for (qr, xr) in q.iter_mut().zip(xt) {
+        for l in 0..SUBS {
+            qr[l] = f32::from(code(nearest_int(iscale[l] * (xr[l] - min[l]))));
+        }
+    }
+}
+
+/// ggml's weighted error of every lane: `scale * q + offset - x`, squared, weighted, summed in
+/// element order.
+#[inline(always)]
+fn error_lanes(
+    xt: &[Lanes; SUB],
+    w: &[Lanes; SUB],
+    q: &[Lanes; SUB],
+    scale: &Lanes,
+    offset: &Lanes,
+) -> Lanes {
+    let mut err: Lanes = [0.0; SUBS];
+    for ((qr, xr), wr) in q.iter().zip(xt).zip(w) {
+        for l in 0..SUBS {
+            let diff = scale[l] * qr[l] + offset[l] - xr[l];
+            err[l] += wr[l] * (diff * diff);
+        }
     }
     err
 }
 
-/// ggml's `make_qkx2_quants(32, 15, x, w, ..., -1, 0.1, 20, false)` for one sub-block.
-fn fit_sub_block(x: &[f32; SUB]) -> Fit {
-    let mut sum_x2 = 0.0f32;
-    for &v in x {
-        sum_x2 += v * v;
+/// ggml's `make_qkx2_quants(32, 15, x, w, ..., -1, 0.1, 20, false)` for each sub-block.
+///
+/// ggml fits the sub-blocks one after the other; every sum in a fit runs over its 32 elements
+/// in order, and each search step depends on the best fit so far, so a fit cannot be vectorised
+/// within itself. The eight fits are independent, though: here they run side by side, sub-block
+/// `j` in lane `j` of every array (`[element][lane]`), each lane doing exactly its fit's float
+/// operations in its order, with selects where ggml branches (a branch it does not take only
+/// computes values that are then not selected). LLVM vectorises across the lanes.
+pub(super) fn fit_sub_blocks(x: &[f32; ELEMENTS]) -> Fits {
+    const L: usize = SUBS;
+    let mut xt = [[0.0f32; L]; SUB];
+    for (i, row) in xt.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = x[SUB * j + i];
+        }
     }
-    let av_x = (sum_x2 / 32.0).sqrt();
-    let mut w = [0.0f32; SUB];
-    for i in 0..SUB {
-        w[i] = av_x + x[i].abs();
+    let mut sum_x2: Lanes = [0.0; L];
+    for row in &xt {
+        for l in 0..L {
+            sum_x2[l] += row[l] * row[l];
+        }
+    }
+    let av_x: Lanes = core::array::from_fn(|l| (sum_x2[l] / 32.0).sqrt());
+    let mut w = [[0.0f32; L]; SUB];
+    for (wr, xr) in w.iter_mut().zip(&xt) {
+        for l in 0..L {
+            wr[l] = av_x[l] + xr[l].abs();
+        }
     }
 
-    let mut min = x[0];
-    let mut max = x[0];
+    let mut min = xt[0];
+    let mut max = xt[0];
     let mut sum_w = w[0];
-    let mut sum_x = sum_w * x[0];
-    for i in 1..SUB {
-        if x[i] < min {
-            min = x[i];
+    let mut sum_x: Lanes = core::array::from_fn(|l| w[0][l] * xt[0][l]);
+    for (wr, xr) in w.iter().zip(&xt).skip(1) {
+        for l in 0..L {
+            min[l] = if xr[l] < min[l] { xr[l] } else { min[l] };
+            max[l] = if xr[l] > max[l] { xr[l] } else { max[l] };
+            sum_w[l] += wr[l];
+            sum_x[l] += wr[l] * xr[l];
         }
-        if x[i] > max {
-            max = x[i];
-        }
-        sum_w += w[i];
-        sum_x += w[i] * x[i];
     }
-    if min > 0.0 {
-        min = 0.0;
+    for m in &mut min {
+        *m = if *m > 0.0 { 0.0 } else { *m };
     }
-    let mut codes = [0u8; SUB];
-    if max == min {
-        return Fit {
-            scale: 0.0,
-            min: -min,
-            codes,
-        };
-    }
+    // ggml returns at once for a flat sub-block (scale 0, codes 0, this minimum).
+    let min0 = min;
 
-    let iscale = NMAX / (max - min);
-    let mut scale = 1.0 / iscale;
-    for i in 0..SUB {
-        codes[i] = code(nearest_int(iscale * (x[i] - min)));
-    }
-    let mut best_error = weighted_error(x, &w, &codes, scale, min);
+    let iscale: Lanes = core::array::from_fn(|l| NMAX / (max[l] - min[l]));
+    let mut scale: Lanes = core::array::from_fn(|l| 1.0 / iscale[l]);
+    let mut codes = [[0.0f32; L]; SUB];
+    quantize_lanes(&xt, &iscale, &min, &mut codes);
+    let mut best_error = error_lanes(&xt, &w, &codes, &scale, &min);
 
-    let mut aux = [0u8; SUB];
+    let mut aux = [[0.0f32; L]; SUB];
     for step in 0..=NSTEP {
         // `min` is the offset of the best fit so far, as in ggml (not the sub-block minimum).
-        let iscale = ((RMIN + RDELTA * step as f32) + NMAX) / (max - min);
-        let mut sum_l = 0.0f32;
-        let mut sum_l2 = 0.0f32;
-        let mut sum_xl = 0.0f32;
-        for i in 0..SUB {
-            let q = code(nearest_int(iscale * (x[i] - min)));
-            aux[i] = q;
-            let l = f32::from(q);
-            sum_l += w[i] * l;
-            sum_l2 += w[i] * l * l;
-            sum_xl += w[i] * l * x[i];
-        }
-        let det = sum_w * sum_l2 - sum_l * sum_l;
-        if det > 0.0 {
-            let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
-            let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
-            if this_min > 0.0 {
-                this_min = 0.0;
-                this_scale = sum_xl / sum_l2;
-            }
-            let cur_error = weighted_error(x, &w, &aux, this_scale, this_min);
-            if cur_error < best_error {
-                codes = aux;
-                best_error = cur_error;
-                scale = this_scale;
-                min = this_min;
+        let iscale: Lanes =
+            core::array::from_fn(|l| ((RMIN + RDELTA * step as f32) + NMAX) / (max[l] - min[l]));
+        quantize_lanes(&xt, &iscale, &min, &mut aux);
+        let mut sum_l: Lanes = [0.0; L];
+        let mut sum_l2: Lanes = [0.0; L];
+        let mut sum_xl: Lanes = [0.0; L];
+        for ((qr, xr), wr) in aux.iter().zip(&xt).zip(&w) {
+            for l in 0..L {
+                sum_l[l] += wr[l] * qr[l];
+                sum_l2[l] += wr[l] * qr[l] * qr[l];
+                sum_xl[l] += wr[l] * qr[l] * xr[l];
             }
         }
+        let det: Lanes = core::array::from_fn(|l| sum_w[l] * sum_l2[l] - sum_l[l] * sum_l[l]);
+        let mut this_scale: Lanes =
+            core::array::from_fn(|l| (sum_w[l] * sum_xl[l] - sum_x[l] * sum_l[l]) / det[l]);
+        let mut this_min: Lanes =
+            core::array::from_fn(|l| (sum_l2[l] * sum_x[l] - sum_l[l] * sum_xl[l]) / det[l]);
+        for l in 0..L {
+            let clip = this_min[l] > 0.0;
+            this_min[l] = if clip { 0.0 } else { this_min[l] };
+            this_scale[l] = if clip {
+                sum_xl[l] / sum_l2[l]
+            } else {
+                this_scale[l]
+            };
+        }
+        let cur_error = error_lanes(&xt, &w, &aux, &this_scale, &this_min);
+        // ggml computes the candidate only when det > 0.
+        let better: [bool; L] =
+            core::array::from_fn(|l| det[l] > 0.0 && cur_error[l] < best_error[l]);
+        for (cr, ar) in codes.iter_mut().zip(&aux) {
+            for l in 0..L {
+                cr[l] = if better[l] { ar[l] } else { cr[l] };
+            }
+        }
+        for l in 0..L {
+            best_error[l] = if better[l] {
+                cur_error[l]
+            } else {
+                best_error[l]
+            };
+            scale[l] = if better[l] { this_scale[l] } else { scale[l] };
+            min[l] = if better[l] { this_min[l] } else { min[l] };
+        }
     }
-    Fit {
-        scale,
-        min: -min,
-        codes,
+
+    let flat: [bool; L] = core::array::from_fn(|l| max[l] == min0[l]);
+    let mut fits = Fits {
+        scale: core::array::from_fn(|l| if flat[l] { 0.0 } else { scale[l] }),
+        min: core::array::from_fn(|l| if flat[l] { -min0[l] } else { -min[l] }),
+        codes: [[0u8; L]; SUB],
+    };
+    for (fr, cr) in fits.codes.iter_mut().zip(&codes) {
+        for l in 0..L {
+            fr[l] = if flat[l] { 0 } else { cr[l] as u8 };
+        }
     }
+    fits
 }
 
 /// The 6-bit scale and minimum of sub-block `j` from the 12 packed bytes (ggml's
@@ -234,23 +291,20 @@ pub(crate) fn quantize_block(x: &[f32; ELEMENTS]) -> Result<[u8; BYTES]> {
         return Err(Error::NonFinite);
     }
 
-    let mut scales = [0.0f32; SUBS];
-    let mut mins = [0.0f32; SUBS];
+    let fits = fit_sub_blocks(x);
+    let (scales, mins) = (fits.scale, fits.min);
     let mut codes = [0u8; ELEMENTS];
     let mut max_scale = 0.0f32;
     let mut max_min = 0.0f32;
     for j in 0..SUBS {
-        let mut xs = [0.0f32; SUB];
-        xs.copy_from_slice(&x[SUB * j..][..SUB]);
-        let fit = fit_sub_block(&xs);
-        scales[j] = fit.scale;
-        mins[j] = fit.min;
-        codes[SUB * j..][..SUB].copy_from_slice(&fit.codes);
-        if fit.scale > max_scale {
-            max_scale = fit.scale;
+        for (i, c) in codes[SUB * j..][..SUB].iter_mut().enumerate() {
+            *c = fits.codes[i][j];
         }
-        if fit.min > max_min {
-            max_min = fit.min;
+        if scales[j] > max_scale {
+            max_scale = scales[j];
+        }
+        if mins[j] > max_min {
+            max_min = mins[j];
         }
     }
 
