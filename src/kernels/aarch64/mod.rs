@@ -2,6 +2,7 @@
 //! feature. Little-endian only: `aarch64_be` is not built or tested (the kernels' lane and
 //! nibble order assumes little-endian memory, as the x86-64 ones do).
 
+pub(crate) mod lanes;
 pub(crate) mod neon;
 mod neon_blocks;
 mod neon_codebook;

@@ -484,3 +484,10 @@ pub(crate) mod avx512 {
         crate::kernels::x86_64::avx512::KERNELS
     );
 }
+
+/// NEON: runs of 8 blocks (8 lanes as pairs of 128-bit registers).
+#[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
+pub(crate) mod neon {
+    use crate::kernels::aarch64::lanes::neon::*;
+    kernels!("neon", crate::kernels::aarch64::neon::KERNELS);
+}
