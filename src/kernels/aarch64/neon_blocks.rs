@@ -1,10 +1,10 @@
-//! NEON kernels of the ggml block formats (Q4_0, Q4_1, IQ4_NL, MXFP4), 4 floats or 16 bytes per
-//! vector, and the table of all block-wise NEON kernels (IQ4_NL quantization is in
-//! `neon_iq4nl`, the codebook and group kernels in `neon_codebook`). Each equals the scalar
-//! per-block reference bit for bit: the same IEEE operations in the same order per element (one
-//! rounding per multiply, add and subtract: never `vfma`/`vmla`), the per-block decisions
-//! (scale, first largest element, error order) made as the reference makes them, and the fp16
-//! scales rounded and checked by the reference's own `fp16` functions. Where a kernel computes
+//! NEON dequantizers of the ggml block formats (Q4_0, Q4_1, IQ4_NL, MXFP4), 4 floats or 16 bytes
+//! per vector, and the table of all block-wise NEON kernels (the Q4_0, Q4_1 and MXFP4
+//! quantizers are `simd::multi_block`'s, 8 blocks at a time over `lanes::neon`; IQ4_NL
+//! quantization is in `neon_iq4nl`, the codebook and group kernels in `neon_codebook`). Each
+//! equals the scalar per-block reference bit for bit: the same IEEE operations in the same order
+//! per element (one rounding per multiply, add and subtract: never `vfma`/`vmla`), and the fp16
+//! fields read and checked by the reference's own `fp16` functions. Where a kernel computes
 //! something differently, a comment proves the result identical.
 //!
 //! Safety: this module, like `neon`, is compiled only when NEON is enabled for the whole target,
