@@ -97,6 +97,9 @@ must_pass=(
     kernels::tests::quantize_and_dequantize_match_reference
     kernels::tests::code_kernels_match_reference
     kernels::tests::error_sums_match_reference
+    kernels::tests_blocks::block_quantizers_match_scalar
+    kernels::tests_blocks::block_dequantizers_match_scalar
+    kernels::aarch64::lanes::tests::float_primitives_follow_the_documented_x86_semantics
 )
 run_tests() { # $1: QUANTIZE_MAX_ISA value, or "" for unset
     local what=${1:-unset}

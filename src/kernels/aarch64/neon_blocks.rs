@@ -1,6 +1,7 @@
-//! NEON dequantizers of the ggml block formats (Q4_0, Q4_1, IQ4_NL, MXFP4), 4 floats or 16 bytes
-//! per vector, and the table of all block-wise NEON kernels (the Q4_0, Q4_1 and MXFP4
-//! quantizers are `simd::multi_block`'s, 8 blocks at a time over `lanes::neon`; IQ4_NL
+//! NEON dequantizers of the ggml block formats (Q4_0, Q4_1, IQ4_NL, MXFP4) and of the
+//! super-block formats (Q4_K, IQ4_XS, NVFP4; their quantizers run the scalar reference here),
+//! 4 floats or 16 bytes per vector, and the table of all block-wise NEON kernels (the Q4_0, Q4_1
+//! and MXFP4 quantizers are `simd::multi_block`'s, 8 blocks at a time over `lanes::neon`; IQ4_NL
 //! quantization is in `neon_iq4nl`, the codebook and group kernels in `neon_codebook`). Each
 //! equals the scalar per-block reference bit for bit: the same IEEE operations in the same order
 //! per element (one rounding per multiply, add and subtract: never `vfma`/`vmla`), and the fp16
