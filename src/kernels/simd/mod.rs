@@ -6,3 +6,4 @@
 //! implementation per ISA, not a branch in the kernel.
 
 pub(crate) mod multi_block;
+pub(crate) mod superblocks;

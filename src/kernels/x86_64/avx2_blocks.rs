@@ -31,13 +31,13 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
             x8::quantize_mxfp4(s, d)
         }),
         (BlockFormat::Nvfp4, |s, d| unsafe {
-            super::avx2_superblocks::quantize_nvfp4(s, d)
+            crate::kernels::simd::superblocks::avx2::quantize_nvfp4(s, d)
         }),
         (BlockFormat::Q4K, |s, d| unsafe {
-            super::avx2_superblocks::quantize_q4_k(s, d)
+            crate::kernels::simd::superblocks::avx2::quantize_q4_k(s, d)
         }),
         (BlockFormat::Iq4Xs, |s, d| unsafe {
-            super::avx2_superblocks::quantize_iq4_xs(s, d)
+            crate::kernels::simd::superblocks::avx2::quantize_iq4_xs(s, d)
         }),
     ]),
     dequantize_blocks: format_table(&[
@@ -48,13 +48,13 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         }),
         (BlockFormat::Mxfp4, |s, d| unsafe { dequantize_mxfp4(s, d) }),
         (BlockFormat::Q4K, |s, d| unsafe {
-            super::avx2_superblocks::dequantize_q4_k(s, d)
+            crate::kernels::simd::superblocks::avx2::dequantize_q4_k(s, d)
         }),
         (BlockFormat::Iq4Xs, |s, d| unsafe {
-            super::avx2_superblocks::dequantize_iq4_xs(s, d)
+            crate::kernels::simd::superblocks::avx2::dequantize_iq4_xs(s, d)
         }),
         (BlockFormat::Nvfp4, |s, d| unsafe {
-            super::avx2_superblocks::dequantize_nvfp4(s, d)
+            crate::kernels::simd::superblocks::avx2::dequantize_nvfp4(s, d)
         }),
     ]),
     // Below one vector of 32 the scalar loop has no set-up to pay for.

@@ -33,13 +33,13 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
             x16::quantize_mxfp4(s, d)
         }),
         (BlockFormat::Nvfp4, |s, d| unsafe {
-            super::avx512_superblocks::quantize_nvfp4(s, d)
+            crate::kernels::simd::superblocks::avx512::quantize_nvfp4(s, d)
         }),
         (BlockFormat::Q4K, |s, d| unsafe {
-            super::avx512_superblocks::quantize_q4_k(s, d)
+            crate::kernels::simd::superblocks::avx512::quantize_q4_k(s, d)
         }),
         (BlockFormat::Iq4Xs, |s, d| unsafe {
-            super::avx512_superblocks::quantize_iq4_xs(s, d)
+            crate::kernels::simd::superblocks::avx512::quantize_iq4_xs(s, d)
         }),
     ]),
     dequantize_blocks: format_table(&[
@@ -50,13 +50,13 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         }),
         (BlockFormat::Mxfp4, |s, d| unsafe { dequantize_mxfp4(s, d) }),
         (BlockFormat::Q4K, |s, d| unsafe {
-            super::avx512_superblocks::dequantize_q4_k(s, d)
+            crate::kernels::simd::superblocks::avx512::dequantize_q4_k(s, d)
         }),
         (BlockFormat::Iq4Xs, |s, d| unsafe {
-            super::avx512_superblocks::dequantize_iq4_xs(s, d)
+            crate::kernels::simd::superblocks::avx512::dequantize_iq4_xs(s, d)
         }),
         (BlockFormat::Nvfp4, |s, d| unsafe {
-            super::avx512_superblocks::dequantize_nvfp4(s, d)
+            crate::kernels::simd::superblocks::avx512::dequantize_nvfp4(s, d)
         }),
     ]),
     // Below one vector of 32 the scalar loop has no set-up to pay for.

@@ -370,6 +370,164 @@ pub(crate) mod avx2 {
         let sign = _mm256_and_si256(_mm256_srli_epi32::<28>(bits), _mm256_set1_epi32(8));
         _mm256_or_si256(idx, sign)
     }
+
+    // Primitives of simd::superblocks.
+    //
+    // Meanings (the same in every lanes module):
+    // load(p): L floats at p. gather32(p): lane b is p[32 b].
+    // sqrt: the correctly rounded square root. and_m: both masks. add_i: wrapping int32 sum.
+    // inc_if(m, a): m ? a + 1 : a. add_if(m, a, b): m ? a + b : a.
+    // shl_i::<N>, shr_i::<N>: logical shifts of the int32 lanes.
+    // code15(v): clamp(nearest_int(v), 0, 15) as a float, ggml's nearest_int (0 for NaN).
+    // table16(i, t): entry i (0..16) of the 16 floats held by t's 16 / L vectors.
+    // nibble_values(p, t): the 16 bytes at p as floats t[b & 15], then t[b >> 4] (the
+    //   nibbles themselves for None), each in element order over 16 / L vectors.
+    // store_nibbles(lo, hi, p): the L bytes lo | hi << 4 (lanes 0..=15) at p.
+    // nibbles16(p, t): the 8 bytes at p as 16 floats: t[b & 15] of each byte, then t[b >> 4].
+    // pack16(c): 16 codes 0..=15 (element order over 16 / L vectors) as 8 bytes (a
+    //   little-endian u64), byte j = c[j] | c[j + 8] << 4.
+
+    /// `L` floats. Safety: `L` readable floats at `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn load(p: *const f32) -> F {
+        // SAFETY: the caller passes 8 readable floats.
+        unsafe { _mm256_loadu_ps(p) }
+    }
+
+    /// Lane b: `p[32 b]`. Safety: `p[32 b]` readable for every b < `L`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn gather32(p: *const f32) -> F {
+        let at = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224);
+        // SAFETY: the caller passes p[32 b] for b < 8.
+        unsafe { _mm256_i32gather_ps::<4>(p, at) }
+    }
+
+    ops! { "avx2,f16c";
+        sqrt(a: F) -> F = _mm256_sqrt_ps(a);
+        and_m(a: M, b: M) -> M = _mm256_and_ps(a, b);
+        add_i(a: I, b: I) -> I = _mm256_add_epi32(a, b);
+        inc_if(m: M, a: I) -> I = _mm256_sub_epi32(a, _mm256_castps_si256(m));
+        add_if(m: M, a: I, b: I) -> I = _mm256_add_epi32(a, _mm256_and_si256(_mm256_castps_si256(m), b));
+    }
+
+    /// Logical `a << N`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn shl_i<const N: i32>(a: I) -> I {
+        _mm256_slli_epi32::<N>(a)
+    }
+
+    /// Logical `a >> N`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn shr_i<const N: i32>(a: I) -> I {
+        _mm256_srli_epi32::<N>(a)
+    }
+
+    /// `avx512::code15` (which see for the proof) with AVX2 instructions.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn code15(v: F) -> F {
+        use super::avx512::MAGIC;
+        let ord = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
+        let t = _mm256_castps_si256(add(v, splat(MAGIC)));
+        let low = _mm256_and_si256(_mm256_and_si256(t, _mm256_set1_epi32(0x007F_FFFF)), ord);
+        let f = _mm256_or_si256(low, _mm256_set1_epi32(0x4B00_0000));
+        let n = sub(_mm256_castsi256_ps(f), splat(MAGIC));
+        min_f(max_f(n, splat(0.0)), splat(15.0))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn table16(i: I, t: [F; 16 / L]) -> F {
+        // Bit 3 of the index, moved into the sign bit, chooses the upper 8 entries.
+        let upper = _mm256_castsi256_ps(_mm256_slli_epi32::<28>(i));
+        _mm256_blendv_ps(
+            _mm256_permutevar8x32_ps(t[0], i),
+            _mm256_permutevar8x32_ps(t[1], i),
+            upper,
+        )
+    }
+
+    /// Safety: 16 readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn nibble_values(
+        p: *const u8,
+        t: Option<&[i8; 16]>,
+    ) -> ([F; 16 / L], [F; 16 / L]) {
+        let Some(t) = t else {
+            // The nibbles themselves: 8 bytes widened at a time, no table.
+            // SAFETY: the caller passes 16 readable bytes.
+            let q =
+                unsafe { [0, 8].map(|k| _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.add(k).cast()))) };
+            let nib = _mm256_set1_epi32(0x0F);
+            return (
+                q.map(|q| cvt_f(_mm256_and_si256(q, nib))),
+                q.map(|q| cvt_f(_mm256_srli_epi32::<4>(q))),
+            );
+        };
+        // SAFETY: the caller passes 16 readable bytes; `t` holds 16.
+        let (q, tab) = unsafe {
+            (
+                _mm_loadu_si128(p.cast()),
+                _mm_loadu_si128(t.as_ptr().cast()),
+            )
+        };
+        let nib = _mm_set1_epi8(0x0F);
+        let lo = _mm_shuffle_epi8(tab, _mm_and_si128(q, nib));
+        let hi = _mm_shuffle_epi8(tab, _mm_and_si128(_mm_srli_epi16::<4>(q), nib));
+        let f = |b: __m128i| {
+            [
+                cvt_f(_mm256_cvtepi8_epi32(b)),
+                cvt_f(_mm256_cvtepi8_epi32(_mm_srli_si128::<8>(b))),
+            ]
+        };
+        (f(lo), f(hi))
+    }
+
+    /// Safety: `L` writable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn store_nibbles(lo: I, hi: I, p: *mut u8) {
+        let b = _mm256_or_si256(lo, _mm256_slli_epi32::<4>(hi));
+        let w = _mm_packs_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
+        // SAFETY: the caller passes 8 writable bytes.
+        unsafe { _mm_storel_epi64(p.cast(), _mm_packus_epi16(w, w)) }
+    }
+
+    /// Safety: 8 readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn nibbles16(p: *const u8, t: &[i8; 16]) -> [F; 16 / L] {
+        // SAFETY: the caller passes 8 readable bytes; `t` holds 16.
+        let (q, tab) = unsafe {
+            (
+                _mm_loadl_epi64(p.cast()),
+                _mm_loadu_si128(t.as_ptr().cast()),
+            )
+        };
+        let nib = _mm_set1_epi8(0x0F);
+        let k = _mm_unpacklo_epi64(
+            _mm_and_si128(q, nib),
+            _mm_and_si128(_mm_srli_epi16::<4>(q), nib),
+        );
+        let k = _mm_shuffle_epi8(tab, k);
+        [
+            cvt_f(_mm256_cvtepi8_epi32(k)),
+            cvt_f(_mm256_cvtepi8_epi32(_mm_srli_si128::<8>(k))),
+        ]
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) fn pack16(c: [I; 16 / L]) -> u64 {
+        let b = _mm256_or_si256(c[0], _mm256_slli_epi32::<4>(c[1]));
+        let w = _mm_packs_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
+        _mm_cvtsi128_si64(_mm_packus_epi16(w, w)) as u64
+    }
 }
 
 /// AVX-512 (F, BW, DQ, VL): 16 lanes.
@@ -634,6 +792,142 @@ pub(crate) mod avx512 {
         // amax < 2^-125 (zero included): byte 0.
         let tiny = _mm512_cmplt_epu32_mask(amax, _mm512_set1_epi32((127 - 125) << 23));
         _mm512_maskz_mov_epi32(!tiny, byte)
+    }
+
+    // Primitives of simd::superblocks (meanings: see the list in `avx2`).
+
+    /// `L` floats. Safety: `L` readable floats at `p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn load(p: *const f32) -> F {
+        // SAFETY: the caller passes 16 readable floats.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+
+    /// Lane b: `p[32 b]`. Safety: `p[32 b]` readable for every b < `L`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn gather32(p: *const f32) -> F {
+        let at = _mm512_setr_epi32(
+            0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448, 480,
+        );
+        // SAFETY: the caller passes p[32 b] for b < 16.
+        unsafe { _mm512_i32gather_ps::<4>(at, p.cast()) }
+    }
+
+    ops! { "avx512f,avx512bw,avx512dq,avx512vl";
+        sqrt(a: F) -> F = _mm512_sqrt_ps(a);
+        and_m(a: M, b: M) -> M = a & b;
+        add_i(a: I, b: I) -> I = _mm512_add_epi32(a, b);
+        inc_if(m: M, a: I) -> I = _mm512_mask_add_epi32(a, m, a, _mm512_set1_epi32(1));
+        add_if(m: M, a: I, b: I) -> I = _mm512_mask_add_epi32(a, m, a, b);
+    }
+
+    /// Logical `a << N`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn shl_i<const N: u32>(a: I) -> I {
+        _mm512_slli_epi32::<N>(a)
+    }
+
+    /// Logical `a >> N`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn shr_i<const N: u32>(a: I) -> I {
+        _mm512_srli_epi32::<N>(a)
+    }
+
+    /// 1.5 * 2^23, ggml's `nearest_int` constant.
+    pub(crate) const MAGIC: f32 = 12_582_912.0;
+
+    /// `clamp(nearest_int(v), 0, 15)` as a float, ggml's `nearest_int` being the low 23 bits of
+    /// `fl(v + 1.5 * 2^23)` minus 2^22 (0 for NaN).
+    ///
+    /// Proof. OR-ing the low 23 bits of the sum into the exponent of 2^23 gives the float
+    /// `2^23 + low` exactly; subtracting 1.5 * 2^23 gives `low - 2^22` exactly (an integer of
+    /// magnitude at most 2^22); the float clamp to [0, 15] is the integer clamp. NaN lanes get
+    /// `low = 0`, i.e. -2^22, clamped to 0 as the reference's 0 is.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn code15(v: F) -> F {
+        let ord = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(v, v);
+        let t = _mm512_castps_si512(add(v, splat(MAGIC)));
+        // (t & 0x7FFFFF) | 0x4B000000 (bits of 2^23), zero in NaN lanes.
+        let f = _mm512_maskz_ternarylogic_epi32::<0xEA>(
+            ord,
+            t,
+            _mm512_set1_epi32(0x007F_FFFF),
+            _mm512_set1_epi32(0x4B00_0000),
+        );
+        let n = sub(_mm512_castsi512_ps(f), splat(MAGIC));
+        min_f(max_f(n, splat(0.0)), splat(15.0))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn table16(i: I, t: [F; 16 / L]) -> F {
+        _mm512_permutexvar_ps(i, t[0])
+    }
+
+    /// Safety: 16 readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn nibble_values(
+        p: *const u8,
+        t: Option<&[i8; 16]>,
+    ) -> ([F; 16 / L], [F; 16 / L]) {
+        const NIBBLES: [i8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+        let t = t.unwrap_or(&NIBBLES);
+        // SAFETY: the caller passes 16 readable bytes; `t` holds 16.
+        let (q, tab) = unsafe {
+            (
+                _mm_loadu_si128(p.cast()),
+                _mm_loadu_si128(t.as_ptr().cast()),
+            )
+        };
+        let tab = cvt_f(_mm512_cvtepi8_epi32(tab));
+        // The permutation reads the low 4 bits of each index: the low nibble needs no mask.
+        let q = _mm512_cvtepu8_epi32(q);
+        (
+            [_mm512_permutexvar_ps(q, tab)],
+            [_mm512_permutexvar_ps(_mm512_srli_epi32::<4>(q), tab)],
+        )
+    }
+
+    /// Safety: `L` writable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn store_nibbles(lo: I, hi: I, p: *mut u8) {
+        let b = _mm512_cvtepi32_epi8(_mm512_or_si512(lo, _mm512_slli_epi32::<4>(hi)));
+        // SAFETY: the caller passes 16 writable bytes.
+        unsafe { _mm_storeu_si128(p.cast(), b) }
+    }
+
+    /// Safety: 8 readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) unsafe fn nibbles16(p: *const u8, t: &[i8; 16]) -> [F; 16 / L] {
+        // SAFETY: the caller passes 8 readable bytes; `t` holds 16.
+        let (q, tab) = unsafe {
+            (
+                _mm_loadl_epi64(p.cast()),
+                _mm_loadu_si128(t.as_ptr().cast()),
+            )
+        };
+        let tab = cvt_f(_mm512_cvtepi8_epi32(tab));
+        // The 8 bytes in lanes 0..8 and again in 8..16, shifted by 0 and by 4; the permutation
+        // reads the low 4 bits of each index.
+        let q = _mm512_cvtepu8_epi32(_mm_unpacklo_epi64(q, q));
+        let by = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4);
+        [_mm512_permutexvar_ps(_mm512_srlv_epi32(q, by), tab)]
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    pub(crate) fn pack16(c: [I; 16 / L]) -> u64 {
+        // Codes below 16: the 16-bit shift keeps each nibble in its byte.
+        let b = _mm512_cvtepi32_epi8(c[0]);
+        _mm_cvtsi128_si64(_mm_or_si128(b, _mm_slli_epi16::<4>(_mm_srli_si128::<8>(b)))) as u64
     }
 }
 
