@@ -100,6 +100,7 @@ must_pass=(
     kernels::tests_blocks::block_quantizers_match_scalar
     kernels::tests_blocks::block_dequantizers_match_scalar
     kernels::aarch64::lanes::tests::float_primitives_follow_the_documented_x86_semantics
+    kernels::simd::superblocks::tests::q4_k_codes_match_nearest_int
 )
 run_tests() { # $1: QUANTIZE_MAX_ISA value, or "" for unset
     local what=${1:-unset}

@@ -432,6 +432,194 @@ pub(crate) mod neon {
         let tiny = vcltq_u32(amax, vdupq_n_u32((127 - 125) << 23));
         vbicq_s32(byte, vreinterpretq_s32_u32(tiny))
     }
+
+    // Primitives of simd::superblocks (meanings: see the list in `x86_64::lanes::avx2`). NEON
+    // has no gather (lane loads instead) and no 8-lane permutation (byte table lookups instead).
+
+    /// `L` floats. Safety: `L` readable floats at `p`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn load(p: *const f32) -> F {
+        // SAFETY: the caller passes 8 readable floats.
+        unsafe { [vld1q_f32(p), vld1q_f32(p.add(4))] }
+    }
+
+    /// Lane b: `p[32 b]` (NEON has no gather: one lane load each). Safety: `p[32 b]` readable
+    /// for every b < `L`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn gather32(p: *const f32) -> F {
+        // SAFETY: the caller passes p[32 b] for b < 8.
+        from_lanes(core::array::from_fn(|b| unsafe { *p.add(32 * b) }))
+    }
+
+    /// `add_if`'s 4-lane form: `a + (m & b)`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn add_if4(m: uint32x4_t, a: int32x4_t, b: int32x4_t) -> int32x4_t {
+        vaddq_s32(a, vandq_s32(vreinterpretq_s32_u32(m), b))
+    }
+
+    /// `inc_if`'s 4-lane form: `a - m` (an all-ones lane is -1).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn inc_if4(m: uint32x4_t, a: int32x4_t) -> int32x4_t {
+        vsubq_s32(a, vreinterpretq_s32_u32(m))
+    }
+
+    ops! {
+        sqrt(a: F) -> F = pair!(vsqrtq_f32(a));
+        and_m(a: M, b: M) -> M = pair!(vandq_u32(a, b));
+        add_i(a: I, b: I) -> I = pair!(vaddq_s32(a, b));
+        inc_if(m: M, a: I) -> I = pair!(inc_if4(m, a));
+        add_if(m: M, a: I, b: I) -> I = pair!(add_if4(m, a, b));
+    }
+
+    /// Logical `a << N`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn shl_i<const N: i32>(a: I) -> I {
+        [vshlq_n_s32::<N>(a[0]), vshlq_n_s32::<N>(a[1])]
+    }
+
+    /// Logical `a >> N`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn shr_i<const N: i32>(a: I) -> I {
+        let r = |v: int32x4_t| vreinterpretq_s32_u32(vshrq_n_u32::<N>(vreinterpretq_u32_s32(v)));
+        [r(a[0]), r(a[1])]
+    }
+
+    /// 1.5 * 2^23, ggml's `nearest_int` constant.
+    const MAGIC: f32 = 12_582_912.0;
+
+    /// `code15`'s 4-lane form: the steps of `avx512::code15` (which see for the proof).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn code15_4(v: float32x4_t) -> float32x4_t {
+        let ord = vceqq_f32(v, v);
+        let t = vreinterpretq_u32_f32(vaddq_f32(v, vdupq_n_f32(MAGIC)));
+        let low = vandq_u32(vandq_u32(t, vdupq_n_u32(0x007F_FFFF)), ord);
+        let f = vorrq_u32(low, vdupq_n_u32(0x4B00_0000));
+        let n = vsubq_f32(vreinterpretq_f32_u32(f), vdupq_n_f32(MAGIC));
+        min4(max4(n, vdupq_n_f32(0.0)), vdupq_n_f32(15.0))
+    }
+
+    ops! {
+        code15(v: F) -> F = pair!(code15_4(v));
+    }
+
+    /// Lane j: entry `i[j]` (0..16) of the 16 floats `t` (`t[i / 8]` lane `i % 8`): one 64-byte
+    /// table lookup of the entries' bytes (entry i is bytes 4i..4i+4, so byte k of a lane takes
+    /// byte `4i + k`, i.e. the index `i * 0x04040404 + 0x03020100`).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn table16(i: I, t: [F; 16 / L]) -> F {
+        let tbl = uint8x16x4_t(
+            vreinterpretq_u8_f32(t[0][0]),
+            vreinterpretq_u8_f32(t[0][1]),
+            vreinterpretq_u8_f32(t[1][0]),
+            vreinterpretq_u8_f32(t[1][1]),
+        );
+        let look = |i: int32x4_t| {
+            let i = vreinterpretq_u32_s32(i);
+            let idx = vaddq_u32(vmulq_n_u32(i, 0x0404_0404), vdupq_n_u32(0x0302_0100));
+            vreinterpretq_f32_u8(vqtbl4q_u8(tbl, vreinterpretq_u8_u32(idx)))
+        };
+        [look(i[0]), look(i[1])]
+    }
+
+    /// 16 signed bytes as floats (exact), in order, 8 per vector.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn floats_s8(b: int8x16_t) -> [F; 2] {
+        let (l, h) = (vmovl_s8(vget_low_s8(b)), vmovl_high_s8(b));
+        let f = |w: int16x8_t| {
+            [
+                vcvtq_f32_s32(vmovl_s16(vget_low_s16(w))),
+                vcvtq_f32_s32(vmovl_high_s16(w)),
+            ]
+        };
+        [f(l), f(h)]
+    }
+
+    /// 16 unsigned bytes as floats (exact), in order, 8 per vector.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn floats_u8(b: uint8x16_t) -> [F; 2] {
+        let (l, h) = (vmovl_u8(vget_low_u8(b)), vmovl_high_u8(b));
+        let f = |w: uint16x8_t| {
+            [
+                vcvtq_f32_u32(vmovl_u16(vget_low_u16(w))),
+                vcvtq_f32_u32(vmovl_high_u16(w)),
+            ]
+        };
+        [f(l), f(h)]
+    }
+
+    /// The values of the 16 bytes' low nibbles and of their high nibbles, in byte order:
+    /// `t[nibble]` (a byte table lookup, then exact conversions), or the nibbles themselves
+    /// without a table. Safety: 16 readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn nibble_values(
+        p: *const u8,
+        t: Option<&[i8; 16]>,
+    ) -> ([F; 16 / L], [F; 16 / L]) {
+        // SAFETY: the caller passes 16 readable bytes.
+        let q = unsafe { vld1q_u8(p) };
+        let (lo, hi) = (vandq_u8(q, vdupq_n_u8(0x0F)), vshrq_n_u8::<4>(q));
+        match t {
+            None => (floats_u8(lo), floats_u8(hi)),
+            Some(t) => {
+                // SAFETY: `t` holds 16 bytes.
+                let tab = unsafe { vld1q_s8(t.as_ptr()) };
+                (
+                    floats_s8(vqtbl1q_s8(tab, lo)),
+                    floats_s8(vqtbl1q_s8(tab, hi)),
+                )
+            }
+        }
+    }
+
+    /// `[t[p[j] & 15] for j < 8, then t[p[j] >> 4] for j < 8]` as floats, `16 / L` vectors.
+    /// Safety: 8 readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn nibbles16(p: *const u8, t: &[i8; 16]) -> [F; 16 / L] {
+        // SAFETY: the caller passes 8 readable bytes; `t` holds 16.
+        let (q, tab) = unsafe { (vld1_u8(p), vld1q_s8(t.as_ptr())) };
+        let k = vcombine_u8(vand_u8(q, vdup_n_u8(0x0F)), vshr_n_u8::<4>(q));
+        floats_s8(vqtbl1q_s8(tab, k))
+    }
+
+    /// The low bytes of 8 lanes (values 0..=255 fit; here codes).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn narrow8(v: I) -> uint8x8_t {
+        let h = vcombine_u16(
+            vmovn_u32(vreinterpretq_u32_s32(v[0])),
+            vmovn_u32(vreinterpretq_u32_s32(v[1])),
+        );
+        vmovn_u16(h)
+    }
+
+    /// Byte j: `lo[j] | hi[j] << 4` (codes 0..15). Safety: `L` writable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn store_nibbles(lo: I, hi: I, p: *mut u8) {
+        let b = vsli_n_u8::<4>(narrow8(lo), narrow8(hi));
+        // SAFETY: the caller passes 8 writable bytes.
+        unsafe { vst1_u8(p, b) }
+    }
+
+    /// Byte j: `c[0][j] | c[1][j] << 4` (codes 0..15), little-endian.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn pack16(c: [I; 16 / L]) -> u64 {
+        let b = vsli_n_u8::<4>(narrow8(c[0]), narrow8(c[1]));
+        vget_lane_u64::<0>(vreinterpret_u64_u8(b))
+    }
 }
 
 #[cfg(test)]
@@ -774,6 +962,112 @@ mod tests {
                     None => assert!(want.iter().any(|h| h & 0x7C00 == 0x7C00), "{lanes:?}"),
                 }
             }
+        }
+        // SAFETY: NEON is enabled for the whole target (see `kernels::aarch64`).
+        unsafe { run() }
+    }
+
+    /// The primitives of `simd::superblocks` against scalar models of their meanings.
+    #[test]
+    fn superblock_primitives_follow_their_meanings() {
+        #[target_feature(enable = "neon")]
+        fn run() {
+            let xs: [f32; 256] = core::array::from_fn(|i| i as f32 * 0.5 - 60.0);
+            // SAFETY: 8 floats at 0; p[32 b] for b < 8 within 256.
+            let (v, g) = unsafe { (l::load(xs.as_ptr()), l::gather32(xs.as_ptr().add(3))) };
+            assert_eq!(l::lanes(v), core::array::from_fn(|i| xs[i]));
+            assert_eq!(l::lanes(g), core::array::from_fn(|b| xs[32 * b + 3]));
+            let sq = l::lanes(l::sqrt(l::from_lanes([
+                2.0,
+                0.0,
+                -0.0,
+                1e-40,
+                3.0,
+                f32::MAX,
+                0.25,
+                7.0,
+            ])));
+            for (s, x) in sq
+                .iter()
+                .zip([2.0f32, 0.0, -0.0, 1e-40, 3.0, f32::MAX, 0.25, 7.0])
+            {
+                assert_eq!(s.to_bits(), x.sqrt().to_bits());
+            }
+            let a: [i32; 8] = [0, 1, -1, 7, i32::MAX, i32::MIN, 0x1234_5678, -5];
+            let b: [i32; 8] = [3, -3, 1, 9, 1, -1, 0x0F0F_0F0F, 5];
+            let ia = l::bits_i(l::from_lanes(a.map(|x| f32::from_bits(x as u32))));
+            let ib = l::bits_i(l::from_lanes(b.map(|x| f32::from_bits(x as u32))));
+            assert_eq!(l::lanes_i(ia), a);
+            let want: [i32; 8] = core::array::from_fn(|i| a[i].wrapping_add(b[i]));
+            assert_eq!(l::lanes_i(l::add_i(ia, ib)), want);
+            let m = l::gt_i(ia, ib);
+            let and = l::and_m(m, l::eq_i(ia, ia));
+            assert_eq!(l::bits(and), l::bits(m));
+            let inc: [i32; 8] = core::array::from_fn(|i| a[i].wrapping_add(i32::from(a[i] > b[i])));
+            assert_eq!(l::lanes_i(l::inc_if(m, ia)), inc);
+            let addif: [i32; 8] = core::array::from_fn(|i| {
+                if a[i] > b[i] {
+                    a[i].wrapping_add(b[i])
+                } else {
+                    a[i]
+                }
+            });
+            assert_eq!(l::lanes_i(l::add_if(m, ia, ib)), addif);
+            assert_eq!(
+                l::lanes_i(l::shl_i::<20>(ia)),
+                a.map(|x| ((x as u32) << 20) as i32)
+            );
+            assert_eq!(
+                l::lanes_i(l::shr_i::<19>(ia)),
+                a.map(|x| ((x as u32) >> 19) as i32)
+            );
+            // table16: lane i gets entry idx[i] of 16.
+            let t: [f32; 16] = core::array::from_fn(|i| i as f32 * 1.25 - 3.0);
+            let tv = [
+                l::from_lanes(core::array::from_fn(|i| t[i])),
+                l::from_lanes(core::array::from_fn(|i| t[8 + i])),
+            ];
+            for start in 0..16 {
+                let idx: [i32; 8] = core::array::from_fn(|i| ((start + 5 * i) % 16) as i32);
+                let iv = l::bits_i(l::from_lanes(idx.map(|x| f32::from_bits(x as u32))));
+                let got = l::lanes(l::table16(iv, tv));
+                assert_eq!(got, idx.map(|k| t[k as usize]), "{idx:?}");
+            }
+            // nibble_values (with and without a table), nibbles16, store_nibbles, pack16.
+            let tab: [i8; 16] = core::array::from_fn(|i| (i as i8 - 8) * 3);
+            let bytes: [u8; 16] = core::array::from_fn(|j| (j as u8).wrapping_mul(0x9D) ^ 0x5A);
+            let f8 = |v: [l::F; 2]| -> Vec<f32> { v.iter().flat_map(|&x| l::lanes(x)).collect() };
+            let lo_t: Vec<f32> = bytes
+                .iter()
+                .map(|b| f32::from(tab[usize::from(b & 15)]))
+                .collect();
+            let hi_t: Vec<f32> = bytes
+                .iter()
+                .map(|b| f32::from(tab[usize::from(b >> 4)]))
+                .collect();
+            let lo_n: Vec<f32> = bytes.iter().map(|b| f32::from(b & 15)).collect();
+            let hi_n: Vec<f32> = bytes.iter().map(|b| f32::from(b >> 4)).collect();
+            // SAFETY: 16 bytes readable.
+            let ((lt, ht), (ln, hn)) = unsafe {
+                (
+                    l::nibble_values(bytes.as_ptr(), Some(&tab)),
+                    l::nibble_values(bytes.as_ptr(), None),
+                )
+            };
+            assert_eq!((f8(lt), f8(ht)), (lo_t.clone(), hi_t.clone()));
+            assert_eq!((f8(ln), f8(hn)), (lo_n.clone(), hi_n.clone()));
+            // SAFETY: 8 bytes readable.
+            let n16 = unsafe { l::nibbles16(bytes.as_ptr(), &tab) };
+            let want: Vec<f32> = lo_t[..8].iter().chain(&hi_t[..8]).copied().collect();
+            assert_eq!(f8(n16), want);
+            let codes = |v: &[f32]| l::cvt(l::from_lanes(core::array::from_fn(|i| v[i])));
+            let (lo, hi) = (codes(&lo_n[..8]), codes(&hi_n[..8]));
+            let mut back = [0u8; 8];
+            // SAFETY: 8 bytes writable.
+            unsafe { l::store_nibbles(lo, hi, back.as_mut_ptr()) };
+            assert_eq!(back, bytes[..8]);
+            let packed = u64::from_le_bytes(core::array::from_fn(|j| bytes[j]));
+            assert_eq!(l::pack16([lo, hi]), packed);
         }
         // SAFETY: NEON is enabled for the whole target (see `kernels::aarch64`).
         unsafe { run() }

@@ -6,7 +6,8 @@
 //! `neon_iq4nl` and `neon_half` the NEON-only block, codebook, IQ4_NL and half-precision
 //! kernels; `lanes::neon` the 8-lane primitives over which the kernels written once in
 //! `kernels::simd` are instantiated for NEON (the Q4_0, Q4_1, MXFP4 and groups-of-32
-//! quantizers of `simd::multi_block`).
+//! quantizers of `simd::multi_block`, the Q4_K, IQ4_XS and NVFP4 kernels of
+//! `simd::superblocks`).
 
 pub(crate) mod lanes;
 pub(crate) mod neon;

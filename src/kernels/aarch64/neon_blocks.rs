@@ -1,7 +1,7 @@
-//! NEON dequantizers of the ggml block formats (Q4_0, Q4_1, IQ4_NL, MXFP4) and of the
-//! super-block formats (Q4_K, IQ4_XS, NVFP4; their quantizers run the scalar reference here),
-//! 4 floats or 16 bytes per vector, and the table of all block-wise NEON kernels (the Q4_0, Q4_1
-//! and MXFP4 quantizers are `simd::multi_block`'s, 8 blocks at a time over `lanes::neon`; IQ4_NL
+//! NEON dequantizers of the ggml block formats (Q4_0, Q4_1, IQ4_NL, MXFP4), 4 floats or 16 bytes
+//! per vector, and the table of all block-wise NEON kernels (the Q4_0, Q4_1 and MXFP4
+//! quantizers are `simd::multi_block`'s, 8 blocks at a time over `lanes::neon`; both directions
+//! of Q4_K, IQ4_XS and NVFP4 are `simd::superblocks`', over the same lanes; IQ4_NL
 //! quantization is in `neon_iq4nl`, the codebook and group kernels in `neon_codebook`). Each
 //! equals the scalar per-block reference bit for bit: the same IEEE operations in the same order
 //! per element (one rounding per multiply, add and subtract: never `vfma`/`vmla`), and the fp16
@@ -16,9 +16,10 @@
 use super::super::{format_table, BlockKernels};
 use super::{neon_codebook, neon_iq4nl};
 use crate::kernels::simd::multi_block::neon as multi_block;
+use crate::kernels::simd::superblocks::neon as superblocks;
 use crate::reference::formats::common::read_f16;
 use crate::reference::formats::fp16::{f16_is_finite, f16_to_f32};
-use crate::reference::formats::{iq4_nl, iq4_xs, mxfp4, nvfp4, q4_0, q4_1, q4_k, BlockFormat};
+use crate::reference::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
 use crate::{Error, Result};
 use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
@@ -29,15 +30,18 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         (BlockFormat::Q4_1, quantize_q4_1),
         (BlockFormat::Iq4Nl, neon_iq4nl::quantize_iq4_nl),
         (BlockFormat::Mxfp4, quantize_mxfp4),
+        (BlockFormat::Nvfp4, quantize_nvfp4),
+        (BlockFormat::Q4K, quantize_q4_k),
+        (BlockFormat::Iq4Xs, quantize_iq4_xs),
     ]),
     dequantize_blocks: format_table(&[
         (BlockFormat::Q4_0, dequantize_q4_0),
         (BlockFormat::Q4_1, dequantize_q4_1),
         (BlockFormat::Iq4Nl, dequantize_iq4_nl),
         (BlockFormat::Mxfp4, dequantize_mxfp4),
+        (BlockFormat::Nvfp4, dequantize_nvfp4),
         (BlockFormat::Q4K, dequantize_q4_k),
         (BlockFormat::Iq4Xs, dequantize_iq4_xs),
-        (BlockFormat::Nvfp4, dequantize_nvfp4),
     ]),
     quantize_codebook: neon_codebook::quantize_codebook,
     dequantize_codebook: neon_codebook::dequantize_codebook,
@@ -78,13 +82,16 @@ entry! {
     quantize_q4_0, multi_block::quantize_q4_0, f32, u8;
     quantize_q4_1, multi_block::quantize_q4_1, f32, u8;
     quantize_mxfp4, multi_block::quantize_mxfp4, f32, u8;
+    quantize_nvfp4, superblocks::quantize_nvfp4, f32, u8;
+    quantize_q4_k, superblocks::quantize_q4_k, f32, u8;
+    quantize_iq4_xs, superblocks::quantize_iq4_xs, f32, u8;
+    dequantize_nvfp4, superblocks::dequantize_nvfp4, u8, f32;
+    dequantize_q4_k, superblocks::dequantize_q4_k, u8, f32;
+    dequantize_iq4_xs, superblocks::dequantize_iq4_xs, u8, f32;
     dequantize_q4_0, dequantize_q4_0_impl, u8, f32;
     dequantize_q4_1, dequantize_q4_1_impl, u8, f32;
     dequantize_iq4_nl, dequantize_iq4_nl_impl, u8, f32;
     dequantize_mxfp4, dequantize_mxfp4_impl, u8, f32;
-    dequantize_q4_k, dequantize_q4_k_impl, u8, f32;
-    dequantize_iq4_xs, dequantize_iq4_xs_impl, u8, f32;
-    dequantize_nvfp4, dequantize_nvfp4_impl, u8, f32;
 }
 
 // ---------------------------------------------------------------- shared helpers
@@ -284,114 +291,6 @@ fn dequantize_q4_1_impl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> 
         // q * d + m: a multiply, then an add (no fused multiply-add), as the reference.
         Ok(scaled(v, f16_to_f32(dh)).map(|p| vaddq_f32(p, m)))
     })
-}
-
-// ---------------------------------------------------------------- super-block dequantization
-
-/// Q4_K: per sub-block the 16 values `(d * sc) * q - (dmin * m)` (the reference's products and
-/// difference for each code, each rounded on its own), copied by code.
-#[target_feature(enable = "neon")]
-fn dequantize_q4_k_impl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
-    let v = load16(&Q4_1_VALUES);
-    let nib = vdupq_n_u8(0x0F);
-    for (b, out) in src
-        .chunks_exact(q4_k::BYTES)
-        .zip(dst.chunks_exact_mut(q4_k::ELEMENTS))
-    {
-        let (dh, mh) = (read_f16(b, 0), read_f16(b, 2));
-        if !f16_is_finite(dh) || !f16_is_finite(mh) {
-            return Err(Error::NonFinite);
-        }
-        let (d, dmin) = (f16_to_f32(dh), f16_to_f32(mh));
-        let s = &b[4..16];
-        let o = out.as_mut_ptr().cast::<f32>();
-        for c in 0..4 {
-            let t = [2 * c, 2 * c + 1].map(|j| {
-                let (sc, m) = q4_k_scale_min(j, s);
-                let dm = vdupq_n_f32(dmin * f32::from(m));
-                planes(scaled(v, d * f32::from(sc)).map(|p| vsubq_f32(p, dm)))
-            });
-            for h in 0..2 {
-                // SAFETY: 16 code bytes at 16 + 32 c + 16 h <= 128; 16 floats at
-                // 64 c + 32 k + 16 h <= 240.
-                unsafe {
-                    let q = vld1q_u8(b.as_ptr().add(16 + 32 * c + 16 * h));
-                    store_lookup(o.add(64 * c + 16 * h), &t[0], vandq_u8(q, nib));
-                    store_lookup(o.add(64 * c + 32 + 16 * h), &t[1], vshrq_n_u8::<4>(q));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `q4_k`'s scale and minimum of sub-block `j` from the 12 packed bytes (ggml's
-/// `get_scale_min_k4`).
-#[inline]
-fn q4_k_scale_min(j: usize, s: &[u8]) -> (u8, u8) {
-    if j < 4 {
-        (s[j] & 63, s[j + 4] & 63)
-    } else {
-        (
-            (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4),
-            (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
-        )
-    }
-}
-
-/// IQ4_XS: per sub-block of 32 the 16 values `dl * KVALUES[q]`, copied by code.
-#[target_feature(enable = "neon")]
-fn dequantize_iq4_xs_impl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
-    let v = load16(&IQ4_NL_VALUES);
-    let nib = vdupq_n_u8(0x0F);
-    for (b, out) in src
-        .chunks_exact(iq4_xs::BYTES)
-        .zip(dst.chunks_exact_mut(iq4_xs::ELEMENTS))
-    {
-        let dh = read_f16(b, 0);
-        if !f16_is_finite(dh) {
-            return Err(Error::NonFinite);
-        }
-        let d = f16_to_f32(dh);
-        let scales_h = read_f16(b, 2);
-        let o = out.as_mut_ptr().cast::<f32>();
-        for ib in 0..8 {
-            let low = (b[4 + ib / 2] >> (4 * (ib % 2))) & 0x0f;
-            let high = ((scales_h >> (2 * ib)) & 3) as u8;
-            let dl = d * (i32::from(low | (high << 4)) - 32) as f32;
-            let t = planes(scaled(v, dl));
-            // SAFETY: 16 code bytes at 8 + 16 ib <= 120; 32 floats at 32 ib <= 224.
-            unsafe {
-                let q = vld1q_u8(b.as_ptr().add(8 + 16 * ib));
-                store_lookup(o.add(32 * ib), &t, vandq_u8(q, nib));
-                store_lookup(o.add(32 * ib + 16), &t, vshrq_n_u8::<4>(q));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// NVFP4: per sub-block of 16 the 16 values `KVALUES[q] * d`, copied by code.
-#[target_feature(enable = "neon")]
-fn dequantize_nvfp4_impl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> {
-    let v = load16(&MXFP4_VALUES);
-    let nib = vdup_n_u8(0x0F);
-    for (b, out) in src
-        .chunks_exact(nvfp4::BYTES)
-        .zip(dst.chunks_exact_mut(nvfp4::ELEMENTS))
-    {
-        let o = out.as_mut_ptr().cast::<f32>();
-        for s in 0..4 {
-            let t = planes(scaled(v, nvfp4::ue4m3_to_f32(b[s])));
-            // SAFETY: 8 code bytes at 4 + 8 s <= 28; 16 floats at 16 s <= 48.
-            unsafe {
-                let q = vld1_u8(b.as_ptr().add(4 + 8 * s));
-                let idx = vcombine_u8(vand_u8(q, nib), vshr_n_u8::<4>(q));
-                store_lookup(o.add(16 * s), &t, idx);
-            }
-        }
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- ggml quantization
