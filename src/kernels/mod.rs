@@ -8,7 +8,13 @@ pub(crate) mod chunks;
 pub(crate) mod groups;
 pub(crate) mod scalar;
 // Kernels written once over a level's lane primitives and expanded for each level.
-#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[cfg(all(
+    any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon")
+    ),
+    not(miri)
+))]
 pub(crate) mod simd;
 // The level-against-reference suites compare each SIMD level with the scalar one: under Miri
 // there is only the scalar level, so they would compare it with itself (at great cost). Miri

@@ -1,7 +1,15 @@
 //! aarch64 kernels: NEON (Advanced SIMD), which every aarch64 Linux target has as a baseline
 //! feature. Little-endian only: `aarch64_be` is not built or tested (the kernels' lane and
 //! nibble order assumes little-endian memory, as the x86-64 ones do).
+//!
+//! `neon` holds the per-tensor kernels and the level's table; `neon_blocks`, `neon_codebook`,
+//! `neon_iq4nl` and `neon_half` the NEON-only block, codebook, IQ4_NL and half-precision
+//! kernels; `lanes::neon` the 8-lane primitives over which the kernels written once in
+//! `kernels::simd` are instantiated for NEON (the Q4_0, Q4_1, MXFP4 and groups-of-32
+//! quantizers of `simd::multi_block`, the Q4_K, IQ4_XS and NVFP4 kernels of
+//! `simd::superblocks`).
 
+pub(crate) mod lanes;
 pub(crate) mod neon;
 mod neon_blocks;
 mod neon_codebook;

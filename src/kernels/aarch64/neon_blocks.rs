@@ -1,10 +1,11 @@
-//! NEON kernels of the ggml block formats (Q4_0, Q4_1, IQ4_NL, MXFP4), 4 floats or 16 bytes per
-//! vector, and the table of all block-wise NEON kernels (IQ4_NL quantization is in
-//! `neon_iq4nl`, the codebook and group kernels in `neon_codebook`). Each equals the scalar
-//! per-block reference bit for bit: the same IEEE operations in the same order per element (one
-//! rounding per multiply, add and subtract: never `vfma`/`vmla`), the per-block decisions
-//! (scale, first largest element, error order) made as the reference makes them, and the fp16
-//! scales rounded and checked by the reference's own `fp16` functions. Where a kernel computes
+//! NEON dequantizers of the ggml block formats (Q4_0, Q4_1, IQ4_NL, MXFP4), 4 floats or 16 bytes
+//! per vector, and the table of all block-wise NEON kernels (the Q4_0, Q4_1 and MXFP4
+//! quantizers are `simd::multi_block`'s, 8 blocks at a time over `lanes::neon`; both directions
+//! of Q4_K, IQ4_XS and NVFP4 are `simd::superblocks`', over the same lanes; IQ4_NL
+//! quantization is in `neon_iq4nl`, the codebook and group kernels in `neon_codebook`). Each
+//! equals the scalar per-block reference bit for bit: the same IEEE operations in the same order
+//! per element (one rounding per multiply, add and subtract: never `vfma`/`vmla`), and the fp16
+//! fields read and checked by the reference's own `fp16` functions. Where a kernel computes
 //! something differently, a comment proves the result identical.
 //!
 //! Safety: this module, like `neon`, is compiled only when NEON is enabled for the whole target,
@@ -14,8 +15,10 @@
 
 use super::super::{format_table, BlockKernels};
 use super::{neon_codebook, neon_iq4nl};
+use crate::kernels::simd::multi_block::neon as multi_block;
+use crate::kernels::simd::superblocks::neon as superblocks;
 use crate::reference::formats::common::read_f16;
-use crate::reference::formats::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
+use crate::reference::formats::fp16::{f16_is_finite, f16_to_f32};
 use crate::reference::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat};
 use crate::{Error, Result};
 use core::arch::aarch64::*;
@@ -27,12 +30,18 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         (BlockFormat::Q4_1, quantize_q4_1),
         (BlockFormat::Iq4Nl, neon_iq4nl::quantize_iq4_nl),
         (BlockFormat::Mxfp4, quantize_mxfp4),
+        (BlockFormat::Nvfp4, quantize_nvfp4),
+        (BlockFormat::Q4K, quantize_q4_k),
+        (BlockFormat::Iq4Xs, quantize_iq4_xs),
     ]),
     dequantize_blocks: format_table(&[
         (BlockFormat::Q4_0, dequantize_q4_0),
         (BlockFormat::Q4_1, dequantize_q4_1),
         (BlockFormat::Iq4Nl, dequantize_iq4_nl),
         (BlockFormat::Mxfp4, dequantize_mxfp4),
+        (BlockFormat::Nvfp4, dequantize_nvfp4),
+        (BlockFormat::Q4K, dequantize_q4_k),
+        (BlockFormat::Iq4Xs, dequantize_iq4_xs),
     ]),
     quantize_codebook: neon_codebook::quantize_codebook,
     dequantize_codebook: neon_codebook::dequantize_codebook,
@@ -62,17 +71,23 @@ fn dequantize_groups(
 /// Safe entry points (named, so that the optimised build's symbols show every kernel) of the
 /// `#[target_feature]` kernels `$name_impl`.
 macro_rules! entry {
-    ($($name:ident, $imp:ident, $t:ty, $u:ty;)*) => {$(
+    ($($name:ident, $($imp:ident)::+, $t:ty, $u:ty;)*) => {$(
         fn $name(src: &[$t], dst: &mut [MaybeUninit<$u>]) -> Result<()> {
             // SAFETY: NEON is enabled for the whole target (see the module comment).
-            unsafe { $imp(src, dst) }
+            unsafe { $($imp)::+(src, dst) }
         }
     )*};
 }
 entry! {
-    quantize_q4_0, quantize_q4_0_impl, f32, u8;
-    quantize_q4_1, quantize_q4_1_impl, f32, u8;
-    quantize_mxfp4, quantize_mxfp4_impl, f32, u8;
+    quantize_q4_0, multi_block::quantize_q4_0, f32, u8;
+    quantize_q4_1, multi_block::quantize_q4_1, f32, u8;
+    quantize_mxfp4, multi_block::quantize_mxfp4, f32, u8;
+    quantize_nvfp4, superblocks::quantize_nvfp4, f32, u8;
+    quantize_q4_k, superblocks::quantize_q4_k, f32, u8;
+    quantize_iq4_xs, superblocks::quantize_iq4_xs, f32, u8;
+    dequantize_nvfp4, superblocks::dequantize_nvfp4, u8, f32;
+    dequantize_q4_k, superblocks::dequantize_q4_k, u8, f32;
+    dequantize_iq4_xs, superblocks::dequantize_iq4_xs, u8, f32;
     dequantize_q4_0, dequantize_q4_0_impl, u8, f32;
     dequantize_q4_1, dequantize_q4_1_impl, u8, f32;
     dequantize_iq4_nl, dequantize_iq4_nl_impl, u8, f32;
@@ -106,29 +121,6 @@ pub(super) fn abs_bits(v: float32x4_t) -> uint32x4_t {
 pub(super) fn max_lanes(a: &[uint32x4_t; 8]) -> uint32x4_t {
     let m = [0, 2, 4, 6].map(|j| vmaxq_u32(a[j], a[j + 1]));
     vmaxq_u32(vmaxq_u32(m[0], m[1]), vmaxq_u32(m[2], m[3]))
-}
-
-/// The largest of 32 unsigned lanes.
-#[inline]
-#[target_feature(enable = "neon")]
-pub(super) fn max_u32(a: &[uint32x4_t; 8]) -> u32 {
-    vmaxvq_u32(max_lanes(a))
-}
-
-/// The index (0..32, element order) of the first all-ones lane of `hit`; 32 if none.
-#[inline]
-#[target_feature(enable = "neon")]
-fn first_hit(hit: [uint32x4_t; 8]) -> usize {
-    const LANE: [u32; 4] = [0, 1, 2, 3];
-    // SAFETY: a 4-element array.
-    let lane = unsafe { vld1q_u32(LANE.as_ptr()) };
-    let none = vdupq_n_u32(32);
-    let mut best = none;
-    for (j, h) in hit.into_iter().enumerate() {
-        let idx = vaddq_u32(lane, vdupq_n_u32(4 * j as u32));
-        best = vminq_u32(best, vbslq_u32(h, idx, none));
-    }
-    vminvq_u32(best) as usize
 }
 
 /// The low byte of each of 16 32-bit lanes (four vectors, in order).
@@ -303,214 +295,10 @@ fn dequantize_q4_1_impl(src: &[u8], dst: &mut [MaybeUninit<f32>]) -> Result<()> 
 
 // ---------------------------------------------------------------- ggml quantization
 
-/// ggml's code conversion `(uint8_t)MIN(15, (int8_t)v)` as `common::c_float_to_u8_code` states
-/// it, for 16 values (four vectors), as bytes, for every float v:
-/// - `v as i32` for -2^31 <= v < 2^31, else `i32::MIN`: `vcvtq_s32_f32` truncates and saturates
-///   (NaN to 0, +inf and v >= 2^31 to `i32::MAX`, v < -2^31 and -inf to `i32::MIN`); the lanes
-///   not below 2^31 (NaN, +inf, large) are then zeroed, whose low byte is that of `i32::MIN`;
-/// - `as i8` is the low byte (narrowing), then `min(15)` on signed bytes, then `as u8` is the
-///   same byte.
-#[inline]
-#[target_feature(enable = "neon")]
-fn trunc_codes(v: [float32x4_t; 4]) -> uint8x16_t {
-    let limit = vdupq_n_f32(2_147_483_648.0);
-    let c = v.map(|x| vandq_u32(vreinterpretq_u32_s32(vcvtq_s32_f32(x)), vcltq_f32(x, limit)));
-    let b = vreinterpretq_s8_u8(low_bytes(c));
-    vreinterpretq_u8_s8(vminq_s8(b, vdupq_n_s8(15)))
-}
-
 /// ggml's block layout from the codes of elements 0..16 (`lo`) and 16..32 (`hi`): byte j =
 /// `lo[j] | hi[j] << 4` (in bytes, as the reference's `q0 | (q1 << 4)`).
 #[inline]
 #[target_feature(enable = "neon")]
 pub(super) fn pack_ggml(lo: uint8x16_t, hi: uint8x16_t) -> uint8x16_t {
     vorrq_u8(lo, vshlq_n_u8::<4>(hi))
-}
-
-/// Writes a block: its header bytes, then the 16 code bytes.
-#[inline]
-#[target_feature(enable = "neon")]
-fn write_block(out: &mut [MaybeUninit<u8>], head: &[u8], codes: uint8x16_t) {
-    for (o, &h) in out.iter_mut().zip(head) {
-        o.write(h);
-    }
-    let rest = &mut out[head.len()..head.len() + 16];
-    // SAFETY: 16 bytes at rest (bounds-checked above).
-    unsafe { vst1q_u8(rest.as_mut_ptr().cast(), codes) };
-}
-
-/// True when any of the 32 elements is NaN or ±Inf (given their `abs_bits`).
-#[inline]
-#[target_feature(enable = "neon")]
-fn any_non_finite(a: &[uint32x4_t; 8]) -> bool {
-    max_u32(a) > f32::MAX.to_bits()
-}
-
-#[target_feature(enable = "neon")]
-fn quantize_q4_0_impl(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_0::BYTES)) {
-        // SAFETY: 32 floats.
-        let v = unsafe { load32(x.as_ptr()) };
-        let a = v.map(|x| abs_bits(x));
-        let amax = max_u32(&a);
-        if amax > f32::MAX.to_bits() {
-            return Err(Error::NonFinite);
-        }
-        // The reference keeps the first element of largest magnitude (strict `<` from 0.0):
-        // the first lane whose |x| bits equal the largest ones, or +0.0 if all are zeros.
-        let max = if amax == 0 {
-            0.0
-        } else {
-            let m = vdupq_n_u32(amax);
-            x[first_hit(a.map(|ai| vceqq_u32(ai, m))).min(31)]
-        };
-        let d = max / -8.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let dh = f32_to_f16(d);
-        if !f16_is_finite(dh) {
-            return Err(Error::ValueOutOfRange);
-        }
-        // x * id + 8.5: a multiply, then an add, each rounded (as the reference).
-        let (vid, half) = (vdupq_n_f32(id), vdupq_n_f32(8.5));
-        let y = v.map(|xi| vaddq_f32(vmulq_f32(xi, vid), half));
-        let lo = trunc_codes([y[0], y[1], y[2], y[3]]);
-        let hi = trunc_codes([y[4], y[5], y[6], y[7]]);
-        write_block(out, &dh.to_le_bytes(), pack_ggml(lo, hi));
-    }
-    Ok(())
-}
-
-/// The first element (of 32) that is a zero, with its sign; `x` holds a zero.
-#[inline]
-#[target_feature(enable = "neon")]
-fn first_zero(x: &[f32], v: &[float32x4_t; 8]) -> f32 {
-    x[first_hit(v.map(|x| vceqzq_f32(x))).min(31)]
-}
-
-#[target_feature(enable = "neon")]
-fn quantize_q4_1_impl(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(q4_1::BYTES)) {
-        // SAFETY: 32 floats.
-        let v = unsafe { load32(x.as_ptr()) };
-        if any_non_finite(&v.map(|x| abs_bits(x))) {
-            return Err(Error::NonFinite);
-        }
-        // With no NaN, vector min and max give the reference's values up to the sign of a
-        // zero; its strict comparisons keep the first of equal extremes, which matters only
-        // for that sign, so a zero extreme is taken from the first zero element.
-        let mn = [
-            vminq_f32(v[0], v[1]),
-            vminq_f32(v[2], v[3]),
-            vminq_f32(v[4], v[5]),
-            vminq_f32(v[6], v[7]),
-        ];
-        let mx = [
-            vmaxq_f32(v[0], v[1]),
-            vmaxq_f32(v[2], v[3]),
-            vmaxq_f32(v[4], v[5]),
-            vmaxq_f32(v[6], v[7]),
-        ];
-        let mut min = vminvq_f32(vminq_f32(vminq_f32(mn[0], mn[1]), vminq_f32(mn[2], mn[3])));
-        let mut max = vmaxvq_f32(vmaxq_f32(vmaxq_f32(mx[0], mx[1]), vmaxq_f32(mx[2], mx[3])));
-        if min == 0.0 {
-            min = first_zero(x, &v);
-        }
-        if max == 0.0 {
-            max = first_zero(x, &v);
-        }
-        let d = (max - min) / 15.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        let dh = f32_to_f16(d);
-        let mh = f32_to_f16(min);
-        if !f16_is_finite(dh) || !f16_is_finite(mh) {
-            return Err(Error::ValueOutOfRange);
-        }
-        // (x - min) * id + 0.5: subtract, multiply, add, each rounded (as the reference).
-        let (vmin, vid, half) = (vdupq_n_f32(min), vdupq_n_f32(id), vdupq_n_f32(0.5));
-        let y = v.map(|xi| vaddq_f32(vmulq_f32(vsubq_f32(xi, vmin), vid), half));
-        let lo = trunc_codes([y[0], y[1], y[2], y[3]]);
-        let hi = trunc_codes([y[4], y[5], y[6], y[7]]);
-        let [d0, d1] = dh.to_le_bytes();
-        let [m0, m1] = mh.to_le_bytes();
-        write_block(out, &[d0, d1, m0, m1], pack_ggml(lo, hi));
-    }
-    Ok(())
-}
-
-/// For c = 0..31: how many of the MXFP4 midpoints [1, 3, 5, 7, 10, 14, 20] (in units of d/2)
-/// are below c (the table of [`mxfp4_codes`]), at compile time.
-const fn mxfp4_lut() -> [u8; 32] {
-    let mids = [1, 3, 5, 7, 10, 14, 20];
-    let mut t = [0u8; 32];
-    let mut c = 0;
-    while c < 32 {
-        let mut i = 0;
-        while i < mids.len() {
-            if mids[i] < c {
-                t[c] += 1;
-            }
-            i += 1;
-        }
-        c += 1;
-    }
-    t
-}
-const MXFP4_LUT: [u8; 32] = mxfp4_lut();
-
-/// MXFP4 codes of 16 values (four vectors) for scale `d = 2^(e - 128)`, with `s1 * s2 = 2 / d`
-/// (both powers of two on the same side of 1, both normal) and `cap` 31 (14 for e = 253).
-///
-/// The proof of equality with `mxfp4::best_index(x, d)` is `x86_64::avx512_blocks::mxfp4_codes`'
-/// (the AVX2 kernel computes the same way): the index is the number of midpoints strictly below
-/// `|x|`, i.e. a table lookup by `ceil(min(u, cap))` with `u = 2|x|/d` formed exactly by the two
-/// power-of-two multiplies (where one underflows, u < 1 either way), plus 8 when x < 0 and the
-/// index is not 0. `vcvtpq_u32_f32` rounds toward +inf, i.e. is ceil for these u in [0, 31].
-#[inline]
-#[target_feature(enable = "neon")]
-fn mxfp4_codes(
-    x: [float32x4_t; 4],
-    s1: float32x4_t,
-    s2: float32x4_t,
-    cap: float32x4_t,
-    lut: uint8x16x2_t,
-) -> uint8x16_t {
-    let c = x.map(|xi| {
-        let m = vabsq_f32(xi);
-        vcvtpq_u32_f32(vminq_f32(vmulq_f32(vmulq_f32(m, s1), s2), cap))
-    });
-    let idx = vqtbl2q_u8(lut, low_bytes(c));
-    let neg = low_bytes(x.map(|x| vcltzq_f32(x)));
-    let sign = vandq_u8(vandq_u8(neg, vtstq_u8(idx, idx)), vdupq_n_u8(8));
-    vorrq_u8(idx, sign)
-}
-
-#[target_feature(enable = "neon")]
-fn quantize_mxfp4_impl(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-    // SAFETY: 32 bytes.
-    let lut = unsafe {
-        uint8x16x2_t(
-            vld1q_u8(MXFP4_LUT.as_ptr()),
-            vld1q_u8(MXFP4_LUT.as_ptr().add(16)),
-        )
-    };
-    let pow2 = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
-    for (x, out) in src.chunks_exact(32).zip(dst.chunks_exact_mut(mxfp4::BYTES)) {
-        // SAFETY: 32 floats.
-        let v = unsafe { load32(x.as_ptr()) };
-        let amax = max_u32(&v.map(|x| abs_bits(x)));
-        if amax > f32::MAX.to_bits() {
-            return Err(Error::NonFinite);
-        }
-        // The largest magnitude (integer order of the abs bits is the float order).
-        let e = mxfp4::scale_byte(f32::from_bits(amax));
-        // 2/d = 2^(129 - e), -124..=129, as 2^k1 * 2^k2 with both factors normal.
-        let k = 129 - i32::from(e);
-        let (k1, k2) = (k >> 1, k - (k >> 1));
-        let (s1, s2) = (vdupq_n_f32(pow2(k1)), vdupq_n_f32(pow2(k2)));
-        let cap = vdupq_n_f32(if e == 253 { 14.0 } else { 31.0 });
-        let lo = mxfp4_codes([v[0], v[1], v[2], v[3]], s1, s2, cap, lut);
-        let hi = mxfp4_codes([v[4], v[5], v[6], v[7]], s1, s2, cap, lut);
-        write_block(out, &[e], pack_ggml(lo, hi));
-    }
-    Ok(())
 }

@@ -2,16 +2,14 @@
 //! scalar references bit for bit (see `neon_blocks` for the conventions and the safety
 //! argument: NEON is enabled for the whole target wherever this module is compiled).
 
-use super::neon::{codes16, pack32, KERNELS};
-use super::neon_blocks::{
-    abs_bits, load16, load32, low_bytes, max_lanes, max_u32, planes, store_lookup,
-};
+use super::neon::KERNELS;
+use super::neon_blocks::{abs_bits, load16, load32, low_bytes, max_lanes, planes, store_lookup};
 use crate::kernels::groups::quantize_groups_split32;
-use crate::kernels::{scalar, Range};
+use crate::kernels::simd::multi_block::neon as multi_block;
 use crate::reference::codebook::scalar::{self as cb, MAX_ABS_INPUT};
 use crate::reference::codebook::tables::{FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS};
 use crate::reference::codebook::Codebook;
-use crate::reference::int4::{params_for, ScaleMethod};
+use crate::reference::int4::ScaleMethod;
 use crate::{Error, Result};
 use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
@@ -206,9 +204,10 @@ fn dequantize_codebook_impl(
 
 // ---------------------------------------------------------------- int4 groups of 32
 
-/// The kernel of `BlockKernels::quantize_groups`: a dedicated loop for groups of 32; other
-/// group sizes, and a last partial group, take the generic loop over NEON's per-tensor kernels
-/// (`neon::KERNELS.scan` and `.quantize_packed`).
+/// The kernel of `BlockKernels::quantize_groups`: groups of 32 in runs of 8
+/// (`simd::multi_block`, over `lanes::neon`); other group sizes, and a last partial group, take
+/// the generic loop over NEON's per-tensor kernels (`neon::KERNELS.scan` and
+/// `.quantize_packed`).
 pub(super) fn quantize_groups(
     src: &[f32],
     group_size: usize,
@@ -226,52 +225,6 @@ pub(super) fn quantize_groups(
         scales,
         zero_points,
         // SAFETY: NEON is enabled for the whole target (see `neon_blocks`).
-        |s, m, c, sc, z| unsafe { quantize_groups32(s, m, c, sc, z) },
+        |s, m, c, sc, z| unsafe { multi_block::quantize_groups32(s, m, c, sc, z) },
     )
-}
-
-/// Whole groups of 32, group by group.
-#[target_feature(enable = "neon")]
-fn quantize_groups32(
-    src: &[f32],
-    method: ScaleMethod,
-    codes: &mut [MaybeUninit<u8>],
-    scales: &mut [MaybeUninit<f32>],
-    zero_points: &mut [MaybeUninit<i8>],
-) -> Result<()> {
-    for (g, (x, out)) in src
-        .chunks_exact(32)
-        .zip(codes.chunks_exact_mut(16))
-        .enumerate()
-    {
-        // SAFETY: 32 floats.
-        let v = unsafe { load32(x.as_ptr()) };
-        if max_u32(&v.map(|x| abs_bits(x))) > scalar::MAX_INPUT.to_bits() {
-            // The reference scan reports the first bad element's kind.
-            scalar::scan(x)?;
-        }
-        // No NaN is left: min and max up to the sign of a zero, which `params_for` never looks
-        // at (it compares with 0 and uses 0.0 itself).
-        let mn = [0, 2, 4, 6].map(|j| vminq_f32(v[j], v[j + 1]));
-        let mx = [0, 2, 4, 6].map(|j| vmaxq_f32(v[j], v[j + 1]));
-        let range = Range {
-            min: vminvq_f32(vminq_f32(vminq_f32(mn[0], mn[1]), vminq_f32(mn[2], mn[3]))),
-            max: vmaxvq_f32(vmaxq_f32(vmaxq_f32(mx[0], mx[1]), vmaxq_f32(mx[2], mx[3]))),
-        };
-        let p = params_for(range, method);
-        scales[g].write(p.scale);
-        if let Some(z) = zero_points.get_mut(g) {
-            z.write(p.zero_point);
-        }
-        let (s, zp) = (vdupq_n_f32(p.scale), vdupq_n_s32(i32::from(p.zero_point)));
-        // SAFETY: 32 floats at x; 16 bytes in out.
-        unsafe {
-            let (a, b) = (
-                codes16(x.as_ptr(), s, zp),
-                codes16(x.as_ptr().add(16), s, zp),
-            );
-            vst1q_u8(out.as_mut_ptr().cast(), pack32(a, b));
-        }
-    }
-    Ok(())
 }

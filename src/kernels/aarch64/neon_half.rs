@@ -78,7 +78,7 @@ unsafe fn widen_f16_impl(src: &[u16], dst: &mut [MaybeUninit<f32>]) {
 /// - `|x| >= 65520` (infinity included) gives infinity, NaN the reference's quiet NaN.
 #[inline]
 #[target_feature(enable = "neon")]
-fn f16_of4(b: uint32x4_t) -> uint16x4_t {
+pub(super) fn f16_of4(b: uint32x4_t) -> uint16x4_t {
     let sign = vandq_u32(vshrq_n_u32::<16>(b), vdupq_n_u32(0x8000));
     let abs = vandq_u32(b, vdupq_n_u32(0x7fff_ffff));
     // Normal.

@@ -1,6 +1,7 @@
 //! Block quantizers (Q4_0, Q4_1, MXFP4, int4 groups of 32) that take `L` blocks of 32 floats at
 //! once, written once (the macro `kernels!`) over the lane primitives of `lanes` and expanded
-//! for AVX2 (8 blocks, module `avx2`) and AVX-512 (16 blocks, module `avx512`), every function
+//! for AVX2 (8 blocks, module `avx2`), AVX-512 (16 blocks, module `avx512`) and NEON (8 blocks,
+//! module `neon`, over `aarch64::lanes::neon`), every function
 //! `#[target_feature]` with the level's features so that all of it inlines.
 //! Each block's reductions (largest magnitude, minimum, maximum) end up in one lane of a vector
 //! through a transposing reduction tree, so the per-block parameters (scales, zero points,
@@ -25,7 +26,8 @@ use core::mem::MaybeUninit;
 const QK: usize = 32;
 
 /// The kernels, written once: expanded inside a module that imports one level's lane
-/// primitives (`lanes::avx2` or `lanes::avx512`), with that level's features and kernels.
+/// primitives (`lanes::avx2`, `lanes::avx512` or aarch64's `lanes::neon`), with that level's
+/// features and kernels.
 macro_rules! kernels {
     ($features:literal, $kernels:path) => {
         use super::*;
@@ -492,4 +494,11 @@ pub(crate) mod avx512 {
         "avx512f,avx512bw,avx512dq,avx512vl",
         crate::kernels::x86_64::avx512::KERNELS
     );
+}
+
+/// NEON: runs of 8 blocks (8 lanes as pairs of 128-bit registers).
+#[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
+pub(crate) mod neon {
+    use crate::kernels::aarch64::lanes::neon::*;
+    kernels!("neon", crate::kernels::aarch64::neon::KERNELS);
 }

@@ -862,12 +862,42 @@ pub(crate) mod avx512 {
     kernels!("avx512f,avx512bw,avx512dq,avx512vl");
 }
 
-#[cfg(all(test, target_arch = "x86_64", not(miri)))]
+/// NEON: 8 lanes (pairs of 128-bit registers), one Q4_K or IQ4_XS super-block or two NVFP4
+/// blocks per pass.
+#[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
+pub(crate) mod neon {
+    use crate::kernels::aarch64::lanes::neon::*;
+    kernels!("neon");
+}
+
+#[cfg(all(
+    test,
+    any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon")
+    ),
+    not(miri)
+))]
 mod tests {
     use super::*;
 
+    /// Runs `f` with NEON lanes and kernels (`$l`, `$k`).
+    #[cfg(target_arch = "aarch64")]
+    macro_rules! each_level {
+        (|$l:ident, $k:ident $(, $a:ident: $t:ty)*| $body:block) => {{
+            #[allow(unused_imports)]
+            use super::neon as $k;
+            use crate::kernels::aarch64::lanes::neon as $l;
+            #[target_feature(enable = "neon")]
+            fn run($($a: $t),*) $body
+            // SAFETY: NEON is enabled for the whole target (see `kernels::aarch64`).
+            unsafe { run($($a),*) };
+        }};
+    }
+
     /// Runs `f` with AVX2 lanes and kernels (`$l`, `$k`) and with AVX-512 ones, where the CPU
     /// has them.
+    #[cfg(target_arch = "x86_64")]
     macro_rules! each_level {
         (|$l:ident, $k:ident $(, $a:ident: $t:ty)*| $body:block) => {{
             if crate::kernels::x86_64::avx2::available() {
