@@ -130,12 +130,6 @@ pub(crate) struct Kernels {
 /// until a level accelerates it. Build one with [`format_table`].
 pub(crate) type FormatTable<T> = [Option<T>; BlockFormat::COUNT];
 
-/// The table holding `entries` and `None` for every other format.
-#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
-pub(crate) const fn format_table<T: Copy>(entries: &[(BlockFormat, T)]) -> FormatTable<T> {
-    format_tables(&[entries])
-}
-
 /// The table holding the entries of every list (a later entry for the same format wins) and
 /// `None` for every other format. A level lists the tables its kernel modules export (e.g.
 /// `simd::superblocks::avx2::QUANTIZE`), so no level's file names a format.

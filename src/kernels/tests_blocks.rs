@@ -981,8 +981,16 @@ fn every_simd_level_accelerates_every_format() {
     for k in simd_levels() {
         for f in BlockFormat::ALL {
             let i = f as usize;
-            assert!(k.blocks.quantize_blocks[i].is_some(), "{:?} quantize {f:?}", k.level);
-            assert!(k.blocks.dequantize_blocks[i].is_some(), "{:?} dequantize {f:?}", k.level);
+            assert!(
+                k.blocks.quantize_blocks[i].is_some(),
+                "{:?} quantize {f:?}",
+                k.level
+            );
+            assert!(
+                k.blocks.dequantize_blocks[i].is_some(),
+                "{:?} dequantize {f:?}",
+                k.level
+            );
         }
     }
 }

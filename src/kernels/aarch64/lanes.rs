@@ -50,6 +50,10 @@ macro_rules! pair {
 pub(crate) mod neon {
     use core::arch::aarch64::*;
 
+    /// A binary16 as f32 (per value, off the hot paths: the reference's exact conversion; the
+    /// x86 levels use `vcvtph2ps`, equal to it for every finite value).
+    pub(crate) use crate::reference::formats::fp16::f16_to_f32;
+
     /// How far ahead (in floats) the streaming loops would prefetch; unused here (see
     /// [`prefetch`]).
     pub(crate) const AHEAD: usize = 2048;

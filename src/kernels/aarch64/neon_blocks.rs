@@ -13,7 +13,7 @@
 //! (the argument of each `unsafe` call of one from the table below). Loads and stores through
 //! raw pointers stay within a chunk whose length bounds them, as each SAFETY comment states.
 
-use super::super::{format_table, BlockKernels};
+use super::super::{format_tables, BlockKernels};
 use super::{neon_codebook, neon_iq4nl};
 use crate::kernels::simd::multi_block::neon as multi_block;
 use crate::kernels::simd::superblocks::neon as superblocks;
@@ -25,23 +25,19 @@ use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
 
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
-    quantize_blocks: format_table(&[
-        (BlockFormat::Q4_0, quantize_q4_0),
-        (BlockFormat::Q4_1, quantize_q4_1),
-        (BlockFormat::Iq4Nl, neon_iq4nl::quantize_iq4_nl),
-        (BlockFormat::Mxfp4, quantize_mxfp4),
-        (BlockFormat::Nvfp4, quantize_nvfp4),
-        (BlockFormat::Q4K, quantize_q4_k),
-        (BlockFormat::Iq4Xs, quantize_iq4_xs),
+    quantize_blocks: format_tables(&[
+        multi_block::QUANTIZE,
+        superblocks::QUANTIZE,
+        &[(BlockFormat::Iq4Nl, neon_iq4nl::quantize_iq4_nl)],
     ]),
-    dequantize_blocks: format_table(&[
-        (BlockFormat::Q4_0, dequantize_q4_0),
-        (BlockFormat::Q4_1, dequantize_q4_1),
-        (BlockFormat::Iq4Nl, dequantize_iq4_nl),
-        (BlockFormat::Mxfp4, dequantize_mxfp4),
-        (BlockFormat::Nvfp4, dequantize_nvfp4),
-        (BlockFormat::Q4K, dequantize_q4_k),
-        (BlockFormat::Iq4Xs, dequantize_iq4_xs),
+    dequantize_blocks: format_tables(&[
+        superblocks::DEQUANTIZE,
+        &[
+            (BlockFormat::Q4_0, dequantize_q4_0),
+            (BlockFormat::Q4_1, dequantize_q4_1),
+            (BlockFormat::Iq4Nl, dequantize_iq4_nl),
+            (BlockFormat::Mxfp4, dequantize_mxfp4),
+        ],
     ]),
     quantize_codebook: neon_codebook::quantize_codebook,
     dequantize_codebook: neon_codebook::dequantize_codebook,
@@ -79,15 +75,6 @@ macro_rules! entry {
     )*};
 }
 entry! {
-    quantize_q4_0, multi_block::quantize_q4_0, f32, u8;
-    quantize_q4_1, multi_block::quantize_q4_1, f32, u8;
-    quantize_mxfp4, multi_block::quantize_mxfp4, f32, u8;
-    quantize_nvfp4, superblocks::quantize_nvfp4, f32, u8;
-    quantize_q4_k, superblocks::quantize_q4_k, f32, u8;
-    quantize_iq4_xs, superblocks::quantize_iq4_xs, f32, u8;
-    dequantize_nvfp4, superblocks::dequantize_nvfp4, u8, f32;
-    dequantize_q4_k, superblocks::dequantize_q4_k, u8, f32;
-    dequantize_iq4_xs, superblocks::dequantize_iq4_xs, u8, f32;
     dequantize_q4_0, dequantize_q4_0_impl, u8, f32;
     dequantize_q4_1, dequantize_q4_1_impl, u8, f32;
     dequantize_iq4_nl, dequantize_iq4_nl_impl, u8, f32;

@@ -8,7 +8,7 @@
 /// For the tests (the files below see it, being declared after it): runs `body` with each
 /// level's lanes (`l`) and the calling file's kernels of that level (`k`, its module `avx2` or
 /// `avx512`), where the CPU has them.
-#[cfg(test)]
+#[cfg(all(test, target_arch = "x86_64"))]
 macro_rules! each_level {
     (|$l:ident, $k:ident $(, $a:ident: $t:ty)?| $body:block) => {{
         if crate::kernels::x86_64::avx2::available() {
@@ -32,9 +32,14 @@ macro_rules! each_level {
     }};
 }
 
+// (Instantiated for x86-64 only so far; aarch64 runs its own NEON kernels for these.)
+#[cfg(target_arch = "x86_64")]
 pub(crate) mod codebook;
+#[cfg(target_arch = "x86_64")]
 pub(crate) mod dequantize_blocks;
+#[cfg(target_arch = "x86_64")]
 pub(crate) mod int4;
+#[cfg(target_arch = "x86_64")]
 pub(crate) mod iq4_nl;
 pub(crate) mod multi_block;
 pub(crate) mod superblocks;
