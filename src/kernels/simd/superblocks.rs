@@ -721,7 +721,7 @@ macro_rules! kernels {
         /// and 15 for NaN, as 15 minus the number of midpoints above `v` (none for NaN: every
         /// comparison with NaN is false). That the reference's clamp, binary search and strict
         /// comparison give exactly this count for every non-NaN float (ties going up) is proved
-        /// at `avx512_iq4nl::best_index16`; the reference sends NaN past both clamps and its
+        /// at `x86_64::lanes::avx512::iq4nl_index`; the reference sends NaN past both clamps and its
         /// binary search up to 15.
         #[inline]
         #[target_feature(enable = $features)]
