@@ -44,10 +44,23 @@ pub(crate) fn for_each_chunk(
     mut f: impl FnMut(usize, &[f32]) -> Result<()>,
 ) -> Result<()> {
     debug_assert!(step > 0 && step <= CHUNK);
-    let n = src.len();
     if let Floats::F32(s) = src {
         return if s.is_empty() { Ok(()) } else { f(0, s) };
     }
+    half_chunks(k, src, step, f)
+}
+
+/// The half-precision part of [`for_each_chunk`], out of line: its 16 KiB buffer would otherwise
+/// make every float32 call pay for a stack frame that size (probed page by page), which is
+/// most of the cost of a one-block call.
+#[inline(never)]
+fn half_chunks(
+    k: &Kernels,
+    src: Floats<'_>,
+    step: usize,
+    mut f: impl FnMut(usize, &[f32]) -> Result<()>,
+) -> Result<()> {
+    let n = src.len();
     let mut buf = [MaybeUninit::<f32>::uninit(); CHUNK];
     let mut start = 0;
     while start < n {
@@ -67,15 +80,26 @@ pub(crate) fn for_each_chunk(
 /// piece (see [`for_each_chunk`]). `step` is at most [`CHUNK`].
 pub(crate) fn for_each_chunk_into(
     k: &Kernels,
-    mut dst: FloatsUninit<'_>,
+    dst: FloatsUninit<'_>,
     step: usize,
     mut f: impl FnMut(usize, &mut [MaybeUninit<f32>]) -> Result<()>,
 ) -> Result<()> {
     debug_assert!(step > 0 && step <= CHUNK);
-    let n = dst.len();
     if let FloatsUninit::F32(d) = dst {
         return if d.is_empty() { Ok(()) } else { f(0, d) };
     }
+    half_chunks_into(k, dst, step, f)
+}
+
+/// The half-precision part of [`for_each_chunk_into`], out of line (see [`half_chunks`]).
+#[inline(never)]
+fn half_chunks_into(
+    k: &Kernels,
+    mut dst: FloatsUninit<'_>,
+    step: usize,
+    mut f: impl FnMut(usize, &mut [MaybeUninit<f32>]) -> Result<()>,
+) -> Result<()> {
+    let n = dst.len();
     let mut buf = [MaybeUninit::<f32>::uninit(); CHUNK];
     let mut start = 0;
     while start < n {

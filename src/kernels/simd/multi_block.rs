@@ -406,6 +406,11 @@ macro_rules! kernels {
         /// Safety: the CPU has the level's features.
         #[target_feature(enable = $features)]
         pub(crate) unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+            // One or two blocks: the scalar reference is faster than a run's fixed cost (the
+            // transposing reductions of L lanes) and gives the same bytes.
+            if src.len() <= 2 * QK {
+                return (q4_0::SPEC.quantize)(src, dst);
+            }
             let run = |x: &[f32], o: &mut [MaybeUninit<u8>], n| {
                 if n == L {
                     q4_0_run::<true>(x, o, n)
@@ -419,6 +424,11 @@ macro_rules! kernels {
         /// Safety: the CPU has the level's features.
         #[target_feature(enable = $features)]
         pub(crate) unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
+            // One or two blocks: the scalar reference is faster than a run's fixed cost (the
+            // transposing reductions of L lanes) and gives the same bytes.
+            if src.len() <= 2 * QK {
+                return (q4_1::SPEC.quantize)(src, dst);
+            }
             let run = |x: &[f32], o: &mut [MaybeUninit<u8>], n| {
                 if n == L {
                     q4_1_run::<true>(x, o, n)
