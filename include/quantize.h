@@ -55,9 +55,9 @@
 typedef int32_t quantize_status;
 
 /**
- * A ggml/GGUF block format: one of `QUANTIZE_FORMAT_*`.
+ * How quantize_to_int4 and friends derive the scale: one of `QUANTIZE_SCALE_*`.
  */
-typedef uint32_t quantize_block_format;
+typedef uint32_t quantize_scale_method;
 
 /**
  * The element type of a float buffer passed as `void *`: one of `QUANTIZE_FLOAT_*`.
@@ -65,14 +65,14 @@ typedef uint32_t quantize_block_format;
 typedef uint32_t quantize_float_type;
 
 /**
+ * A ggml/GGUF block format: one of `QUANTIZE_FORMAT_*`.
+ */
+typedef uint32_t quantize_block_format;
+
+/**
  * A 4-bit codebook: one of `QUANTIZE_CODEBOOK_*`.
  */
 typedef uint32_t quantize_codebook;
-
-/**
- * How quantize_to_int4 and friends derive the scale: one of `QUANTIZE_SCALE_*`.
- */
-typedef uint32_t quantize_scale_method;
 
 /**
  * How far `restored` is from `original`. Every difference is computed, and every sum
@@ -244,92 +244,81 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Dequantizes ggml/GGUF blocks to n floats, bit for bit what ggml's dequantize_row_* gives
- * (one rounding per value; Q4_1 rounds the product and the sum separately).
- *
- * - `format`: one of QUANTIZE_FORMAT_*.
- * - `src`, `src_len`: at least n / quantize_block_elements(format) *
- *   quantize_block_bytes(format) bytes; the rest is ignored.
- * - `dst`: n floats (4-byte aligned); n a multiple of quantize_block_elements(format).
- *
- * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown format, n too large), NULL_POINTER,
- * MISALIGNED (dst), LENGTH (n not a whole number of blocks), BUFFER_TOO_SMALL, OVERLAP, then
- * NON_FINITE for the first block whose fp16 scale or minimum is infinite or NaN, or whose E8M0
- * byte is 0xFF (blocks ggml's own ggml_validate_row_data rejects); NVFP4 accepts every byte. Other values are accepted;
- * MXFP4 scale bytes 0xFD and 0xFE with the largest codes give +-infinity (the formula's float
- * value). On an argument error nothing is written; on bad data the blocks before the bad one
- * may have been written, never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
- *
- * # Safety
- * `src` must be valid for src_len bytes, `dst` for n elements.
+ * One sentence explaining `status`, for any integer (unknown values get a generic sentence).
+ * The string is static, NUL-terminated and never NULL. Thread-safe.
  */
-quantize_status dequantize_blocks(quantize_block_format format,
-                                  const uint8_t *src,
-                                  size_t src_len,
-                                  float *dst,
-                                  size_t n);
+const char *quantize_status_message(quantize_status status);
 
 /**
- * dequantize_blocks into float32, float16 or bfloat16 values: `dst` receives n values of type
- * `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
- * result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
- * other parameter, status and rule is dequantize_blocks's. An unknown `dst_type` is INVALID_ARGUMENT.
- *
- * # Safety
- * As for dequantize_blocks, with `dst` valid for n elements of `dst_type`.
+ * The library's version as "MAJOR.MINOR.PATCH" (static, never NULL): the version of the library
+ * actually loaded, which may differ from the header's QUANTIZE_VERSION_* macros.
  */
-quantize_status dequantize_blocks_into(quantize_block_format format,
-                                       const uint8_t *src,
-                                       size_t src_len,
-                                       quantize_float_type dst_type,
-                                       void *dst,
-                                       size_t n);
+const char *quantize_version(void);
 
 /**
- * Dequantizes n values of a 4-bit codebook (the layout of quantize_codebook_blocks):
- * `dst[i] = table[code[i]] * absmax[i / block_size]`, one rounding.
- *
- * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes (any byte values are valid).
- * - `block_size`: a power of two from 32 to 4096.
- * - `absmax`, `absmax_len`: at least QUANTIZE_GROUP_COUNT(n, block_size) finite floats (negative
- *   ones are accepted and negate the block).
- * - `dst`: n floats (4-byte aligned).
- *
- * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown codebook, bad block size, n too large),
- * NULL_POINTER, MISALIGNED (absmax, dst), BUFFER_TOO_SMALL, OVERLAP, NON_FINITE (a NaN or
- * infinite absmax; blocks before it may have been written, never any after it). n = 0 is
- * QUANTIZE_OK. Thread-safe.
- *
- * # Safety
- * Each pointer must be valid for its stated length (dst: n elements).
+ * The library's version as MAJOR*10000 + MINOR*100 + PATCH.
  */
-quantize_status dequantize_codebook_blocks(quantize_codebook codebook,
-                                           const uint8_t *codes,
-                                           size_t codes_len,
-                                           size_t n,
-                                           size_t block_size,
-                                           const float *absmax,
-                                           size_t absmax_len,
-                                           float *dst);
+uint32_t quantize_version_number(void);
 
 /**
- * dequantize_codebook_blocks into float32, float16 or bfloat16 values: `dst` receives n values of type
- * `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
- * result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
- * other parameter, status and rule is dequantize_codebook_blocks's. An unknown `dst_type` is INVALID_ARGUMENT.
+ * The SIMD level in use: "scalar", "avx2", "avx512" or "neon" (static, never NULL). It is chosen
+ * once, at first use, from the CPU's features; the environment variable QUANTIZE_MAX_ISA
+ * (e.g. "scalar") may lower it, never raise it.
+ */
+const char *quantize_kernel_name(void);
+
+/**
+ * Bytes that n packed int4 codes take: (n + 1) / 2, computed without overflow. Also available
+ * as the macro QUANTIZE_PACKED_LEN(n).
+ */
+size_t quantize_packed_len(size_t n);
+
+/**
+ * Number of groups of group_size elements that cover n elements: ceil(n / group_size); 0 when n
+ * or group_size is 0. Also available as the macro QUANTIZE_GROUP_COUNT(n, group_size).
+ */
+size_t quantize_group_count(size_t n, size_t group_size);
+
+/**
+ * Quantizes n floats to int4 codes, one per int8_t in -8..7, by the per-tensor rules of the
+ * README (MINMAX: asymmetric with a zero point; ABSMAX: symmetric, zero point 0).
+ *
+ * - `src`: n floats (4-byte aligned; NULL only if n is 0).
+ * - `method`: QUANTIZE_SCALE_MINMAX or QUANTIZE_SCALE_ABSMAX.
+ * - `dst`: n codes (written only on success).
+ * - `scale`, `zero_point`: out-pointers, never NULL, written only on success.
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown method, n too large), NULL_POINTER,
+ * MISALIGNED (src or scale), OVERLAP (dst, scale or zero_point share a byte with another
+ * buffer), EMPTY_INPUT (n is 0), NON_FINITE or VALUE_OUT_OF_RANGE (|x| > 2^126) for the first
+ * bad element. On any error nothing is written. Thread-safe.
  *
  * # Safety
- * As for dequantize_codebook_blocks, with `dst` valid for n elements of `dst_type`.
+ * Each pointer must be valid for the number of elements stated above.
  */
-quantize_status dequantize_codebook_blocks_into(quantize_codebook codebook,
-                                                const uint8_t *codes,
-                                                size_t codes_len,
-                                                size_t n,
-                                                size_t block_size,
-                                                const float *absmax,
-                                                size_t absmax_len,
-                                                quantize_float_type dst_type,
-                                                void *dst);
+quantize_status quantize_to_int4(const float *src,
+                                 size_t n,
+                                 quantize_scale_method method,
+                                 int8_t *dst,
+                                 float *scale,
+                                 int8_t *zero_point);
+
+/**
+ * quantize_to_int4 from float32, float16 or bfloat16 values: `src` holds n values of type
+ * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
+ * for bit what quantize_to_int4 returns on the values widened to float32; every other parameter, status
+ * and rule is quantize_to_int4's. An unknown `src_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for quantize_to_int4, with `src` valid for n elements of `src_type`.
+ */
+quantize_status quantize_to_int4_from(quantize_float_type src_type,
+                                      const void *src,
+                                      size_t n,
+                                      quantize_scale_method method,
+                                      int8_t *dst,
+                                      float *scale,
+                                      int8_t *zero_point);
 
 /**
  * Dequantizes n int4 codes (one per int8_t): `dst[i] = (float)(src[i] - zero_point) * scale`,
@@ -370,6 +359,78 @@ quantize_status dequantize_from_int4_into(const int8_t *src,
                                           void *dst);
 
 /**
+ * Packs n int4 codes (one per int8_t, in -8..7) two per byte: element 2i in the low nibble of
+ * byte i, element 2i+1 in the high nibble, two's complement; an odd n pads the last high nibble
+ * with 0.
+ *
+ * - `src`: n codes (NULL only if n is 0).
+ * - `dst`, `dst_len`: at least QUANTIZE_PACKED_LEN(n) bytes; bytes past that are not written.
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (n too large), NULL_POINTER, BUFFER_TOO_SMALL,
+ * OVERLAP, VALUE_OUT_OF_RANGE (a code outside -8..7). On any error nothing is written. n = 0 is
+ * QUANTIZE_OK. Thread-safe.
+ *
+ * # Safety
+ * `src` must be valid for n elements, `dst` for dst_len bytes.
+ */
+quantize_status pack_int4_to_int8(const int8_t *src, size_t n, uint8_t *dst, size_t dst_len);
+
+/**
+ * Unpacks n int4 codes from packed bytes (the layout of pack_int4_to_int8), sign-extended to
+ * int8_t. The padding nibble of an odd n is ignored.
+ *
+ * - `src`, `src_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
+ * - `dst`: n codes.
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (n too large), NULL_POINTER, BUFFER_TOO_SMALL,
+ * OVERLAP. On any error nothing is written. n = 0 is QUANTIZE_OK. Thread-safe.
+ *
+ * # Safety
+ * `src` must be valid for src_len bytes, `dst` for n elements.
+ */
+quantize_status unpack_int8_to_int4(const uint8_t *src, size_t src_len, int8_t *dst, size_t n);
+
+/**
+ * quantize_to_int4 and pack_int4_to_int8 in one pass, with identical results.
+ *
+ * - `src`: n floats (4-byte aligned; NULL only if n is 0).
+ * - `dst`, `dst_len`: at least QUANTIZE_PACKED_LEN(n) bytes; bytes past that are not written.
+ * - `scale`, `zero_point`: out-pointers, never NULL, written only on success.
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown method, n too large), NULL_POINTER,
+ * MISALIGNED, BUFFER_TOO_SMALL, OVERLAP, EMPTY_INPUT (n is 0), NON_FINITE or
+ * VALUE_OUT_OF_RANGE for the first bad element. On any error nothing is written. Thread-safe.
+ *
+ * # Safety
+ * `src` must be valid for n elements, `dst` for dst_len bytes.
+ */
+quantize_status quantize_to_int4_packed(const float *src,
+                                        size_t n,
+                                        quantize_scale_method method,
+                                        uint8_t *dst,
+                                        size_t dst_len,
+                                        float *scale,
+                                        int8_t *zero_point);
+
+/**
+ * quantize_to_int4_packed from float32, float16 or bfloat16 values: `src` holds n values of type
+ * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
+ * for bit what quantize_to_int4_packed returns on the values widened to float32; every other parameter, status
+ * and rule is quantize_to_int4_packed's. An unknown `src_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for quantize_to_int4_packed, with `src` valid for n elements of `src_type`.
+ */
+quantize_status quantize_to_int4_packed_from(quantize_float_type src_type,
+                                             const void *src,
+                                             size_t n,
+                                             quantize_scale_method method,
+                                             uint8_t *dst,
+                                             size_t dst_len,
+                                             float *scale,
+                                             int8_t *zero_point);
+
+/**
  * unpack_int8_to_int4 and dequantize_from_int4 in one pass, with identical results.
  *
  * - `src`, `src_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
@@ -406,187 +467,6 @@ quantize_status dequantize_from_int4_packed_into(const uint8_t *src,
                                                  int8_t zero_point,
                                                  quantize_float_type dst_type,
                                                  void *dst);
-
-/**
- * Dequantizes n values group by group (the layout of quantize_int4_groups):
- * `dst[i] = (float)(q[i] - zero_points[g]) * scales[g]`.
- *
- * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
- * - `group_size`: > 0.
- * - `scales`, `scales_len`: at least QUANTIZE_GROUP_COUNT(n, group_size) finite floats.
- * - `zero_points`, `zero_points_len`: 0 (every zero point is 0) or at least
- *   QUANTIZE_GROUP_COUNT(n, group_size) values in -8..7.
- * - `dst`: n floats (4-byte aligned).
- *
- * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (group_size 0, n too large), NULL_POINTER,
- * MISALIGNED (scales, dst), BUFFER_TOO_SMALL, OVERLAP, then for each group in order its zero
- * point (VALUE_OUT_OF_RANGE) and its scale (NON_FINITE). On an argument error nothing is
- * written; on bad data the groups before the bad one may have been written, never any after
- * it. n = 0 is QUANTIZE_OK. Thread-safe.
- *
- * # Safety
- * Each pointer must be valid for its stated length (dst: n elements).
- */
-quantize_status dequantize_int4_groups(const uint8_t *codes,
-                                       size_t codes_len,
-                                       size_t n,
-                                       size_t group_size,
-                                       const float *scales,
-                                       size_t scales_len,
-                                       const int8_t *zero_points,
-                                       size_t zero_points_len,
-                                       float *dst);
-
-/**
- * dequantize_int4_groups into float32, float16 or bfloat16 values: `dst` receives n values of type
- * `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
- * result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
- * other parameter, status and rule is dequantize_int4_groups's. An unknown `dst_type` is INVALID_ARGUMENT.
- *
- * # Safety
- * As for dequantize_int4_groups, with `dst` valid for n elements of `dst_type`.
- */
-quantize_status dequantize_int4_groups_into(const uint8_t *codes,
-                                            size_t codes_len,
-                                            size_t n,
-                                            size_t group_size,
-                                            const float *scales,
-                                            size_t scales_len,
-                                            const int8_t *zero_points,
-                                            size_t zero_points_len,
-                                            quantize_float_type dst_type,
-                                            void *dst);
-
-/**
- * Packs n int4 codes (one per int8_t, in -8..7) two per byte: element 2i in the low nibble of
- * byte i, element 2i+1 in the high nibble, two's complement; an odd n pads the last high nibble
- * with 0.
- *
- * - `src`: n codes (NULL only if n is 0).
- * - `dst`, `dst_len`: at least QUANTIZE_PACKED_LEN(n) bytes; bytes past that are not written.
- *
- * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (n too large), NULL_POINTER, BUFFER_TOO_SMALL,
- * OVERLAP, VALUE_OUT_OF_RANGE (a code outside -8..7). On any error nothing is written. n = 0 is
- * QUANTIZE_OK. Thread-safe.
- *
- * # Safety
- * `src` must be valid for n elements, `dst` for dst_len bytes.
- */
-quantize_status pack_int4_to_int8(const int8_t *src, size_t n, uint8_t *dst, size_t dst_len);
-
-/**
- * Bytes per block of `format` (Q4_0 18, Q4_1 20, IQ4_NL 18, MXFP4 17, Q4_K 144, IQ4_XS 136,
- * NVFP4 36), or 0 for an unknown format. n values take n / quantize_block_elements(format) * quantize_block_bytes(format)
- * bytes. Thread-safe.
- */
-size_t quantize_block_bytes(quantize_block_format format);
-
-/**
- * Values per block of `format` (32; Q4_K and IQ4_XS 256; NVFP4 64), or 0 for an unknown
- * format. Thread-safe.
- */
-size_t quantize_block_elements(quantize_block_format format);
-
-/**
- * Quantizes n floats to ggml/GGUF blocks, byte for byte what ggml's ggml_quantize_chunk
- * writes without an importance matrix (IQ4_NL: with its scale search). Within a block, byte j
- * of the codes holds element j in its low nibble and element j + 16 in its high nibble.
- *
- * - `format`: one of QUANTIZE_FORMAT_*.
- * - `src`: n floats (4-byte aligned; NULL only if n is 0); n a multiple of
- *   quantize_block_elements(format).
- * - `dst`, `dst_len`: at least n / quantize_block_elements(format) *
- *   quantize_block_bytes(format) bytes; bytes past that are never written.
- *
- * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown format, n too large), NULL_POINTER,
- * MISALIGNED (src), LENGTH (n not a whole number of blocks), BUFFER_TOO_SMALL, OVERLAP, then
- * for the first bad block NON_FINITE (a NaN or infinite element) or VALUE_OUT_OF_RANGE (the
- * block's fp16 scale or minimum, as ggml computes it, would not be finite: ggml would store inf
- * or NaN; NVFP4: a sub-block scale above 448); within a block a non-finite element comes first. An MXFP4 block with
- * 0 < max|x| < 2^-125 gets scale byte 0 (ggml's result is undefined there). On an argument
- * error nothing is written; on bad data the blocks before the bad one may have been written,
- * never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
- *
- * # Safety
- * `src` must be valid for n elements, `dst` for dst_len bytes.
- */
-quantize_status quantize_blocks(quantize_block_format format,
-                                const float *src,
-                                size_t n,
-                                uint8_t *dst,
-                                size_t dst_len);
-
-/**
- * quantize_blocks from float32, float16 or bfloat16 values: `src` holds n values of type
- * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
- * for bit what quantize_blocks returns on the values widened to float32; every other parameter, status
- * and rule is quantize_blocks's. An unknown `src_type` is INVALID_ARGUMENT.
- *
- * # Safety
- * As for quantize_blocks, with `src` valid for n elements of `src_type`.
- */
-quantize_status quantize_blocks_from(quantize_block_format format,
-                                     quantize_float_type src_type,
-                                     const void *src,
-                                     size_t n,
-                                     uint8_t *dst,
-                                     size_t dst_len);
-
-/**
- * Quantizes n floats to a 4-bit codebook with one absmax scale per block of block_size
- * elements (the last block may be partial), exactly as bitsandbytes' quantize_4bit:
- * code = the table entry nearest x * (1 / absmax), by bitsandbytes' decision thresholds.
- * Codes are one packed stream, the FIRST element of each pair in the HIGH nibble (bitsandbytes'
- * order, unlike pack_int4_to_int8); an odd n pads the last low nibble with the code of 0.0.
- *
- * - `codebook`: QUANTIZE_CODEBOOK_NF4 or QUANTIZE_CODEBOOK_FP4.
- * - `src`: n floats (4-byte aligned; NULL only if n is 0).
- * - `block_size`: a power of two from 32 to 4096.
- * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
- * - `absmax`, `absmax_len`: at least QUANTIZE_GROUP_COUNT(n, block_size) floats.
- *
- * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown codebook, bad block size, n too large),
- * NULL_POINTER, MISALIGNED (src, absmax), BUFFER_TOO_SMALL, OVERLAP, then for the first bad
- * block NON_FINITE (a NaN or infinite element anywhere in it) or else VALUE_OUT_OF_RANGE
- * (|x| > 2^126). On an argument error nothing is written; on bad data the blocks before the
- * bad one may have been written, never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
- *
- * # Safety
- * Each pointer must be valid for its stated length (src: n elements).
- */
-quantize_status quantize_codebook_blocks(quantize_codebook codebook,
-                                         const float *src,
-                                         size_t n,
-                                         size_t block_size,
-                                         uint8_t *codes,
-                                         size_t codes_len,
-                                         float *absmax,
-                                         size_t absmax_len);
-
-/**
- * quantize_codebook_blocks from float32, float16 or bfloat16 values: `src` holds n values of type
- * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
- * for bit what quantize_codebook_blocks returns on the values widened to float32; every other parameter, status
- * and rule is quantize_codebook_blocks's. An unknown `src_type` is INVALID_ARGUMENT.
- *
- * # Safety
- * As for quantize_codebook_blocks, with `src` valid for n elements of `src_type`.
- */
-quantize_status quantize_codebook_blocks_from(quantize_codebook codebook,
-                                              quantize_float_type src_type,
-                                              const void *src,
-                                              size_t n,
-                                              size_t block_size,
-                                              uint8_t *codes,
-                                              size_t codes_len,
-                                              float *absmax,
-                                              size_t absmax_len);
-
-/**
- * Number of groups of group_size elements that cover n elements: ceil(n / group_size); 0 when n
- * or group_size is 0. Also available as the macro QUANTIZE_GROUP_COUNT(n, group_size).
- */
-size_t quantize_group_count(size_t n, size_t group_size);
 
 /**
  * Quantizes n floats group by group: group g covers elements [g*group_size,
@@ -643,11 +523,250 @@ quantize_status quantize_int4_groups_from(quantize_float_type src_type,
                                           size_t zero_points_len);
 
 /**
- * The SIMD level in use: "scalar", "avx2", "avx512" or "neon" (static, never NULL). It is chosen
- * once, at first use, from the CPU's features; the environment variable QUANTIZE_MAX_ISA
- * (e.g. "scalar") may lower it, never raise it.
+ * Dequantizes n values group by group (the layout of quantize_int4_groups):
+ * `dst[i] = (float)(q[i] - zero_points[g]) * scales[g]`.
+ *
+ * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
+ * - `group_size`: > 0.
+ * - `scales`, `scales_len`: at least QUANTIZE_GROUP_COUNT(n, group_size) finite floats.
+ * - `zero_points`, `zero_points_len`: 0 (every zero point is 0) or at least
+ *   QUANTIZE_GROUP_COUNT(n, group_size) values in -8..7.
+ * - `dst`: n floats (4-byte aligned).
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (group_size 0, n too large), NULL_POINTER,
+ * MISALIGNED (scales, dst), BUFFER_TOO_SMALL, OVERLAP, then for each group in order its zero
+ * point (VALUE_OUT_OF_RANGE) and its scale (NON_FINITE). On an argument error nothing is
+ * written; on bad data the groups before the bad one may have been written, never any after
+ * it. n = 0 is QUANTIZE_OK. Thread-safe.
+ *
+ * # Safety
+ * Each pointer must be valid for its stated length (dst: n elements).
  */
-const char *quantize_kernel_name(void);
+quantize_status dequantize_int4_groups(const uint8_t *codes,
+                                       size_t codes_len,
+                                       size_t n,
+                                       size_t group_size,
+                                       const float *scales,
+                                       size_t scales_len,
+                                       const int8_t *zero_points,
+                                       size_t zero_points_len,
+                                       float *dst);
+
+/**
+ * dequantize_int4_groups into float32, float16 or bfloat16 values: `dst` receives n values of type
+ * `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
+ * result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
+ * other parameter, status and rule is dequantize_int4_groups's. An unknown `dst_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for dequantize_int4_groups, with `dst` valid for n elements of `dst_type`.
+ */
+quantize_status dequantize_int4_groups_into(const uint8_t *codes,
+                                            size_t codes_len,
+                                            size_t n,
+                                            size_t group_size,
+                                            const float *scales,
+                                            size_t scales_len,
+                                            const int8_t *zero_points,
+                                            size_t zero_points_len,
+                                            quantize_float_type dst_type,
+                                            void *dst);
+
+/**
+ * Values per block of `format` (32; Q4_K and IQ4_XS 256; NVFP4 64), or 0 for an unknown
+ * format. Thread-safe.
+ */
+size_t quantize_block_elements(quantize_block_format format);
+
+/**
+ * Bytes per block of `format` (Q4_0 18, Q4_1 20, IQ4_NL 18, MXFP4 17, Q4_K 144, IQ4_XS 136,
+ * NVFP4 36), or 0 for an unknown format. n values take n / quantize_block_elements(format) * quantize_block_bytes(format)
+ * bytes. Thread-safe.
+ */
+size_t quantize_block_bytes(quantize_block_format format);
+
+/**
+ * Quantizes n floats to ggml/GGUF blocks, byte for byte what ggml's ggml_quantize_chunk
+ * writes without an importance matrix (IQ4_NL: with its scale search). Within a block, byte j
+ * of the codes holds element j in its low nibble and element j + 16 in its high nibble.
+ *
+ * - `format`: one of QUANTIZE_FORMAT_*.
+ * - `src`: n floats (4-byte aligned; NULL only if n is 0); n a multiple of
+ *   quantize_block_elements(format).
+ * - `dst`, `dst_len`: at least n / quantize_block_elements(format) *
+ *   quantize_block_bytes(format) bytes; bytes past that are never written.
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown format, n too large), NULL_POINTER,
+ * MISALIGNED (src), LENGTH (n not a whole number of blocks), BUFFER_TOO_SMALL, OVERLAP, then
+ * for the first bad block NON_FINITE (a NaN or infinite element) or VALUE_OUT_OF_RANGE (the
+ * block's fp16 scale or minimum, as ggml computes it, would not be finite: ggml would store inf
+ * or NaN; NVFP4: a sub-block scale above 448); within a block a non-finite element comes first. An MXFP4 block with
+ * 0 < max|x| < 2^-125 gets scale byte 0 (ggml's result is undefined there). On an argument
+ * error nothing is written; on bad data the blocks before the bad one may have been written,
+ * never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
+ *
+ * # Safety
+ * `src` must be valid for n elements, `dst` for dst_len bytes.
+ */
+quantize_status quantize_blocks(quantize_block_format format,
+                                const float *src,
+                                size_t n,
+                                uint8_t *dst,
+                                size_t dst_len);
+
+/**
+ * quantize_blocks from float32, float16 or bfloat16 values: `src` holds n values of type
+ * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
+ * for bit what quantize_blocks returns on the values widened to float32; every other parameter, status
+ * and rule is quantize_blocks's. An unknown `src_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for quantize_blocks, with `src` valid for n elements of `src_type`.
+ */
+quantize_status quantize_blocks_from(quantize_block_format format,
+                                     quantize_float_type src_type,
+                                     const void *src,
+                                     size_t n,
+                                     uint8_t *dst,
+                                     size_t dst_len);
+
+/**
+ * Dequantizes ggml/GGUF blocks to n floats, bit for bit what ggml's dequantize_row_* gives
+ * (one rounding per value; Q4_1 rounds the product and the sum separately).
+ *
+ * - `format`: one of QUANTIZE_FORMAT_*.
+ * - `src`, `src_len`: at least n / quantize_block_elements(format) *
+ *   quantize_block_bytes(format) bytes; the rest is ignored.
+ * - `dst`: n floats (4-byte aligned); n a multiple of quantize_block_elements(format).
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown format, n too large), NULL_POINTER,
+ * MISALIGNED (dst), LENGTH (n not a whole number of blocks), BUFFER_TOO_SMALL, OVERLAP, then
+ * NON_FINITE for the first block whose fp16 scale or minimum is infinite or NaN, or whose E8M0
+ * byte is 0xFF (blocks ggml's own ggml_validate_row_data rejects); NVFP4 accepts every byte. Other values are accepted;
+ * MXFP4 scale bytes 0xFD and 0xFE with the largest codes give +-infinity (the formula's float
+ * value). On an argument error nothing is written; on bad data the blocks before the bad one
+ * may have been written, never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
+ *
+ * # Safety
+ * `src` must be valid for src_len bytes, `dst` for n elements.
+ */
+quantize_status dequantize_blocks(quantize_block_format format,
+                                  const uint8_t *src,
+                                  size_t src_len,
+                                  float *dst,
+                                  size_t n);
+
+/**
+ * dequantize_blocks into float32, float16 or bfloat16 values: `dst` receives n values of type
+ * `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
+ * result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
+ * other parameter, status and rule is dequantize_blocks's. An unknown `dst_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for dequantize_blocks, with `dst` valid for n elements of `dst_type`.
+ */
+quantize_status dequantize_blocks_into(quantize_block_format format,
+                                       const uint8_t *src,
+                                       size_t src_len,
+                                       quantize_float_type dst_type,
+                                       void *dst,
+                                       size_t n);
+
+/**
+ * Quantizes n floats to a 4-bit codebook with one absmax scale per block of block_size
+ * elements (the last block may be partial), exactly as bitsandbytes' quantize_4bit:
+ * code = the table entry nearest x * (1 / absmax), by bitsandbytes' decision thresholds.
+ * Codes are one packed stream, the FIRST element of each pair in the HIGH nibble (bitsandbytes'
+ * order, unlike pack_int4_to_int8); an odd n pads the last low nibble with the code of 0.0.
+ *
+ * - `codebook`: QUANTIZE_CODEBOOK_NF4 or QUANTIZE_CODEBOOK_FP4.
+ * - `src`: n floats (4-byte aligned; NULL only if n is 0).
+ * - `block_size`: a power of two from 32 to 4096.
+ * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
+ * - `absmax`, `absmax_len`: at least QUANTIZE_GROUP_COUNT(n, block_size) floats.
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown codebook, bad block size, n too large),
+ * NULL_POINTER, MISALIGNED (src, absmax), BUFFER_TOO_SMALL, OVERLAP, then for the first bad
+ * block NON_FINITE (a NaN or infinite element anywhere in it) or else VALUE_OUT_OF_RANGE
+ * (|x| > 2^126). On an argument error nothing is written; on bad data the blocks before the
+ * bad one may have been written, never any after it. n = 0 is QUANTIZE_OK. Thread-safe.
+ *
+ * # Safety
+ * Each pointer must be valid for its stated length (src: n elements).
+ */
+quantize_status quantize_codebook_blocks(quantize_codebook codebook,
+                                         const float *src,
+                                         size_t n,
+                                         size_t block_size,
+                                         uint8_t *codes,
+                                         size_t codes_len,
+                                         float *absmax,
+                                         size_t absmax_len);
+
+/**
+ * quantize_codebook_blocks from float32, float16 or bfloat16 values: `src` holds n values of type
+ * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
+ * for bit what quantize_codebook_blocks returns on the values widened to float32; every other parameter, status
+ * and rule is quantize_codebook_blocks's. An unknown `src_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for quantize_codebook_blocks, with `src` valid for n elements of `src_type`.
+ */
+quantize_status quantize_codebook_blocks_from(quantize_codebook codebook,
+                                              quantize_float_type src_type,
+                                              const void *src,
+                                              size_t n,
+                                              size_t block_size,
+                                              uint8_t *codes,
+                                              size_t codes_len,
+                                              float *absmax,
+                                              size_t absmax_len);
+
+/**
+ * Dequantizes n values of a 4-bit codebook (the layout of quantize_codebook_blocks):
+ * `dst[i] = table[code[i]] * absmax[i / block_size]`, one rounding.
+ *
+ * - `codes`, `codes_len`: at least QUANTIZE_PACKED_LEN(n) bytes (any byte values are valid).
+ * - `block_size`: a power of two from 32 to 4096.
+ * - `absmax`, `absmax_len`: at least QUANTIZE_GROUP_COUNT(n, block_size) finite floats (negative
+ *   ones are accepted and negate the block).
+ * - `dst`: n floats (4-byte aligned).
+ *
+ * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown codebook, bad block size, n too large),
+ * NULL_POINTER, MISALIGNED (absmax, dst), BUFFER_TOO_SMALL, OVERLAP, NON_FINITE (a NaN or
+ * infinite absmax; blocks before it may have been written, never any after it). n = 0 is
+ * QUANTIZE_OK. Thread-safe.
+ *
+ * # Safety
+ * Each pointer must be valid for its stated length (dst: n elements).
+ */
+quantize_status dequantize_codebook_blocks(quantize_codebook codebook,
+                                           const uint8_t *codes,
+                                           size_t codes_len,
+                                           size_t n,
+                                           size_t block_size,
+                                           const float *absmax,
+                                           size_t absmax_len,
+                                           float *dst);
+
+/**
+ * dequantize_codebook_blocks into float32, float16 or bfloat16 values: `dst` receives n values of type
+ * `dst_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types), each the float32
+ * result rounded once to nearest, ties to even (a float16 overflow gives +-infinity). Every
+ * other parameter, status and rule is dequantize_codebook_blocks's. An unknown `dst_type` is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * As for dequantize_codebook_blocks, with `dst` valid for n elements of `dst_type`.
+ */
+quantize_status dequantize_codebook_blocks_into(quantize_codebook codebook,
+                                                const uint8_t *codes,
+                                                size_t codes_len,
+                                                size_t n,
+                                                size_t block_size,
+                                                const float *absmax,
+                                                size_t absmax_len,
+                                                quantize_float_type dst_type,
+                                                void *dst);
 
 /**
  * Measures how far `restored` is from `original` (n floats each): mean and max absolute error
@@ -686,125 +805,6 @@ quantize_status quantize_measure_error_from(quantize_float_type float_type,
                                             const void *restored,
                                             size_t n,
                                             struct quantize_error_stats *out);
-
-/**
- * Bytes that n packed int4 codes take: (n + 1) / 2, computed without overflow. Also available
- * as the macro QUANTIZE_PACKED_LEN(n).
- */
-size_t quantize_packed_len(size_t n);
-
-/**
- * One sentence explaining `status`, for any integer (unknown values get a generic sentence).
- * The string is static, NUL-terminated and never NULL. Thread-safe.
- */
-const char *quantize_status_message(quantize_status status);
-
-/**
- * Quantizes n floats to int4 codes, one per int8_t in -8..7, by the per-tensor rules of the
- * README (MINMAX: asymmetric with a zero point; ABSMAX: symmetric, zero point 0).
- *
- * - `src`: n floats (4-byte aligned; NULL only if n is 0).
- * - `method`: QUANTIZE_SCALE_MINMAX or QUANTIZE_SCALE_ABSMAX.
- * - `dst`: n codes (written only on success).
- * - `scale`, `zero_point`: out-pointers, never NULL, written only on success.
- *
- * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown method, n too large), NULL_POINTER,
- * MISALIGNED (src or scale), OVERLAP (dst, scale or zero_point share a byte with another
- * buffer), EMPTY_INPUT (n is 0), NON_FINITE or VALUE_OUT_OF_RANGE (|x| > 2^126) for the first
- * bad element. On any error nothing is written. Thread-safe.
- *
- * # Safety
- * Each pointer must be valid for the number of elements stated above.
- */
-quantize_status quantize_to_int4(const float *src,
-                                 size_t n,
-                                 quantize_scale_method method,
-                                 int8_t *dst,
-                                 float *scale,
-                                 int8_t *zero_point);
-
-/**
- * quantize_to_int4 from float32, float16 or bfloat16 values: `src` holds n values of type
- * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
- * for bit what quantize_to_int4 returns on the values widened to float32; every other parameter, status
- * and rule is quantize_to_int4's. An unknown `src_type` is INVALID_ARGUMENT.
- *
- * # Safety
- * As for quantize_to_int4, with `src` valid for n elements of `src_type`.
- */
-quantize_status quantize_to_int4_from(quantize_float_type src_type,
-                                      const void *src,
-                                      size_t n,
-                                      quantize_scale_method method,
-                                      int8_t *dst,
-                                      float *scale,
-                                      int8_t *zero_point);
-
-/**
- * quantize_to_int4 and pack_int4_to_int8 in one pass, with identical results.
- *
- * - `src`: n floats (4-byte aligned; NULL only if n is 0).
- * - `dst`, `dst_len`: at least QUANTIZE_PACKED_LEN(n) bytes; bytes past that are not written.
- * - `scale`, `zero_point`: out-pointers, never NULL, written only on success.
- *
- * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (unknown method, n too large), NULL_POINTER,
- * MISALIGNED, BUFFER_TOO_SMALL, OVERLAP, EMPTY_INPUT (n is 0), NON_FINITE or
- * VALUE_OUT_OF_RANGE for the first bad element. On any error nothing is written. Thread-safe.
- *
- * # Safety
- * `src` must be valid for n elements, `dst` for dst_len bytes.
- */
-quantize_status quantize_to_int4_packed(const float *src,
-                                        size_t n,
-                                        quantize_scale_method method,
-                                        uint8_t *dst,
-                                        size_t dst_len,
-                                        float *scale,
-                                        int8_t *zero_point);
-
-/**
- * quantize_to_int4_packed from float32, float16 or bfloat16 values: `src` holds n values of type
- * `src_type` (one of QUANTIZE_FLOAT_*; 2-byte aligned for the half types). The result is bit
- * for bit what quantize_to_int4_packed returns on the values widened to float32; every other parameter, status
- * and rule is quantize_to_int4_packed's. An unknown `src_type` is INVALID_ARGUMENT.
- *
- * # Safety
- * As for quantize_to_int4_packed, with `src` valid for n elements of `src_type`.
- */
-quantize_status quantize_to_int4_packed_from(quantize_float_type src_type,
-                                             const void *src,
-                                             size_t n,
-                                             quantize_scale_method method,
-                                             uint8_t *dst,
-                                             size_t dst_len,
-                                             float *scale,
-                                             int8_t *zero_point);
-
-/**
- * The library's version as "MAJOR.MINOR.PATCH" (static, never NULL): the version of the library
- * actually loaded, which may differ from the header's QUANTIZE_VERSION_* macros.
- */
-const char *quantize_version(void);
-
-/**
- * The library's version as MAJOR*10000 + MINOR*100 + PATCH.
- */
-uint32_t quantize_version_number(void);
-
-/**
- * Unpacks n int4 codes from packed bytes (the layout of pack_int4_to_int8), sign-extended to
- * int8_t. The padding nibble of an odd n is ignored.
- *
- * - `src`, `src_len`: at least QUANTIZE_PACKED_LEN(n) bytes.
- * - `dst`: n codes.
- *
- * Returns QUANTIZE_OK, or: INVALID_ARGUMENT (n too large), NULL_POINTER, BUFFER_TOO_SMALL,
- * OVERLAP. On any error nothing is written. n = 0 is QUANTIZE_OK. Thread-safe.
- *
- * # Safety
- * `src` must be valid for src_len bytes, `dst` for n elements.
- */
-quantize_status unpack_int8_to_int4(const uint8_t *src, size_t src_len, int8_t *dst, size_t n);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -15,6 +15,11 @@
 #      checked at the best level, at avx2 and at scalar (selected the normal way, through
 #      QUANTIZE_MAX_ISA). Steps 2 and 3 fail if fewer levels than the CPU has were compared.
 #
+# Every target `cargo fuzz list` names runs, so a new one (such as `half`, the float16/bfloat16
+# functions) is included without a change here; it needs committed seeds in fuzz/corpus/<target>/
+# (checked before anything is built). With the CI's FUZZ_SECONDS=20 the script takes about
+# 11 targets x 20 s plus the build and the replays.
+#
 # Environment: FUZZ_SECONDS (per target, default 20; 0 skips step 2), FUZZ_TARGETS (space
 # separated, default all), FUZZ_TOOLCHAIN (default nightly), FUZZ_SANITIZER (address | none,
 # default address).
@@ -45,6 +50,9 @@ fuzz() { cargo "+$toolchain" fuzz "$@"; }
 
 targets=${FUZZ_TARGETS:-$(fuzz list)}
 echo "fuzz_smoke: targets: $(echo $targets)"
+for t in $targets; do
+    [ -n "$(ls -A "fuzz/corpus/$t" 2>/dev/null)" ] || fail "no seeds in fuzz/corpus/$t/"
+done
 fuzz build -s "$sanitizer" || fail "build"
 
 if [ "$seconds" -gt 0 ]; then

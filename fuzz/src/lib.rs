@@ -10,6 +10,7 @@
 
 pub mod draw;
 pub mod expect;
+pub mod half;
 pub mod mem;
 pub mod oracle;
 

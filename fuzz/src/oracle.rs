@@ -154,13 +154,17 @@ pub fn f32_to_f16(x: f32) -> u16 {
 
 pub const QK: usize = 32;
 
-/// Block bytes of format 0..=3 (Q4_0, Q4_1, IQ4_NL, MXFP4), from docs/contract.md §3.5.
-pub fn block_bytes(format: u32) -> Option<usize> {
+/// (values, bytes) per block of format 0..=6 (Q4_0, Q4_1, IQ4_NL, MXFP4 from docs/contract.md
+/// §3.5; Q4_K, IQ4_XS, NVFP4 from §7.1), `None` for an unknown format.
+pub fn block_size(format: u32) -> Option<(usize, usize)> {
     match format {
-        0 => Some(18),
-        1 => Some(20),
-        2 => Some(18),
-        3 => Some(17),
+        0 => Some((32, 18)),
+        1 => Some((32, 20)),
+        2 => Some((32, 18)),
+        3 => Some((32, 17)),
+        4 => Some((256, 144)),
+        5 => Some((256, 136)),
+        6 => Some((64, 36)),
         _ => None,
     }
 }
@@ -188,10 +192,13 @@ fn c_code(v: f32) -> u8 {
     (i as i8).min(15) as u8
 }
 
-/// ggml's dequantize_row_* for one block; `None` for what the contract calls NON_FINITE (an
-/// fp16 field inf/NaN, E8M0 0xFF).
-pub fn dequant_block(format: u32, b: &[u8]) -> Option<[f32; QK]> {
+/// ggml's dequantize_row_* for one block of format 0..=6; `None` for what the contract calls
+/// NON_FINITE (an fp16 field inf/NaN, E8M0 0xFF; NVFP4 accepts every byte).
+pub fn dequant_block(format: u32, b: &[u8]) -> Option<Vec<f32>> {
     let h = |at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+    if format >= 4 {
+        return dequant_superblock(format, b);
+    }
     let mut y = [0.0f32; QK];
     match format {
         0 | 2 => {
@@ -236,7 +243,159 @@ pub fn dequant_block(format: u32, b: &[u8]) -> Option<[f32; QK]> {
         }
         _ => unreachable!(),
     }
+    Some(y.to_vec())
+}
+
+/// ggml's `get_scale_min_k4`: sub-block j's 6-bit scale and minimum from Q4_K's 12 bytes.
+fn q4k_scale_min(j: usize, q: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        (
+            (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
+    }
+}
+
+/// ggml's `ggml_ue4m3_to_fp32`: the UE4M3 byte's value halved (bit 7 ignored; 0 and 0x7F are
+/// zero), computed here in f64 from the definition (exact in f32).
+pub fn ue4m3_half(x: u8) -> f32 {
+    if x == 0 || x == 0x7F {
+        return 0.0;
+    }
+    let (e, m) = (i32::from((x >> 3) & 0x0F), f64::from(x & 7));
+    let raw = if e == 0 {
+        m / 512.0
+    } else {
+        (1.0 + m / 8.0) * 2f64.powi(e - 7)
+    };
+    (raw * 0.5) as f32
+}
+
+/// ggml's `ggml_fp32_to_ue4m3` (ggml-impl.h): not a round-to-nearest; see the steps.
+pub fn f32_to_ue4m3(x: f32) -> u8 {
+    if x.is_nan() || x <= 0.0 {
+        return 0;
+    }
+    let x = x.min(448.0);
+    let bits = x.to_bits();
+    let mut e = ((bits >> 23) & 0xFF) as i32 - 127 + 7;
+    if e <= 0 {
+        // Subnormal: (int)(x * 512 + 0.5), each step rounded to f32, in 1..=7 or 0.
+        let m = (x * 512.0 + 0.5) as i32;
+        return if m < 1 { 0 } else { m.min(7) as u8 };
+    }
+    if e >= 15 {
+        return 0x7E;
+    }
+    let mut m = ((bits >> 20) & 7) + ((bits >> 19) & 1);
+    if m > 7 {
+        m = 0;
+        e += 1;
+        if e >= 15 {
+            return 0x7E;
+        }
+    }
+    ((e as u32) << 3 | m) as u8
+}
+
+/// ggml's `best_index_mxfp4`: the first table entry of least |k * d - x|.
+fn best_mxfp4(x: f32, d: f32) -> u8 {
+    let mut bi = 0u8;
+    let mut be = (f32::from(MXFP4[0]) * d - x).abs();
+    for (i, &k) in MXFP4.iter().enumerate().skip(1) {
+        let err = (f32::from(k) * d - x).abs();
+        if err < be {
+            bi = i as u8;
+            be = err;
+        }
+    }
+    bi
+}
+
+/// dequantize_row_q4_K / _iq4_xs / _nvfp4 (ggml-quants.c) for one block.
+fn dequant_superblock(format: u32, b: &[u8]) -> Option<Vec<f32>> {
+    let h = |at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+    let mut y = Vec::with_capacity(256);
+    match format {
+        4 => {
+            if !f16_finite(h(0)) || !f16_finite(h(2)) {
+                return None;
+            }
+            let (d, min) = (f16_to_f32(h(0)), f16_to_f32(h(2)));
+            let (scales, q) = (&b[4..16], &b[16..144]);
+            for c in 0..4 {
+                let (sc0, m0) = q4k_scale_min(2 * c, scales);
+                let (sc1, m1) = q4k_scale_min(2 * c + 1, scales);
+                let (d1, dm1) = (d * f32::from(sc0), min * f32::from(m0));
+                let (d2, dm2) = (d * f32::from(sc1), min * f32::from(m1));
+                let qc = &q[32 * c..32 * c + 32];
+                y.extend(qc.iter().map(|&v| d1 * f32::from(v & 0x0F) - dm1));
+                y.extend(qc.iter().map(|&v| d2 * f32::from(v >> 4) - dm2));
+            }
+        }
+        5 => {
+            if !f16_finite(h(0)) {
+                return None;
+            }
+            let d = f16_to_f32(h(0));
+            let scales_h = h(2);
+            for ib in 0..8 {
+                let lo = (b[4 + ib / 2] >> (4 * (ib % 2))) & 0x0F;
+                let hi = ((scales_h >> (2 * ib)) & 3) as u8;
+                let dl = d * (i32::from(lo | (hi << 4)) - 32) as f32;
+                let qs = &b[8 + 16 * ib..8 + 16 * ib + 16];
+                y.extend(
+                    qs.iter()
+                        .map(|&v| dl * f32::from(IQ4NL[usize::from(v & 0x0F)])),
+                );
+                y.extend(
+                    qs.iter()
+                        .map(|&v| dl * f32::from(IQ4NL[usize::from(v >> 4)])),
+                );
+            }
+        }
+        6 => {
+            for s in 0..4 {
+                let d = ue4m3_half(b[s]);
+                let qs = &b[4 + 8 * s..12 + 8 * s];
+                y.extend(
+                    qs.iter()
+                        .map(|&v| f32::from(MXFP4[usize::from(v & 0x0F)]) * d),
+                );
+                y.extend(
+                    qs.iter()
+                        .map(|&v| f32::from(MXFP4[usize::from(v >> 4)]) * d),
+                );
+            }
+        }
+        _ => unreachable!(),
+    }
     Some(y)
+}
+
+/// quantize_row_nvfp4_ref (ggml-quants.c) for one finite block of 64, with the contract's
+/// rule (§7.1): a sub-block whose f32 `amax / 6` exceeds 448 is out of range.
+fn quant_nvfp4(x: &[f32]) -> BlockRef {
+    let mut out = vec![0u8; 36];
+    for s in 0..4 {
+        let xb = &x[16 * s..16 * s + 16];
+        let amax = xb
+            .iter()
+            .fold(0.0f32, |a, v| if a < v.abs() { v.abs() } else { a });
+        let scaled = amax / 6.0;
+        if scaled > 448.0 {
+            return BlockRef::OutOfRange;
+        }
+        let ue = f32_to_ue4m3(scaled);
+        out[s] = ue;
+        let d = ue4m3_half(ue);
+        for j in 0..8 {
+            out[4 + 8 * s + j] = best_mxfp4(xb[j], d) | (best_mxfp4(xb[j + 8], d) << 4);
+        }
+    }
+    BlockRef::Bytes(out)
 }
 
 /// Outcome of quantizing one block by a reference.
@@ -251,7 +410,8 @@ pub enum BlockRef {
     Unknown,
 }
 
-/// ggml's quantize_row_*_ref for one finite-checked block (Q4_0, Q4_1, MXFP4; IQ4_NL Unknown).
+/// ggml's quantize_row_*_ref for one block (Q4_0, Q4_1, MXFP4, NVFP4; IQ4_NL, Q4_K and IQ4_XS,
+/// whose scale searches are not reimplemented here, Unknown unless a value is NaN/Inf).
 pub fn quant_block(format: u32, x: &[f32]) -> BlockRef {
     if x.iter().any(|v| !v.is_finite()) {
         return BlockRef::NonFinite;
@@ -324,24 +484,14 @@ pub fn quant_block(format: u32, x: &[f32]) -> BlockRef {
                 (l - 2 + 127) as u8
             };
             let d = e8m0_half(e);
-            let best = |v: f32| -> u8 {
-                let mut bi = 0u8;
-                let mut be = (f32::from(MXFP4[0]) * d - v).abs();
-                for (i, &k) in MXFP4.iter().enumerate().skip(1) {
-                    let err = (f32::from(k) * d - v).abs();
-                    if err < be {
-                        bi = i as u8;
-                        be = err;
-                    }
-                }
-                bi
-            };
+            let best = |v: f32| best_mxfp4(v, d);
             let mut out = vec![e];
             for j in 0..QK / 2 {
                 out.push(best(x[j]) | (best(x[j + 16]) << 4));
             }
             BlockRef::Bytes(out)
         }
+        6 => quant_nvfp4(x),
         _ => BlockRef::Unknown,
     }
 }

@@ -6,15 +6,25 @@
 //! `QUANTIZE_ERR_INVALID_ARGUMENT`.
 #![allow(non_camel_case_types)]
 
+// The families, in the order of the header (cbindgen emits functions in source order): the
+// library itself, per-tensor int4, groups, ggml blocks, codebooks, error statistics; then
+// the float types every family's `_from`/`_into` sibling takes.
+mod meta;
+
+mod int4;
+
+mod groups;
+
 mod blocks;
+
+mod codebook;
+
+mod stats;
+
+mod float;
+
 pub(crate) mod boundary;
 pub(crate) mod check;
-mod codebook;
-mod float;
-mod groups;
-mod int4;
-mod meta;
-mod stats;
 
 pub use blocks::*;
 pub use codebook::*;

@@ -5,4 +5,36 @@
 //! ISA has a better form of a step than the shared one, that step is a lane primitive with one
 //! implementation per ISA, not a branch in the kernel.
 
+/// For the tests (the files below see it, being declared after it): runs `body` with each
+/// level's lanes (`l`) and the calling file's kernels of that level (`k`, its module `avx2` or
+/// `avx512`), where the CPU has them.
+#[cfg(test)]
+macro_rules! each_level {
+    (|$l:ident, $k:ident $(, $a:ident: $t:ty)?| $body:block) => {{
+        if crate::kernels::x86_64::avx2::available() {
+            #[allow(unused_imports)]
+            use super::avx2 as $k;
+            use crate::kernels::x86_64::lanes::avx2 as $l;
+            #[target_feature(enable = "avx2,f16c")]
+            fn run($($a: $t)?) $body
+            // SAFETY: AVX2 and F16C are available.
+            unsafe { run($($a)?) };
+        }
+        if crate::kernels::x86_64::avx512::available() {
+            #[allow(unused_imports)]
+            use super::avx512 as $k;
+            use crate::kernels::x86_64::lanes::avx512 as $l;
+            #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+            fn run($($a: $t)?) $body
+            // SAFETY: AVX-512 is available.
+            unsafe { run($($a)?) };
+        }
+    }};
+}
+
+pub(crate) mod codebook;
+pub(crate) mod dequantize_blocks;
+pub(crate) mod int4;
+pub(crate) mod iq4_nl;
 pub(crate) mod multi_block;
+pub(crate) mod superblocks;

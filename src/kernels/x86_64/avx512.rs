@@ -1,22 +1,27 @@
 //! AVX-512 kernels (16 floats per vector; F, BW, DQ and VL). Each equals the scalar reference bit
 //! for bit: the same operations in the same order per element, with the remainder of a slice
 //! handled by the scalar code itself.
+//! The int4 kernels other than `error_sums` are written once for every x86 level in
+//! `kernels::simd::int4`; `error_sums` stays here: its eight f64 partial sums take two vectors
+//! with AVX2 and one with AVX-512, and a shared form would need more f64 primitives than the
+//! kernel has lines.
 
-use super::super::{scalar, ErrorSums, Kernels, Range};
+use super::super::{scalar, ErrorSums, Kernels};
+use crate::kernels::simd::int4::avx512 as int4;
 use crate::Result;
 use core::arch::x86_64::*;
-use core::mem::MaybeUninit;
 
 pub(crate) static KERNELS: Kernels = Kernels {
     level: super::super::Level::Avx512,
-    scan,
-    quantize,
-    quantize_packed,
-    dequantize,
-    dequantize_packed,
-    find_invalid_code,
-    pack,
-    unpack,
+    // SAFETY (these eight): see below.
+    scan: |s| unsafe { int4::scan(s) },
+    quantize: |s, sc, z, d| unsafe { int4::quantize(s, sc, z, d) },
+    quantize_packed: |s, sc, z, d| unsafe { int4::quantize_packed(s, sc, z, d) },
+    dequantize: |s, sc, z, d| unsafe { int4::dequantize(s, sc, z, d) },
+    dequantize_packed: |s, sc, z, d| unsafe { int4::dequantize_packed(s, sc, z, d) },
+    find_invalid_code: |s| unsafe { int4::find_invalid_code(s) },
+    pack: |s, d| unsafe { int4::pack(s, d) },
+    unpack: |s, d| unsafe { int4::unpack(s, d) },
     error_sums,
     widen_f16: super::half::avx512_widen_f16,
     widen_bf16: super::half::avx512_widen_bf16,
@@ -33,116 +38,9 @@ pub(crate) fn available() -> bool {
         && is_x86_feature_detected!("avx512vl")
 }
 
-// The wrappers below are only reachable through `KERNELS`, which `kernels::levels()` hands out
-// only when `available()` is true: that is the safety argument of every `unsafe { ..._impl(..) }`
-// call in this file.
-
-fn scan(src: &[f32]) -> Result<Range> {
-    if src.len() < 16 {
-        // Less than one vector: the scalar loop has no set-up to pay for.
-        return scalar::scan(src);
-    }
-    // SAFETY: AVX-512 is available (see above).
-    unsafe { scan_impl(src) }
-}
-
-/// How far ahead (in floats) the streaming loops prefetch: far enough to cover DRAM latency at
-/// these kernels' speeds (a compute-heavy loop keeps too few loads in flight on its own).
-pub(super) const AHEAD: usize = 2048;
-
-/// Prefetches the 64-byte line holding `p` (any address: a prefetch never faults).
-#[inline(always)]
-pub(super) fn prefetch(p: *const f32) {
-    // SAFETY: prefetching has no architectural effect and accepts any address.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn scan_impl(src: &[f32]) -> Result<Range> {
-    let abs_mask = _mm512_set1_epi32(0x7FFF_FFFF);
-    // |x| as an integer is above this for NaN, ±Inf and beyond ±2^126.
-    let limit = _mm512_set1_epi32(scalar::MAX_INPUT.to_bits() as i32);
-    let mut mag = _mm512_setzero_si512();
-    let (mut lo, mut hi) = (
-        [_mm512_set1_ps(f32::INFINITY); 4],
-        [_mm512_set1_ps(f32::NEG_INFINITY); 4],
-    );
-    // Four independent accumulators over 64 floats, then one over 16, then scalar.
-    let (n, p) = (src.len(), src.as_ptr());
-    let mut i = 0;
-    while i + 64 <= n {
-        for l in 0..4 {
-            prefetch(p.wrapping_add(i + AHEAD + 16 * l));
-        }
-        // SAFETY: i + 64 <= n.
-        let v: [__m512; 4] =
-            core::array::from_fn(|j| unsafe { _mm512_loadu_ps(p.add(i + 16 * j)) });
-        let a: [__m512i; 4] =
-            core::array::from_fn(|j| _mm512_and_si512(_mm512_castps_si512(v[j]), abs_mask));
-        mag = _mm512_max_epu32(
-            mag,
-            _mm512_max_epu32(_mm512_max_epu32(a[0], a[1]), _mm512_max_epu32(a[2], a[3])),
-        );
-        for j in 0..4 {
-            lo[j] = _mm512_min_ps(lo[j], v[j]);
-            hi[j] = _mm512_max_ps(hi[j], v[j]);
-        }
-        i += 64;
-    }
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n.
-        let v = unsafe { _mm512_loadu_ps(p.add(i)) };
-        mag = _mm512_max_epu32(mag, _mm512_and_si512(_mm512_castps_si512(v), abs_mask));
-        lo[0] = _mm512_min_ps(lo[0], v);
-        hi[0] = _mm512_max_ps(hi[0], v);
-        i += 16;
-    }
-    let tail = &src[i..];
-    if _mm512_cmpgt_epu32_mask(mag, limit) != 0 {
-        // The scalar scan finds the first bad element and its kind.
-        return scalar::scan(src);
-    }
-    let lo = _mm512_min_ps(_mm512_min_ps(lo[0], lo[1]), _mm512_min_ps(lo[2], lo[3]));
-    let hi = _mm512_max_ps(_mm512_max_ps(hi[0], hi[1]), _mm512_max_ps(hi[2], hi[3]));
-    let mut r = if tail.is_empty() {
-        Range {
-            min: f32::INFINITY,
-            max: f32::NEG_INFINITY,
-        }
-    } else {
-        scalar::scan(tail)?
-    };
-    let (l, h) = (_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
-    if l < r.min {
-        r.min = l;
-    }
-    if h > r.max {
-        r.max = h;
-    }
-    Ok(r)
-}
-
-/// `clamp(rne(x / scale) + zp, -8, 7)` as 16 int32 lanes (clamped in float, which for finite x
-/// and positive scale equals the scalar's saturating integer arithmetic).
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn codes16(x: __m512, scale: __m512, zp: __m512) -> __m512i {
-    let q = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-        _mm512_div_ps(x, scale),
-    );
-    let q = _mm512_add_ps(q, zp);
-    let q = _mm512_min_ps(_mm512_max_ps(q, _mm512_set1_ps(-8.0)), _mm512_set1_ps(7.0));
-    _mm512_cvtps_epi32(q)
-}
-
-/// Packs 16 int32 codes (in -8..7, element order) into 8 bytes, low nibble first.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn pack16(codes: __m512i) -> __m128i {
-    // Each 64-bit lane holds codes 2i (low dword) and 2i+1 (high dword).
-    let v = _mm512_and_si512(codes, _mm512_set1_epi64(0x0000_000F_0000_000F));
-    _mm512_cvtepi64_epi8(_mm512_or_si512(v, _mm512_srli_epi64::<28>(v)))
-}
+// The wrappers in `KERNELS` and below are only reachable through `KERNELS`, which
+// `kernels::levels()` hands out only when `available()` is true: that is the safety argument of
+// every `unsafe` call of a `#[target_feature]` function in this file.
 
 /// Scales for which [`codes16_fast`] is used: `scale` and `1 / scale` normal with room to spare
 /// (2^-100 ..= 2^100), so `32 * scale` is exact and no step below over- or underflows where it
@@ -187,7 +85,7 @@ fn codes_from_quotient(q: __m512, zp: __m512) -> __m512i {
     )
 }
 
-/// [`codes16`] without a division, for a scale with [`fast_scale`] and `r = 1 / scale`: x is
+/// `avx512_blocks::codes16` without a division, for a scale with [`fast_scale`] and `r = 1 / scale`: x is
 /// first clamped to `[-32 scale, 32 scale]` (exact bounds; beyond them the quotient rounds to
 /// at least 32 in magnitude and the code saturates either way), then [`quotient16`].
 #[inline]
@@ -207,213 +105,6 @@ pub(super) fn codes16_fast(x: __m512, scale: __m512, r: __m512, zp: __m512) -> _
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(super) fn codes16_bounded(x: __m512, scale: __m512, r: __m512, zp: __m512) -> __m512i {
     codes_from_quotient(quotient16(x, scale, r), zp)
-}
-
-fn quantize(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
-    if src.len() < 16 {
-        // Less than one vector: the scalar loop has no set-up to pay for.
-        return (scalar::KERNELS.quantize)(src, scale, zp, dst);
-    }
-    // SAFETY: AVX-512 is available.
-    unsafe { quantize_impl(src, scale, zp, dst) }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn quantize_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<i8>]) {
-    let (s, z) = (_mm512_set1_ps(scale), _mm512_set1_ps(f32::from(zp)));
-    let (fast, r) = (fast_scale(scale), _mm512_set1_ps(1.0 / scale));
-    let whole = src.len() / 16 * 16;
-    for i in (0..whole).step_by(16) {
-        // SAFETY: i + 16 <= whole <= src.len() == dst.len().
-        unsafe {
-            prefetch(src.as_ptr().wrapping_add(i + AHEAD));
-            let x = _mm512_loadu_ps(src.as_ptr().add(i));
-            let c = if fast {
-                codes16_fast(x, s, r, z)
-            } else {
-                codes16(x, s, z)
-            };
-            _mm_storeu_si128(dst.as_mut_ptr().add(i).cast(), _mm512_cvtepi32_epi8(c));
-        }
-    }
-    (scalar::KERNELS.quantize)(&src[whole..], scale, zp, &mut dst[whole..]);
-}
-
-fn quantize_packed(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>]) {
-    if src.len() < 32 {
-        // Less than one vector: the scalar loop has no set-up to pay for.
-        return (scalar::KERNELS.quantize_packed)(src, scale, zp, dst);
-    }
-    // SAFETY: AVX-512 is available.
-    unsafe { quantize_packed_impl(src, scale, zp, dst) }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn quantize_packed_impl(src: &[f32], scale: f32, zp: i8, dst: &mut [MaybeUninit<u8>]) {
-    let (s, z) = (_mm512_set1_ps(scale), _mm512_set1_ps(f32::from(zp)));
-    let (fast, r) = (fast_scale(scale), _mm512_set1_ps(1.0 / scale));
-    let whole = src.len() / 32 * 32;
-    for i in (0..whole).step_by(32) {
-        // SAFETY: 32 floats at i; 16 bytes at i/2 (dst.len() == ceil(src.len()/2)).
-        unsafe {
-            prefetch(src.as_ptr().wrapping_add(i + AHEAD));
-            prefetch(src.as_ptr().wrapping_add(i + AHEAD + 16));
-            let (x0, x1) = (
-                _mm512_loadu_ps(src.as_ptr().add(i)),
-                _mm512_loadu_ps(src.as_ptr().add(i + 16)),
-            );
-            let (c0, c1) = if fast {
-                (codes16_fast(x0, s, r, z), codes16_fast(x1, s, r, z))
-            } else {
-                (codes16(x0, s, z), codes16(x1, s, z))
-            };
-            let (a, b) = (pack16(c0), pack16(c1));
-            _mm_storeu_si128(dst.as_mut_ptr().add(i / 2).cast(), _mm_unpacklo_epi64(a, b));
-        }
-    }
-    (scalar::KERNELS.quantize_packed)(&src[whole..], scale, zp, &mut dst[whole / 2..]);
-}
-
-fn dequantize(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
-    if dst.len() < 16 {
-        // Less than one vector: the scalar loop has no set-up to pay for.
-        return (scalar::KERNELS.dequantize)(src, scale, zp, dst);
-    }
-    // SAFETY: AVX-512 is available.
-    unsafe { dequantize_impl(src, scale, zp, dst) }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn dequantize_impl(src: &[i8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
-    let s = _mm512_set1_ps(scale);
-    let z = _mm512_set1_epi32(i32::from(zp));
-    let whole = src.len() / 16 * 16;
-    for i in (0..whole).step_by(16) {
-        // SAFETY: 16 codes and 16 floats at i are in bounds.
-        unsafe {
-            let q = _mm512_cvtepi8_epi32(_mm_loadu_si128(src.as_ptr().add(i).cast()));
-            let y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, z)), s);
-            _mm512_storeu_ps(dst.as_mut_ptr().add(i).cast(), y);
-        }
-    }
-    (scalar::KERNELS.dequantize)(&src[whole..], scale, zp, &mut dst[whole..]);
-}
-
-fn dequantize_packed(src: &[u8], scale: f32, zp: i8, dst: &mut [MaybeUninit<f32>]) {
-    if dst.len() < 64 {
-        // Below two iterations of 32 the scalar loop (which the compiler vectorises) is as fast.
-        return (scalar::KERNELS.dequantize_packed)(src, scale, zp, dst);
-    }
-    // SAFETY: AVX-512 is available.
-    unsafe { dequantize_packed_impl(src, scale, zp, dst) }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-pub(super) unsafe fn dequantize_packed_impl(
-    src: &[u8],
-    scale: f32,
-    zp: i8,
-    dst: &mut [MaybeUninit<f32>],
-) {
-    // `code - zp` by nibble, as bytes (-15..=15): converted exactly to float and multiplied once,
-    // this is `scalar::dequantize_one`.
-    let codes = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
-    let table = _mm_sub_epi8(codes, _mm_set1_epi8(zp));
-    let (s, m) = (_mm512_set1_ps(scale), _mm_set1_epi8(0x0F));
-    let whole = dst.len() / 32 * 32;
-    for i in (0..whole).step_by(32) {
-        // SAFETY: 16 bytes at i/2 (src.len() == ceil(dst.len()/2)) and 32 floats at i.
-        unsafe {
-            let b = _mm_loadu_si128(src.as_ptr().add(i / 2).cast());
-            let (lo, hi) = (
-                _mm_and_si128(b, m),
-                _mm_and_si128(_mm_srli_epi16::<4>(b), m),
-            );
-            // Element order: byte j's low nibble, then its high nibble.
-            let first = _mm_shuffle_epi8(table, _mm_unpacklo_epi8(lo, hi));
-            let second = _mm_shuffle_epi8(table, _mm_unpackhi_epi8(lo, hi));
-            let o = dst.as_mut_ptr().add(i).cast::<f32>();
-            _mm512_storeu_ps(
-                o,
-                _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(first)), s),
-            );
-            _mm512_storeu_ps(
-                o.add(16),
-                _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(second)), s),
-            );
-        }
-    }
-    (scalar::KERNELS.dequantize_packed)(&src[whole / 2..], scale, zp, &mut dst[whole..]);
-}
-
-fn find_invalid_code(src: &[i8]) -> Option<usize> {
-    // SAFETY: AVX-512 is available.
-    unsafe { find_invalid_code_impl(src) }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn find_invalid_code_impl(src: &[i8]) -> Option<usize> {
-    let whole = src.len() / 64 * 64;
-    let mut bad = _mm512_setzero_si512();
-    for i in (0..whole).step_by(64) {
-        // SAFETY: 64 bytes at i.
-        let v = unsafe { _mm512_loadu_si512(src.as_ptr().add(i).cast()) };
-        // Valid codes -8..7 become 0..15: any bit of the high nibble marks a bad one.
-        bad = _mm512_or_si512(bad, _mm512_add_epi8(v, _mm512_set1_epi8(8)));
-    }
-    if _mm512_test_epi8_mask(bad, _mm512_set1_epi8(-16)) != 0 {
-        return (scalar::KERNELS.find_invalid_code)(&src[..whole]);
-    }
-    (scalar::KERNELS.find_invalid_code)(&src[whole..]).map(|i| i + whole)
-}
-
-fn pack(src: &[i8], dst: &mut [MaybeUninit<u8>]) {
-    // SAFETY: AVX-512 is available.
-    unsafe { pack_impl(src, dst) }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn pack_impl(src: &[i8], dst: &mut [MaybeUninit<u8>]) {
-    let whole = src.len() / 64 * 64;
-    for i in (0..whole).step_by(64) {
-        // SAFETY: 64 codes at i, 32 bytes at i/2.
-        unsafe {
-            let c = _mm512_loadu_si512(src.as_ptr().add(i).cast());
-            let nibbles = _mm512_and_si512(c, _mm512_set1_epi8(0x0F));
-            // Each 16-bit lane becomes lo + 16 * hi (at most 255), then one byte.
-            let pairs = _mm512_maddubs_epi16(nibbles, _mm512_set1_epi16(0x1001));
-            _mm256_storeu_si256(
-                dst.as_mut_ptr().add(i / 2).cast(),
-                _mm512_cvtepi16_epi8(pairs),
-            );
-        }
-    }
-    (scalar::KERNELS.pack)(&src[whole..], &mut dst[whole / 2..]);
-}
-
-fn unpack(src: &[u8], dst: &mut [MaybeUninit<i8>]) {
-    // SAFETY: AVX-512 is available.
-    unsafe { unpack_impl(src, dst) }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-unsafe fn unpack_impl(src: &[u8], dst: &mut [MaybeUninit<i8>]) {
-    let eight = _mm512_set1_epi8(8);
-    let whole = dst.len() / 64 * 64;
-    for i in (0..whole).step_by(64) {
-        // SAFETY: 32 bytes at i/2, 64 codes at i.
-        unsafe {
-            let b = _mm512_cvtepu8_epi16(_mm256_loadu_si256(src.as_ptr().add(i / 2).cast()));
-            // Each 16-bit lane: low byte = low nibble (element 2i), high byte = high nibble.
-            let lo = _mm512_and_si512(b, _mm512_set1_epi16(0x0F));
-            let hi = _mm512_slli_epi16::<4>(_mm512_and_si512(b, _mm512_set1_epi16(0xF0)));
-            let nibbles = _mm512_or_si512(lo, hi);
-            // Sign-extend a nibble n: (n ^ 8) - 8.
-            let codes = _mm512_sub_epi8(_mm512_xor_si512(nibbles, eight), eight);
-            _mm512_storeu_si512(dst.as_mut_ptr().add(i).cast(), codes);
-        }
-    }
-    (scalar::KERNELS.unpack)(&src[whole / 2..], &mut dst[whole..]);
 }
 
 fn error_sums(x: &[f32], y: &[f32]) -> Result<ErrorSums> {

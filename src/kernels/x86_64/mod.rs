@@ -2,11 +2,7 @@
 
 pub(crate) mod avx2;
 mod avx2_blocks;
-mod avx2_iq4nl;
-mod avx2_superblocks;
 pub(crate) mod avx512;
 mod avx512_blocks;
-mod avx512_iq4nl;
-mod avx512_superblocks;
 mod half;
 pub(crate) mod lanes;
