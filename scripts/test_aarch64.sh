@@ -15,9 +15,9 @@
 #     header (abi_c_programs, abi_header_c, abi_header): they need a C toolchain and programs run for the
 #     target, which this script does not set up; the x86-64 suite runs them.
 # Before the tests, clippy with -D warnings for the target (code x86-64's clippy never sees).
-# Then it checks that the NEON kernel functions (neon, neon_blocks, neon_iq4nl, neon_codebook,
-# neon_half, the lane primitives of lanes::neon and the NEON instances of the kernels written
-# once in kernels::simd) in an optimised build contain no fused multiply-add instruction.
+# Then it checks that the NEON kernel functions (neon, neon_blocks, neon_half, the lane
+# primitives of lanes::neon and the NEON instances of the kernels written once in kernels::simd)
+# in an optimised build contain no fused multiply-add instruction.
 # Little-endian only: aarch64_be (big-endian) is out of scope and not tested.
 set -euo pipefail
 
@@ -128,14 +128,14 @@ so="${CARGO_TARGET_DIR:-target}/$TARGET/release/libquantize.so"
 [ -f "$so" ] || die "$so not built"
 aarch64-linux-gnu-objdump -d --no-show-raw-insn -C "$so" >"$log"
 # Instructions of the functions whose demangled name is in kernels::aarch64::neon (the
-# per-tensor kernels) or neon_blocks / neon_iq4nl / neon_codebook / neon_half (block formats,
-# codebooks, groups, half-precision conversions), in kernels::aarch64::lanes::neon (the lane
-# primitives, where not inlined) or in the `neon` instance of a kernels::simd module
-# (kernels::simd::multi_block::neon, ...). At least 20: the kernel tables hold the addresses of
-# 9 + 11 named functions, so none of them can be inlined away. The simd instances are listed
-# too (the Q4_0, Q4_1 and MXFP4 quantizers, called by name from neon_blocks, may be inlined
-# into their callers, which are then checked as neon_blocks functions).
-awk '/^[0-9a-f]+ <.*kernels::(aarch64::(neon(_blocks|_codebook|_iq4nl|_half)?|lanes::neon)|simd::[a-z0-9_]+::neon)::/ { f = 1; n++; print "  " $0; next }
+# per-tensor table and error_sums) or neon_blocks / neon_half (block formats, codebooks, groups,
+# half-precision conversions), in kernels::aarch64::lanes::neon (the lane primitives, where not
+# inlined) or in the `neon` instance of a kernels::simd module (kernels::simd::int4::neon,
+# kernels::simd::multi_block::neon, ...). At least 20: the kernel tables hold the addresses of
+# 9 + 11 functions (named ones or closures named after the table), so none of them can be
+# inlined away; the simd instances they call may be inlined into them, and are then checked
+# as part of them.
+awk '/^[0-9a-f]+ <.*kernels::(aarch64::(neon(_blocks|_half)?|lanes::neon)|simd::[a-z0-9_]+::neon)::/ { f = 1; n++; print "  " $0; next }
      /^[0-9a-f]+ </ { f = 0 }
      f && $2 ~ /^(fmla|fmls|fmadd|fmsub|fnmadd|fnmsub|fmlal|fmlsl)/ { bad++; print }
      END { printf "%d NEON kernel functions, %d fused multiply-add instructions\n", n, bad + 0

@@ -50,10 +50,6 @@ macro_rules! pair {
 pub(crate) mod neon {
     use core::arch::aarch64::*;
 
-    /// A binary16 as f32 (per value, off the hot paths: the reference's exact conversion; the
-    /// x86 levels use `vcvtph2ps`, equal to it for every finite value).
-    pub(crate) use crate::reference::formats::fp16::f16_to_f32;
-
     /// How far ahead (in floats) the streaming loops would prefetch; unused here (see
     /// [`prefetch`]).
     pub(crate) const AHEAD: usize = 2048;
@@ -332,12 +328,12 @@ pub(crate) mod neon {
         vsliq_n_u8::<4>(vminq_u8(lo, m), vminq_u8(hi, m))
     }
 
-    /// Codes -8..=7 keep their value in their low byte; `neon::pack32` packs pairs.
+    /// Codes -8..=7 keep their value in their low byte; [`pack_nibbles`] packs pairs.
     #[inline]
     #[target_feature(enable = "neon")]
     pub(crate) fn pack_pairs(x: Block, code: impl Fn(F) -> I) -> Bytes16 {
         let (lo, hi) = code_bytes(x, code);
-        super::super::neon::pack32(vreinterpretq_s8_u8(lo), vreinterpretq_s8_u8(hi))
+        pack_nibbles(vreinterpretq_s8_u8(lo), vreinterpretq_s8_u8(hi))
     }
 
     /// `lanes::MXFP4_LUT` of x86-64 as bytes: for c = 0..31, how many of the MXFP4 midpoints
@@ -623,6 +619,479 @@ pub(crate) mod neon {
     pub(crate) fn pack16(c: [I; 16 / L]) -> u64 {
         let b = vsli_n_u8::<4>(narrow8(c[0]), narrow8(c[1]));
         vget_lane_u64::<0>(vreinterpret_u64_u8(b))
+    }
+
+    // Primitives of simd::int4 (meanings: the list in `x86_64::lanes::avx2`; `load`, which it
+    // also uses, is with simd::superblocks').
+
+    /// `acc` raised to the largest `|v[j]|` (as bits) per lane: an unsigned maximum is one
+    /// instruction here, where x86's or-ed compares are two.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn mark_above(acc: I, v: [F; 4], _limit: I) -> I {
+        v.iter().fold(acc, |a, &v| max_u(a, abs_bits(v)))
+    }
+
+    /// Whether some lane of a [`mark_above`] accumulator (from `splat_i(0)`) is above `limit`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn any_marked(acc: I, limit: I) -> bool {
+        let m = vmaxq_u32(vreinterpretq_u32_s32(acc[0]), vreinterpretq_u32_s32(acc[1]));
+        vmaxvq_u32(m) > vgetq_lane_u32::<0>(vreinterpretq_u32_s32(limit[0]))
+    }
+
+    /// Safety: L readable bytes at `p`; they are int8 codes, sign-extended.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn load_i8(p: *const i8) -> I {
+        // SAFETY: the caller passes 8 readable bytes.
+        let h = vmovl_s8(unsafe { vld1_s8(p) });
+        [vmovl_s16(vget_low_s16(h)), vmovl_high_s16(h)]
+    }
+
+    /// Safety: 32 writable bytes at `p`; stores a block's 32 codes (-8..=7) there, one per
+    /// byte (their low bytes: the values themselves).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn store_codes(x: Block, code: impl Fn(F) -> I, p: *mut i8) {
+        let (lo, hi) = code_bytes(x, code);
+        // SAFETY: the caller passes 32 writable bytes.
+        unsafe {
+            vst1q_u8(p.cast(), lo);
+            vst1q_u8(p.add(16).cast(), hi);
+        }
+    }
+
+    /// `clamp(rne(x / scale) + zp, -8, 7)` for any finite x and positive scale (a true
+    /// division: see [`fast_scale`]).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn int4_codes(x: F, scale: F, r: F, zp: F, _fast: bool) -> I {
+        group_codes(x, scale, r, zp, false)
+    }
+
+    /// `CODES` int8 codes (one per byte) in two registers.
+    pub(crate) type Codes = [int8x16_t; 2];
+    pub(crate) const CODES: usize = 32;
+
+    /// Safety: `CODES` readable bytes at `p`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn load_codes(p: *const i8) -> Codes {
+        // SAFETY: the caller passes 32 readable bytes.
+        unsafe { [vld1q_s8(p), vld1q_s8(p.add(16))] }
+    }
+
+    ops! {
+        zero_codes() -> Codes = [vdupq_n_s8(0); 2];
+        or_codes(a: Codes, b: Codes) -> Codes = pair!(vorrq_s8(a, b));
+        code_offsets(v: Codes) -> Codes = [vaddq_s8(v[0], vdupq_n_s8(8)), vaddq_s8(v[1], vdupq_n_s8(8))];
+        any_high_nibble(v: Codes) -> bool = vmaxvq_u8(vreinterpretq_u8_s8(vorrq_s8(v[0], v[1]))) > 15;
+    }
+
+    /// Safety: `CODES / 2` writable bytes at `p`; the codes (-8..=7) two per byte, the first
+    /// in the low nibble.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn pack_codes(v: Codes, p: *mut u8) {
+        // SAFETY: the caller passes 16 writable bytes.
+        unsafe { vst1q_u8(p, pack_nibbles(v[0], v[1])) }
+    }
+
+    /// Packs 32 codes (`a` = elements 0..16, `b` = 16..32) into 16 bytes, low nibble first, as
+    /// `scalar::pack_pair`: `(even & 0x0F) | (odd << 4)` (shift left and insert keeps the low
+    /// 4 bits of the even code under the odd one).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn pack_nibbles(a: int8x16_t, b: int8x16_t) -> uint8x16_t {
+        let (a, b) = (vreinterpretq_u8_s8(a), vreinterpretq_u8_s8(b));
+        vsliq_n_u8::<4>(vuzp1q_u8(a, b), vuzp2q_u8(a, b))
+    }
+
+    /// The low and high nibbles of 16 bytes, sign-extended (as `scalar::unpack_pair`).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn signed_nibbles(b: uint8x16_t) -> (int8x16_t, int8x16_t) {
+        let b = vreinterpretq_s8_u8(b);
+        (vshrq_n_s8::<4>(vshlq_n_s8::<4>(b)), vshrq_n_s8::<4>(b))
+    }
+
+    /// Safety: 32 readable bytes at `p`, and 64 writable ones at `q`: their codes, two per
+    /// byte (the first in the low nibble), sign-extended.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn unpack_codes(p: *const u8, q: *mut i8) {
+        for k in 0..2 {
+            // SAFETY: 16 bytes at 16 k < 32 (the caller's); 32 codes at 32 k < 64.
+            unsafe {
+                let (lo, hi) = signed_nibbles(vld1q_u8(p.add(16 * k)));
+                // The interleaving store writes lo0, hi0, lo1, hi1, ...
+                vst2q_s8(q.add(32 * k), int8x16x2_t(lo, hi));
+            }
+        }
+    }
+
+    /// `scalar::dequantize_one(code, scale, zp)` is `(code - zp) as f32 * scale`: here the
+    /// table is that formula's operands (the scale, the zero point in 8 bytes), computed
+    /// exactly as it is (an exact difference, an exact conversion, one rounding).
+    pub(crate) type Int4Table = (float32x4_t, int8x8_t);
+
+    /// Builds an [`Int4Table`].
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn int4_table(scale: f32, zp: i8) -> Int4Table {
+        (vdupq_n_f32(scale), vdup_n_s8(zp))
+    }
+
+    /// `(q - zp) as f32 * scale` for 16 codes, in order, as 4 vectors of 4.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn values16(q: int8x16_t, t: Int4Table) -> [float32x4_t; 4] {
+        let lo = vsubl_s8(vget_low_s8(q), t.1);
+        let hi = vsubl_high_s8(q, vcombine_s8(t.1, t.1));
+        [
+            vmovl_s16(vget_low_s16(lo)),
+            vmovl_high_s16(lo),
+            vmovl_s16(vget_low_s16(hi)),
+            vmovl_high_s16(hi),
+        ]
+        .map(|d| vmulq_f32(vcvtq_f32_s32(d), t.0))
+    }
+
+    /// Safety: 16 readable bytes at `p`; `scalar::dequantize_one` of their 32 codes, two per
+    /// byte, the first in the low nibble.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn int4_values(p: *const u8, t: Int4Table) -> Block {
+        // SAFETY: the caller passes 16 readable bytes.
+        let (lo, hi) = signed_nibbles(unsafe { vld1q_u8(p) });
+        // Interleaving the nibbles restores element order: lo0, hi0, lo1, hi1, ...
+        let a = values16(vzip1q_s8(lo, hi), t);
+        let b = values16(vzip2q_s8(lo, hi), t);
+        [[a[0], a[1]], [a[2], a[3]], [b[0], b[1]], [b[2], b[3]]]
+    }
+
+    // Primitives of simd::dequantize_blocks.
+
+    /// The 4 int32 lanes of each quarter of 16 bytes (signed), in order.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn widen_s8(b: int8x16_t) -> [int32x4_t; 4] {
+        let (lo, hi) = (vmovl_s8(vget_low_s8(b)), vmovl_high_s8(b));
+        [
+            vmovl_s16(vget_low_s16(lo)),
+            vmovl_high_s16(lo),
+            vmovl_s16(vget_low_s16(hi)),
+            vmovl_high_s16(hi),
+        ]
+    }
+
+    /// The 32 values of two vectors of 16 bytes (`a`: elements 0..16, `b`: 16..32) as a block
+    /// of floats (exact small integers), signed bytes.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn block_of_bytes(a: int8x16_t, b: int8x16_t) -> Block {
+        let (a, b) = (widen_s8(a), widen_s8(b));
+        let f = |v: int32x4_t| vcvtq_f32_s32(v);
+        [
+            [f(a[0]), f(a[1])],
+            [f(a[2]), f(a[3])],
+            [f(b[0]), f(b[1])],
+            [f(b[2]), f(b[3])],
+        ]
+    }
+
+    /// 16 small integers for [`ggml_values`].
+    pub(crate) type ByteTable = int8x16_t;
+
+    /// Loads a [`ByteTable`].
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn byte_table(t: &[i8; 16]) -> ByteTable {
+        // SAFETY: a 16-byte array.
+        unsafe { vld1q_s8(t.as_ptr()) }
+    }
+
+    /// Safety: 16 readable bytes at `p`; `t[code]` as floats for the ggml block's 32 codes
+    /// there (element j: byte j's low nibble, j + 16: its high one).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn ggml_values(p: *const u8, t: ByteTable) -> Block {
+        // SAFETY: the caller passes 16 readable bytes.
+        let b = unsafe { vld1q_u8(p) };
+        let lo = vqtbl1q_s8(t, vandq_u8(b, vdupq_n_u8(0x0F)));
+        let hi = vqtbl1q_s8(t, vshrq_n_u8::<4>(b));
+        block_of_bytes(lo, hi)
+    }
+
+    /// Safety: 16 readable bytes at `p`; the ggml block's 32 codes there as floats (in the
+    /// order of [`ggml_values`]).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn ggml_codes(p: *const u8) -> Block {
+        // SAFETY: the caller passes 16 readable bytes.
+        let b = unsafe { vld1q_u8(p) };
+        // Codes 0..=15 are the same as signed bytes.
+        let lo = vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0F)));
+        let hi = vreinterpretq_s8_u8(vshrq_n_u8::<4>(b));
+        block_of_bytes(lo, hi)
+    }
+
+    /// Safety: 16 readable bytes at `p`; their 32 int4 codes (-8..=7), two per byte, the first
+    /// in the low nibble.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn unpack_pairs(p: *const u8) -> [I; 4] {
+        // SAFETY: the caller passes 16 readable bytes.
+        let (lo, hi) = signed_nibbles(unsafe { vld1q_u8(p) });
+        let (a, b) = (widen_s8(vzip1q_s8(lo, hi)), widen_s8(vzip2q_s8(lo, hi)));
+        [[a[0], a[1]], [a[2], a[3]], [b[0], b[1]], [b[2], b[3]]]
+    }
+
+    /// The finite binary16 `h` as f32 (the reference's exact conversion: the fp16 intrinsics
+    /// are above our MSRV).
+    #[inline]
+    pub(crate) fn f16_to_f32(h: u16) -> f32 {
+        crate::reference::formats::fp16::f16_to_f32(h)
+    }
+
+    // Primitives of simd::codebook.
+
+    /// A 16-entry float table for [`codebook_values`], as its byte planes: plane k holds byte
+    /// k of every entry, so that one byte lookup per plane and two rounds of interleaving
+    /// give the entries by index.
+    pub(crate) type FloatTable = uint8x16x4_t;
+
+    /// Loads a [`FloatTable`].
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn float_table(t: &[f32; 16]) -> FloatTable {
+        // SAFETY: 16 bytes at 16 j < 64 of a 64-byte array.
+        let tbl = unsafe {
+            let p = t.as_ptr().cast::<u8>();
+            uint8x16x4_t(
+                vld1q_u8(p),
+                vld1q_u8(p.add(16)),
+                vld1q_u8(p.add(32)),
+                vld1q_u8(p.add(48)),
+            )
+        };
+        // Byte k of entry i is byte 4 i + k of the table.
+        let i0: [u8; 16] = core::array::from_fn(|i| 4 * i as u8);
+        // SAFETY: a 16-byte array.
+        let i0 = unsafe { vld1q_u8(i0.as_ptr()) };
+        let plane = |k: u8| vqtbl4q_u8(tbl, vaddq_u8(i0, vdupq_n_u8(k)));
+        uint8x16x4_t(plane(0), plane(1), plane(2), plane(3))
+    }
+
+    /// The entries of `t` for 16 indices (each 0..15), in order, as 4 vectors.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn lookup16(t: FloatTable, idx: uint8x16_t) -> [float32x4_t; 4] {
+        let b = [t.0, t.1, t.2, t.3].map(|p| vqtbl1q_u8(p, idx));
+        // Little-endian: bytes 0, 1 of a float, then its bytes 2, 3, then the four together.
+        let z = |a: uint8x16_t, b: uint8x16_t, hi: bool| {
+            vreinterpretq_u16_u8(if hi { vzip2q_u8(a, b) } else { vzip1q_u8(a, b) })
+        };
+        let (l01, h01) = (z(b[0], b[1], false), z(b[0], b[1], true));
+        let (l23, h23) = (z(b[2], b[3], false), z(b[2], b[3], true));
+        let f = |v: uint16x8_t| vreinterpretq_f32_u16(v);
+        [
+            f(vzip1q_u16(l01, l23)),
+            f(vzip2q_u16(l01, l23)),
+            f(vzip1q_u16(h01, h23)),
+            f(vzip2q_u16(h01, h23)),
+        ]
+    }
+
+    /// Safety: 16 readable bytes at `p`; `t[code]` for their 32 codes, two per byte, the first
+    /// in the high nibble.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn codebook_values(p: *const u8, t: FloatTable) -> Block {
+        // SAFETY: the caller passes 16 readable bytes.
+        let b = unsafe { vld1q_u8(p) };
+        let (h, l) = (vshrq_n_u8::<4>(b), vandq_u8(b, vdupq_n_u8(0x0F)));
+        let a = lookup16(t, vzip1q_u8(h, l));
+        let c = lookup16(t, vzip2q_u8(h, l));
+        [[a[0], a[1]], [a[2], a[3]], [c[0], c[1]], [c[2], c[3]]]
+    }
+
+    /// The NF4 and FP4 encoders' thresholds (each in every lane) and FP4's codes by rank.
+    #[derive(Clone, Copy)]
+    pub(crate) struct CodebookTables {
+        nf4: [float32x4_t; 15],
+        fp4: [float32x4_t; 7],
+        by_rank: uint8x16_t,
+    }
+
+    /// Loads [`CodebookTables`].
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn codebook_tables() -> CodebookTables {
+        use crate::reference::codebook::tables::{
+            FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS,
+        };
+        let mut by_rank = [0u8; 16];
+        by_rank[..8].copy_from_slice(&FP4_CODE_BY_RANK);
+        CodebookTables {
+            nf4: NF4_THRESHOLDS.map(|t| vdupq_n_f32(t)),
+            fp4: FP4_THRESHOLDS.map(|t| vdupq_n_f32(t)),
+            // SAFETY: a 16-byte array.
+            by_rank: unsafe { vld1q_u8(by_rank.as_ptr()) },
+        }
+    }
+
+    /// The number of thresholds strictly below `v` in each lane (each true comparison is
+    /// all-ones, i.e. -1; NaN compares false everywhere: 0). With 32 registers every threshold
+    /// stays in one, so counting is cheaper here than x86's binary search through lookups.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn count_above(v: float32x4_t, t: &[float32x4_t]) -> int32x4_t {
+        let c = t
+            .iter()
+            .fold(vdupq_n_u32(0), |c, &ti| vsubq_u32(c, vcgtq_f32(v, ti)));
+        vreinterpretq_s32_u32(c)
+    }
+
+    /// `codebook::scalar::encode_nf4` of each lane: the number of thresholds strictly below v.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn nf4_codes(v: F, t: &CodebookTables) -> I {
+        [count_above(v[0], &t.nf4), count_above(v[1], &t.nf4)]
+    }
+
+    /// `codebook::scalar::encode_fp4` of 4 lanes: the rank of |v| among the magnitude
+    /// thresholds (strictly greater; NaN: 0) mapped through `FP4_CODE_BY_RANK` (a byte lookup
+    /// whose other three index bytes are out of range, giving 0), plus 8 when v < 0.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn fp4_codes4(v: float32x4_t, t: &CodebookTables) -> int32x4_t {
+        let rank = vreinterpretq_u32_s32(count_above(vabsq_f32(v), &t.fp4));
+        let idx = vorrq_u32(rank, vdupq_n_u32(0xFFFF_FF00));
+        let code = vreinterpretq_u32_u8(vqtbl1q_u8(t.by_rank, vreinterpretq_u8_u32(idx)));
+        let neg = vandq_u32(vcltzq_f32(v), vdupq_n_u32(8));
+        vreinterpretq_s32_u32(vorrq_u32(code, neg))
+    }
+
+    /// `codebook::scalar::encode_fp4` of each lane.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn fp4_codes(v: F, t: &CodebookTables) -> I {
+        [fp4_codes4(v[0], t), fp4_codes4(v[1], t)]
+    }
+
+    /// Packs a block's 32 codes (0..=15) two per byte, the first in the high nibble.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn pack_hi_first(x: Block, code: impl Fn(F) -> I) -> Bytes16 {
+        let (a, b) = code_bytes(x, code);
+        let (even, odd) = (vuzp1q_u8(a, b), vuzp2q_u8(a, b));
+        // (even << 4) | (odd & 0x0F).
+        vsliq_n_u8::<4>(odd, even)
+    }
+
+    /// The largest lane, unsigned.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn max_lane_u(v: I) -> u32 {
+        vmaxvq_u32(vmaxq_u32(
+            vreinterpretq_u32_s32(v[0]),
+            vreinterpretq_u32_s32(v[1]),
+        ))
+    }
+
+    // Primitives of simd::iq4_nl (`and_m`, which it also uses, is with simd::superblocks').
+
+    /// Element j of 8 blocks of 32 floats at `p`: lane b is `p[32 b + j]`. Safety: 256
+    /// readable floats at `p`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) unsafe fn load_columns(p: *const f32) -> [F; 32] {
+        // Blocks 4 h..4 h + 4, element j in `c[j]`.
+        let half = |h: usize| {
+            let mut c = [vdupq_n_f32(0.0); 32];
+            for j0 in (0..32).step_by(4) {
+                // SAFETY: 4 floats at 32 (4 h + b) + j0 + 4 <= 256 (the caller's).
+                let r: [float32x4_t; 4] =
+                    core::array::from_fn(|b| unsafe { vld1q_f32(p.add(32 * (4 * h + b) + j0)) });
+                // A 4x4 transpose: 32-bit then 64-bit interleaves.
+                let d = |v: float32x4_t| vreinterpretq_f64_f32(v);
+                let t0 = d(vtrn1q_f32(r[0], r[1]));
+                let t1 = d(vtrn2q_f32(r[0], r[1]));
+                let t2 = d(vtrn1q_f32(r[2], r[3]));
+                let t3 = d(vtrn2q_f32(r[2], r[3]));
+                let f = |v: float64x2_t| vreinterpretq_f32_f64(v);
+                c[j0] = f(vtrn1q_f64(t0, t2));
+                c[j0 + 1] = f(vtrn1q_f64(t1, t3));
+                c[j0 + 2] = f(vtrn2q_f64(t0, t2));
+                c[j0 + 3] = f(vtrn2q_f64(t1, t3));
+            }
+            c
+        };
+        let (a, b) = (half(0), half(1));
+        core::array::from_fn(|j| [a[j], b[j]])
+    }
+
+    /// The nearest-entry search's tables: the 15 midpoints (each in every lane) and the
+    /// codebook values as bytes.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Iq4nlTables {
+        mid: [float32x4_t; 15],
+        kv: int8x16_t,
+    }
+
+    /// Loads [`Iq4nlTables`].
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn iq4nl_tables() -> Iq4nlTables {
+        use crate::kernels::simd::iq4_nl::MID;
+        Iq4nlTables {
+            mid: MID.map(|m| vdupq_n_f32(m)),
+            // SAFETY: a 16-byte array.
+            kv: unsafe { vld1q_s8(crate::reference::formats::iq4_nl::KVALUES.as_ptr()) },
+        }
+    }
+
+    /// The number of midpoints `<= v` in each lane (NaN: 0).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn iq4nl_count(v: float32x4_t, t: &Iq4nlTables) -> uint32x4_t {
+        // Each true comparison is all-ones, i.e. -1.
+        t.mid
+            .iter()
+            .fold(vdupq_n_u32(0), |c, &m| vsubq_u32(c, vcgeq_f32(v, m)))
+    }
+
+    /// `iq4_nl::best_index` of each lane (any float, NaN included).
+    ///
+    /// Proof. `avx512::iq4nl_index` proves that the reference's index is the number of
+    /// midpoints `<= x` for every non-NaN x (a tie goes up), and 15 for NaN: NaN is replaced by
+    /// +inf (which counts all 15) before counting.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn iq4nl_index(v: F, t: Iq4nlTables) -> I {
+        let inf = vdupq_n_f32(f32::INFINITY);
+        v.map(|v| {
+            let v = vbslq_f32(vceqq_f32(v, v), v, inf);
+            vreinterpretq_s32_u32(iq4nl_count(v, &t))
+        })
+    }
+
+    /// `KV[iq4_nl::best_index(v)]` of each lane, for any non-NaN v: the count of
+    /// [`iq4nl_index`] (without its NaN step), narrowed to bytes, looked up in the codebook's
+    /// bytes and widened back.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    pub(crate) fn iq4nl_nearest(v: F, t: Iq4nlTables) -> F {
+        let c = v.map(|v| vreinterpretq_u16_u32(iq4nl_count(v, &t)));
+        // The low byte of each count (0..=15), lanes 0..8 in bytes 0..8.
+        let idx = vuzp1q_u8(vreinterpretq_u8_u16(vuzp1q_u16(c[0], c[1])), vdupq_n_u8(0));
+        let q = vmovl_s8(vget_low_s8(vqtbl1q_s8(t.kv, idx)));
+        [
+            vcvtq_f32_s32(vmovl_s16(vget_low_s16(q))),
+            vcvtq_f32_s32(vmovl_high_s16(q)),
+        ]
     }
 }
 

@@ -2,19 +2,16 @@
 //! feature. Little-endian only: `aarch64_be` is not built or tested (the kernels' lane and
 //! nibble order assumes little-endian memory, as the x86-64 ones do).
 //!
-//! `neon` holds the per-tensor kernels and the level's table; `neon_blocks`, `neon_codebook`,
-//! `neon_iq4nl` and `neon_half` the NEON-only block, codebook, IQ4_NL and half-precision
-//! kernels; `lanes::neon` the 8-lane primitives over which the kernels written once in
-//! `kernels::simd` are instantiated for NEON (the Q4_0, Q4_1, MXFP4 and groups-of-32
-//! quantizers of `simd::multi_block`, the Q4_K, IQ4_XS and NVFP4 kernels of
-//! `simd::superblocks`).
+//! `neon` holds the level's table of per-tensor kernels (and `error_sums`), `neon_blocks` its
+//! table of block-wise kernels, `neon_half` the half-precision conversions; `lanes::neon` the
+//! 8-lane primitives over which the kernels written once in `kernels::simd` are instantiated
+//! for NEON (`int4`, `multi_block`, `dequantize_blocks`, `codebook`, `iq4_nl`, `superblocks`),
+//! which fill most of both tables.
 
 pub(crate) mod lanes;
 pub(crate) mod neon;
 mod neon_blocks;
-mod neon_codebook;
 mod neon_half;
-mod neon_iq4nl;
 
 #[cfg(test)]
 mod tests {
@@ -111,15 +108,16 @@ mod tests {
         }
     }
 
-    /// Codes from quotients that are NaN or huge (scale 0, subnormal scale) follow the
-    /// reference's saturating `as i32` and `saturating_add`, even though the quantizers never
-    /// pass such a scale.
+    /// Codes from huge and infinite quotients (subnormal and tiny scales) saturate as the
+    /// reference's `as i32` and `saturating_add` do. The kernel's domain is a positive finite
+    /// scale (`simd::int4`, as on x86-64): the quantizers never pass 0, a negative, infinite
+    /// or NaN scale, whose NaN quotients the shared kernel clamps instead of zeroing.
     #[test]
     fn quantize_saturates_like_the_reference() {
         let x: Vec<f32> = (0..64)
             .map(|i| [0.0, -0.0, 1.0, -1.0, 3.0e38, -3.0e38, 0.5, -2.5][i % 8])
             .collect();
-        for scale in [0.0f32, -0.0, 1e-45, -1.0, f32::INFINITY, f32::NAN] {
+        for scale in [1e-45f32, 1e-40, f32::MIN_POSITIVE, 1e-30, 1.0, 3e38] {
             for zp in [-8i8, -1, 0, 3, 7] {
                 let (mut a, mut b) = (
                     vec![MaybeUninit::new(0i8); x.len()],

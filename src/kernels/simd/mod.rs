@@ -6,11 +6,12 @@
 //! implementation per ISA, not a branch in the kernel.
 
 /// For the tests (the files below see it, being declared after it): runs `body` with each
-/// level's lanes (`l`) and the calling file's kernels of that level (`k`, its module `avx2` or
-/// `avx512`), where the CPU has them.
-#[cfg(all(test, target_arch = "x86_64"))]
+/// level's lanes (`l`) and the calling file's kernels of that level (`k`, its module `avx2`,
+/// `avx512` or `neon`), where the CPU has them.
+#[cfg(test)]
 macro_rules! each_level {
     (|$l:ident, $k:ident $(, $a:ident: $t:ty)?| $body:block) => {{
+        #[cfg(target_arch = "x86_64")]
         if crate::kernels::x86_64::avx2::available() {
             #[allow(unused_imports)]
             use super::avx2 as $k;
@@ -20,6 +21,7 @@ macro_rules! each_level {
             // SAFETY: AVX2 and F16C are available.
             unsafe { run($($a)?) };
         }
+        #[cfg(target_arch = "x86_64")]
         if crate::kernels::x86_64::avx512::available() {
             #[allow(unused_imports)]
             use super::avx512 as $k;
@@ -29,17 +31,22 @@ macro_rules! each_level {
             // SAFETY: AVX-512 is available.
             unsafe { run($($a)?) };
         }
+        #[cfg(target_arch = "aarch64")]
+        {
+            #[allow(unused_imports)]
+            use super::neon as $k;
+            use crate::kernels::aarch64::lanes::neon as $l;
+            #[target_feature(enable = "neon")]
+            fn run($($a: $t)?) $body
+            // SAFETY: NEON is enabled for the whole target (see `kernels::aarch64`).
+            unsafe { run($($a)?) };
+        }
     }};
 }
 
-// (Instantiated for x86-64 only so far; aarch64 runs its own NEON kernels for these.)
-#[cfg(target_arch = "x86_64")]
 pub(crate) mod codebook;
-#[cfg(target_arch = "x86_64")]
 pub(crate) mod dequantize_blocks;
-#[cfg(target_arch = "x86_64")]
 pub(crate) mod int4;
-#[cfg(target_arch = "x86_64")]
 pub(crate) mod iq4_nl;
 pub(crate) mod multi_block;
 pub(crate) mod superblocks;
