@@ -1,13 +1,12 @@
-//! ggml/GGUF 4-bit block formats (Q4_0, Q4_1, IQ4_NL, MXFP4, Q4_K, IQ4_XS, NVFP4), bit for bit as
-//! ggml.
+//! The ggml/GGUF 4-bit block formats (every [`BlockFormat`]), bit for bit as ggml.
 //!
 //! Quantization equals
 //! ggml's `ggml_quantize_chunk` without an importance matrix, byte for byte; dequantization
 //! equals ggml's `dequantize_row_*`, bit for bit. Where ggml has no defined behaviour we choose
 //! (docs/contract.md §3.5): NaN or infinity in the input is [`Error::NonFinite`]; a block whose
 //! fp16 scale or minimum, as ggml computes it, is not a finite fp16 is
-//! [`Error::ValueOutOfRange`]; an MXFP4 block with `0 < max|x| < 2^-125` gets scale byte 0 and
-//! the codes ggml's nearest-value search gives for that scale; dequantizing a block whose fp16
+//! [`Error::ValueOutOfRange`]; where ggml's C is undefined for a block, the contract fixes the
+//! bytes (each format's module says how); dequantizing a block whose fp16
 //! fields are infinite or NaN, or whose E8M0 byte is 0xFF, is [`Error::NonFinite`].
 //!
 //! Each format has a scalar per-block quantizer and dequantizer in `crate::reference::formats`:

@@ -22,7 +22,7 @@ pub(crate) fn read_f16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
-/// The 4-bit code ggml's Q4_0 and Q4_1 reference quantizers store for `v` (already offset by
+/// The 4-bit code ggml's reference quantizers of the linear 32-value formats store for `v` (already offset by
 /// 8.5 or 0.5): `(uint8_t)MIN(15, (int8_t)v)`, wrapped to a byte as C's conversions do.
 ///
 /// For every finite `v` these quantizers produce (within 0..17) this is `min(15, trunc(v))`.
@@ -76,7 +76,7 @@ pub(crate) fn u8_code_small(v: f32) -> u8 {
 /// `v - v` is +0.0 for a finite `v` and NaN otherwise, and a NaN survives every later addition.
 // `v - v` is meant: +0.0 for a finite v, NaN for NaN and ±inf.
 #[allow(clippy::eq_op)]
-// Always: merely inlined, LLVM compiled Q4_1 about a quarter slower (measured).
+// Always: merely inlined, LLVM compiled one of its callers about a quarter slower (measured).
 #[inline(always)]
 pub(crate) fn min_max_tree(x: &[f32; QK]) -> Option<(f32, f32)> {
     let mut lo = [0.0f32; QK / 2];

@@ -40,7 +40,9 @@ pub enum BlockFormat {
     Q4_1 = 1,
     /// 32 values, 18 bytes: fp16 scale, 16 bytes of indices into a non-linear codebook.
     Iq4Nl = 2,
-    /// 32 values, 17 bytes: E8M0 scale byte, 16 bytes of FP4 (E2M1) codes.
+    /// 32 values, 17 bytes: E8M0 scale byte, 16 bytes of FP4 (E2M1) codes. A block with
+    /// `0 < max|x| < 2^-125` (where ggml's C is undefined) gets scale byte 0 and the codes
+    /// ggml's nearest-value search gives for that scale.
     Mxfp4 = 3,
     /// 256 values, 144 bytes: fp16 super-block scale and minimum, 12 bytes of 6-bit sub-block
     /// scales and minima (8 sub-blocks of 32), 128 bytes of codes; `x ≈ d·s·q - dmin·m`.

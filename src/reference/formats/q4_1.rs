@@ -29,7 +29,7 @@ pub(crate) const SPEC: super::Spec = super::Spec {
 /// max - min overflowing float32).
 #[inline]
 pub(crate) fn quantize_block(x: &[f32; QK]) -> Result<[u8; BYTES]> {
-    // Written so that LLVM vectorises it for baseline x86-64 (see q4_0.rs); every float
+    // Written so that LLVM vectorises it for baseline x86-64 (as the scale-only format); every float
     // operation is ggml's, per element.
     let Some((min, max)) = min_max(x) else {
         return Err(Error::NonFinite);
