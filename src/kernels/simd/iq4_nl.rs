@@ -159,26 +159,7 @@ macro_rules! kernels {
     };
 }
 
-/// AVX2 (with F16C): runs of 8 blocks.
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-pub(crate) mod avx2 {
-    use crate::kernels::x86_64::lanes::avx2::*;
-    kernels!("avx2,f16c");
-}
-
-/// AVX-512: runs of 16 blocks.
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-pub(crate) mod avx512 {
-    use crate::kernels::x86_64::lanes::avx512::*;
-    kernels!("avx512f,avx512bw,avx512dq,avx512vl");
-}
-
-/// NEON: runs of 8 blocks (8 lanes as pairs of 128-bit registers).
-#[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
-pub(crate) mod neon {
-    use crate::kernels::aarch64::lanes::neon::*;
-    kernels!("neon");
-}
+instantiate_per_level!();
 
 #[cfg(test)]
 mod tests {

@@ -44,6 +44,35 @@ macro_rules! each_level {
     }};
 }
 
+/// Expands the calling file's `kernels!` (its kernels, written once) for every level, each in a
+/// module named for the level, over that level's lane primitives and with its target features:
+/// `avx2` (AVX2 with F16C, 8 lanes), `avx512` (16 lanes) and `neon` (8 lanes as pairs of 128-bit
+/// registers). Each module is compiled only where its level can exist.
+macro_rules! instantiate_per_level {
+    () => {
+        /// AVX2 with F16C: 8 lanes.
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        pub(crate) mod avx2 {
+            use crate::kernels::x86_64::lanes::avx2::*;
+            kernels!("avx2,f16c");
+        }
+
+        /// AVX-512 (F, BW, DQ, VL): 16 lanes.
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        pub(crate) mod avx512 {
+            use crate::kernels::x86_64::lanes::avx512::*;
+            kernels!("avx512f,avx512bw,avx512dq,avx512vl");
+        }
+
+        /// NEON: 8 lanes as pairs of 128-bit registers.
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
+        pub(crate) mod neon {
+            use crate::kernels::aarch64::lanes::neon::*;
+            kernels!("neon");
+        }
+    };
+}
+
 pub(crate) mod codebook;
 pub(crate) mod dequantize_blocks;
 pub(crate) mod int4;
