@@ -10,10 +10,9 @@
 
 use super::super::{format_tables, simd, BlockKernels};
 use super::neon::KERNELS;
-use crate::kernels::groups::{dequantize_groups_with, quantize_groups_split32};
+use crate::kernels::groups::quantize_groups_split32;
 use crate::kernels::simd::multi_block::neon as multi_block;
 use crate::kernels::simd::{codebook::neon as cbk, dequantize_blocks::neon as dq, iq4_nl};
-use crate::reference::codebook::scalar as cb;
 use crate::reference::codebook::Codebook;
 use crate::reference::int4::ScaleMethod;
 use crate::Result;
@@ -32,7 +31,9 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     dequantize_groups,
 };
 
-/// Below one vector of 32 the scalar loop has no set-up to pay for.
+// Named entry points, so that the optimised build's symbols show every kernel (the FMA check
+// of scripts/test_aarch64.sh finds them by name).
+
 fn quantize_codebook(
     book: Codebook,
     src: &[f32],
@@ -40,14 +41,10 @@ fn quantize_codebook(
     codes: &mut [MaybeUninit<u8>],
     absmax: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    if src.len() < 32 {
-        return cb::quantize_blocks(book, src, block_size, codes, absmax);
-    }
     // SAFETY: NEON is enabled for the whole target (see the module comment).
     unsafe { cbk::quantize_codebook(book, src, block_size, codes, absmax) }
 }
 
-/// Below one vector of 32 the scalar loop has no set-up to pay for.
 fn dequantize_codebook(
     book: Codebook,
     codes: &[u8],
@@ -55,9 +52,6 @@ fn dequantize_codebook(
     absmax: &[f32],
     dst: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    if dst.len() < 32 {
-        return cb::dequantize_blocks(book, codes, block_size, absmax, dst);
-    }
     // SAFETY: NEON is enabled for the whole target (see the module comment).
     unsafe { cbk::dequantize_codebook(book, codes, block_size, absmax, dst) }
 }
@@ -85,8 +79,6 @@ fn quantize_groups(
     )
 }
 
-/// Groups of 32 by `simd::dequantize_blocks`; other sizes by the group loop over NEON's packed
-/// dequantizer.
 fn dequantize_groups(
     codes: &[u8],
     group_size: usize,
@@ -94,11 +86,7 @@ fn dequantize_groups(
     zero_points: &[i8],
     dst: &mut [MaybeUninit<f32>],
 ) -> Result<()> {
-    let packed = KERNELS.dequantize_packed;
-    if group_size == 32 {
-        // SAFETY: NEON is enabled for the whole target (see the module comment).
-        unsafe { dq::dequantize_groups32(codes, scales, zero_points, dst, packed) }
-    } else {
-        dequantize_groups_with(packed, codes, group_size, scales, zero_points, dst)
-    }
+    let (c, gs, s, z) = (codes, group_size, scales, zero_points);
+    // SAFETY: NEON is enabled for the whole target (see the module comment).
+    unsafe { dq::dequantize_groups(c, gs, s, z, dst, KERNELS.dequantize_packed) }
 }

@@ -30,6 +30,10 @@ macro_rules! kernels {
             codes: &mut [MaybeUninit<u8>],
             absmax: &mut [MaybeUninit<f32>],
         ) -> Result<()> {
+            // Below one vector group the scalar loop has no set-up to pay for.
+            if src.len() < QK {
+                return cb::quantize_blocks(book, src, block_size, codes, absmax);
+            }
             let t = codebook_tables();
             for ((block, bc), am) in src
                 .chunks(block_size)
@@ -85,6 +89,9 @@ macro_rules! kernels {
             absmax: &[f32],
             dst: &mut [MaybeUninit<f32>],
         ) -> Result<()> {
+            if dst.len() < QK {
+                return cb::dequantize_blocks(book, codes, block_size, absmax, dst);
+            }
             let t = float_table(cb::table(book));
             // The blocks before the first bad absmax are written, then its error reported.
             let good = absmax.iter().position(|s| !s.is_finite());

@@ -119,6 +119,28 @@ macro_rules! kernels {
             Ok(())
         }
 
+        /// Group-wise dequantization: groups of 32 by [`dequantize_groups32`], other sizes by the
+        /// group loop over the level's `dequantize_packed`.
+        ///
+        /// Safety: the CPU has the level's features.
+        #[target_feature(enable = $features)]
+        pub(crate) unsafe fn dequantize_groups(
+            codes: &[u8],
+            group_size: usize,
+            scales: &[f32],
+            zero_points: &[i8],
+            dst: &mut [MaybeUninit<f32>],
+            dequantize_packed: fn(&[u8], f32, i8, &mut [MaybeUninit<f32>]),
+        ) -> Result<()> {
+            if group_size == QK {
+                // SAFETY: the same features (the caller's).
+                unsafe { dequantize_groups32(codes, scales, zero_points, dst, dequantize_packed) }
+            } else {
+                let (c, s, z) = (codes, scales, zero_points);
+                dequantize_groups_with(dequantize_packed, c, group_size, s, z, dst)
+            }
+        }
+
         /// Dequantizes whole groups of 32 (`(code - zp) as f32 * scale`, as
         /// `scalar::dequantize_one`: an exact integer difference, converted exactly, one
         /// rounding), checking each group's parameters first as the group loop does; the rest
@@ -126,7 +148,7 @@ macro_rules! kernels {
         ///
         /// Safety: the CPU has the level's features.
         #[target_feature(enable = $features)]
-        pub(crate) unsafe fn dequantize_groups32(
+        unsafe fn dequantize_groups32(
             codes: &[u8],
             scales: &[f32],
             zero_points: &[i8],

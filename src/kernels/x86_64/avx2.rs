@@ -37,7 +37,8 @@ pub(crate) fn available() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c")
 }
 
-/// How far ahead (in floats) the streaming loops prefetch (see `avx512::AHEAD`).
+/// How far ahead (in floats) the streaming loops prefetch: far enough to cover DRAM latency at
+/// these kernels' speeds (a compute-heavy loop keeps too few loads in flight on its own).
 pub(crate) const AHEAD: usize = 2048;
 
 /// Prefetches the 64-byte line holding `p` (any address: a prefetch never faults).

@@ -6,11 +6,9 @@
 
 use super::super::{format_tables, simd, BlockKernels};
 use super::avx2::KERNELS;
-use crate::kernels::groups::{dequantize_groups_with, quantize_groups_split32};
+use crate::kernels::groups::quantize_groups_split32;
 use crate::kernels::simd::multi_block::avx2 as x8;
 use crate::kernels::simd::{codebook::avx2 as cbk, dequantize_blocks::avx2 as dq};
-use crate::reference::codebook::scalar as cb;
-use core::mem::MaybeUninit;
 
 // Every entry of `BLOCKS` is reachable only through `avx2::KERNELS`, which `kernels::levels()`
 // hands out only when `avx2::available()` is true (AVX2 and F16C): that is the safety argument
@@ -26,21 +24,8 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         simd::superblocks::avx2::DEQUANTIZE,
     ]),
     // Below one vector of 32 the scalar loop has no set-up to pay for.
-    quantize_codebook: |b, s, bs, c, a| {
-        if s.len() < 32 {
-            cb::quantize_blocks(b, s, bs, c, a)
-        } else {
-            unsafe { cbk::quantize_codebook(b, s, bs, c, a) }
-        }
-    },
-    dequantize_codebook: |b, c, bs, a, d| {
-        if d.len() < 32 {
-            cb::dequantize_blocks(b, c, bs, a, d)
-        } else {
-            unsafe { cbk::dequantize_codebook(b, c, bs, a, d) }
-        }
-    },
-
+    quantize_codebook: |b, s, bs, c, a| unsafe { cbk::quantize_codebook(b, s, bs, c, a) },
+    dequantize_codebook: |b, c, bs, a, d| unsafe { cbk::dequantize_codebook(b, c, bs, a, d) },
     quantize_groups: |s, gs, m, c, sc, z| {
         quantize_groups_split32(&KERNELS, s, gs, m, c, sc, z, |s, m, c, sc, z| {
             if is_x86_feature_detected!("fma") {
@@ -53,17 +38,7 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
             }
         })
     },
-    dequantize_groups: |c, gs, sc, z, d| {
-        if gs == 32 {
-            unsafe { dq::dequantize_groups32(c, sc, z, d, dequantize_packed) }
-        } else {
-            dequantize_groups_with(dequantize_packed, c, gs, sc, z, d)
-        }
+    dequantize_groups: |c, gs, sc, z, d| unsafe {
+        dq::dequantize_groups(c, gs, sc, z, d, KERNELS.dequantize_packed)
     },
 };
-
-/// `simd::int4::avx2::dequantize_packed` as a plain function (for `dequantize_groups_with`).
-fn dequantize_packed(c: &[u8], s: f32, zp: i8, d: &mut [MaybeUninit<f32>]) {
-    // SAFETY: only reachable through `BLOCKS` (see there).
-    unsafe { crate::kernels::simd::int4::avx2::dequantize_packed(c, s, zp, d) }
-}

@@ -7,12 +7,10 @@
 
 use super::super::{format_tables, simd, BlockKernels};
 use super::avx512::KERNELS;
-use crate::kernels::groups::{dequantize_groups_with, quantize_groups_split32};
+use crate::kernels::groups::quantize_groups_split32;
 use crate::kernels::simd::multi_block::avx512 as x16;
 use crate::kernels::simd::{codebook::avx512 as cbk, dequantize_blocks::avx512 as dq};
-use crate::reference::codebook::scalar as cb;
 use core::arch::x86_64::*;
-use core::mem::MaybeUninit;
 
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     quantize_blocks: format_tables(&[
@@ -25,44 +23,21 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
         simd::superblocks::avx512::DEQUANTIZE,
     ]),
     // Below one vector of 32 the scalar loop has no set-up to pay for.
-    quantize_codebook: |b, s, bs, c, a| {
-        if s.len() < 32 {
-            cb::quantize_blocks(b, s, bs, c, a)
-        } else {
-            unsafe { cbk::quantize_codebook(b, s, bs, c, a) }
-        }
-    },
-    dequantize_codebook: |b, c, bs, a, d| {
-        if d.len() < 32 {
-            cb::dequantize_blocks(b, c, bs, a, d)
-        } else {
-            unsafe { cbk::dequantize_codebook(b, c, bs, a, d) }
-        }
-    },
-
+    quantize_codebook: |b, s, bs, c, a| unsafe { cbk::quantize_codebook(b, s, bs, c, a) },
+    dequantize_codebook: |b, c, bs, a, d| unsafe { cbk::dequantize_codebook(b, c, bs, a, d) },
     quantize_groups: |s, gs, m, c, sc, z| {
         quantize_groups_split32(&KERNELS, s, gs, m, c, sc, z, |s, m, c, sc, z| unsafe {
             x16::quantize_groups32(s, m, c, sc, z)
         })
     },
-    dequantize_groups: |c, gs, sc, z, d| {
-        if gs == 32 {
-            unsafe { dq::dequantize_groups32(c, sc, z, d, dequantize_packed) }
-        } else {
-            dequantize_groups_with(dequantize_packed, c, gs, sc, z, d)
-        }
+    dequantize_groups: |c, gs, sc, z, d| unsafe {
+        dq::dequantize_groups(c, gs, sc, z, d, KERNELS.dequantize_packed)
     },
 };
 
 // Every entry of `BLOCKS` is reachable only through `avx512::KERNELS`, which
 // `kernels::levels()` hands out only when `avx512::available()` is true: that is the safety
 // argument of each `unsafe` call of a `#[target_feature]` function in the table above.
-
-/// `simd::int4::avx512::dequantize_packed` as a plain function (for `dequantize_groups_with`).
-fn dequantize_packed(c: &[u8], s: f32, zp: i8, d: &mut [MaybeUninit<f32>]) {
-    // SAFETY: only reachable through `BLOCKS` (see there).
-    unsafe { crate::kernels::simd::int4::avx512::dequantize_packed(c, s, zp, d) }
-}
 
 /// `|x|` as integer bits: for finite x, ordered as the magnitudes are.
 #[inline]
