@@ -6,6 +6,15 @@
 pub(crate) mod aarch64;
 pub(crate) mod chunks;
 pub(crate) mod groups;
+// The per-ISA primitives the kernels of `simd` are written over (the layer below them).
+#[cfg(all(
+    any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon")
+    ),
+    not(miri)
+))]
+pub(crate) mod lanes;
 pub(crate) mod scalar;
 // Kernels written once over a level's lane primitives and expanded for each level.
 #[cfg(all(
@@ -127,7 +136,7 @@ pub(crate) struct Kernels {
 
 /// A level's kernels for some of the block formats, by `BlockFormat as usize`; `None` runs the
 /// format's scalar reference (its [`crate::reference::formats::Spec`]), so a new format needs no entry here
-/// until a level accelerates it. Build one with [`format_table`].
+/// until a level accelerates it. Build one with [`format_tables`].
 pub(crate) type FormatTable<T> = [Option<T>; BlockFormat::COUNT];
 
 /// The table holding the entries of every list (a later entry for the same format wins) and

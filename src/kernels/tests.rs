@@ -246,7 +246,7 @@ fn max_isa_only_lowers_the_level() {
     }
 }
 
-/// The AVX-512 quotient without division (`avx512::quotient16`) against the division itself,
+/// The AVX-512 quotient without division (`lanes::x86_64::avx512::quotient16`) against the division itself,
 /// bit for bit, around every rounding boundary of the codes (x near h * scale for every
 /// half-integer h up to 32.5) and at random, for many scales, mantissas of all ones included.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -275,7 +275,7 @@ fn markstein_quotient_matches_division() {
         f32::from_bits(((27 + rng.below(200)) << 23) as u32 | (rng.next() as u32 & 0x007F_FFFF))
     }));
     for &s in &scales {
-        if !avx512::fast_scale(s) {
+        if !crate::kernels::lanes::x86_64::fast_scale(s) {
             continue;
         }
         let r = 1.0 / s;
@@ -295,7 +295,7 @@ fn markstein_quotient_matches_division() {
             let mut got = [0.0f32; 16];
             // SAFETY: AVX-512 is available; 16-element arrays.
             unsafe {
-                let q = avx512::quotient16(
+                let q = crate::kernels::lanes::x86_64::avx512::quotient16(
                     _mm512_loadu_ps(l.as_ptr()),
                     _mm512_set1_ps(s),
                     _mm512_set1_ps(r),
@@ -344,7 +344,7 @@ fn markstein_quotient_exhaustive() {
     });
     scales.extend(random);
     for s in scales {
-        if !avx512::fast_scale(s) {
+        if !crate::kernels::lanes::x86_64::fast_scale(s) {
             continue;
         }
         let r = 1.0 / s;
@@ -360,7 +360,7 @@ fn markstein_quotient_exhaustive() {
                 let mut got = [0.0f32; 16];
                 // SAFETY: AVX-512 is available; 16-element arrays.
                 unsafe {
-                    let q = avx512::quotient16(
+                    let q = crate::kernels::lanes::x86_64::avx512::quotient16(
                         _mm512_loadu_ps(l.as_ptr()),
                         _mm512_set1_ps(s),
                         _mm512_set1_ps(r),

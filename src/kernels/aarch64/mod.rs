@@ -3,12 +3,10 @@
 //! nibble order assumes little-endian memory, as the x86-64 ones do).
 //!
 //! `neon` holds the level's table of per-tensor kernels (and `error_sums`), `neon_blocks` its
-//! table of block-wise kernels, `neon_half` the half-precision conversions; `lanes::neon` the
-//! 8-lane primitives over which the kernels written once in `kernels::simd` are instantiated
-//! for NEON (`int4`, `multi_block`, `dequantize_blocks`, `codebook`, `iq4_nl`, `superblocks`),
-//! which fill most of both tables.
+//! table of block-wise kernels, `neon_half` the half-precision conversions; the kernels written
+//! once in `kernels::simd`, instantiated for NEON over `lanes::aarch64::neon`, fill most of both
+//! tables.
 
-pub(crate) mod lanes;
 pub(crate) mod neon;
 mod neon_blocks;
 mod neon_half;

@@ -1,8 +1,8 @@
-//! The table of the NEON level's block-wise kernels (`BLOCKS`: ggml blocks, NF4/FP4 codebooks,
-//! int4 groups of 32). The kernels are the NEON instances (over `lanes::neon`) of those written
-//! once in `kernels::simd` (`multi_block`, `iq4_nl`, `superblocks`, `dequantize_blocks`,
-//! `codebook`; each module lists the formats it accelerates in its `QUANTIZE`/`DEQUANTIZE`
-//! tables); each equals the scalar per-block reference bit for bit.
+//! The table of the NEON level's block-wise kernels (`BLOCKS`: ggml blocks, codebooks, int4
+//! groups of 32). The kernels are the NEON instances (over `lanes::aarch64::neon`) of those
+//! written once in `kernels::simd` (`simd::neon` lists the block-format ones; each of its files
+//! lists the formats it accelerates in its `QUANTIZE`/`DEQUANTIZE` tables); each equals the
+//! scalar per-block reference bit for bit.
 //!
 //! Safety: this module, like `neon`, is compiled only when NEON is enabled for the whole target,
 //! so every `#[target_feature(enable = "neon")]` function can run on any CPU this build runs on:
@@ -12,19 +12,15 @@ use super::super::{format_tables, simd, BlockKernels};
 use super::neon::KERNELS;
 use crate::kernels::groups::quantize_groups_split32;
 use crate::kernels::simd::multi_block::neon as multi_block;
-use crate::kernels::simd::{codebook::neon as cbk, dequantize_blocks::neon as dq, iq4_nl};
+use crate::kernels::simd::{codebook::neon as cbk, dequantize_blocks::neon as dq};
 use crate::reference::codebook::Codebook;
 use crate::reference::int4::ScaleMethod;
 use crate::Result;
 use core::mem::MaybeUninit;
 
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
-    quantize_blocks: format_tables(&[
-        multi_block::QUANTIZE,
-        iq4_nl::neon::QUANTIZE,
-        simd::superblocks::neon::QUANTIZE,
-    ]),
-    dequantize_blocks: format_tables(&[dq::DEQUANTIZE, simd::superblocks::neon::DEQUANTIZE]),
+    quantize_blocks: format_tables(simd::neon::QUANTIZE),
+    dequantize_blocks: format_tables(simd::neon::DEQUANTIZE),
     quantize_codebook,
     dequantize_codebook,
     quantize_groups,
@@ -75,7 +71,7 @@ fn quantize_groups(
         scales,
         zero_points,
         // SAFETY: NEON is enabled for the whole target (see the module comment).
-        |s, m, c, sc, z| unsafe { multi_block::quantize_groups32(s, m, c, sc, z) },
+        |s, m, c, sc, z| unsafe { multi_block::quantize_groups32(&KERNELS, s, m, c, sc, z) },
     )
 }
 

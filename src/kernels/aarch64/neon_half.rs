@@ -15,6 +15,7 @@
 //! argument of every `unsafe { ..._impl(..) }` call below.
 
 use crate::float::scalar;
+use crate::kernels::lanes::aarch64::f16_of4;
 use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
 
@@ -66,52 +67,6 @@ unsafe fn widen_f16_impl(src: &[u16], dst: &mut [MaybeUninit<f32>]) {
         }
     }
     scalar::widen_f16(&src[whole..n], &mut dst[whole..n]);
-}
-
-/// The float16 patterns of 4 floats (as bits), rounded as `crate::reference::formats::fp16::f32_to_f16`
-/// does, in integer arithmetic only (no dependence on the FPCR):
-/// - normal results: rebias the exponent and round the 13 dropped bits with the add-and-shift
-///   `(abs - 112 << 23 + 0xfff + lsb) >> 13` (a carry into the exponent is the correct result);
-/// - subnormal results (`|x| < 2^-14`): the 24-bit significand shifted right by `s = 126 - e`
-///   (`e` the biased exponent; capped at 25, where every significand rounds to 0), rounded by the
-///   same add-and-shift with half a unit `2^(s-1)`;
-/// - `|x| >= 65520` (infinity included) gives infinity, NaN the reference's quiet NaN.
-#[inline]
-#[target_feature(enable = "neon")]
-pub(super) fn f16_of4(b: uint32x4_t) -> uint16x4_t {
-    let sign = vandq_u32(vshrq_n_u32::<16>(b), vdupq_n_u32(0x8000));
-    let abs = vandq_u32(b, vdupq_n_u32(0x7fff_ffff));
-    // Normal.
-    let lsb = vandq_u32(vshrq_n_u32::<13>(abs), vdupq_n_u32(1));
-    let rebiased = vsubq_u32(abs, vdupq_n_u32(112 << 23));
-    let normal = vshrq_n_u32::<13>(vaddq_u32(rebiased, vaddq_u32(vdupq_n_u32(0x0fff), lsb)));
-    // Subnormal.
-    let e = vreinterpretq_s32_u32(vshrq_n_u32::<23>(abs));
-    let s = vminq_s32(vsubq_s32(vdupq_n_s32(126), e), vdupq_n_s32(25));
-    let right = vnegq_s32(s);
-    let m = vorrq_u32(
-        vandq_u32(abs, vdupq_n_u32(0x007f_ffff)),
-        vdupq_n_u32(0x0080_0000),
-    );
-    let lsb = vandq_u32(vshlq_u32(m, right), vdupq_n_u32(1));
-    let half_m1 = vsubq_u32(
-        vshlq_u32(vdupq_n_u32(1), vsubq_s32(s, vdupq_n_s32(1))),
-        vdupq_n_u32(1),
-    );
-    let sub = vshlq_u32(vaddq_u32(m, vaddq_u32(half_m1, lsb)), right);
-    // Infinity and NaN.
-    let nan = vorrq_u32(
-        vdupq_n_u32(0x7e00),
-        vandq_u32(vshrq_n_u32::<13>(abs), vdupq_n_u32(0x03ff)),
-    );
-    let v = vbslq_u32(vcgeq_u32(abs, vdupq_n_u32(0x3880_0000)), normal, sub);
-    let v = vbslq_u32(
-        vcgeq_u32(abs, vdupq_n_u32(0x477f_f000)),
-        vdupq_n_u32(0x7c00),
-        v,
-    );
-    let v = vbslq_u32(vcgtq_u32(abs, vdupq_n_u32(0x7f80_0000)), nan, v);
-    vmovn_u32(vorrq_u32(v, sign))
 }
 
 pub(super) fn narrow_f16(src: &[f32], dst: &mut [MaybeUninit<u16>]) {

@@ -8,7 +8,8 @@
 
 use crate::kernels::groups::dequantize_groups_with;
 use crate::reference::formats::fp16::f16_is_finite;
-use crate::reference::formats::{iq4_nl, mxfp4, q4_0, q4_1, BlockFormat, DequantizeBlocks};
+use crate::reference::formats::{e2m1, iq4_nl, mxfp4, nl_codebook, q4_0, q4_1};
+use crate::reference::formats::{BlockFormat, DequantizeBlocks};
 use crate::reference::int4::{check_params, Params};
 use crate::{Error, Result};
 use core::mem::MaybeUninit;
@@ -86,7 +87,7 @@ macro_rules! kernels {
             src: &[u8],
             dst: &mut [MaybeUninit<f32>],
         ) -> Result<()> {
-            let kv = &iq4_nl::KVALUES;
+            let kv = &nl_codebook::KVALUES;
             dequantize_table::<{ iq4_nl::BYTES }>(src, dst, kv, 2, |b| f16_field(b, 0))
         }
 
@@ -100,7 +101,7 @@ macro_rules! kernels {
                 0xFF => Err(Error::NonFinite),
                 e => Ok(mxfp4::e8m0_to_f32_half(e)),
             };
-            dequantize_table::<{ mxfp4::BYTES }>(src, dst, &mxfp4::KVALUES, 1, scale)
+            dequantize_table::<{ mxfp4::BYTES }>(src, dst, &e2m1::KVALUES, 1, scale)
         }
 
         /// Safety: the CPU has the level's features.

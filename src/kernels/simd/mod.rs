@@ -15,7 +15,7 @@ macro_rules! each_level {
         if crate::kernels::x86_64::avx2::available() {
             #[allow(unused_imports)]
             use super::avx2 as $k;
-            use crate::kernels::x86_64::lanes::avx2 as $l;
+            use crate::kernels::lanes::x86_64::avx2 as $l;
             #[target_feature(enable = "avx2,f16c")]
             fn run($($a: $t)?) $body
             // SAFETY: AVX2 and F16C are available.
@@ -25,7 +25,7 @@ macro_rules! each_level {
         if crate::kernels::x86_64::avx512::available() {
             #[allow(unused_imports)]
             use super::avx512 as $k;
-            use crate::kernels::x86_64::lanes::avx512 as $l;
+            use crate::kernels::lanes::x86_64::avx512 as $l;
             #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
             fn run($($a: $t)?) $body
             // SAFETY: AVX-512 is available.
@@ -35,7 +35,7 @@ macro_rules! each_level {
         {
             #[allow(unused_imports)]
             use super::neon as $k;
-            use crate::kernels::aarch64::lanes::neon as $l;
+            use crate::kernels::lanes::aarch64::neon as $l;
             #[target_feature(enable = "neon")]
             fn run($($a: $t)?) $body
             // SAFETY: NEON is enabled for the whole target (see `kernels::aarch64`).
@@ -53,21 +53,21 @@ macro_rules! instantiate_per_level {
         /// AVX2 with F16C: 8 lanes.
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         pub(crate) mod avx2 {
-            use crate::kernels::x86_64::lanes::avx2::*;
+            use crate::kernels::lanes::x86_64::avx2::*;
             kernels!("avx2,f16c");
         }
 
         /// AVX-512 (F, BW, DQ, VL): 16 lanes.
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         pub(crate) mod avx512 {
-            use crate::kernels::x86_64::lanes::avx512::*;
+            use crate::kernels::lanes::x86_64::avx512::*;
             kernels!("avx512f,avx512bw,avx512dq,avx512vl");
         }
 
         /// NEON: 8 lanes as pairs of 128-bit registers.
         #[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
         pub(crate) mod neon {
-            use crate::kernels::aarch64::lanes::neon::*;
+            use crate::kernels::lanes::aarch64::neon::*;
             kernels!("neon");
         }
     };
@@ -76,6 +76,40 @@ macro_rules! instantiate_per_level {
 pub(crate) mod codebook;
 pub(crate) mod dequantize_blocks;
 pub(crate) mod int4;
-pub(crate) mod iq4_nl;
 pub(crate) mod multi_block;
+pub(crate) mod nl_search;
 pub(crate) mod superblocks;
+
+/// Each level's block-format kernels from the files above, as lists for
+/// `kernels::format_tables`: what a level's table takes from here without naming the files.
+macro_rules! level_tables {
+    ($($(#[$cfg:meta])* $level:ident;)*) => {$(
+        $(#[$cfg])*
+        pub(crate) mod $level {
+            use crate::kernels::{DequantizeBlocks, QuantizeBlocks};
+            use crate::reference::formats::BlockFormat;
+
+            /// The level's block quantizers.
+            pub(crate) const QUANTIZE: &[&[(BlockFormat, QuantizeBlocks)]] = &[
+                super::multi_block::$level::QUANTIZE,
+                super::nl_search::$level::QUANTIZE,
+                super::superblocks::$level::QUANTIZE,
+            ];
+
+            /// The level's block dequantizers.
+            pub(crate) const DEQUANTIZE: &[&[(BlockFormat, DequantizeBlocks)]] = &[
+                super::dequantize_blocks::$level::DEQUANTIZE,
+                super::superblocks::$level::DEQUANTIZE,
+            ];
+        }
+    )*};
+}
+
+level_tables! {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    avx2;
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    avx512;
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
+    neon;
+}

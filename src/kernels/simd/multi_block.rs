@@ -29,7 +29,7 @@ const QK: usize = 32;
 /// primitives (`lanes::avx2`, `lanes::avx512` or aarch64's `lanes::neon`), with that level's
 /// features and kernels.
 macro_rules! kernels {
-    ($features:literal, $kernels:path) => {
+    ($features:literal) => {
         use super::*;
 
         /// Quantizes `src` (whole blocks) into `dst` in runs of `L` blocks of `bytes` bytes, the
@@ -285,7 +285,7 @@ macro_rules! kernels {
             // 2/d = 2^(129 - e), as floats for all blocks at once.
             let k = lanes(cvt_f(sub_i(splat_i(129), e)));
             for (b, &e) in lanes_i(e).iter().enumerate().take(n) {
-                let codes = mxfp4_block(block(x, b), e as u8, k[b]);
+                let codes = e2m1_block(block(x, b), e as u8, k[b]);
                 put(out, b * mxfp4::BYTES, [e as u8]);
                 put16(out, b * mxfp4::BYTES + 1, codes);
             }
@@ -458,13 +458,14 @@ macro_rules! kernels {
         /// Safety: the CPU has the level's features.
         #[target_feature(enable = $features)]
         pub(crate) unsafe fn quantize_groups32(
+            k: &Kernels,
             src: &[f32],
             method: ScaleMethod,
             codes: &mut [MaybeUninit<u8>],
             scales: &mut [MaybeUninit<f32>],
             zero_points: &mut [MaybeUninit<i8>],
         ) -> Result<()> {
-            groups32(&$kernels, src, method, codes, scales, zero_points)
+            groups32(k, src, method, codes, scales, zero_points)
         }
         // The level's entries of the block-format tables (`kernels::format_tables`). They are
         // reached only through the level's `KERNELS`, which `kernels::levels()` hands out only
@@ -481,8 +482,8 @@ macro_rules! kernels {
 /// AVX2 (with F16C): runs of 8 blocks.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 pub(crate) mod avx2 {
-    use crate::kernels::x86_64::lanes::avx2::*;
-    kernels!("avx2,f16c", crate::kernels::x86_64::avx2::KERNELS);
+    use crate::kernels::lanes::x86_64::avx2::*;
+    kernels!("avx2,f16c");
 }
 
 /// AVX2 with FMA: as `avx2`, with the division-free int4 codes; only its groups kernel is
@@ -491,24 +492,21 @@ pub(crate) mod avx2 {
 #[allow(dead_code)]
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 pub(crate) mod avx2_fma {
-    use crate::kernels::x86_64::lanes::avx2::fma::group_codes;
-    use crate::kernels::x86_64::lanes::avx2::*;
-    kernels!("avx2,f16c,fma", crate::kernels::x86_64::avx2::KERNELS);
+    use crate::kernels::lanes::x86_64::avx2::fma::group_codes;
+    use crate::kernels::lanes::x86_64::avx2::*;
+    kernels!("avx2,f16c,fma");
 }
 
 /// AVX-512: runs of 16 blocks.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 pub(crate) mod avx512 {
-    use crate::kernels::x86_64::lanes::avx512::*;
-    kernels!(
-        "avx512f,avx512bw,avx512dq,avx512vl",
-        crate::kernels::x86_64::avx512::KERNELS
-    );
+    use crate::kernels::lanes::x86_64::avx512::*;
+    kernels!("avx512f,avx512bw,avx512dq,avx512vl");
 }
 
 /// NEON: runs of 8 blocks (8 lanes as pairs of 128-bit registers).
 #[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
 pub(crate) mod neon {
-    use crate::kernels::aarch64::lanes::neon::*;
-    kernels!("neon", crate::kernels::aarch64::neon::KERNELS);
+    use crate::kernels::lanes::aarch64::neon::*;
+    kernels!("neon");
 }

@@ -21,10 +21,11 @@
 //!   may be shorter: its missing blocks are zeros, computed and dropped.
 //! - The dequantizers go block by block along the values.
 
+use crate::kernels::lanes::{NL_KV, NL_MID};
 use crate::reference::formats::common::{nearest_int, read_f16};
 use crate::reference::formats::fp16::{self, f16_is_finite, f32_to_f16};
 use crate::reference::formats::{
-    iq4_nl, iq4_xs, mxfp4, nvfp4, q4_k, BlockFormat, DequantizeBlocks, QuantizeBlocks,
+    e2m1, iq4_xs, nl_codebook, nvfp4, q4_k, BlockFormat, DequantizeBlocks, QuantizeBlocks,
 };
 use crate::{Error, Result};
 use core::mem::MaybeUninit;
@@ -142,30 +143,8 @@ fn iq4_xs_header(out: &mut [u8], dh: u16, ls: &[u8; 8]) {
     out[4..8].copy_from_slice(&scales_l);
 }
 
-/// `iq4_nl::KVALUES` as floats.
-const IQ4_KV: [f32; 16] = {
-    let mut k = [0.0f32; 16];
-    let mut i = 0;
-    while i < 16 {
-        k[i] = iq4_nl::KVALUES[i] as f32;
-        i += 1;
-    }
-    k
-};
-
-/// The midpoints of neighbouring codebook values (exact: halves of small integers).
-const IQ4_MIDS: [f32; 15] = {
-    let mut m = [0.0f32; 15];
-    let mut i = 0;
-    while i < 15 {
-        m[i] = (IQ4_KV[i] + IQ4_KV[i + 1]) * 0.5;
-        i += 1;
-    }
-    m
-};
-
 /// The midpoints of neighbouring E2M1 magnitudes, in units of the scale `d`: (0 + 1) / 2,
-/// (1 + 2) / 2, ..., (8 + 12) / 2 (`mxfp4::KVALUES` 0..8 are 0, 1, 2, 3, 4, 6, 8, 12).
+/// (1 + 2) / 2, ..., (8 + 12) / 2 (`e2m1::KVALUES` 0..8 are 0, 1, 2, 3, 4, 6, 8, 12).
 const NVFP4_MIDS: [f32; 7] = [0.5, 1.5, 2.5, 3.5, 5.0, 7.0, 10.0];
 
 /// The kernels, written once: expanded inside a module that imports one level's lane
@@ -323,7 +302,7 @@ macro_rules! kernels {
                     // 32 ib + 16 k + L i <= 256 - L.
                     unsafe {
                         let (lo, hi) =
-                            nibble_values(b.as_ptr().add(8 + 16 * ib), Some(&iq4_nl::KVALUES));
+                            nibble_values(b.as_ptr().add(8 + 16 * ib), Some(&nl_codebook::KVALUES));
                         for (k, q) in [lo, hi].into_iter().enumerate() {
                             for (i, q) in q.into_iter().enumerate() {
                                 store(mul(q, dl), o.add(32 * ib + 16 * k + L * i));
@@ -353,7 +332,7 @@ macro_rules! kernels {
                     let d = splat(nvfp4::ue4m3_to_f32(b[s]));
                     // SAFETY: 8 code bytes at 4 + 8 s <= 28; L floats at 16 s + L k <= 64 - L.
                     unsafe {
-                        let q = nibbles16(b.as_ptr().add(4 + 8 * s), &mxfp4::KVALUES);
+                        let q = nibbles16(b.as_ptr().add(4 + 8 * s), &e2m1::KVALUES);
                         for (k, q) in q.into_iter().enumerate() {
                             store(mul(q, d), o.add(16 * s + L * k));
                         }
@@ -365,7 +344,7 @@ macro_rules! kernels {
 
         // ------------------------------------------------------------ NVFP4 quantization
 
-        /// `mxfp4::best_index(x, d)` of `L` values with `d` an NVFP4 decoded scale, from the
+        /// `e2m1::best_index(x, d)` of `L` values with `d` an NVFP4 decoded scale, from the
         /// thresholds `t` (`NVFP4_MIDS[i] * d`, or +inf for every i when `d` is 0) and
         /// `nt0 = -t[0]`: the number of thresholds strictly below `m = |x|`, plus 8 for
         /// `x < -t[0]`.
@@ -376,8 +355,8 @@ macro_rules! kernels {
         /// so they never win with a strict `<`. For x < 0, entries 1..7 have errors
         /// `fl(K d + m) >= m`, entry 0's; entry 8 (k = 0) ties it; entries 9..15 have
         /// `|fl(-K d - x)| = |fl(K d - m)|`, the errors entries 1..7 have for m, in the same
-        /// order: the index is the one for m plus 8, unless it is 0, i.e. unless m <= t[0]; so
-        /// 8 is added exactly when x < 0 and m > t[0], i.e. x < -t[0]. Magnitude: `d` is 0 (all
+        /// order: the index is the one for m plus 8, unless it is 0, i.e. unless `m <= t[0]`; so
+        /// 8 is added exactly when `x < 0` and `m > t[0]`, i.e. `x < -t[0]`. Magnitude: `d` is 0 (all
         /// errors are m: index 0, and every threshold is +inf) or has at most 4 significant
         /// bits (UE4M3), so the products `M_j = K_j d` and the thresholds `(M_j + M_(j+1)) / 2`
         /// (at most 9 significant bits) are exact, and all are multiples of `u = 2^-10` or of the
@@ -717,17 +696,17 @@ macro_rules! kernels {
 
         // ------------------------------------------------------------ IQ4_XS quantization
 
-        /// `iq4_nl::best_index` of `L` values: the number of codebook midpoints at or below `v`,
+        /// `nl_codebook::best_index` of `L` values: the number of codebook midpoints at or below `v`,
         /// and 15 for NaN, as 15 minus the number of midpoints above `v` (none for NaN: every
         /// comparison with NaN is false). That the reference's clamp, binary search and strict
         /// comparison give exactly this count for every non-NaN float (ties going up) is proved
-        /// at `x86_64::lanes::avx512::iq4nl_index`; the reference sends NaN past both clamps and its
+        /// at `x86_64::lanes::avx512::nl_index`; the reference sends NaN past both clamps and its
         /// binary search up to 15.
         #[inline]
         #[target_feature(enable = $features)]
         pub(super) fn iq4_index(v: F) -> I {
             let mut above = splat_i(0);
-            for &m in &IQ4_MIDS {
+            for &m in &NL_MID {
                 above = inc_if(gt(splat(m), v), above);
             }
             sub_i(splat_i(15), above)
@@ -748,14 +727,13 @@ macro_rules! kernels {
             (sqx, sq2)
         }
 
-        /// `iq4_nl::search_scale` of `L` sub-blocks of 32 (lane b: sub-block b): the reference's
+        /// `nl_codebook::search_scale` of `L` sub-blocks of 32 (lane b: sub-block b): the reference's
         /// operations in its order in every lane, its branches as lane masks.
         #[inline]
         #[target_feature(enable = $features)]
         fn iq4_search(x: &[F; 32]) -> F {
             // SAFETY: L floats at L k < 16.
-            let kv: [F; S16] =
-                core::array::from_fn(|k| unsafe { load(IQ4_KV.as_ptr().add(L * k)) });
+            let kv: [F; S16] = core::array::from_fn(|k| unsafe { load(NL_KV.as_ptr().add(L * k)) });
             let zero = splat(0.0);
             let w: [F; 32] = core::array::from_fn(|j| mul(x[j], x[j]));
             // The first element of largest magnitude, with its sign (strict `>` from 0).
@@ -766,13 +744,13 @@ macro_rules! kernels {
                 amax = select(gt, a, amax);
                 max = select(gt, *v, max);
             }
-            let d0 = div(neg(max), splat(IQ4_KV[0]));
+            let d0 = div(neg(max), splat(NL_KV[0]));
             let id0 = div(splat(1.0), d0);
             let (sqx, sq2) = iq4_sums(x, &w, id0, kv);
             let mut d = select(gt(sq2, zero), div(sqx, sq2), zero);
             let mut best = mul(d, sqx);
             for itry in -7..=7 {
-                let num = (itry + i32::from(iq4_nl::KVALUES[0])) as f32;
+                let num = (itry + i32::from(nl_codebook::KVALUES[0])) as f32;
                 let id = div(splat(num), max);
                 let (sqx, sq2) = iq4_sums(x, &w, id, kv);
                 let better = and_m(gt(sq2, zero), gt(mul(sqx, sqx), mul(best, sq2)));
@@ -867,7 +845,7 @@ mod tests {
         (|$l:ident, $k:ident $(, $a:ident: $t:ty)*| $body:block) => {{
             #[allow(unused_imports)]
             use super::neon as $k;
-            use crate::kernels::aarch64::lanes::neon as $l;
+            use crate::kernels::lanes::aarch64::neon as $l;
             #[target_feature(enable = "neon")]
             fn run($($a: $t),*) $body
             // SAFETY: NEON is enabled for the whole target (see `kernels::aarch64`).
@@ -883,7 +861,7 @@ mod tests {
             if crate::kernels::x86_64::avx2::available() {
                 #[allow(unused_imports)]
                 use super::avx2 as $k;
-                use crate::kernels::x86_64::lanes::avx2 as $l;
+                use crate::kernels::lanes::x86_64::avx2 as $l;
                 #[target_feature(enable = "avx2,f16c")]
                 fn run($($a: $t),*) $body
                 // SAFETY: AVX2 and F16C are available.
@@ -892,7 +870,7 @@ mod tests {
             if crate::kernels::x86_64::avx512::available() {
                 #[allow(unused_imports)]
                 use super::avx512 as $k;
-                use crate::kernels::x86_64::lanes::avx512 as $l;
+                use crate::kernels::lanes::x86_64::avx512 as $l;
                 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
                 fn run($($a: $t),*) $body
                 // SAFETY: AVX-512 is available.
@@ -926,8 +904,8 @@ mod tests {
 
     #[test]
     fn iq4_index_matches_best_index_near_every_midpoint() {
-        let mut points = IQ4_MIDS.to_vec();
-        points.extend(IQ4_KV);
+        let mut points = NL_MID.to_vec();
+        points.extend(NL_KV);
         points.extend([1e10, 3e38]);
         let mut xs = near(&points, 300);
         xs.extend((0..100_000).map(|i| i as f32 * 0.003 - 150.0));
@@ -938,7 +916,12 @@ mod tests {
                 v[..chunk.len()].copy_from_slice(chunk);
                 let got = l::lanes_i(k::iq4_index(l::from_lanes(v)));
                 for (x, g) in v.iter().zip(got) {
-                    assert_eq!(g as usize, iq4_nl::best_index(*x), "{x:e}, {} lanes", l::L);
+                    assert_eq!(
+                        g as usize,
+                        nl_codebook::best_index(*x),
+                        "{x:e}, {} lanes",
+                        l::L
+                    );
                 }
             }
         });
@@ -950,7 +933,7 @@ mod tests {
             for ue in 0..=0x7fu8 {
                 let d = nvfp4::ue4m3_to_f32(ue);
                 let mut points: Vec<f32> = NVFP4_MIDS.iter().map(|m| m * d).collect();
-                points.extend(mxfp4::KVALUES.iter().map(|&q| f32::from(q) * d));
+                points.extend(e2m1::KVALUES.iter().map(|&q| f32::from(q) * d));
                 points.extend([13.7 * d, 18.0 * d, 19.9 * d]);
                 let t: [l::F; 7] = core::array::from_fn(|i| {
                     l::splat(if d == 0.0 {
@@ -966,7 +949,7 @@ mod tests {
                     let got = l::lanes_i(k::nvfp4_codes(l::from_lanes(v), &t, nt0));
                     for (x, g) in v.iter().zip(got) {
                         if x.is_finite() && x.abs() <= 20.0 * d.max(1e-30) {
-                            let want = mxfp4::best_index(*x, d);
+                            let want = e2m1::best_index(*x, d);
                             assert_eq!(g as u8, want, "d = {d:e}, x = {x:e}, {} lanes", l::L);
                         }
                     }

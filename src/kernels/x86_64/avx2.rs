@@ -37,31 +37,9 @@ pub(crate) fn available() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c")
 }
 
-/// How far ahead (in floats) the streaming loops prefetch: far enough to cover DRAM latency at
-/// these kernels' speeds (a compute-heavy loop keeps too few loads in flight on its own).
-pub(crate) const AHEAD: usize = 2048;
-
-/// Prefetches the 64-byte line holding `p` (any address: a prefetch never faults).
-#[inline(always)]
-pub(crate) fn prefetch(p: *const f32) {
-    // SAFETY: prefetching has no architectural effect and accepts any address.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
-}
-
 // The wrappers in `KERNELS` and below are only reachable through `KERNELS`, which
 // `kernels::levels()` hands out only when `available()` is true: that is the safety argument of
 // every `unsafe` call of a `#[target_feature]` function in this file.
-
-/// Packs 32 codes (bytes in -8..7, element order) into 16 bytes, low nibble first.
-#[inline]
-#[target_feature(enable = "avx2")]
-pub(super) fn pack32(codes: __m256i) -> __m128i {
-    let nibbles = _mm256_and_si256(codes, _mm256_set1_epi8(0x0F));
-    // Each 16-bit lane becomes lo + 16 * hi (at most 255).
-    let pairs = _mm256_maddubs_epi16(nibbles, _mm256_set1_epi16(0x1001));
-    let bytes = _mm256_packus_epi16(pairs, pairs);
-    _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b1000>(bytes))
-}
 
 fn error_sums(x: &[f32], y: &[f32]) -> Result<ErrorSums> {
     // SAFETY: AVX2 is available.

@@ -1,8 +1,7 @@
-//! The AVX2 table of the block-wise formats' kernels (`BLOCKS`: ggml blocks, NF4/FP4
-//! codebooks, int4 groups of 32). The kernels are written once in `kernels::simd`
-//! (`multi_block`, `iq4_nl`, `superblocks`, `dequantize_blocks`, `codebook`; each module lists
-//! the formats it accelerates in its `QUANTIZE`/`DEQUANTIZE` tables); each equals the scalar
-//! per-block reference bit for bit.
+//! The AVX2 table of the block-wise formats' kernels (`BLOCKS`: ggml blocks, codebooks, int4
+//! groups of 32), whose kernels are written once in `kernels::simd` (`simd::avx2` lists the
+//! block-format ones; each of its files lists the formats it accelerates in its
+//! `QUANTIZE`/`DEQUANTIZE` tables); each equals the scalar per-block reference bit for bit.
 
 use super::super::{format_tables, simd, BlockKernels};
 use super::avx2::KERNELS;
@@ -14,15 +13,8 @@ use crate::kernels::simd::{codebook::avx2 as cbk, dequantize_blocks::avx2 as dq}
 // hands out only when `avx2::available()` is true (AVX2 and F16C): that is the safety argument
 // of each `unsafe` call of a `#[target_feature]` function in this table.
 pub(crate) static BLOCKS: BlockKernels = BlockKernels {
-    quantize_blocks: format_tables(&[
-        simd::multi_block::avx2::QUANTIZE,
-        simd::iq4_nl::avx2::QUANTIZE,
-        simd::superblocks::avx2::QUANTIZE,
-    ]),
-    dequantize_blocks: format_tables(&[
-        simd::dequantize_blocks::avx2::DEQUANTIZE,
-        simd::superblocks::avx2::DEQUANTIZE,
-    ]),
+    quantize_blocks: format_tables(simd::avx2::QUANTIZE),
+    dequantize_blocks: format_tables(simd::avx2::DEQUANTIZE),
     // Below one vector of 32 the scalar loop has no set-up to pay for.
     quantize_codebook: |b, s, bs, c, a| unsafe { cbk::quantize_codebook(b, s, bs, c, a) },
     dequantize_codebook: |b, c, bs, a, d| unsafe { cbk::dequantize_codebook(b, c, bs, a, d) },
@@ -31,10 +23,12 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
             if is_x86_feature_detected!("fma") {
                 // SAFETY: FMA as well (just checked).
                 unsafe {
-                    crate::kernels::simd::multi_block::avx2_fma::quantize_groups32(s, m, c, sc, z)
+                    crate::kernels::simd::multi_block::avx2_fma::quantize_groups32(
+                        &KERNELS, s, m, c, sc, z,
+                    )
                 }
             } else {
-                unsafe { x8::quantize_groups32(s, m, c, sc, z) }
+                unsafe { x8::quantize_groups32(&KERNELS, s, m, c, sc, z) }
             }
         })
     },

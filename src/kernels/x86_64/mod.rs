@@ -5,4 +5,3 @@ mod avx2_blocks;
 pub(crate) mod avx512;
 mod avx512_blocks;
 mod half;
-pub(crate) mod lanes;

@@ -2,7 +2,7 @@
 
 use crate::{Error, Result};
 
-/// Elements per block, for every format here (ggml's `QK4_0`, `QK4_1`, `QK4_NL`, `QK_MXFP4`).
+/// Elements per block of the 32-value formats (ggml's `QK4_0` and its siblings).
 pub(crate) const QK: usize = 32;
 
 /// [`Error::NonFinite`] if any element of the block is NaN or infinite.

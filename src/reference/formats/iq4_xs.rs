@@ -5,15 +5,15 @@
 //! nibble holds the low four bits of the scale of sub-block `2k` and whose high nibble those of
 //! sub-block `2k + 1` (bytes 4..8); then 128 bytes of codes, 16 per sub-block, byte `j` of
 //! sub-block `i` holding element `32i + j` in its low nibble and element `32i + 16 + j` in its
-//! high nibble. The codes index IQ4_NL's codebook: `x ≈ d * (ls - 32) * KVALUES[q]` with `ls`
+//! high nibble. The codes index the non-linear codebook ([`super::nl_codebook`]): `x ≈ d * (ls - 32) * KVALUES[q]` with `ls`
 //! the 6-bit scale.
 //!
 //! What ggml's `ggml_quantize_chunk` writes without an importance matrix (`quantize_iq4_xs`,
 //! which runs ggml's shared IQ4 quantizer with a super-block of 256, sub-blocks of 32 and
 //! `ntry = 7`), and what the bytes depend on:
-//! - Each sub-block gets a float32 scale from the same weighted search IQ4_NL does for its one
-//!   block (weights `x^2`; ggml computes a `sigma2` too, but it only enters with importance
-//!   weights): [`super::iq4_nl::search_scale`], 0 for a sub-block whose largest magnitude is
+//! - Each sub-block gets a float32 scale from the codebook's weighted search, the one the
+//!   32-value format runs on its one block (weights `x^2`; ggml computes a `sigma2` too, but it
+//!   only enters with importance weights): [`super::nl_codebook::search_scale`], 0 for a sub-block whose largest magnitude is
 //!   below 1e-15.
 //! - The super-block scale comes from the sub-block scale of largest magnitude (the first one
 //!   met, compared with a strict `>`, so a NaN sub-block scale, which the search gives when a
@@ -26,8 +26,8 @@
 //!   mantissa bits: round half to even for the values met here, see [`nearest_int`]. The stored
 //!   6-bit field is `l + 32`.
 //! - The codes are then recomputed from the rounded sub-block scale: `dl = d * l` (float32),
-//!   `idl = 1 / dl` (0 when `dl` is zero), code = IQ4_NL's nearest-entry search on `idl * x`
-//!   ([`super::iq4_nl::best_index`], the upper entry on a tie).
+//!   `idl = 1 / dl` (0 when `dl` is zero), code = the codebook's nearest-entry search on `idl * x`
+//!   ([`super::nl_codebook::best_index`], the upper entry on a tie).
 //!
 //! Our contract where ggml has no defined behaviour: NaN or infinity in the input is
 //! [`Error::NonFinite`]; a block whose fp16 `d`, as ggml rounds it, is infinite or NaN is
@@ -37,7 +37,7 @@
 
 use super::common::{nearest_int, read_f16};
 use super::fp16::{f16_is_finite, f16_to_f32, f32_to_f16};
-use super::iq4_nl::{best_index, search_scale, KVALUES};
+use super::nl_codebook::{best_index, search_scale, KVALUES};
 use crate::{Error, Result};
 
 /// Values per block (ggml's `QK_K`).
@@ -64,7 +64,7 @@ const NSUB: usize = ELEMENTS / SUB;
 /// Offset of the first code byte (after `d`, `scales_h` and `scales_l`).
 const QS: usize = 8;
 
-/// A sub-block as the fixed-size array the IQ4_NL search takes.
+/// A sub-block as the fixed-size array the codebook's search takes.
 #[inline]
 fn sub_block(x: &[f32; ELEMENTS], ib: usize) -> &[f32; SUB] {
     x[ib * SUB..][..SUB]

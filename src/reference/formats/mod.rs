@@ -8,12 +8,14 @@
 //! element `j + 16` in its high nibble (the super-block formats say their own layout).
 
 pub(crate) mod common;
+pub(crate) mod e2m1;
 pub(crate) mod fp16;
 #[cfg(test)]
 pub(crate) mod golden;
 pub(crate) mod iq4_nl;
 pub(crate) mod iq4_xs;
 pub(crate) mod mxfp4;
+pub(crate) mod nl_codebook;
 pub(crate) mod nvfp4;
 // The element-by-element renderings the references replaced, compared with them.
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! rounded as ggml rounds them.
 
 use super::common::{check_finite, QK};
+use super::e2m1::{best_index, KVALUES};
 use crate::{Error, Result};
 
 /// Bytes per block.
@@ -23,9 +24,6 @@ pub(crate) const SPEC: super::Spec = super::Spec {
     quantize: |src, dst| super::quantize_each(src, dst, quantize_block),
     dequantize: |src, dst| super::dequantize_each(src, dst, dequantize_block),
 };
-
-/// ggml's `kvalues_mxfp4`: the E2M1 values times two, indexed by the 4-bit code.
-pub(crate) const KVALUES: [i8; 16] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
 
 /// 2^-125: below it ggml's `(uint8_t)` cast of a negative exponent is undefined; we give 0.
 const TINY: f32 = 2.350_988_7e-38;
@@ -101,21 +99,6 @@ pub(crate) fn scale_byte(amax: f32) -> u8 {
     }
     // floor(log2f(amax)) is -125..=128 here, so the byte is 0..=253.
     (floor_log2f(amax) - 2 + 127) as u8
-}
-
-/// Index of the first entry of least `|KVALUES[i] * d - x|` (ggml's `best_index_mxfp4`).
-#[inline]
-pub(crate) fn best_index(x: f32, d: f32) -> u8 {
-    let mut best = 0u8;
-    let mut best_err = (f32::from(KVALUES[0]) * d - x).abs();
-    for (i, &k) in KVALUES.iter().enumerate().skip(1) {
-        let err = (f32::from(k) * d - x).abs();
-        if err < best_err {
-            best = i as u8;
-            best_err = err;
-        }
-    }
-    best
 }
 
 /// Quantizes one block of 32 values (the scalar reference).

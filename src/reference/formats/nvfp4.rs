@@ -2,8 +2,8 @@
 //!
 //! Layout: bytes 0..4 are the UE4M3 scale bytes of sub-blocks 0..4; bytes `4 + 8s .. 12 + 8s`
 //! hold sub-block `s`'s FP4 (E2M1) codes, byte `j` of them carrying element `16s + j` in its low
-//! nibble and element `16s + 8 + j` in its high nibble. The codes are those of MXFP4
-//! ([`super::mxfp4::KVALUES`], the E2M1 values doubled), and ggml's scale decoding returns half
+//! nibble and element `16s + 8 + j` in its high nibble. The codes index
+//! [`super::e2m1::KVALUES`] (the E2M1 values doubled), and ggml's scale decoding returns half
 //! the UE4M3 value, so `x ≈ KVALUES[q] * (UE4M3 value / 2)`.
 //!
 //! What ggml's `ggml_quantize_chunk` writes (`quantize_nvfp4`, which ignores any importance
@@ -16,8 +16,8 @@
 //!   to 0x7E (448), never using 0x78..=0x7D; and below 2^-6 it takes `(int)(v * 512 + 0.5)`
 //!   in float32, capped at 7, so that values from 7.5 * 2^-9 up to 2^-6 get 0x07 instead of
 //!   rounding up to 0x08, and the float addition can round a value just below 2^-10 up to 0x01.
-//! - Each code is MXFP4's nearest-value search with the decoded scale `d` (half the UE4M3
-//!   value): the first entry of least `|KVALUES[i] * d - x|` ([`super::mxfp4::best_index`]).
+//! - Each code is the E2M1 nearest-value search with the decoded scale `d` (half the UE4M3
+//!   value): the first entry of least `|KVALUES[i] * d - x|` ([`super::e2m1::best_index`]).
 //!   When the scale rounded down, the largest values saturate at `±12 d`, as in ggml; that is
 //!   ordinary rounding, not an error.
 //!
@@ -33,7 +33,7 @@
 //! only the low seven bits except that 0x7F alone is taken as zero: so 0x80 is zero, 0xFF is 240
 //! (half of 480) and every other byte with the top bit set decodes as that byte minus 0x80.
 
-use super::mxfp4::{best_index, KVALUES};
+use super::e2m1::{best_index, KVALUES};
 use crate::{Error, Result};
 
 /// Values per block (ggml's `QK_NVFP4`).

@@ -6,7 +6,7 @@
 
 use super::common::{nearest_int, QK};
 use super::fp16::{f16_is_finite, f32_to_f16};
-use super::{iq4_nl, q4_0, q4_1, q4_k};
+use super::{nl_codebook, q4_0, q4_1, q4_k};
 use crate::{Error, Result};
 
 /// ggml's float-to-code conversion, with the branch (see `common::c_float_to_u8_code`).
@@ -94,7 +94,7 @@ pub(super) fn q4_1_block(x: &[f32; QK]) -> Result<[u8; q4_1::BYTES]> {
     Ok(out)
 }
 
-const KVALUES: [i8; 16] = iq4_nl::KVALUES;
+const KVALUES: [i8; 16] = nl_codebook::KVALUES;
 const GROUP_MAX_EPS: f32 = 1e-15;
 const NTRY: i32 = 7;
 
@@ -375,7 +375,7 @@ fn iq4_nl_search_and_index_equal_the_plain_loops() {
         if !x.iter().all(|v| v.is_finite()) {
             continue;
         }
-        let (new, old) = (iq4_nl::search_scale(x), search_scale(x));
+        let (new, old) = (nl_codebook::search_scale(x), search_scale(x));
         // Sums that overflow give NaN (the block is then out of range), whose sign and payload
         // Rust does not fix (Miri varies them): any NaN equals any NaN here.
         assert!(
@@ -410,7 +410,7 @@ fn iq4_nl_search_and_index_equal_the_plain_loops() {
         }
     }
     for x in probes {
-        assert_eq!(iq4_nl::best_index(x), best_index(x), "{x:e}");
+        assert_eq!(nl_codebook::best_index(x), best_index(x), "{x:e}");
     }
 }
 

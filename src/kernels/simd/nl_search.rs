@@ -1,42 +1,17 @@
-//! IQ4_NL quantization, `L` blocks at once, one block per lane, so ggml's scale search
-//! (`iq4_nl::search_scale`: 16 candidate scales, each with its own codes and weighted sums
+//! The 32-value non-linear codebook format's quantization, `L` blocks at once, one block per
+//! lane, so ggml's scale search (`nl_codebook::search_scale`: 16 candidate scales, each with its own codes and weighted sums
 //! accumulated in element order) runs with exactly the reference's operations in exactly its
 //! order in every lane. Written once (the macro `kernels!`) over the lane primitives of `lanes`
 //! and expanded for AVX2 (8 blocks) and AVX-512 (16 blocks). Only the nearest-codebook-entry
 //! search is computed differently from the reference, and differently per ISA (a binary search
-//! over the midpoints with AVX2, a bucket table with AVX-512: `iq4nl_index`, `iq4nl_nearest`,
+//! over the midpoints with AVX2, a bucket table with AVX-512: `nl_index`, `nl_nearest`,
 //! whose proofs are in `lanes`), tested exhaustively below over the range where the answer
 //! changes.
 
-use crate::reference::formats::{
-    iq4_nl, quantize_each, quantize_runs, BlockFormat, QuantizeBlocks,
-};
+use crate::reference::formats::{iq4_nl, nl_codebook, quantize_each, quantize_runs};
+use crate::reference::formats::{BlockFormat, QuantizeBlocks};
 use crate::Result;
 use core::mem::MaybeUninit;
-
-/// `iq4_nl::KVALUES` as floats.
-pub(crate) const KV: [f32; 16] = {
-    let mut k = [0.0f32; 16];
-    let mut i = 0;
-    while i < 16 {
-        k[i] = iq4_nl::KVALUES[i] as f32;
-        i += 1;
-    }
-    k
-};
-
-/// The midpoints of neighbouring codebook values, `MID[i] = (KV[i] + KV[i + 1]) / 2` (exact:
-/// halves of small integers), strictly ascending.
-pub(crate) const MID: [f32; 15] = {
-    let mut m = [0.0f32; 15];
-    let mut i = 0;
-    while i < 15 {
-        m[i] = (KV[i] + KV[i + 1]) * 0.5;
-        assert!(i == 0 || m[i - 1] < m[i], "midpoints not ascending");
-        i += 1;
-    }
-    m
-};
 
 /// The kernels, written once: expanded inside a module that imports one level's lane
 /// primitives (`lanes::avx2` or `lanes::avx512`), with that level's features.
@@ -48,10 +23,10 @@ macro_rules! kernels {
         /// in element order, each product and sum rounded on its own.
         #[inline]
         #[target_feature(enable = $features)]
-        fn sums(x: &[F; 32], w: &[F; 32], id: F, t: Iq4nlTables) -> (F, F) {
+        fn sums(x: &[F; 32], w: &[F; 32], id: F, t: NlTables) -> (F, F) {
             let (mut sqx, mut sq2) = (splat(0.0), splat(0.0));
             for j in 0..32 {
-                let q = iq4nl_nearest(mul(id, x[j]), t);
+                let q = nl_nearest(mul(id, x[j]), t);
                 let wq = mul(w[j], q);
                 sqx = add(sqx, mul(wq, x[j]));
                 sq2 = add(sq2, mul(wq, q));
@@ -73,18 +48,18 @@ macro_rules! kernels {
             (amax, max)
         }
 
-        /// `iq4_nl::search_scale` of `L` blocks (lane b: block b) from their elements `x`
+        /// `nl_codebook::search_scale` of `L` blocks (lane b: block b) from their elements `x`
         /// (element j of every block in `x[j]`), weights `w = x * x`, largest magnitude and first
         /// largest element.
         #[target_feature(enable = $features)]
-        pub(super) fn search(x: &[F; 32], w: &[F; 32], amax: F, max: F, t: Iq4nlTables) -> F {
+        pub(super) fn search(x: &[F; 32], w: &[F; 32], amax: F, max: F, t: NlTables) -> F {
             let zero = splat(0.0);
-            let d0 = div(neg(max), splat(f32::from(iq4_nl::KVALUES[0])));
+            let d0 = div(neg(max), splat(f32::from(nl_codebook::KVALUES[0])));
             let (sqx, sq2) = sums(x, w, div(splat(1.0), d0), t);
             let mut d = select(gt(sq2, zero), div(sqx, sq2), zero);
             let mut best = mul(d, sqx);
             for itry in -7..=7 {
-                let num = (itry + i32::from(iq4_nl::KVALUES[0])) as f32;
+                let num = (itry + i32::from(nl_codebook::KVALUES[0])) as f32;
                 let (sqx, sq2) = sums(x, w, div(splat(num), max), t);
                 let better = and_m(gt(sq2, zero), gt(mul(sqx, sqx), mul(best, sq2)));
                 d = select(better, div(sqx, sq2), d);
@@ -97,7 +72,7 @@ macro_rules! kernels {
         /// Quantizes `L` whole blocks (`32 L` floats into `L` blocks of bytes), or returns false,
         /// writing nothing, when one of them holds a NaN or infinity or needs a scale beyond fp16.
         #[target_feature(enable = $features)]
-        fn run(x: &[f32], out: &mut [MaybeUninit<u8>], t: Iq4nlTables) -> bool {
+        fn run(x: &[f32], out: &mut [MaybeUninit<u8>], t: NlTables) -> bool {
             assert!(x.len() >= 32 * L && out.len() >= L * iq4_nl::BYTES);
             for l in 0..2 * L {
                 prefetch(x.as_ptr().wrapping_add(AHEAD / 4 + 16 * l));
@@ -123,7 +98,7 @@ macro_rules! kernels {
                 let o = &mut out[b * iq4_nl::BYTES..(b + 1) * iq4_nl::BYTES];
                 // SAFETY: block b's 32 floats (asserted above).
                 let v = unsafe { load_block(x.as_ptr().add(32 * b)) };
-                let codes = pack_ggml(v, |v| iq4nl_index(mul(vid, v), t));
+                let codes = pack_ggml(v, |v| nl_index(mul(vid, v), t));
                 for (o, h) in o.iter_mut().zip(dh[b].to_le_bytes()) {
                     o.write(h);
                 }
@@ -142,7 +117,7 @@ macro_rules! kernels {
             src: &[f32],
             dst: &mut [MaybeUninit<u8>],
         ) -> Result<()> {
-            let t = iq4nl_tables();
+            let t = nl_tables();
             quantize_runs(
                 src,
                 dst,
@@ -163,8 +138,8 @@ instantiate_per_level!();
 
 #[cfg(test)]
 mod tests {
-    use super::{KV, MID};
-    use crate::reference::formats::iq4_nl;
+    use crate::kernels::lanes::{NL_KV as KV, NL_MID as MID};
+    use crate::reference::formats::nl_codebook;
 
     /// The search alone, compared as float32 scales (before any fp16 rounding hides a
     /// difference), on `L`-block groups of many shapes and magnitudes.
@@ -208,7 +183,7 @@ mod tests {
             .collect();
         let groups = &groups[..];
         each_level!(|l, k, groups: &[[f32; 32]]| {
-            let t = l::iq4nl_tables();
+            let t = l::nl_tables();
             for blocks in groups.chunks_exact(l::L) {
                 let x: [l::F; 32] =
                     core::array::from_fn(|j| l::from_lanes(core::array::from_fn(|b| blocks[b][j])));
@@ -216,7 +191,7 @@ mod tests {
                 let (amax, max) = k::first_max(&x);
                 let got = l::lanes(k::search(&x, &w, amax, max, t));
                 for (blk, g) in blocks.iter().zip(got) {
-                    let want = iq4_nl::search_scale(blk);
+                    let want = nl_codebook::search_scale(blk);
                     assert_eq!(g.to_bits(), want.to_bits(), "{} lanes, block {blk:?}", l::L);
                 }
             }
@@ -227,14 +202,14 @@ mod tests {
     /// value, the codebook value for every one the scale search can ask for (`|x| <= 134.01`).
     fn check_lookups(xs: &[f32]) {
         each_level!(|l, _k, xs: &[f32]| {
-            let t = l::iq4nl_tables();
+            let t = l::nl_tables();
             for chunk in xs.chunks(l::L) {
                 let mut v = [0.0f32; l::L];
                 v[..chunk.len()].copy_from_slice(chunk);
-                let got = l::lanes_i(l::iq4nl_index(l::from_lanes(v), t));
-                let q = l::lanes(l::iq4nl_nearest(l::from_lanes(v), t));
+                let got = l::lanes_i(l::nl_index(l::from_lanes(v), t));
+                let q = l::lanes(l::nl_nearest(l::from_lanes(v), t));
                 for ((x, g), q) in v.iter().zip(got).zip(q) {
-                    let want = iq4_nl::best_index(*x);
+                    let want = nl_codebook::best_index(*x);
                     let bits = x.to_bits();
                     assert_eq!(g as usize, want, "x = {x:e} ({bits:#010x}), {} lanes", l::L);
                     if x.abs() <= 134.01 {
