@@ -9,6 +9,9 @@
 //! length is the element count n; the other buffers may be longer than n needs, and what lies
 //! past it is neither read nor written.
 
+// The per-level blocks of `kernels::with_features!` take one expansion step per item.
+#![recursion_limit = "512"]
+
 pub mod codebook;
 pub mod error;
 pub mod ffi;

@@ -2,6 +2,42 @@
 //! it bit for bit. The level in use is chosen once, at first use, and reported by
 //! [`kernel_name`].
 
+/// Gives every function (safe or `unsafe`, not `const`) in the block `#[inline]` and
+/// `#[target_feature(enable = $features)]`, and passes every other item through: the per-level
+/// primitives of `lanes` and the kernels of `simd` are written in such blocks, so that no function
+/// of a level can miss the level's features (or repeat them).
+macro_rules! with_features {
+    ($f:literal;) => {};
+    ($f:literal; $(#[$m:meta])* $v:vis fn $($rest:tt)*) => {
+        with_features!(@fn $f; [$(#[$m])* $v fn] $($rest)*);
+    };
+    ($f:literal; $(#[$m:meta])* $v:vis unsafe fn $($rest:tt)*) => {
+        with_features!(@fn $f; [$(#[$m])* $v unsafe fn] $($rest)*);
+    };
+    ($f:literal; $i:item $($rest:tt)*) => {
+        $i
+        with_features!($f; $($rest)*);
+    };
+    (@fn $f:literal; [$($head:tt)*] $name:ident $(<$(const $c:ident: $ct:ty),*>)?
+        ($($args:tt)*) $(-> $r:ty)? $body:block $($rest:tt)*) => {
+        #[inline]
+        #[target_feature(enable = $f)]
+        $($head)* $name $(<$(const $c: $ct),*>)? ($($args)*) $(-> $r)? $body
+        with_features!($f; $($rest)*);
+    };
+}
+
+/// Defines primitives that are one expression each, with the level's features.
+macro_rules! ops {
+    ($features:literal; $($name:ident($($a:ident: $t:ty),*) -> $r:ty = $e:expr;)*) => {$(
+        #[inline]
+        #[target_feature(enable = $features)]
+        pub(crate) fn $name($($a: $t),*) -> $r {
+            $e
+        }
+    )*};
+}
+
 #[cfg(all(target_arch = "aarch64", target_feature = "neon", not(miri)))]
 pub(crate) mod aarch64;
 pub(crate) mod chunks;

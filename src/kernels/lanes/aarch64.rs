@@ -1,6 +1,6 @@
-//! The aarch64 lane primitives of the kernels written once in `kernels::simd` (`multi_block`,
-//! ...): module `neon`, with the names and meanings of `x86_64::lanes::avx2` (whose module doc
-//! defines each primitive), so that a kernel written for 8 lanes runs here unchanged. NEON
+//! The aarch64 lane primitives of the kernels written once in `kernels::simd`: module `neon`,
+//! with the names and meanings of `lanes::x86_64::avx2` (listed in `kernels::lanes`, and at
+//! each x86 primitive), so that a kernel written for 8 lanes runs here unchanged. NEON
 //! registers hold 4 floats, so every 8-lane value is a pair of them: `F` is
 //! `[float32x4_t; 2]` (lanes 0..4 in the first), `I` `[int32x4_t; 2]`, `M` `[uint32x4_t; 2]`
 //! (all-ones or zero lanes), `Block` 32 floats as 4 `F`s.
@@ -83,34 +83,36 @@ macro_rules! pair {
     };
 }
 
+/// How far ahead (in floats) the streaming loops would prefetch; unused here (see
+/// [`prefetch`]).
+pub(crate) const AHEAD: usize = 2048;
+
+/// Nothing: see the module doc (hardware prefetchers; the intrinsic is unstable).
+#[inline(always)]
+pub(crate) fn prefetch(_p: *const f32) {}
+
+/// Always false: NEON has no division-free quotient here (it needs fused multiply-adds,
+/// which this level does not use), so `group_codes` always divides.
+#[inline(always)]
+pub(crate) fn fast_scale(_scale: f32) -> bool {
+    false
+}
+
 /// NEON: 8 lanes, as pairs of 128-bit registers.
 pub(crate) mod neon {
     use core::arch::aarch64::*;
 
-    /// How far ahead (in floats) the streaming loops would prefetch; unused here (see
-    /// [`prefetch`]).
-    pub(crate) const AHEAD: usize = 2048;
-
-    /// Nothing: see the module doc of `lanes` (hardware prefetchers; the intrinsic is unstable).
-    #[inline(always)]
-    pub(crate) fn prefetch(_p: *const f32) {}
-
-    /// Always false: NEON has no division-free quotient here (it needs fused multiply-adds,
-    /// which this level does not use), so `group_codes` always divides.
-    #[inline(always)]
-    pub(crate) fn fast_scale(_scale: f32) -> bool {
-        false
-    }
-
-    pub(crate) const L: usize = 8;
-    pub(crate) type F = [float32x4_t; 2];
-    pub(crate) type I = [int32x4_t; 2];
-    pub(crate) type M = [uint32x4_t; 2];
-    pub(crate) type Block = [F; 4];
-    /// 16 packed code bytes.
-    pub(crate) type Bytes16 = uint8x16_t;
+    pub(crate) use super::{fast_scale, prefetch, AHEAD};
 
     with_features! { "neon";
+        pub(crate) const L: usize = 8;
+        pub(crate) type F = [float32x4_t; 2];
+        pub(crate) type I = [int32x4_t; 2];
+        pub(crate) type M = [uint32x4_t; 2];
+        pub(crate) type Block = [F; 4];
+        /// 16 packed code bytes.
+        pub(crate) type Bytes16 = uint8x16_t;
+
         /// Safety: 16 writable bytes at `p`.
         pub(crate) unsafe fn store_bytes16(v: Bytes16, p: *mut u8) {
             // SAFETY: the caller passes 16 writable bytes.
@@ -206,38 +208,36 @@ pub(crate) mod neon {
         fn unord4(a: float32x4_t, b: float32x4_t) -> uint32x4_t {
             vmvnq_u32(vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b)))
         }
-    }
 
-    ops! { "neon";
-        splat(x: f32) -> F = [vdupq_n_f32(x); 2];
-        splat_i(x: i32) -> I = [vdupq_n_s32(x); 2];
-        sub_i(a: I, b: I) -> I = pair!(vsubq_s32(a, b));
-        cvt_f(a: I) -> F = pair!(vcvtq_f32_s32(a));
-        bits_f(v: I) -> F = pair!(vreinterpretq_f32_s32(v));
-        bits_i(v: F) -> I = pair!(vreinterpretq_s32_f32(v));
-        add(a: F, b: F) -> F = pair!(vaddq_f32(a, b));
-        sub(a: F, b: F) -> F = pair!(vsubq_f32(a, b));
-        mul(a: F, b: F) -> F = pair!(vmulq_f32(a, b));
-        div(a: F, b: F) -> F = pair!(vdivq_f32(a, b));
-        min_f(a: F, b: F) -> F = pair!(min4(a, b));
-        max_f(a: F, b: F) -> F = pair!(max4(a, b));
-        neg(a: F) -> F = pair!(neg4(a));
-        round_even(a: F) -> F = pair!(vrndnq_f32(a));
-        cvtt(a: F) -> I = pair!(cvtt4(a));
-        cvt(a: F) -> I = pair!(vcvtnq_s32_f32(a));
-        abs_bits(a: F) -> I = pair!(abs_bits4(a));
-        max_u(a: I, b: I) -> I = pair!(max_u4(a, b));
-        gt(a: F, b: F) -> M = pair!(vcgtq_f32(a, b));
-        eq(a: F, b: F) -> M = pair!(vceqq_f32(a, b));
-        unord(a: F, b: F) -> M = pair!(unord4(a, b));
-        gt_i(a: I, b: I) -> M = pair!(vcgtq_s32(a, b));
-        eq_i(a: I, b: I) -> M = pair!(vceqq_s32(a, b));
-        or_m(a: M, b: M) -> M = pair!(vorrq_u32(a, b));
-        select(m: M, a: F, b: F) -> F = pair!(vbslq_f32(m, a, b));
-        scale_bytes(amax: I) -> I = pair!(scale_bytes4(amax));
-    }
+        ops! { "neon";
+            splat(x: f32) -> F = [vdupq_n_f32(x); 2];
+            splat_i(x: i32) -> I = [vdupq_n_s32(x); 2];
+            sub_i(a: I, b: I) -> I = pair!(vsubq_s32(a, b));
+            cvt_f(a: I) -> F = pair!(vcvtq_f32_s32(a));
+            bits_f(v: I) -> F = pair!(vreinterpretq_f32_s32(v));
+            bits_i(v: F) -> I = pair!(vreinterpretq_s32_f32(v));
+            add(a: F, b: F) -> F = pair!(vaddq_f32(a, b));
+            sub(a: F, b: F) -> F = pair!(vsubq_f32(a, b));
+            mul(a: F, b: F) -> F = pair!(vmulq_f32(a, b));
+            div(a: F, b: F) -> F = pair!(vdivq_f32(a, b));
+            min_f(a: F, b: F) -> F = pair!(min4(a, b));
+            max_f(a: F, b: F) -> F = pair!(max4(a, b));
+            neg(a: F) -> F = pair!(neg4(a));
+            round_even(a: F) -> F = pair!(vrndnq_f32(a));
+            cvtt(a: F) -> I = pair!(cvtt4(a));
+            cvt(a: F) -> I = pair!(vcvtnq_s32_f32(a));
+            abs_bits(a: F) -> I = pair!(abs_bits4(a));
+            max_u(a: I, b: I) -> I = pair!(max_u4(a, b));
+            gt(a: F, b: F) -> M = pair!(vcgtq_f32(a, b));
+            eq(a: F, b: F) -> M = pair!(vceqq_f32(a, b));
+            unord(a: F, b: F) -> M = pair!(unord4(a, b));
+            gt_i(a: I, b: I) -> M = pair!(vcgtq_s32(a, b));
+            eq_i(a: I, b: I) -> M = pair!(vceqq_s32(a, b));
+            or_m(a: M, b: M) -> M = pair!(vorrq_u32(a, b));
+            select(m: M, a: F, b: F) -> F = pair!(vbslq_f32(m, a, b));
+            scale_bytes(amax: I) -> I = pair!(scale_bytes4(amax));
+        }
 
-    with_features! { "neon";
         /// Lane i of the mask in bit i: each lane (all-ones or zero) keeps its own bit, and the
         /// bits of the two halves, disjoint, add up across the lanes.
         pub(crate) fn bits(m: M) -> u32 {
@@ -333,9 +333,7 @@ pub(crate) mod neon {
             let (lo, hi) = code_bytes(x, code);
             pack_nibbles(vreinterpretq_s8_u8(lo), vreinterpretq_s8_u8(hi))
         }
-    }
 
-    with_features! { "neon";
         /// A block's E2M1 codes for scale byte `e` (finite `x`), the steps of `avx2::e2m1_block`
         /// (proof at `x86_64::avx512::e2m1_codes`): `u = 2|x|/d` by exact power-of-two multiplies
         /// (2/d = 2^(129 - e): one factor up to 2^127, two normal ones beyond; where a product
@@ -412,7 +410,7 @@ pub(crate) mod neon {
             vbicq_s32(byte, vreinterpretq_s32_u32(tiny))
         }
 
-        // Primitives of simd::superblocks (meanings: see the list in `x86_64::lanes::avx2`). NEON
+        // Primitives of simd::superblocks (meanings: see the list in `lanes::x86_64::avx2`). NEON
         // has no gather (lane loads instead) and no 8-lane permutation (byte table lookups instead).
 
         /// `L` floats. Safety: `L` readable floats at `p`.
@@ -437,51 +435,43 @@ pub(crate) mod neon {
         fn inc_if4(m: uint32x4_t, a: int32x4_t) -> int32x4_t {
             vsubq_s32(a, vreinterpretq_s32_u32(m))
         }
-    }
 
-    ops! { "neon";
-        sqrt(a: F) -> F = pair!(vsqrtq_f32(a));
-        and_m(a: M, b: M) -> M = pair!(vandq_u32(a, b));
-        add_i(a: I, b: I) -> I = pair!(vaddq_s32(a, b));
-        inc_if(m: M, a: I) -> I = pair!(inc_if4(m, a));
-        add_if(m: M, a: I, b: I) -> I = pair!(add_if4(m, a, b));
-    }
+        ops! { "neon";
+            sqrt(a: F) -> F = pair!(vsqrtq_f32(a));
+            and_m(a: M, b: M) -> M = pair!(vandq_u32(a, b));
+            add_i(a: I, b: I) -> I = pair!(vaddq_s32(a, b));
+            inc_if(m: M, a: I) -> I = pair!(inc_if4(m, a));
+            add_if(m: M, a: I, b: I) -> I = pair!(add_if4(m, a, b));
+        }
 
-    /// Logical `a << N`.
-    #[inline]
-    #[target_feature(enable = "neon")]
-    pub(crate) fn shl_i<const N: i32>(a: I) -> I {
-        [vshlq_n_s32::<N>(a[0]), vshlq_n_s32::<N>(a[1])]
-    }
+        /// Logical `a << N`.
+        pub(crate) fn shl_i<const N: i32>(a: I) -> I {
+            [vshlq_n_s32::<N>(a[0]), vshlq_n_s32::<N>(a[1])]
+        }
 
-    /// Logical `a >> N`.
-    #[inline]
-    #[target_feature(enable = "neon")]
-    pub(crate) fn shr_i<const N: i32>(a: I) -> I {
-        let r = |v: int32x4_t| vreinterpretq_s32_u32(vshrq_n_u32::<N>(vreinterpretq_u32_s32(v)));
-        [r(a[0]), r(a[1])]
-    }
+        /// Logical `a >> N`.
+        pub(crate) fn shr_i<const N: i32>(a: I) -> I {
+            let r = |v: int32x4_t| vreinterpretq_s32_u32(vshrq_n_u32::<N>(vreinterpretq_u32_s32(v)));
+            [r(a[0]), r(a[1])]
+        }
 
-    /// 1.5 * 2^23, ggml's `nearest_int` constant.
-    const MAGIC: f32 = 12_582_912.0;
+        /// 1.5 * 2^23, ggml's `nearest_int` constant.
+        const MAGIC: f32 = 12_582_912.0;
 
-    /// `code15`'s 4-lane form: the steps of `avx512::code15` (which see for the proof).
-    #[inline]
-    #[target_feature(enable = "neon")]
-    fn code15_4(v: float32x4_t) -> float32x4_t {
-        let ord = vceqq_f32(v, v);
-        let t = vreinterpretq_u32_f32(vaddq_f32(v, vdupq_n_f32(MAGIC)));
-        let low = vandq_u32(vandq_u32(t, vdupq_n_u32(0x007F_FFFF)), ord);
-        let f = vorrq_u32(low, vdupq_n_u32(0x4B00_0000));
-        let n = vsubq_f32(vreinterpretq_f32_u32(f), vdupq_n_f32(MAGIC));
-        min4(max4(n, vdupq_n_f32(0.0)), vdupq_n_f32(15.0))
-    }
+        /// `code15`'s 4-lane form: the steps of `avx512::code15` (which see for the proof).
+        fn code15_4(v: float32x4_t) -> float32x4_t {
+            let ord = vceqq_f32(v, v);
+            let t = vreinterpretq_u32_f32(vaddq_f32(v, vdupq_n_f32(MAGIC)));
+            let low = vandq_u32(vandq_u32(t, vdupq_n_u32(0x007F_FFFF)), ord);
+            let f = vorrq_u32(low, vdupq_n_u32(0x4B00_0000));
+            let n = vsubq_f32(vreinterpretq_f32_u32(f), vdupq_n_f32(MAGIC));
+            min4(max4(n, vdupq_n_f32(0.0)), vdupq_n_f32(15.0))
+        }
 
-    ops! { "neon";
-        code15(v: F) -> F = pair!(code15_4(v));
-    }
+        ops! { "neon";
+            code15(v: F) -> F = pair!(code15_4(v));
+        }
 
-    with_features! { "neon";
         /// Lane j: entry `i[j]` (0..16) of the 16 floats `t` (`t[i / 8]` lane `i % 8`): one 64-byte
         /// table lookup of the entries' bytes (entry i is bytes 4i..4i+4, so byte k of a lane takes
         /// byte `4i + k`, i.e. the index `i * 0x04040404 + 0x03020100`).
@@ -578,7 +568,7 @@ pub(crate) mod neon {
             vget_lane_u64::<0>(vreinterpret_u64_u8(b))
         }
 
-        // Primitives of simd::int4 (meanings: the list in `x86_64::lanes::avx2`; `load`, which it
+        // Primitives of simd::int4 (meanings: the list in `lanes::x86_64::avx2`; `load`, which it
         // also uses, is with simd::superblocks').
 
         /// `acc` raised to the largest `|v[j]|` (as bits) per lane: an unsigned maximum is one
@@ -616,28 +606,24 @@ pub(crate) mod neon {
         pub(crate) fn int4_codes(x: F, scale: F, r: F, zp: F, _fast: bool) -> I {
             group_codes(x, scale, r, zp, false)
         }
-    }
 
-    /// `CODES` int8 codes (one per byte) in two registers.
-    pub(crate) type Codes = [int8x16_t; 2];
-    pub(crate) const CODES: usize = 32;
+        /// `CODES` int8 codes (one per byte) in two registers.
+        pub(crate) type Codes = [int8x16_t; 2];
+        pub(crate) const CODES: usize = 32;
 
-    /// Safety: `CODES` readable bytes at `p`.
-    #[inline]
-    #[target_feature(enable = "neon")]
-    pub(crate) unsafe fn load_codes(p: *const i8) -> Codes {
-        // SAFETY: the caller passes 32 readable bytes.
-        unsafe { [vld1q_s8(p), vld1q_s8(p.add(16))] }
-    }
+        /// Safety: `CODES` readable bytes at `p`.
+        pub(crate) unsafe fn load_codes(p: *const i8) -> Codes {
+            // SAFETY: the caller passes 32 readable bytes.
+            unsafe { [vld1q_s8(p), vld1q_s8(p.add(16))] }
+        }
 
-    ops! { "neon";
-        zero_codes() -> Codes = [vdupq_n_s8(0); 2];
-        or_codes(a: Codes, b: Codes) -> Codes = pair!(vorrq_s8(a, b));
-        code_offsets(v: Codes) -> Codes = [vaddq_s8(v[0], vdupq_n_s8(8)), vaddq_s8(v[1], vdupq_n_s8(8))];
-        any_high_nibble(v: Codes) -> bool = vmaxvq_u8(vreinterpretq_u8_s8(vorrq_s8(v[0], v[1]))) > 15;
-    }
+        ops! { "neon";
+            zero_codes() -> Codes = [vdupq_n_s8(0); 2];
+            or_codes(a: Codes, b: Codes) -> Codes = pair!(vorrq_s8(a, b));
+            code_offsets(v: Codes) -> Codes = [vaddq_s8(v[0], vdupq_n_s8(8)), vaddq_s8(v[1], vdupq_n_s8(8))];
+            any_high_nibble(v: Codes) -> bool = vmaxvq_u8(vreinterpretq_u8_s8(vorrq_s8(v[0], v[1]))) > 15;
+        }
 
-    with_features! { "neon";
         /// Safety: `CODES / 2` writable bytes at `p`; the codes (-8..=7) two per byte, the first
         /// in the low nibble.
         pub(crate) unsafe fn pack_codes(v: Codes, p: *mut u8) {
@@ -671,14 +657,12 @@ pub(crate) mod neon {
                 }
             }
         }
-    }
 
-    /// `scalar::dequantize_one(code, scale, zp)` is `(code - zp) as f32 * scale`: here the
-    /// table is that formula's operands (the scale, the zero point in 8 bytes), computed
-    /// exactly as it is (an exact difference, an exact conversion, one rounding).
-    pub(crate) type Int4Table = (float32x4_t, int8x8_t);
+        /// `scalar::dequantize_one(code, scale, zp)` is `(code - zp) as f32 * scale`: here the
+        /// table is that formula's operands (the scale, the zero point in 8 bytes), computed
+        /// exactly as it is (an exact difference, an exact conversion, one rounding).
+        pub(crate) type Int4Table = (float32x4_t, int8x8_t);
 
-    with_features! { "neon";
         /// Builds an [`Int4Table`].
         pub(crate) fn int4_table(scale: f32, zp: i8) -> Int4Table {
             (vdupq_n_f32(scale), vdup_n_s8(zp))
@@ -733,12 +717,10 @@ pub(crate) mod neon {
                 [f(b[2]), f(b[3])],
             ]
         }
-    }
 
-    /// 16 small integers for [`ggml_values`].
-    pub(crate) type ByteTable = int8x16_t;
+        /// 16 small integers for [`ggml_values`].
+        pub(crate) type ByteTable = int8x16_t;
 
-    with_features! { "neon";
         /// Loads a [`ByteTable`].
         pub(crate) fn byte_table(t: &[i8; 16]) -> ByteTable {
             // SAFETY: a 16-byte array.
@@ -774,23 +756,20 @@ pub(crate) mod neon {
             let (a, b) = (widen_s8(vzip1q_s8(lo, hi)), widen_s8(vzip2q_s8(lo, hi)));
             [[a[0], a[1]], [a[2], a[3]], [b[0], b[1]], [b[2], b[3]]]
         }
-    }
 
-    /// The finite binary16 `h` as f32 (the reference's exact conversion: the fp16 intrinsics
-    /// are above our MSRV).
-    #[inline]
-    pub(crate) fn f16_to_f32(h: u16) -> f32 {
-        crate::reference::formats::fp16::f16_to_f32(h)
-    }
+        /// The finite binary16 `h` as f32 (the reference's exact conversion: the fp16 intrinsics
+        /// are above our MSRV).
+        pub(crate) fn f16_to_f32(h: u16) -> f32 {
+            crate::reference::formats::fp16::f16_to_f32(h)
+        }
 
-    // Primitives of simd::codebook.
+        // Primitives of simd::codebook.
 
-    /// A 16-entry float table for [`codebook_values`], as its byte planes: plane k holds byte
-    /// k of every entry, so that one byte lookup per plane and two rounds of interleaving
-    /// give the entries by index.
-    pub(crate) type FloatTable = uint8x16x4_t;
+        /// A 16-entry float table for [`codebook_values`], as its byte planes: plane k holds byte
+        /// k of every entry, so that one byte lookup per plane and two rounds of interleaving
+        /// give the entries by index.
+        pub(crate) type FloatTable = uint8x16x4_t;
 
-    with_features! { "neon";
         /// Loads a [`FloatTable`].
         pub(crate) fn float_table(t: &[f32; 16]) -> FloatTable {
             // SAFETY: 16 bytes at 16 j < 64 of a 64-byte array.
@@ -839,17 +818,15 @@ pub(crate) mod neon {
             let c = lookup16(t, vzip2q_u8(h, l));
             [[a[0], a[1]], [a[2], a[3]], [c[0], c[1]], [c[2], c[3]]]
         }
-    }
 
-    /// The NF4 and FP4 encoders' thresholds (each in every lane) and FP4's codes by rank.
-    #[derive(Clone, Copy)]
-    pub(crate) struct CodebookTables {
-        nf4: [float32x4_t; 15],
-        fp4: [float32x4_t; 7],
-        by_rank: uint8x16_t,
-    }
+        /// The NF4 and FP4 encoders' thresholds (each in every lane) and FP4's codes by rank.
+        #[derive(Clone, Copy)]
+        pub(crate) struct CodebookTables {
+            nf4: [float32x4_t; 15],
+            fp4: [float32x4_t; 7],
+            by_rank: uint8x16_t,
+        }
 
-    with_features! { "neon";
         /// Loads [`CodebookTables`].
         pub(crate) fn codebook_tables() -> CodebookTables {
             use crate::reference::codebook::tables::{
@@ -941,17 +918,15 @@ pub(crate) mod neon {
             let (a, b) = (half(0), half(1));
             core::array::from_fn(|j| [a[j], b[j]])
         }
-    }
 
-    /// The nearest-entry search's tables: the 15 midpoints (each in every lane) and the
-    /// codebook values as bytes.
-    #[derive(Clone, Copy)]
-    pub(crate) struct NlTables {
-        mid: [float32x4_t; 15],
-        kv: int8x16_t,
-    }
+        /// The nearest-entry search's tables: the 15 midpoints (each in every lane) and the
+        /// codebook values as bytes.
+        #[derive(Clone, Copy)]
+        pub(crate) struct NlTables {
+            mid: [float32x4_t; 15],
+            kv: int8x16_t,
+        }
 
-    with_features! { "neon";
         /// Loads [`NlTables`].
         pub(crate) fn nl_tables() -> NlTables {
             use super::super::NL_MID as MID;

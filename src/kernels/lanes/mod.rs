@@ -36,30 +36,10 @@
 //! with `r = 1 / scale` where `fast_scale` allows a division-free quotient. `nl_nearest`
 //! is the non-linear codebook's nearest entry (`nl_codebook::best_index`) as a value.
 //!
-//! Most primitives are defined in `with_features!` blocks, which give each function in them
-//! `#[inline]` and the level's `#[target_feature]`.
+//! A level's primitives are defined in one `with_features!` block (see `kernels`), which gives
+//! each function in it `#[inline]` and the level's `#[target_feature]`.
 
 use crate::reference::formats::nl_codebook;
-
-/// Gives every function in the block `#[inline]` and `#[target_feature(enable = $features)]`.
-macro_rules! with_features {
-    ($features:literal; $($item:item)*) => {$(
-        #[inline]
-        #[target_feature(enable = $features)]
-        $item
-    )*};
-}
-
-/// Defines primitives that are one expression each, with the level's features.
-macro_rules! ops {
-    ($features:literal; $($name:ident($($a:ident: $t:ty),*) -> $r:ty = $e:expr;)*) => {$(
-        #[inline]
-        #[target_feature(enable = $features)]
-        pub(crate) fn $name($($a: $t),*) -> $r {
-            $e
-        }
-    )*};
-}
 
 /// For c = 0..31, how many of the E2M1 midpoints [1, 3, 5, 7, 10, 14, 20] (in units of d/2)
 /// are below c: the code magnitude of an element whose `ceil(2|x|/d)` is c.

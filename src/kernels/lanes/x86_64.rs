@@ -30,26 +30,24 @@ pub(crate) mod avx2 {
 
     pub(crate) use super::{fast_scale, prefetch, AHEAD};
 
-    pub(crate) const L: usize = 8;
-    pub(crate) type F = __m256;
-    pub(crate) type I = __m256i;
-    pub(crate) type M = __m256;
-    pub(crate) type Block = [__m256; 4];
-    /// 16 packed code bytes.
-    pub(crate) type Bytes16 = __m128i;
-
-    /// Packs 32 codes (bytes in -8..7, element order) into 16 bytes, low nibble first.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn pack32(codes: __m256i) -> __m128i {
-        let nibbles = _mm256_and_si256(codes, _mm256_set1_epi8(0x0F));
-        // Each 16-bit lane becomes lo + 16 * hi (at most 255).
-        let pairs = _mm256_maddubs_epi16(nibbles, _mm256_set1_epi16(0x1001));
-        let bytes = _mm256_packus_epi16(pairs, pairs);
-        _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b1000>(bytes))
-    }
-
     with_features! { "avx2,f16c";
+        pub(crate) const L: usize = 8;
+        pub(crate) type F = __m256;
+        pub(crate) type I = __m256i;
+        pub(crate) type M = __m256;
+        pub(crate) type Block = [__m256; 4];
+        /// 16 packed code bytes.
+        pub(crate) type Bytes16 = __m128i;
+
+        /// Packs 32 codes (bytes in -8..7, element order) into 16 bytes, low nibble first.
+        pub(crate) fn pack32(codes: __m256i) -> __m128i {
+            let nibbles = _mm256_and_si256(codes, _mm256_set1_epi8(0x0F));
+            // Each 16-bit lane becomes lo + 16 * hi (at most 255).
+            let pairs = _mm256_maddubs_epi16(nibbles, _mm256_set1_epi16(0x1001));
+            let bytes = _mm256_packus_epi16(pairs, pairs);
+            _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b1000>(bytes))
+        }
+
         /// Safety: 16 writable bytes at `p`.
         pub(crate) unsafe fn store_bytes16(v: Bytes16, p: *mut u8) {
             // SAFETY: the caller passes 16 writable bytes.
@@ -103,39 +101,37 @@ pub(crate) mod avx2 {
             unsafe { _mm256_storeu_si256(a.as_mut_ptr().cast(), v) };
             a
         }
-    }
 
-    ops! { "avx2,f16c";
-        splat(x: f32) -> F = _mm256_set1_ps(x);
-        splat_i(x: i32) -> I = _mm256_set1_epi32(x);
-        sub_i(a: I, b: I) -> I = _mm256_sub_epi32(a, b);
-        cvt_f(a: I) -> F = _mm256_cvtepi32_ps(a);
-        bits_f(v: I) -> F = _mm256_castsi256_ps(v);
-        bits_i(v: F) -> I = _mm256_castps_si256(v);
-        add(a: F, b: F) -> F = _mm256_add_ps(a, b);
-        sub(a: F, b: F) -> F = _mm256_sub_ps(a, b);
-        mul(a: F, b: F) -> F = _mm256_mul_ps(a, b);
-        div(a: F, b: F) -> F = _mm256_div_ps(a, b);
-        min_f(a: F, b: F) -> F = _mm256_min_ps(a, b);
-        max_f(a: F, b: F) -> F = _mm256_max_ps(a, b);
-        neg(a: F) -> F = _mm256_xor_ps(a, _mm256_set1_ps(-0.0));
-        round_even(a: F) -> F = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a);
-        cvtt(a: F) -> I = _mm256_cvttps_epi32(a);
-        cvt(a: F) -> I = _mm256_cvtps_epi32(a);
-        abs_bits(a: F) -> I = _mm256_and_si256(_mm256_castps_si256(a), _mm256_set1_epi32(0x7FFF_FFFF));
-        max_u(a: I, b: I) -> I = _mm256_max_epu32(a, b);
-        gt(a: F, b: F) -> M = _mm256_cmp_ps::<_CMP_GT_OQ>(a, b);
-        eq(a: F, b: F) -> M = _mm256_cmp_ps::<_CMP_EQ_OQ>(a, b);
-        unord(a: F, b: F) -> M = _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b);
-        gt_i(a: I, b: I) -> M = _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b));
-        eq_i(a: I, b: I) -> M = _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b));
-        or_m(a: M, b: M) -> M = _mm256_or_ps(a, b);
-        bits(m: M) -> u32 = _mm256_movemask_ps(m) as u32;
-        select(m: M, a: F, b: F) -> F = _mm256_blendv_ps(b, a, m);
-        scale_bytes(amax: I) -> I = scale_bytes8(amax);
-    }
+        ops! { "avx2,f16c";
+            splat(x: f32) -> F = _mm256_set1_ps(x);
+            splat_i(x: i32) -> I = _mm256_set1_epi32(x);
+            sub_i(a: I, b: I) -> I = _mm256_sub_epi32(a, b);
+            cvt_f(a: I) -> F = _mm256_cvtepi32_ps(a);
+            bits_f(v: I) -> F = _mm256_castsi256_ps(v);
+            bits_i(v: F) -> I = _mm256_castps_si256(v);
+            add(a: F, b: F) -> F = _mm256_add_ps(a, b);
+            sub(a: F, b: F) -> F = _mm256_sub_ps(a, b);
+            mul(a: F, b: F) -> F = _mm256_mul_ps(a, b);
+            div(a: F, b: F) -> F = _mm256_div_ps(a, b);
+            min_f(a: F, b: F) -> F = _mm256_min_ps(a, b);
+            max_f(a: F, b: F) -> F = _mm256_max_ps(a, b);
+            neg(a: F) -> F = _mm256_xor_ps(a, _mm256_set1_ps(-0.0));
+            round_even(a: F) -> F = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a);
+            cvtt(a: F) -> I = _mm256_cvttps_epi32(a);
+            cvt(a: F) -> I = _mm256_cvtps_epi32(a);
+            abs_bits(a: F) -> I = _mm256_and_si256(_mm256_castps_si256(a), _mm256_set1_epi32(0x7FFF_FFFF));
+            max_u(a: I, b: I) -> I = _mm256_max_epu32(a, b);
+            gt(a: F, b: F) -> M = _mm256_cmp_ps::<_CMP_GT_OQ>(a, b);
+            eq(a: F, b: F) -> M = _mm256_cmp_ps::<_CMP_EQ_OQ>(a, b);
+            unord(a: F, b: F) -> M = _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b);
+            gt_i(a: I, b: I) -> M = _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b));
+            eq_i(a: I, b: I) -> M = _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b));
+            or_m(a: M, b: M) -> M = _mm256_or_ps(a, b);
+            bits(m: M) -> u32 = _mm256_movemask_ps(m) as u32;
+            select(m: M, a: F, b: F) -> F = _mm256_blendv_ps(b, a, m);
+            scale_bytes(amax: I) -> I = scale_bytes8(amax);
+        }
 
-    with_features! { "avx2,f16c";
         pub(crate) fn reduce(m: [F; L], op: impl Fn(F, F) -> F) -> F {
             // Level 1: the low halves of a pair with the high halves: block 2k in the low 128
             // bits, block 2k + 1 in the high ones.
@@ -268,31 +264,29 @@ pub(crate) mod avx2 {
             let tiny = _mm256_cmpgt_epi32(_mm256_set1_epi32((127 - 125) << 23), amax);
             _mm256_andnot_si256(tiny, byte)
         }
-    }
 
-    /// With FMA as well (not part of the AVX2 level's requirements, so chosen at run time).
-    pub(crate) mod fma {
-        use super::*;
+        /// With FMA as well (not part of the AVX2 level's requirements, so chosen at run time).
+        pub(crate) mod fma {
+            use super::*;
 
-        /// [`super::group_codes`], without a division where `fast`: the correctly rounded
-        /// quotient of `avx512::quotient16` (a reciprocal product and two fused corrections;
-        /// the proof and the exhaustive test are there), for `|x| <= 32 scale`, which a
-        /// group's own elements satisfy (`avx512::codes16_bounded`).
-        #[inline]
-        #[target_feature(enable = "avx2,f16c,fma")]
-        pub(crate) fn group_codes(x: F, scale: F, r: F, zp: F, fast: bool) -> I {
-            if !fast {
-                return super::group_codes(x, scale, r, zp, fast);
+            /// [`super::group_codes`], without a division where `fast`: the correctly rounded
+            /// quotient of `avx512::quotient16` (a reciprocal product and two fused corrections;
+            /// the proof and the exhaustive test are there), for `|x| <= 32 scale`, which a
+            /// group's own elements satisfy (`avx512::codes16_bounded`).
+            #[inline]
+            #[target_feature(enable = "avx2,f16c,fma")]
+            pub(crate) fn group_codes(x: F, scale: F, r: F, zp: F, fast: bool) -> I {
+                if !fast {
+                    return super::group_codes(x, scale, r, zp, fast);
+                }
+                let q0 = mul(x, r);
+                let q1 = _mm256_fmadd_ps(_mm256_fnmadd_ps(q0, scale, x), r, q0);
+                let q = _mm256_fmadd_ps(_mm256_fnmadd_ps(q1, scale, x), r, q1);
+                let q = add(round_even(q), zp);
+                cvt(min_f(max_f(q, splat(-8.0)), splat(7.0)))
             }
-            let q0 = mul(x, r);
-            let q1 = _mm256_fmadd_ps(_mm256_fnmadd_ps(q0, scale, x), r, q0);
-            let q = _mm256_fmadd_ps(_mm256_fnmadd_ps(q1, scale, x), r, q1);
-            let q = add(round_even(q), zp);
-            cvt(min_f(max_f(q, splat(-8.0)), splat(7.0)))
         }
-    }
 
-    with_features! { "avx2,f16c";
         /// E2M1 codes of 8 values (see `x86_64::avx512::e2m1_codes` for the proof), except that
         /// a negative value of index 0 gets 8 (`e2m1_block` maps it to 0): `u = 2|x|/d` by exact
         /// power-of-two multiplies (`scale`; where a product underflows, u < 1 either way), then
@@ -351,17 +345,15 @@ pub(crate) mod avx2 {
             // SAFETY: the caller passes p[32 b] for b < 8.
             unsafe { _mm256_i32gather_ps::<4>(p, at) }
         }
-    }
 
-    ops! { "avx2,f16c";
-        sqrt(a: F) -> F = _mm256_sqrt_ps(a);
-        and_m(a: M, b: M) -> M = _mm256_and_ps(a, b);
-        add_i(a: I, b: I) -> I = _mm256_add_epi32(a, b);
-        inc_if(m: M, a: I) -> I = _mm256_sub_epi32(a, _mm256_castps_si256(m));
-        add_if(m: M, a: I, b: I) -> I = _mm256_add_epi32(a, _mm256_and_si256(_mm256_castps_si256(m), b));
-    }
+        ops! { "avx2,f16c";
+            sqrt(a: F) -> F = _mm256_sqrt_ps(a);
+            and_m(a: M, b: M) -> M = _mm256_and_ps(a, b);
+            add_i(a: I, b: I) -> I = _mm256_add_epi32(a, b);
+            inc_if(m: M, a: I) -> I = _mm256_sub_epi32(a, _mm256_castps_si256(m));
+            add_if(m: M, a: I, b: I) -> I = _mm256_add_epi32(a, _mm256_and_si256(_mm256_castps_si256(m), b));
+        }
 
-    with_features! { "avx2,f16c";
         /// Logical `a << N`.
         pub(crate) fn shl_i<const N: i32>(a: I) -> I {
             _mm256_slli_epi32::<N>(a)
@@ -509,38 +501,36 @@ pub(crate) mod avx2 {
                 }
             })
         }
-    }
 
-    /// The tables of the binary search (see [`nl_path`]). A path `k` (the bits found so far,
-    /// first step highest) is held as `-k` in the permute index, whose low three bits `vpermps`
-    /// reads: entry `(8 - k) mod 8`. `s2`: step 2's threshold after step 1 found `a`,
-    /// `MID[8a + 3]`; `s3`: step 3's after `k = 2a + b`, `MID[4k + 1]`; `s4`: step 4's after
-    /// `k = 4a + 2b + c`, `MID[2k]`; `q0`, `q1`: the two codebook values step 4 chooses
-    /// between, `KV[2k]` and `KV[2k + 1]`.
-    const STEPS: [[f32; 8]; 5] = {
-        use super::super::{NL_KV as KV, NL_MID as MID};
-        let mut t = [[0.0; 8]; 5];
-        let mut k = 0;
-        while k < 8 {
-            let p = (8 - k) & 7;
-            if k < 2 {
-                t[0][p] = MID[8 * k + 3];
+        /// The tables of the binary search (see [`nl_path`]). A path `k` (the bits found so far,
+        /// first step highest) is held as `-k` in the permute index, whose low three bits `vpermps`
+        /// reads: entry `(8 - k) mod 8`. `s2`: step 2's threshold after step 1 found `a`,
+        /// `MID[8a + 3]`; `s3`: step 3's after `k = 2a + b`, `MID[4k + 1]`; `s4`: step 4's after
+        /// `k = 4a + 2b + c`, `MID[2k]`; `q0`, `q1`: the two codebook values step 4 chooses
+        /// between, `KV[2k]` and `KV[2k + 1]`.
+        const STEPS: [[f32; 8]; 5] = {
+            use super::super::{NL_KV as KV, NL_MID as MID};
+            let mut t = [[0.0; 8]; 5];
+            let mut k = 0;
+            while k < 8 {
+                let p = (8 - k) & 7;
+                if k < 2 {
+                    t[0][p] = MID[8 * k + 3];
+                }
+                if k < 4 {
+                    t[1][p] = MID[4 * k + 1];
+                }
+                t[2][p] = MID[2 * k];
+                t[3][p] = KV[2 * k];
+                t[4][p] = KV[2 * k + 1];
+                k += 1;
             }
-            if k < 4 {
-                t[1][p] = MID[4 * k + 1];
-            }
-            t[2][p] = MID[2 * k];
-            t[3][p] = KV[2 * k];
-            t[4][p] = KV[2 * k + 1];
-            k += 1;
-        }
-        t
-    };
+            t
+        };
 
-    /// The nearest-entry search's tables (`STEPS`), loaded once per kernel call.
-    pub(crate) type NlTables = [F; 5];
+        /// The nearest-entry search's tables (`STEPS`), loaded once per kernel call.
+        pub(crate) type NlTables = [F; 5];
 
-    with_features! { "avx2,f16c";
         /// Loads [`NlTables`].
         pub(crate) fn nl_tables() -> NlTables {
             STEPS.map(|t| from_lanes(t))
@@ -586,14 +576,12 @@ pub(crate) mod avx2 {
             let q0 = _mm256_permutevar8x32_ps(t[3], p);
             _mm256_blendv_ps(q0, _mm256_permutevar8x32_ps(t[4], p), d)
         }
-    }
 
-    // Primitives of simd::dequantize_blocks.
+        // Primitives of simd::dequantize_blocks.
 
-    /// 16 small integers for [`ggml_values`].
-    pub(crate) type ByteTable = __m128i;
+        /// 16 small integers for [`ggml_values`].
+        pub(crate) type ByteTable = __m128i;
 
-    with_features! { "avx2,f16c";
         /// Loads a [`ByteTable`].
         pub(crate) fn byte_table(t: &[i8; 16]) -> ByteTable {
             // SAFETY: a 16-byte array.
@@ -664,14 +652,12 @@ pub(crate) mod avx2 {
         pub(crate) fn f16_to_f32(h: u16) -> f32 {
             _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h))))
         }
-    }
 
-    // Primitives of simd::codebook.
+        // Primitives of simd::codebook.
 
-    /// A 16-entry float table for [`codebook_values`].
-    pub(crate) type FloatTable = (F, F);
+        /// A 16-entry float table for [`codebook_values`].
+        pub(crate) type FloatTable = (F, F);
 
-    with_features! { "avx2,f16c";
         /// Loads a [`FloatTable`].
         pub(crate) fn float_table(t: &[f32; 16]) -> FloatTable {
             let (lo, hi) = t.split_at(8);
@@ -706,18 +692,16 @@ pub(crate) mod avx2 {
             ]
             .map(|n| lookup16(t, _mm256_cvtepu8_epi32(n)))
         }
-    }
 
-    /// The NF4 and FP4 encoders' tables: NF4's 15 thresholds (+inf after), FP4's 7 magnitude
-    /// thresholds (+inf after) and its codes by rank.
-    #[derive(Clone, Copy)]
-    pub(crate) struct CodebookTables {
-        nf4: FloatTable,
-        fp4: F,
-        by_rank: I,
-    }
+        /// The NF4 and FP4 encoders' tables: NF4's 15 thresholds (+inf after), FP4's 7 magnitude
+        /// thresholds (+inf after) and its codes by rank.
+        #[derive(Clone, Copy)]
+        pub(crate) struct CodebookTables {
+            nf4: FloatTable,
+            fp4: F,
+            by_rank: I,
+        }
 
-    with_features! { "avx2,f16c";
         /// Loads [`CodebookTables`].
         pub(crate) fn codebook_tables() -> CodebookTables {
             use crate::reference::codebook::tables::{
@@ -829,80 +813,70 @@ pub(crate) mod avx2 {
         pub(crate) fn int4_codes(x: F, scale: F, r: F, zp: F, _fast: bool) -> I {
             group_codes(x, scale, r, zp, false)
         }
-    }
 
-    /// `CODES` int8 codes (one per byte) in one vector.
-    pub(crate) type Codes = __m256i;
-    pub(crate) const CODES: usize = 32;
+        /// `CODES` int8 codes (one per byte) in one vector.
+        pub(crate) type Codes = __m256i;
+        pub(crate) const CODES: usize = 32;
 
-    /// Safety: `CODES` readable bytes at `p`.
-    #[inline]
-    #[target_feature(enable = "avx2,f16c")]
-    pub(crate) unsafe fn load_codes(p: *const i8) -> Codes {
-        // SAFETY: the caller passes 32 readable bytes.
-        unsafe { _mm256_loadu_si256(p.cast()) }
-    }
-
-    ops! { "avx2,f16c";
-        zero_codes() -> Codes = _mm256_setzero_si256();
-        or_codes(a: Codes, b: Codes) -> Codes = _mm256_or_si256(a, b);
-        code_offsets(v: Codes) -> Codes = _mm256_add_epi8(v, _mm256_set1_epi8(8));
-        any_high_nibble(v: Codes) -> bool = _mm256_testz_si256(v, _mm256_set1_epi8(-16)) == 0;
-    }
-
-    /// Safety: `CODES / 2` writable bytes at `p`; the codes (-8..=7) two per byte, the first in the low nibble.
-    #[inline]
-    #[target_feature(enable = "avx2,f16c")]
-    pub(crate) unsafe fn pack_codes(v: Codes, p: *mut u8) {
-        // SAFETY: the caller passes 16 writable bytes.
-        unsafe { _mm_storeu_si128(p.cast(), pack32(v)) }
-    }
-
-    /// Safety: 32 readable bytes at `p`, and 64 writable ones at `q`: their codes, two per byte (the first in the low nibble), sign-extended.
-    #[inline]
-    #[target_feature(enable = "avx2,f16c")]
-    pub(crate) unsafe fn unpack_codes(p: *const u8, q: *mut i8) {
-        // SAFETY: the caller passes 32 readable bytes.
-        let b = unsafe { _mm256_loadu_si256(p.cast()) };
-        let (m, eight) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(8));
-        // Sign-extend a nibble n: (n ^ 8) - 8.
-        let ext = |v| _mm256_sub_epi8(_mm256_xor_si256(v, eight), eight);
-        let lo = ext(_mm256_and_si256(b, m));
-        let hi = ext(_mm256_and_si256(_mm256_srli_epi16::<4>(b), m));
-        // Interleave within 128-bit lanes, then put the lanes in order.
-        let (a, c) = (_mm256_unpacklo_epi8(lo, hi), _mm256_unpackhi_epi8(lo, hi));
-        // SAFETY: the caller passes 64 writable bytes.
-        unsafe {
-            _mm256_storeu_si256(q.cast(), _mm256_permute2x128_si256::<0x20>(a, c));
-            _mm256_storeu_si256(q.add(32).cast(), _mm256_permute2x128_si256::<0x31>(a, c));
+        /// Safety: `CODES` readable bytes at `p`.
+        pub(crate) unsafe fn load_codes(p: *const i8) -> Codes {
+            // SAFETY: the caller passes 32 readable bytes.
+            unsafe { _mm256_loadu_si256(p.cast()) }
         }
-    }
 
-    /// `scalar::dequantize_one(code, scale, zp)` for the 16 codes, by nibble, for [`int4_values`].
-    pub(crate) type Int4Table = FloatTable;
+        ops! { "avx2,f16c";
+            zero_codes() -> Codes = _mm256_setzero_si256();
+            or_codes(a: Codes, b: Codes) -> Codes = _mm256_or_si256(a, b);
+            code_offsets(v: Codes) -> Codes = _mm256_add_epi8(v, _mm256_set1_epi8(8));
+            any_high_nibble(v: Codes) -> bool = _mm256_testz_si256(v, _mm256_set1_epi8(-16)) == 0;
+        }
 
-    /// Builds an [`Int4Table`] (by the scalar formula, so a lookup is bit-identical to it).
-    #[inline]
-    #[target_feature(enable = "avx2,f16c")]
-    pub(crate) fn int4_table(scale: f32, zp: i8) -> Int4Table {
-        let t: [f32; 16] = core::array::from_fn(|nib| {
-            let code = if nib < 8 { nib as i8 } else { nib as i8 - 16 };
-            crate::kernels::scalar::dequantize_one(code, scale, zp)
-        });
-        float_table(&t)
-    }
+        /// Safety: `CODES / 2` writable bytes at `p`; the codes (-8..=7) two per byte, the first in the low nibble.
+        pub(crate) unsafe fn pack_codes(v: Codes, p: *mut u8) {
+            // SAFETY: the caller passes 16 writable bytes.
+            unsafe { _mm_storeu_si128(p.cast(), pack32(v)) }
+        }
 
-    /// Safety: 16 readable bytes at `p`; the table's values of their 32 codes, two per byte, the first in the low nibble.
-    #[inline]
-    #[target_feature(enable = "avx2,f16c")]
-    pub(crate) unsafe fn int4_values(p: *const u8, t: Int4Table) -> Block {
-        // Lane j takes nibble j of a little-endian 32-bit word: element order.
-        let shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
-        core::array::from_fn(|k| {
-            // SAFETY: 4 bytes at 4 k < 16 (the caller's).
-            let word = unsafe { p.add(4 * k).cast::<u32>().read_unaligned() };
-            lookup16(t, _mm256_srlv_epi32(_mm256_set1_epi32(word as i32), shifts))
-        })
+        /// Safety: 32 readable bytes at `p`, and 64 writable ones at `q`: their codes, two per byte (the first in the low nibble), sign-extended.
+        pub(crate) unsafe fn unpack_codes(p: *const u8, q: *mut i8) {
+            // SAFETY: the caller passes 32 readable bytes.
+            let b = unsafe { _mm256_loadu_si256(p.cast()) };
+            let (m, eight) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(8));
+            // Sign-extend a nibble n: (n ^ 8) - 8.
+            let ext = |v| _mm256_sub_epi8(_mm256_xor_si256(v, eight), eight);
+            let lo = ext(_mm256_and_si256(b, m));
+            let hi = ext(_mm256_and_si256(_mm256_srli_epi16::<4>(b), m));
+            // Interleave within 128-bit lanes, then put the lanes in order.
+            let (a, c) = (_mm256_unpacklo_epi8(lo, hi), _mm256_unpackhi_epi8(lo, hi));
+            // SAFETY: the caller passes 64 writable bytes.
+            unsafe {
+                _mm256_storeu_si256(q.cast(), _mm256_permute2x128_si256::<0x20>(a, c));
+                _mm256_storeu_si256(q.add(32).cast(), _mm256_permute2x128_si256::<0x31>(a, c));
+            }
+        }
+
+        /// `scalar::dequantize_one(code, scale, zp)` for the 16 codes, by nibble, for [`int4_values`].
+        pub(crate) type Int4Table = FloatTable;
+
+        /// Builds an [`Int4Table`] (by the scalar formula, so a lookup is bit-identical to it).
+        pub(crate) fn int4_table(scale: f32, zp: i8) -> Int4Table {
+            let t: [f32; 16] = core::array::from_fn(|nib| {
+                let code = if nib < 8 { nib as i8 } else { nib as i8 - 16 };
+                crate::kernels::scalar::dequantize_one(code, scale, zp)
+            });
+            float_table(&t)
+        }
+
+        /// Safety: 16 readable bytes at `p`; the table's values of their 32 codes, two per byte, the first in the low nibble.
+        pub(crate) unsafe fn int4_values(p: *const u8, t: Int4Table) -> Block {
+            // Lane j takes nibble j of a little-endian 32-bit word: element order.
+            let shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+            core::array::from_fn(|k| {
+                // SAFETY: 4 bytes at 4 k < 16 (the caller's).
+                let word = unsafe { p.add(4 * k).cast::<u32>().read_unaligned() };
+                lookup16(t, _mm256_srlv_epi32(_mm256_set1_epi32(word as i32), shifts))
+            })
+        }
     }
 }
 
@@ -912,135 +886,121 @@ pub(crate) mod avx512 {
 
     pub(crate) use super::{fast_scale, prefetch, AHEAD};
 
-    pub(crate) const L: usize = 16;
-    pub(crate) type F = __m512;
-    pub(crate) type I = __m512i;
-    pub(crate) type M = __mmask16;
-    pub(crate) type Block = [__m512; 2];
-    /// 16 packed code bytes.
-    pub(crate) type Bytes16 = __m128i;
-
-    /// `RN(x / scale)` for `|x| <= 32 scale`, from `r = RN(1 / scale)` without a division: the
-    /// product `q0 = RN(x r)` is within two ulps of the quotient; one correction
-    /// `q1 = RN(q0 + RN(x - q0 scale) r)` (fused multiply-adds) brings it within one ulp (its
-    /// error is that of `q0` times about 2^-23, plus the final rounding); then Markstein's theorem
-    /// (with `r` correctly rounded and `q1` faithful, the residual `x - q1 scale` is exact and
-    /// `RN(q1 + (x - q1 scale) r)` is the correctly rounded quotient) gives exactly what the
-    /// division gives, ties and all. For `|x / scale| < 1/4`, where exponents could underflow, every
-    /// step stays below 1/2 in magnitude, so the code (0 after rounding) is the same either way.
-    /// Tested exhaustively against the division over every float in `[scale/4, 32 scale]` for many
-    /// scales (`markstein_quotient_is_exact`).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn quotient16(x: __m512, scale: __m512, r: __m512) -> __m512 {
-        let q0 = _mm512_mul_ps(x, r);
-        let e0 = _mm512_fnmadd_ps(q0, scale, x);
-        let q1 = _mm512_fmadd_ps(e0, r, q0);
-        let e1 = _mm512_fnmadd_ps(q1, scale, x);
-        _mm512_fmadd_ps(e1, r, q1)
-    }
-
-    /// `clamp(rne(q) + zp, -8, 7)` for quotients `|q| <= 32` (rounded to an integer with an
-    /// explicit ties-to-even, independent of MXCSR; then the scalar's integer arithmetic).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    fn codes_from_quotient(q: __m512, zp: __m512) -> __m512i {
-        let n = _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(q);
-        let n = _mm512_add_epi32(n, _mm512_cvttps_epi32(zp));
-        _mm512_min_epi32(
-            _mm512_max_epi32(n, _mm512_set1_epi32(-8)),
-            _mm512_set1_epi32(7),
-        )
-    }
-
-    /// `avx512_blocks::codes16` without a division, for a scale with [`fast_scale`] and `r = 1 / scale`: x is
-    /// first clamped to `[-32 scale, 32 scale]` (exact bounds; beyond them the quotient rounds to
-    /// at least 32 in magnitude and the code saturates either way), then [`quotient16`].
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn codes16_fast(x: __m512, scale: __m512, r: __m512, zp: __m512) -> __m512i {
-        let lim = _mm512_mul_ps(scale, _mm512_set1_ps(32.0));
-        let neg = _mm512_xor_ps(lim, _mm512_set1_ps(-0.0));
-        let xc = _mm512_min_ps(_mm512_max_ps(x, neg), lim);
-        codes_from_quotient(quotient16(xc, scale, r), zp)
-    }
-
-    /// [`codes16_fast`] for values known to satisfy `|x| <= 32 scale` (no clamp): a group's own
-    /// elements with the parameters `params_for` derives from its minimum and maximum, for which
-    /// `|x / scale|` is at most 15 (minmax) or 7 (absmax) up to rounding, or x is 0 (or below the
-    /// smallest subnormal times 15) where the scale is the identity's 1.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn codes16_bounded(x: __m512, scale: __m512, r: __m512, zp: __m512) -> __m512i {
-        codes_from_quotient(quotient16(x, scale, r), zp)
-    }
-
-    /// E2M1 codes of 16 values for scale byte `e` (`d = 2^(e - 128)`), given `2 / d` as the
-    /// exponent `129 - e` for `vscalefps`.
-    ///
-    /// Proof of equality with `e2m1::best_index(x, d)` (first index of least
-    /// `|fl(KVALUES[i] * d - x)|`), for `m = |x| < 16 d` (true for every element of a block, whose
-    /// scale makes `amax < 16 d`): the products `k d` are exact; write M = [0, 1, 2, 3, 4, 6, 8, 12]
-    /// times d. For `M_j <= m` the difference `m - M_j` is exact (a multiple of ulp(m), because
-    /// ulp(m) <= d divides M_j, and at most m). If `M_i < m <= M_(i+1)`: the differences to
-    /// M_0..M_i are exact and decrease, so i beats every earlier index; `M_(i+1) - m` is exact
-    /// (Sterbenz, as M_(i+1) <= 2 M_i for i >= 1; for i = 0 it is at least d/2 > m when m < d/2);
-    /// every later `M_j - m` rounds to at least it, so cannot win with a strict `<`. So the index is
-    /// i + 1 exactly when `m > (M_i + M_(i+1)) / 2`, i.e. the number of the midpoints
-    /// [0.5, 1.5, 2.5, 3.5, 5, 7, 10] d strictly below m. A negative x: the entries with k > 0 are
-    /// at least as far as entry 0 (and come after it), entry 8 (k = 0) ties entry 0, and entries
-    /// 9..15 (k = -1..-12) see the same errors as 1..7 do for m, in the same order: the index is
-    /// the positive one plus 8 unless it is 0. In units of d/2 the midpoints are the integers
-    /// [1, 3, 5, 7, 10, 14, 20]; u = 2m/d is exact (a power-of-two scaling; where it underflows,
-    /// u < 1 either way), and `u > T` for an integer T exactly when `ceil(u) > T`, so the index is
-    /// a table lookup by `ceil(min(u, 31))`. One exception: for e = 253 (d = 2^125, blocks whose
-    /// amax log2f rounds to 128) the entries 8 d and 12 d overflow to infinity and never win, so
-    /// the index stops at 5 (6 d): `cap` is then 14 (u <= 14 gives at most 5) instead of 31.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn e2m1_codes(
-        x: __m512,
-        scale2: __m512,
-        cap: __m512,
-        lut_lo: __m512i,
-        lut_hi: __m512i,
-    ) -> __m512i {
-        let m = _mm512_castsi512_ps(abs_bits(x));
-        let u = _mm512_min_ps(_mm512_scalef_ps(m, scale2), cap);
-        let c = _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC }>(u);
-        let idx = _mm512_permutex2var_epi32(lut_lo, c, lut_hi);
-        let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_setzero_ps())
-            & _mm512_test_epi32_mask(idx, idx);
-        _mm512_mask_or_epi32(idx, neg, idx, _mm512_set1_epi32(8))
-    }
-
-    /// Indices that pick the even lanes of (a, b) as one vector, and the odd lanes.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn even_odd(a: __m512i, b: __m512i) -> (__m512i, __m512i) {
-        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-        (
-            _mm512_permutex2var_epi32(a, even, b),
-            _mm512_permutex2var_epi32(a, odd, b),
-        )
-    }
-
-    /// `clamp(rne(x / scale) + zp, -8, 7)` in int32 lanes, with a true division (as
-    /// `scalar::quantize_one`; the clamp in float equals its saturating integer one for finite x
-    /// and positive scale).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn codes16(x: __m512, scale: __m512, zp: __m512) -> __m512i {
-        let q = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-            _mm512_div_ps(x, scale),
-        );
-        let q = _mm512_add_ps(q, zp);
-        let q = _mm512_min_ps(_mm512_max_ps(q, _mm512_set1_ps(-8.0)), _mm512_set1_ps(7.0));
-        _mm512_cvtps_epi32(q)
-    }
-
     with_features! { "avx512f,avx512bw,avx512dq,avx512vl";
+        pub(crate) const L: usize = 16;
+        pub(crate) type F = __m512;
+        pub(crate) type I = __m512i;
+        pub(crate) type M = __mmask16;
+        pub(crate) type Block = [__m512; 2];
+        /// 16 packed code bytes.
+        pub(crate) type Bytes16 = __m128i;
+
+        /// `RN(x / scale)` for `|x| <= 32 scale`, from `r = RN(1 / scale)` without a division: the
+        /// product `q0 = RN(x r)` is within two ulps of the quotient; one correction
+        /// `q1 = RN(q0 + RN(x - q0 scale) r)` (fused multiply-adds) brings it within one ulp (its
+        /// error is that of `q0` times about 2^-23, plus the final rounding); then Markstein's theorem
+        /// (with `r` correctly rounded and `q1` faithful, the residual `x - q1 scale` is exact and
+        /// `RN(q1 + (x - q1 scale) r)` is the correctly rounded quotient) gives exactly what the
+        /// division gives, ties and all. For `|x / scale| < 1/4`, where exponents could underflow, every
+        /// step stays below 1/2 in magnitude, so the code (0 after rounding) is the same either way.
+        /// Tested exhaustively against the division over every float in `[scale/4, 32 scale]` for many
+        /// scales (`markstein_quotient_is_exact`).
+        pub(crate) fn quotient16(x: __m512, scale: __m512, r: __m512) -> __m512 {
+            let q0 = _mm512_mul_ps(x, r);
+            let e0 = _mm512_fnmadd_ps(q0, scale, x);
+            let q1 = _mm512_fmadd_ps(e0, r, q0);
+            let e1 = _mm512_fnmadd_ps(q1, scale, x);
+            _mm512_fmadd_ps(e1, r, q1)
+        }
+
+        /// `clamp(rne(q) + zp, -8, 7)` for quotients `|q| <= 32` (rounded to an integer with an
+        /// explicit ties-to-even, independent of MXCSR; then the scalar's integer arithmetic).
+        fn codes_from_quotient(q: __m512, zp: __m512) -> __m512i {
+            let n = _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(q);
+            let n = _mm512_add_epi32(n, _mm512_cvttps_epi32(zp));
+            _mm512_min_epi32(
+                _mm512_max_epi32(n, _mm512_set1_epi32(-8)),
+                _mm512_set1_epi32(7),
+            )
+        }
+
+        /// `codes16` without a division, for a scale with [`fast_scale`] and `r = 1 / scale`: x is
+        /// first clamped to `[-32 scale, 32 scale]` (exact bounds; beyond them the quotient rounds to
+        /// at least 32 in magnitude and the code saturates either way), then [`quotient16`].
+        pub(crate) fn codes16_fast(x: __m512, scale: __m512, r: __m512, zp: __m512) -> __m512i {
+            let lim = _mm512_mul_ps(scale, _mm512_set1_ps(32.0));
+            let neg = _mm512_xor_ps(lim, _mm512_set1_ps(-0.0));
+            let xc = _mm512_min_ps(_mm512_max_ps(x, neg), lim);
+            codes_from_quotient(quotient16(xc, scale, r), zp)
+        }
+
+        /// [`codes16_fast`] for values known to satisfy `|x| <= 32 scale` (no clamp): a group's own
+        /// elements with the parameters `params_for` derives from its minimum and maximum, for which
+        /// `|x / scale|` is at most 15 (minmax) or 7 (absmax) up to rounding, or x is 0 (or below the
+        /// smallest subnormal times 15) where the scale is the identity's 1.
+        pub(crate) fn codes16_bounded(x: __m512, scale: __m512, r: __m512, zp: __m512) -> __m512i {
+            codes_from_quotient(quotient16(x, scale, r), zp)
+        }
+
+        /// E2M1 codes of 16 values for scale byte `e` (`d = 2^(e - 128)`), given `2 / d` as the
+        /// exponent `129 - e` for `vscalefps`.
+        ///
+        /// Proof of equality with `e2m1::best_index(x, d)` (first index of least
+        /// `|fl(KVALUES[i] * d - x)|`), for `m = |x| < 16 d` (true for every element of a block, whose
+        /// scale makes `amax < 16 d`): the products `k d` are exact; write M = [0, 1, 2, 3, 4, 6, 8, 12]
+        /// times d. For `M_j <= m` the difference `m - M_j` is exact (a multiple of ulp(m), because
+        /// ulp(m) <= d divides M_j, and at most m). If `M_i < m <= M_(i+1)`: the differences to
+        /// M_0..M_i are exact and decrease, so i beats every earlier index; `M_(i+1) - m` is exact
+        /// (Sterbenz, as M_(i+1) <= 2 M_i for i >= 1; for i = 0 it is at least d/2 > m when m < d/2);
+        /// every later `M_j - m` rounds to at least it, so cannot win with a strict `<`. So the index is
+        /// i + 1 exactly when `m > (M_i + M_(i+1)) / 2`, i.e. the number of the midpoints
+        /// [0.5, 1.5, 2.5, 3.5, 5, 7, 10] d strictly below m. A negative x: the entries with k > 0 are
+        /// at least as far as entry 0 (and come after it), entry 8 (k = 0) ties entry 0, and entries
+        /// 9..15 (k = -1..-12) see the same errors as 1..7 do for m, in the same order: the index is
+        /// the positive one plus 8 unless it is 0. In units of d/2 the midpoints are the integers
+        /// [1, 3, 5, 7, 10, 14, 20]; u = 2m/d is exact (a power-of-two scaling; where it underflows,
+        /// u < 1 either way), and `u > T` for an integer T exactly when `ceil(u) > T`, so the index is
+        /// a table lookup by `ceil(min(u, 31))`. One exception: for e = 253 (d = 2^125, blocks whose
+        /// amax log2f rounds to 128) the entries 8 d and 12 d overflow to infinity and never win, so
+        /// the index stops at 5 (6 d): `cap` is then 14 (u <= 14 gives at most 5) instead of 31.
+        pub(crate) fn e2m1_codes(
+            x: __m512,
+            scale2: __m512,
+            cap: __m512,
+            lut_lo: __m512i,
+            lut_hi: __m512i,
+        ) -> __m512i {
+            let m = _mm512_castsi512_ps(abs_bits(x));
+            let u = _mm512_min_ps(_mm512_scalef_ps(m, scale2), cap);
+            let c = _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC }>(u);
+            let idx = _mm512_permutex2var_epi32(lut_lo, c, lut_hi);
+            let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_setzero_ps())
+                & _mm512_test_epi32_mask(idx, idx);
+            _mm512_mask_or_epi32(idx, neg, idx, _mm512_set1_epi32(8))
+        }
+
+        /// Indices that pick the even lanes of (a, b) as one vector, and the odd lanes.
+        pub(crate) fn even_odd(a: __m512i, b: __m512i) -> (__m512i, __m512i) {
+            let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+            (
+                _mm512_permutex2var_epi32(a, even, b),
+                _mm512_permutex2var_epi32(a, odd, b),
+            )
+        }
+
+        /// `clamp(rne(x / scale) + zp, -8, 7)` in int32 lanes, with a true division (as
+        /// `scalar::quantize_one`; the clamp in float equals its saturating integer one for finite x
+        /// and positive scale).
+        pub(crate) fn codes16(x: __m512, scale: __m512, zp: __m512) -> __m512i {
+            let q = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                _mm512_div_ps(x, scale),
+            );
+            let q = _mm512_add_ps(q, zp);
+            let q = _mm512_min_ps(_mm512_max_ps(q, _mm512_set1_ps(-8.0)), _mm512_set1_ps(7.0));
+            _mm512_cvtps_epi32(q)
+        }
+
         /// Safety: 16 writable bytes at `p`.
         pub(crate) unsafe fn store_bytes16(v: Bytes16, p: *mut u8) {
             // SAFETY: the caller passes 16 writable bytes.
@@ -1083,39 +1043,37 @@ pub(crate) mod avx512 {
             unsafe { _mm512_storeu_si512(a.as_mut_ptr().cast(), v) };
             a
         }
-    }
 
-    ops! { "avx512f,avx512bw,avx512dq,avx512vl";
-        splat(x: f32) -> F = _mm512_set1_ps(x);
-        splat_i(x: i32) -> I = _mm512_set1_epi32(x);
-        sub_i(a: I, b: I) -> I = _mm512_sub_epi32(a, b);
-        cvt_f(a: I) -> F = _mm512_cvtepi32_ps(a);
-        bits_f(v: I) -> F = _mm512_castsi512_ps(v);
-        bits_i(v: F) -> I = _mm512_castps_si512(v);
-        add(a: F, b: F) -> F = _mm512_add_ps(a, b);
-        sub(a: F, b: F) -> F = _mm512_sub_ps(a, b);
-        mul(a: F, b: F) -> F = _mm512_mul_ps(a, b);
-        div(a: F, b: F) -> F = _mm512_div_ps(a, b);
-        min_f(a: F, b: F) -> F = _mm512_min_ps(a, b);
-        max_f(a: F, b: F) -> F = _mm512_max_ps(a, b);
-        neg(a: F) -> F = _mm512_xor_ps(a, _mm512_set1_ps(-0.0));
-        round_even(a: F) -> F = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a);
-        cvtt(a: F) -> I = _mm512_cvttps_epi32(a);
-        cvt(a: F) -> I = _mm512_cvtps_epi32(a);
-        abs_bits(a: F) -> I = _mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7FFF_FFFF));
-        max_u(a: I, b: I) -> I = _mm512_max_epu32(a, b);
-        gt(a: F, b: F) -> M = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b);
-        eq(a: F, b: F) -> M = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(a, b);
-        unord(a: F, b: F) -> M = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b);
-        gt_i(a: I, b: I) -> M = _mm512_cmpgt_epi32_mask(a, b);
-        eq_i(a: I, b: I) -> M = _mm512_cmpeq_epi32_mask(a, b);
-        or_m(a: M, b: M) -> M = a | b;
-        bits(m: M) -> u32 = u32::from(m);
-        select(m: M, a: F, b: F) -> F = _mm512_mask_mov_ps(b, m, a);
-        scale_bytes(amax: I) -> I = scale_bytes16(amax);
-    }
+        ops! { "avx512f,avx512bw,avx512dq,avx512vl";
+            splat(x: f32) -> F = _mm512_set1_ps(x);
+            splat_i(x: i32) -> I = _mm512_set1_epi32(x);
+            sub_i(a: I, b: I) -> I = _mm512_sub_epi32(a, b);
+            cvt_f(a: I) -> F = _mm512_cvtepi32_ps(a);
+            bits_f(v: I) -> F = _mm512_castsi512_ps(v);
+            bits_i(v: F) -> I = _mm512_castps_si512(v);
+            add(a: F, b: F) -> F = _mm512_add_ps(a, b);
+            sub(a: F, b: F) -> F = _mm512_sub_ps(a, b);
+            mul(a: F, b: F) -> F = _mm512_mul_ps(a, b);
+            div(a: F, b: F) -> F = _mm512_div_ps(a, b);
+            min_f(a: F, b: F) -> F = _mm512_min_ps(a, b);
+            max_f(a: F, b: F) -> F = _mm512_max_ps(a, b);
+            neg(a: F) -> F = _mm512_xor_ps(a, _mm512_set1_ps(-0.0));
+            round_even(a: F) -> F = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a);
+            cvtt(a: F) -> I = _mm512_cvttps_epi32(a);
+            cvt(a: F) -> I = _mm512_cvtps_epi32(a);
+            abs_bits(a: F) -> I = _mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7FFF_FFFF));
+            max_u(a: I, b: I) -> I = _mm512_max_epu32(a, b);
+            gt(a: F, b: F) -> M = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b);
+            eq(a: F, b: F) -> M = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(a, b);
+            unord(a: F, b: F) -> M = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b);
+            gt_i(a: I, b: I) -> M = _mm512_cmpgt_epi32_mask(a, b);
+            eq_i(a: I, b: I) -> M = _mm512_cmpeq_epi32_mask(a, b);
+            or_m(a: M, b: M) -> M = a | b;
+            bits(m: M) -> u32 = u32::from(m);
+            select(m: M, a: F, b: F) -> F = _mm512_mask_mov_ps(b, m, a);
+            scale_bytes(amax: I) -> I = scale_bytes16(amax);
+        }
 
-    with_features! { "avx512f,avx512bw,avx512dq,avx512vl";
         pub(crate) fn reduce(m: [F; L], op: impl Fn(F, F) -> F) -> F {
             let op =
                 |a: I, b: I| _mm512_castps_si512(op(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b)));
@@ -1285,34 +1243,28 @@ pub(crate) mod avx512 {
             // SAFETY: the caller passes p[32 b] for b < 16.
             unsafe { _mm512_i32gather_ps::<4>(at, p.cast()) }
         }
-    }
 
-    ops! { "avx512f,avx512bw,avx512dq,avx512vl";
-        sqrt(a: F) -> F = _mm512_sqrt_ps(a);
-        and_m(a: M, b: M) -> M = a & b;
-        add_i(a: I, b: I) -> I = _mm512_add_epi32(a, b);
-        inc_if(m: M, a: I) -> I = _mm512_mask_add_epi32(a, m, a, _mm512_set1_epi32(1));
-        add_if(m: M, a: I, b: I) -> I = _mm512_mask_add_epi32(a, m, a, b);
-    }
+        ops! { "avx512f,avx512bw,avx512dq,avx512vl";
+            sqrt(a: F) -> F = _mm512_sqrt_ps(a);
+            and_m(a: M, b: M) -> M = a & b;
+            add_i(a: I, b: I) -> I = _mm512_add_epi32(a, b);
+            inc_if(m: M, a: I) -> I = _mm512_mask_add_epi32(a, m, a, _mm512_set1_epi32(1));
+            add_if(m: M, a: I, b: I) -> I = _mm512_mask_add_epi32(a, m, a, b);
+        }
 
-    /// Logical `a << N`.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn shl_i<const N: u32>(a: I) -> I {
-        _mm512_slli_epi32::<N>(a)
-    }
+        /// Logical `a << N`.
+        pub(crate) fn shl_i<const N: u32>(a: I) -> I {
+            _mm512_slli_epi32::<N>(a)
+        }
 
-    /// Logical `a >> N`.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn shr_i<const N: u32>(a: I) -> I {
-        _mm512_srli_epi32::<N>(a)
-    }
+        /// Logical `a >> N`.
+        pub(crate) fn shr_i<const N: u32>(a: I) -> I {
+            _mm512_srli_epi32::<N>(a)
+        }
 
-    /// 1.5 * 2^23, ggml's `nearest_int` constant.
-    pub(crate) const MAGIC: f32 = 12_582_912.0;
+        /// 1.5 * 2^23, ggml's `nearest_int` constant.
+        pub(crate) const MAGIC: f32 = 12_582_912.0;
 
-    with_features! { "avx512f,avx512bw,avx512dq,avx512vl";
         /// `clamp(nearest_int(v), 0, 15)` as a float, ggml's `nearest_int` being the low 23 bits of
         /// `fl(v + 1.5 * 2^23)` minus 2^22 (0 for NaN).
         ///
@@ -1401,70 +1353,68 @@ pub(crate) mod avx512 {
             // SAFETY: lane b of vector j reads p[32 b + j], within the caller's 512.
             core::array::from_fn(|j| unsafe { _mm512_i32gather_ps::<4>(at, p.add(j).cast()) })
         }
-    }
 
-    /// Width of the buckets of the nearest-entry lookup, as the reciprocal the lookup multiplies
-    /// by: bucket `k = round(v * 4 / 41)` covers `[(k - 1/2) 10.25, (k + 1/2) 10.25)`.
-    /// Neighbouring midpoints of the codebook are at least 11.5 apart, so no bucket holds two,
-    /// and the width is chosen so that no midpoint is within 0.6 of a bucket boundary (both
-    /// checked when [`BUCKETS`] is evaluated, at compile time).
-    const BUCKET_SCALE: f32 = 4.0 / 41.0;
+        /// Width of the buckets of the nearest-entry lookup, as the reciprocal the lookup multiplies
+        /// by: bucket `k = round(v * 4 / 41)` covers `[(k - 1/2) 10.25, (k + 1/2) 10.25)`.
+        /// Neighbouring midpoints of the codebook are at least 11.5 apart, so no bucket holds two,
+        /// and the width is chosen so that no midpoint is within 0.6 of a bucket boundary (both
+        /// checked when [`BUCKETS`] is evaluated, at compile time).
+        const BUCKET_SCALE: f32 = 4.0 / 41.0;
 
-    // With MAGIC = 1.5 * 2^23, `v * BUCKET_SCALE + MAGIC`, rounded once, is `MAGIC + k` with the
-    // bucket `k` (two's complement) in the low mantissa bits; the permutes read the low five
-    // bits, i.e. `k mod 32`, which is one-to-one for the buckets in use (`|k| <= 13`).
+        // With MAGIC = 1.5 * 2^23, `v * BUCKET_SCALE + MAGIC`, rounded once, is `MAGIC + k` with the
+        // bucket `k` (two's complement) in the low mantissa bits; the permutes read the low five
+        // bits, i.e. `k mod 32`, which is one-to-one for the buckets in use (`|k| <= 13`).
 
-    /// Per bucket `k` (at index `k mod 32`, k = -16..=15): how many midpoints of neighbouring
-    /// codebook values lie below the bucket, the codebook value that count selects, and the
-    /// midpoint inside the bucket (+inf if none).
-    struct Buckets {
-        base: [i32; 32],
-        qlo: [f32; 32],
-        mid: [f32; 32],
-    }
-
-    const BUCKETS: Buckets = {
-        use super::super::{NL_KV as KV, NL_MID as MID};
-        let mut t = Buckets {
-            base: [0; 32],
-            qlo: [0.0; 32],
-            mid: [f32::INFINITY; 32],
-        };
-        let mut k = -16i32;
-        while k < 16 {
-            let i = (k & 31) as usize;
-            let (lo, hi) = ((k as f32 - 0.5) * 10.25, (k as f32 + 0.5) * 10.25);
-            let mut m = 0;
-            while m < 15 {
-                let mid = MID[m];
-                assert!(
-                    mid - lo > 0.6 || lo - mid > 0.6,
-                    "midpoint near a bucket boundary"
-                );
-                if mid < lo {
-                    t.base[i] += 1;
-                } else if mid < hi {
-                    assert!(t.mid[i] == f32::INFINITY, "two midpoints in one bucket");
-                    t.mid[i] = mid;
-                }
-                m += 1;
-            }
-            t.qlo[i] = KV[t.base[i] as usize];
-            k += 1;
+        /// Per bucket `k` (at index `k mod 32`, k = -16..=15): how many midpoints of neighbouring
+        /// codebook values lie below the bucket, the codebook value that count selects, and the
+        /// midpoint inside the bucket (+inf if none).
+        struct Buckets {
+            base: [i32; 32],
+            qlo: [f32; 32],
+            mid: [f32; 32],
         }
-        t
-    };
 
-    /// The nearest-entry search's tables ([`BUCKETS`], each as its entries 0..16 and 16..32),
-    /// loaded once per kernel call.
-    #[derive(Clone, Copy)]
-    pub(crate) struct NlTables {
-        base: (I, I),
-        qlo: (F, F),
-        mid: (F, F),
-    }
+        const BUCKETS: Buckets = {
+            use super::super::{NL_KV as KV, NL_MID as MID};
+            let mut t = Buckets {
+                base: [0; 32],
+                qlo: [0.0; 32],
+                mid: [f32::INFINITY; 32],
+            };
+            let mut k = -16i32;
+            while k < 16 {
+                let i = (k & 31) as usize;
+                let (lo, hi) = ((k as f32 - 0.5) * 10.25, (k as f32 + 0.5) * 10.25);
+                let mut m = 0;
+                while m < 15 {
+                    let mid = MID[m];
+                    assert!(
+                        mid - lo > 0.6 || lo - mid > 0.6,
+                        "midpoint near a bucket boundary"
+                    );
+                    if mid < lo {
+                        t.base[i] += 1;
+                    } else if mid < hi {
+                        assert!(t.mid[i] == f32::INFINITY, "two midpoints in one bucket");
+                        t.mid[i] = mid;
+                    }
+                    m += 1;
+                }
+                t.qlo[i] = KV[t.base[i] as usize];
+                k += 1;
+            }
+            t
+        };
 
-    with_features! { "avx512f,avx512bw,avx512dq,avx512vl";
+        /// The nearest-entry search's tables ([`BUCKETS`], each as its entries 0..16 and 16..32),
+        /// loaded once per kernel call.
+        #[derive(Clone, Copy)]
+        pub(crate) struct NlTables {
+            base: (I, I),
+            qlo: (F, F),
+            mid: (F, F),
+        }
+
         /// Loads [`NlTables`].
         pub(crate) fn nl_tables() -> NlTables {
             let t = &BUCKETS;
@@ -1531,14 +1481,12 @@ pub(crate) mod avx512 {
             // halves). One instruction, fused or not.
             _mm512_mask3_fmsub_ps(mid, splat(2.0), qlo, up)
         }
-    }
 
-    // Primitives of simd::dequantize_blocks.
+        // Primitives of simd::dequantize_blocks.
 
-    /// 16 small integers for [`ggml_values`], as floats (exact).
-    pub(crate) type ByteTable = F;
+        /// 16 small integers for [`ggml_values`], as floats (exact).
+        pub(crate) type ByteTable = F;
 
-    with_features! { "avx512f,avx512bw,avx512dq,avx512vl";
         /// Loads a [`ByteTable`].
         pub(crate) fn byte_table(t: &[i8; 16]) -> ByteTable {
             from_lanes(t.map(f32::from))
@@ -1581,104 +1529,98 @@ pub(crate) mod avx512 {
         pub(crate) fn f16_to_f32(h: u16) -> f32 {
             _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h))))
         }
-    }
 
-    // Primitives of simd::codebook.
+        // Primitives of simd::codebook.
 
-    /// A 16-entry float table for [`codebook_values`].
-    pub(crate) type FloatTable = F;
+        /// A 16-entry float table for [`codebook_values`].
+        pub(crate) type FloatTable = F;
 
-    /// Loads a [`FloatTable`].
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn float_table(t: &[f32; 16]) -> FloatTable {
-        from_lanes(*t)
-    }
+        /// Loads a [`FloatTable`].
+        pub(crate) fn float_table(t: &[f32; 16]) -> FloatTable {
+            from_lanes(*t)
+        }
 
-    /// Safety: 16 readable bytes at `p`; `t[code]` for their 32 codes, two per byte, the first in the high nibble.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) unsafe fn codebook_values(p: *const u8, t: FloatTable) -> Block {
-        // SAFETY: the caller passes 16 readable bytes.
-        let lo = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(p.cast()) });
-        let hi = _mm512_srli_epi32::<4>(lo);
-        let first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        let second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
-        // Element 2j is byte j's high nibble, element 2j + 1 its low nibble (the permutes read
-        // the low four bits of each lane).
-        let (h, l) = (_mm512_permutexvar_ps(hi, t), _mm512_permutexvar_ps(lo, t));
-        [
-            _mm512_permutex2var_ps(h, first, l),
-            _mm512_permutex2var_ps(h, second, l),
-        ]
-    }
+        /// Safety: 16 readable bytes at `p`; `t[code]` for their 32 codes, two per byte, the first in the high nibble.
+        pub(crate) unsafe fn codebook_values(p: *const u8, t: FloatTable) -> Block {
+            // SAFETY: the caller passes 16 readable bytes.
+            let lo = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(p.cast()) });
+            let hi = _mm512_srli_epi32::<4>(lo);
+            let first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            let second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+            // Element 2j is byte j's high nibble, element 2j + 1 its low nibble (the permutes read
+            // the low four bits of each lane).
+            let (h, l) = (_mm512_permutexvar_ps(hi, t), _mm512_permutexvar_ps(lo, t));
+            [
+                _mm512_permutex2var_ps(h, first, l),
+                _mm512_permutex2var_ps(h, second, l),
+            ]
+        }
 
-    /// Bucket tables of the codebook encoders: the scaled value's range is cut into buckets of
-    /// 1/16; for each, the number of thresholds below the bucket, and the one threshold inside it
-    /// (+inf if none). Every bucket holds at most one threshold and no threshold lies within 0.001
-    /// of a bucket edge (NF4's closest, 0.5016634, is 0.0017 above 1/2), far more than the one
-    /// rounding of the bucket position, so a value rounded into a neighbouring bucket still counts
-    /// the same thresholds; the count is then exact: the thresholds below the bucket, plus the one
-    /// inside if the value is strictly above it (as the references compare).
-    #[derive(Clone, Copy)]
-    pub(crate) struct CodebookTables {
-        /// NF4, 32 buckets over [-1, 1]: count below, threshold inside.
-        nf4_base: (I, I),
-        nf4_thr: (F, F),
-        /// FP4 magnitudes, 16 buckets over [0, 1]: code of the rank below and of the rank above
-        /// the threshold inside, and the threshold.
-        fp4_lo: I,
-        fp4_hi: I,
-        fp4_thr: F,
-    }
+        /// Bucket tables of the codebook encoders: the scaled value's range is cut into buckets of
+        /// 1/16; for each, the number of thresholds below the bucket, and the one threshold inside it
+        /// (+inf if none). Every bucket holds at most one threshold and no threshold lies within 0.001
+        /// of a bucket edge (NF4's closest, 0.5016634, is 0.0017 above 1/2), far more than the one
+        /// rounding of the bucket position, so a value rounded into a neighbouring bucket still counts
+        /// the same thresholds; the count is then exact: the thresholds below the bucket, plus the one
+        /// inside if the value is strictly above it (as the references compare).
+        #[derive(Clone, Copy)]
+        pub(crate) struct CodebookTables {
+            /// NF4, 32 buckets over [-1, 1]: count below, threshold inside.
+            nf4_base: (I, I),
+            nf4_thr: (F, F),
+            /// FP4 magnitudes, 16 buckets over [0, 1]: code of the rank below and of the rank above
+            /// the threshold inside, and the threshold.
+            fp4_lo: I,
+            fp4_hi: I,
+            fp4_thr: F,
+        }
 
-    /// For each of `B` buckets of 1/16 from `start`: the number of thresholds below it and the
-    /// one inside it (+inf if none). Evaluated at compile time.
-    const fn bucket_counts<const B: usize>(thresholds: &[f32], start: f32) -> ([i32; B], [f32; B]) {
-        let mut base = [0i32; B];
-        let mut thr = [f32::INFINITY; B];
-        let mut b = 0;
-        while b < B {
-            let (lo, hi) = (start + b as f32 / 16.0, start + (b + 1) as f32 / 16.0);
-            let mut i = 0;
-            while i < thresholds.len() {
-                let t = thresholds[i];
-                if t < lo {
-                    base[b] += 1;
-                } else if t < hi {
-                    thr[b] = t;
+        /// For each of `B` buckets of 1/16 from `start`: the number of thresholds below it and the
+        /// one inside it (+inf if none). Evaluated at compile time.
+        const fn bucket_counts<const B: usize>(thresholds: &[f32], start: f32) -> ([i32; B], [f32; B]) {
+            let mut base = [0i32; B];
+            let mut thr = [f32::INFINITY; B];
+            let mut b = 0;
+            while b < B {
+                let (lo, hi) = (start + b as f32 / 16.0, start + (b + 1) as f32 / 16.0);
+                let mut i = 0;
+                while i < thresholds.len() {
+                    let t = thresholds[i];
+                    if t < lo {
+                        base[b] += 1;
+                    } else if t < hi {
+                        thr[b] = t;
+                    }
+                    i += 1;
                 }
-                i += 1;
+                b += 1;
             }
-            b += 1;
+            (base, thr)
         }
-        (base, thr)
-    }
 
-    const NF4_BUCKETS: ([i32; 32], [f32; 32]) =
-        bucket_counts(&crate::reference::codebook::tables::NF4_THRESHOLDS, -1.0);
-    const FP4_BUCKETS: ([i32; 16], [f32; 16]) =
-        bucket_counts(&crate::reference::codebook::tables::FP4_THRESHOLDS, 0.0);
+        const NF4_BUCKETS: ([i32; 32], [f32; 32]) =
+            bucket_counts(&crate::reference::codebook::tables::NF4_THRESHOLDS, -1.0);
+        const FP4_BUCKETS: ([i32; 16], [f32; 16]) =
+            bucket_counts(&crate::reference::codebook::tables::FP4_THRESHOLDS, 0.0);
 
-    /// FP4 codes by bucket: of the rank below the bucket's threshold (`UP` false) or above it.
-    const fn fp4_bucket_codes<const UP: bool>() -> [i32; 16] {
-        let mut c = [0i32; 16];
-        let mut b = 0;
-        while b < 16 {
-            let mut r = FP4_BUCKETS.0[b] as usize + UP as usize;
-            if r > 7 {
-                r = 7;
+        /// FP4 codes by bucket: of the rank below the bucket's threshold (`UP` false) or above it.
+        const fn fp4_bucket_codes<const UP: bool>() -> [i32; 16] {
+            let mut c = [0i32; 16];
+            let mut b = 0;
+            while b < 16 {
+                let mut r = FP4_BUCKETS.0[b] as usize + UP as usize;
+                if r > 7 {
+                    r = 7;
+                }
+                c[b] = crate::reference::codebook::tables::FP4_CODE_BY_RANK[r] as i32;
+                b += 1;
             }
-            c[b] = crate::reference::codebook::tables::FP4_CODE_BY_RANK[r] as i32;
-            b += 1;
+            c
         }
-        c
-    }
 
-    const FP4_LO: [i32; 16] = fp4_bucket_codes::<false>();
-    const FP4_HI: [i32; 16] = fp4_bucket_codes::<true>();
+        const FP4_LO: [i32; 16] = fp4_bucket_codes::<false>();
+        const FP4_HI: [i32; 16] = fp4_bucket_codes::<true>();
 
-    with_features! { "avx512f,avx512bw,avx512dq,avx512vl";
         /// Loads [`CodebookTables`].
         pub(crate) fn codebook_tables() -> CodebookTables {
             let (nb, nt) = (&NF4_BUCKETS.0, &NF4_BUCKETS.1);
@@ -1784,84 +1726,74 @@ pub(crate) mod avx512 {
                 codes16(x, scale, zp)
             }
         }
-    }
 
-    /// `CODES` int8 codes (one per byte) in one vector.
-    pub(crate) type Codes = __m512i;
-    pub(crate) const CODES: usize = 64;
+        /// `CODES` int8 codes (one per byte) in one vector.
+        pub(crate) type Codes = __m512i;
+        pub(crate) const CODES: usize = 64;
 
-    /// Safety: `CODES` readable bytes at `p`.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) unsafe fn load_codes(p: *const i8) -> Codes {
-        // SAFETY: the caller passes 64 readable bytes.
-        unsafe { _mm512_loadu_si512(p.cast()) }
-    }
+        /// Safety: `CODES` readable bytes at `p`.
+        pub(crate) unsafe fn load_codes(p: *const i8) -> Codes {
+            // SAFETY: the caller passes 64 readable bytes.
+            unsafe { _mm512_loadu_si512(p.cast()) }
+        }
 
-    ops! { "avx512f,avx512bw,avx512dq,avx512vl";
-        zero_codes() -> Codes = _mm512_setzero_si512();
-        or_codes(a: Codes, b: Codes) -> Codes = _mm512_or_si512(a, b);
-        code_offsets(v: Codes) -> Codes = _mm512_add_epi8(v, _mm512_set1_epi8(8));
-        any_high_nibble(v: Codes) -> bool = _mm512_test_epi8_mask(v, _mm512_set1_epi8(-16)) != 0;
-    }
+        ops! { "avx512f,avx512bw,avx512dq,avx512vl";
+            zero_codes() -> Codes = _mm512_setzero_si512();
+            or_codes(a: Codes, b: Codes) -> Codes = _mm512_or_si512(a, b);
+            code_offsets(v: Codes) -> Codes = _mm512_add_epi8(v, _mm512_set1_epi8(8));
+            any_high_nibble(v: Codes) -> bool = _mm512_test_epi8_mask(v, _mm512_set1_epi8(-16)) != 0;
+        }
 
-    /// Safety: `CODES / 2` writable bytes at `p`; the codes (-8..=7) two per byte, the first in the low nibble.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) unsafe fn pack_codes(v: Codes, p: *mut u8) {
-        let nibbles = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
-        // Each 16-bit lane becomes lo + 16 * hi (at most 255), then one byte.
-        let pairs = _mm512_maddubs_epi16(nibbles, _mm512_set1_epi16(0x1001));
-        // SAFETY: the caller passes 32 writable bytes.
-        unsafe { _mm256_storeu_si256(p.cast(), _mm512_cvtepi16_epi8(pairs)) }
-    }
+        /// Safety: `CODES / 2` writable bytes at `p`; the codes (-8..=7) two per byte, the first in the low nibble.
+        pub(crate) unsafe fn pack_codes(v: Codes, p: *mut u8) {
+            let nibbles = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+            // Each 16-bit lane becomes lo + 16 * hi (at most 255), then one byte.
+            let pairs = _mm512_maddubs_epi16(nibbles, _mm512_set1_epi16(0x1001));
+            // SAFETY: the caller passes 32 writable bytes.
+            unsafe { _mm256_storeu_si256(p.cast(), _mm512_cvtepi16_epi8(pairs)) }
+        }
 
-    /// Safety: 32 readable bytes at `p`, and 64 writable ones at `q`: their codes, two per byte (the first in the low nibble), sign-extended.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) unsafe fn unpack_codes(p: *const u8, q: *mut i8) {
-        // SAFETY: the caller passes 32 readable bytes.
-        let b = _mm512_cvtepu8_epi16(unsafe { _mm256_loadu_si256(p.cast()) });
-        // Each 16-bit lane: low byte = low nibble (element 2i), high byte = high nibble.
-        let lo = _mm512_and_si512(b, _mm512_set1_epi16(0x0F));
-        let hi = _mm512_slli_epi16::<4>(_mm512_and_si512(b, _mm512_set1_epi16(0xF0)));
-        // Sign-extend a nibble n: (n ^ 8) - 8.
-        let eight = _mm512_set1_epi8(8);
-        let codes = _mm512_sub_epi8(_mm512_xor_si512(_mm512_or_si512(lo, hi), eight), eight);
-        // SAFETY: the caller passes 64 writable bytes.
-        unsafe { _mm512_storeu_si512(q.cast(), codes) }
-    }
+        /// Safety: 32 readable bytes at `p`, and 64 writable ones at `q`: their codes, two per byte (the first in the low nibble), sign-extended.
+        pub(crate) unsafe fn unpack_codes(p: *const u8, q: *mut i8) {
+            // SAFETY: the caller passes 32 readable bytes.
+            let b = _mm512_cvtepu8_epi16(unsafe { _mm256_loadu_si256(p.cast()) });
+            // Each 16-bit lane: low byte = low nibble (element 2i), high byte = high nibble.
+            let lo = _mm512_and_si512(b, _mm512_set1_epi16(0x0F));
+            let hi = _mm512_slli_epi16::<4>(_mm512_and_si512(b, _mm512_set1_epi16(0xF0)));
+            // Sign-extend a nibble n: (n ^ 8) - 8.
+            let eight = _mm512_set1_epi8(8);
+            let codes = _mm512_sub_epi8(_mm512_xor_si512(_mm512_or_si512(lo, hi), eight), eight);
+            // SAFETY: the caller passes 64 writable bytes.
+            unsafe { _mm512_storeu_si512(q.cast(), codes) }
+        }
 
-    /// `code - zp` by nibble, as bytes (-15..=15), and the scale, for [`int4_values`].
-    pub(crate) type Int4Table = (__m128i, F);
+        /// `code - zp` by nibble, as bytes (-15..=15), and the scale, for [`int4_values`].
+        pub(crate) type Int4Table = (__m128i, F);
 
-    /// Builds an [`Int4Table`].
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) fn int4_table(scale: f32, zp: i8) -> Int4Table {
-        let codes = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
-        (_mm_sub_epi8(codes, _mm_set1_epi8(zp)), splat(scale))
-    }
+        /// Builds an [`Int4Table`].
+        pub(crate) fn int4_table(scale: f32, zp: i8) -> Int4Table {
+            let codes = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+            (_mm_sub_epi8(codes, _mm_set1_epi8(zp)), splat(scale))
+        }
 
-    /// Safety: 16 readable bytes at `p`; `scalar::dequantize_one` of their 32 codes, two per byte, the first in the low nibble (an exact integer difference, converted exactly, one rounding).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-    pub(crate) unsafe fn int4_values(p: *const u8, t: Int4Table) -> Block {
-        // SAFETY: the caller passes 16 readable bytes.
-        let b = unsafe { _mm_loadu_si128(p.cast()) };
-        let m = _mm_set1_epi8(0x0F);
-        let (lo, hi) = (
-            _mm_and_si128(b, m),
-            _mm_and_si128(_mm_srli_epi16::<4>(b), m),
-        );
-        // Element order: byte j's low nibble, then its high nibble.
-        let f = |v| {
-            mul(
-                _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_shuffle_epi8(t.0, v))),
-                t.1,
-            )
-        };
-        [f(_mm_unpacklo_epi8(lo, hi)), f(_mm_unpackhi_epi8(lo, hi))]
+        /// Safety: 16 readable bytes at `p`; `scalar::dequantize_one` of their 32 codes, two per byte, the first in the low nibble (an exact integer difference, converted exactly, one rounding).
+        pub(crate) unsafe fn int4_values(p: *const u8, t: Int4Table) -> Block {
+            // SAFETY: the caller passes 16 readable bytes.
+            let b = unsafe { _mm_loadu_si128(p.cast()) };
+            let m = _mm_set1_epi8(0x0F);
+            let (lo, hi) = (
+                _mm_and_si128(b, m),
+                _mm_and_si128(_mm_srli_epi16::<4>(b), m),
+            );
+            // Element order: byte j's low nibble, then its high nibble.
+            let f = |v| {
+                mul(
+                    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_shuffle_epi8(t.0, v))),
+                    t.1,
+                )
+            };
+            [f(_mm_unpacklo_epi8(lo, hi)), f(_mm_unpackhi_epi8(lo, hi))]
+        }
     }
 }
 

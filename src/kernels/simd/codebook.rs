@@ -16,109 +16,109 @@ use core::mem::MaybeUninit;
 const QK: usize = 32;
 
 /// The kernels, written once: expanded inside a module that imports one level's lane
-/// primitives (`lanes::avx2` or `lanes::avx512`), with that level's features.
+/// primitives (`lanes::x86_64::avx2`, `lanes::x86_64::avx512` or `lanes::aarch64::neon`), with that level's features.
 macro_rules! kernels {
     ($features:literal) => {
         use super::*;
 
-        /// Safety: the CPU has the level's features.
-        #[target_feature(enable = $features)]
-        pub(crate) unsafe fn quantize_codebook(
-            book: Codebook,
-            src: &[f32],
-            block_size: usize,
-            codes: &mut [MaybeUninit<u8>],
-            absmax: &mut [MaybeUninit<f32>],
-        ) -> Result<()> {
-            // Below one vector group the scalar loop has no set-up to pay for.
-            if src.len() < QK {
-                return cb::quantize_blocks(book, src, block_size, codes, absmax);
-            }
-            let t = codebook_tables();
-            for ((block, bc), am) in src
-                .chunks(block_size)
-                .zip(codes.chunks_mut(block_size / 2))
-                .zip(absmax.iter_mut())
-            {
-                let whole = block.len() / QK * QK;
-                // Pass 1: the largest magnitude (as integer bits). NaN and ±Inf have larger |x|
-                // bits than any finite value, so one comparison of the largest bits finds them
-                // and the values beyond the limit.
-                let mut a = splat_i(0);
-                for i in (0..whole).step_by(QK) {
-                    let p = block.as_ptr().wrapping_add(i);
-                    prefetch(p.wrapping_add(AHEAD));
-                    prefetch(p.wrapping_add(AHEAD + 16));
-                    // SAFETY: i + 32 <= whole <= block.len().
-                    let v = unsafe { load_block(block.as_ptr().add(i)) };
-                    for v in v {
-                        a = max_u(a, abs_bits(v));
-                    }
+        with_features! { $features;
+            /// Safety: the CPU has the level's features.
+            pub(crate) unsafe fn quantize_codebook(
+                book: Codebook,
+                src: &[f32],
+                block_size: usize,
+                codes: &mut [MaybeUninit<u8>],
+                absmax: &mut [MaybeUninit<f32>],
+            ) -> Result<()> {
+                // Below one vector group the scalar loop has no set-up to pay for.
+                if src.len() < QK {
+                    return cb::quantize_blocks(book, src, block_size, codes, absmax);
                 }
-                let bits = max_lane_u(a);
-                let mut amax = f32::from_bits(bits);
-                if bits > cb::MAX_ABS_INPUT.to_bits() || whole < block.len() {
-                    // The reference finds the first bad element and its kind (or the tail's part).
-                    amax = cb::block_absmax(block)?;
-                }
-                let r = splat(cb::reciprocal(amax));
-                // Pass 2: codes of x * r.
-                assert!(bc.len() >= whole / 2);
-                for i in (0..whole).step_by(QK) {
-                    // SAFETY: i + 32 <= whole <= block.len().
-                    let v = unsafe { load_block(block.as_ptr().add(i)) };
-                    let bytes = match book {
-                        Codebook::Nf4 => pack_hi_first(v, |x| nf4_codes(mul(x, r), &t)),
-                        Codebook::Fp4 => pack_hi_first(v, |x| fp4_codes(mul(x, r), &t)),
-                    };
-                    // SAFETY: 16 bytes at i / 2 (i / 2 + 16 <= whole / 2, asserted).
-                    unsafe { store_bytes16(bytes, bc.as_mut_ptr().add(i / 2).cast()) };
-                }
-                cb::quantize_block(book, &block[whole..], amax, &mut bc[whole / 2..]);
-                am.write(amax);
-            }
-            Ok(())
-        }
-
-        /// Safety: the CPU has the level's features.
-        #[target_feature(enable = $features)]
-        pub(crate) unsafe fn dequantize_codebook(
-            book: Codebook,
-            codes: &[u8],
-            block_size: usize,
-            absmax: &[f32],
-            dst: &mut [MaybeUninit<f32>],
-        ) -> Result<()> {
-            if dst.len() < QK {
-                return cb::dequantize_blocks(book, codes, block_size, absmax, dst);
-            }
-            let t = float_table(cb::table(book));
-            // The blocks before the first bad absmax are written, then its error reported.
-            let good = absmax.iter().position(|s| !s.is_finite());
-            for ((block, bc), &s) in dst
-                .chunks_mut(block_size)
-                .zip(codes.chunks(block_size / 2))
-                .zip(&absmax[..good.unwrap_or(absmax.len())])
-            {
-                let vs = splat(s);
-                let whole = block.len() / QK * QK;
-                for i in (0..whole).step_by(QK) {
-                    // SAFETY: 16 bytes at i / 2 (`bc` holds `ceil(block.len() / 2)`) and 32
-                    // floats at i + L k (i + 32 <= whole <= block.len()).
-                    unsafe {
-                        let v = codebook_values(bc.as_ptr().add(i / 2), t);
-                        for (k, v) in v.into_iter().enumerate() {
-                            store(mul(v, vs), block.as_mut_ptr().add(i + L * k).cast());
+                let t = codebook_tables();
+                for ((block, bc), am) in src
+                    .chunks(block_size)
+                    .zip(codes.chunks_mut(block_size / 2))
+                    .zip(absmax.iter_mut())
+                {
+                    let whole = block.len() / QK * QK;
+                    // Pass 1: the largest magnitude (as integer bits). NaN and ±Inf have larger |x|
+                    // bits than any finite value, so one comparison of the largest bits finds them
+                    // and the values beyond the limit.
+                    let mut a = splat_i(0);
+                    for i in (0..whole).step_by(QK) {
+                        let p = block.as_ptr().wrapping_add(i);
+                        prefetch(p.wrapping_add(AHEAD));
+                        prefetch(p.wrapping_add(AHEAD + 16));
+                        // SAFETY: i + 32 <= whole <= block.len().
+                        let v = unsafe { load_block(block.as_ptr().add(i)) };
+                        for v in v {
+                            a = max_u(a, abs_bits(v));
                         }
                     }
+                    let bits = max_lane_u(a);
+                    let mut amax = f32::from_bits(bits);
+                    if bits > cb::MAX_ABS_INPUT.to_bits() || whole < block.len() {
+                        // The reference finds the first bad element and its kind (or the tail's part).
+                        amax = cb::block_absmax(block)?;
+                    }
+                    let r = splat(cb::reciprocal(amax));
+                    // Pass 2: codes of x * r.
+                    assert!(bc.len() >= whole / 2);
+                    for i in (0..whole).step_by(QK) {
+                        // SAFETY: i + 32 <= whole <= block.len().
+                        let v = unsafe { load_block(block.as_ptr().add(i)) };
+                        let bytes = match book {
+                            Codebook::Nf4 => pack_hi_first(v, |x| nf4_codes(mul(x, r), &t)),
+                            Codebook::Fp4 => pack_hi_first(v, |x| fp4_codes(mul(x, r), &t)),
+                        };
+                        // SAFETY: 16 bytes at i / 2 (i / 2 + 16 <= whole / 2, asserted).
+                        unsafe { store_bytes16(bytes, bc.as_mut_ptr().add(i / 2).cast()) };
+                    }
+                    cb::quantize_block(book, &block[whole..], amax, &mut bc[whole / 2..]);
+                    am.write(amax);
                 }
-                if whole < block.len() {
-                    cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
-                }
+                Ok(())
             }
-            match good {
-                Some(_) => Err(Error::NonFinite),
-                None => Ok(()),
+
+            /// Safety: the CPU has the level's features.
+            pub(crate) unsafe fn dequantize_codebook(
+                book: Codebook,
+                codes: &[u8],
+                block_size: usize,
+                absmax: &[f32],
+                dst: &mut [MaybeUninit<f32>],
+            ) -> Result<()> {
+                if dst.len() < QK {
+                    return cb::dequantize_blocks(book, codes, block_size, absmax, dst);
+                }
+                let t = float_table(cb::table(book));
+                // The blocks before the first bad absmax are written, then its error reported.
+                let good = absmax.iter().position(|s| !s.is_finite());
+                for ((block, bc), &s) in dst
+                    .chunks_mut(block_size)
+                    .zip(codes.chunks(block_size / 2))
+                    .zip(&absmax[..good.unwrap_or(absmax.len())])
+                {
+                    let vs = splat(s);
+                    let whole = block.len() / QK * QK;
+                    for i in (0..whole).step_by(QK) {
+                        // SAFETY: 16 bytes at i / 2 (`bc` holds `ceil(block.len() / 2)`) and 32
+                        // floats at i + L k (i + 32 <= whole <= block.len()).
+                        unsafe {
+                            let v = codebook_values(bc.as_ptr().add(i / 2), t);
+                            for (k, v) in v.into_iter().enumerate() {
+                                store(mul(v, vs), block.as_mut_ptr().add(i + L * k).cast());
+                            }
+                        }
+                    }
+                    if whole < block.len() {
+                        cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
+                    }
+                }
+                match good {
+                    Some(_) => Err(Error::NonFinite),
+                    None => Ok(()),
+                }
             }
         }
     };

@@ -1,7 +1,10 @@
 //! SIMD kernels written once and expanded for each level that has the lane primitives they use
-//! (`x86_64::lanes::{avx2, avx512}`, `aarch64::lanes::neon`). A kernel here is a macro body instantiated in a module per
-//! level (at the end of its file), inside which every function is `#[target_feature]` with that
-//! level's features, so the primitives (`#[inline]`, same features) inline into it. Where one
+//! (`lanes::x86_64::{avx2, avx512}`, `lanes::aarch64::neon`). A kernel here is a macro body
+//! instantiated in a module per level (at the end of its file), whose functions are in a
+//! `with_features!` block: each is `#[target_feature]` with that level's features, so the
+//! primitives (`#[inline]`, same features) inline into it. This layer imports the primitives
+//! and the reference, never a level's files: the levels import it (their tables are filled from
+//! the `QUANTIZE`/`DEQUANTIZE` lists below and from each file's level modules). Where one
 //! ISA has a better form of a step than the shared one, that step is a lane primitive with one
 //! implementation per ISA, not a branch in the kernel.
 

@@ -14,123 +14,118 @@ use crate::Result;
 use core::mem::MaybeUninit;
 
 /// The kernels, written once: expanded inside a module that imports one level's lane
-/// primitives (`lanes::avx2` or `lanes::avx512`), with that level's features.
+/// primitives (`lanes::x86_64::avx2`, `lanes::x86_64::avx512` or `lanes::aarch64::neon`), with that level's features.
 macro_rules! kernels {
     ($features:literal) => {
         use super::*;
 
-        /// The reference's weighted sums `(Σ w q x, Σ w q q)` for inverse scale `id`, every lane
-        /// in element order, each product and sum rounded on its own.
-        #[inline]
-        #[target_feature(enable = $features)]
-        fn sums(x: &[F; 32], w: &[F; 32], id: F, t: NlTables) -> (F, F) {
-            let (mut sqx, mut sq2) = (splat(0.0), splat(0.0));
-            for j in 0..32 {
-                let q = nl_nearest(mul(id, x[j]), t);
-                let wq = mul(w[j], q);
-                sqx = add(sqx, mul(wq, x[j]));
-                sq2 = add(sq2, mul(wq, q));
-            }
-            (sqx, sq2)
-        }
-
-        /// The first element of largest magnitude of each lane (strict `>` from 0, as the
-        /// reference), and that magnitude.
-        #[inline]
-        #[target_feature(enable = $features)]
-        pub(super) fn first_max(x: &[F; 32]) -> (F, F) {
-            let (mut amax, mut max) = (splat(0.0), splat(0.0));
-            for &v in x {
-                let a = bits_f(abs_bits(v));
-                let gt = gt(a, amax);
-                (amax, max) = (select(gt, a, amax), select(gt, v, max));
-            }
-            (amax, max)
-        }
-
-        /// `nl_codebook::search_scale` of `L` blocks (lane b: block b) from their elements `x`
-        /// (element j of every block in `x[j]`), weights `w = x * x`, largest magnitude and first
-        /// largest element.
-        #[target_feature(enable = $features)]
-        pub(super) fn search(x: &[F; 32], w: &[F; 32], amax: F, max: F, t: NlTables) -> F {
-            let zero = splat(0.0);
-            let d0 = div(neg(max), splat(f32::from(nl_codebook::KVALUES[0])));
-            let (sqx, sq2) = sums(x, w, div(splat(1.0), d0), t);
-            let mut d = select(gt(sq2, zero), div(sqx, sq2), zero);
-            let mut best = mul(d, sqx);
-            for itry in -7..=7 {
-                let num = (itry + i32::from(nl_codebook::KVALUES[0])) as f32;
-                let (sqx, sq2) = sums(x, w, div(splat(num), max), t);
-                let better = and_m(gt(sq2, zero), gt(mul(sqx, sqx), mul(best, sq2)));
-                d = select(better, div(sqx, sq2), d);
-                best = select(better, mul(d, sqx), best);
-            }
-            // Blocks of near-zeros get scale 0.
-            select(gt(splat(1e-15), amax), zero, d)
-        }
-
-        /// Quantizes `L` whole blocks (`32 L` floats into `L` blocks of bytes), or returns false,
-        /// writing nothing, when one of them holds a NaN or infinity or needs a scale beyond fp16.
-        #[target_feature(enable = $features)]
-        fn run(x: &[f32], out: &mut [MaybeUninit<u8>], t: NlTables) -> bool {
-            assert!(x.len() >= 32 * L && out.len() >= L * iq4_nl::BYTES);
-            for l in 0..2 * L {
-                prefetch(x.as_ptr().wrapping_add(AHEAD / 4 + 16 * l));
-            }
-            // SAFETY: 32 L floats (asserted).
-            let xs = unsafe { load_columns(x.as_ptr()) };
-            // NaN or infinity anywhere: the reference reports it.
-            let mag = xs.iter().fold(splat_i(0), |m, &v| max_u(m, abs_bits(v)));
-            if bits(gt_i(mag, splat_i(f32::MAX.to_bits() as i32))) != 0 {
-                return false;
-            }
-            let w: [F; 32] = core::array::from_fn(|j| mul(xs[j], xs[j]));
-            let (amax, max) = first_max(&xs);
-            let d = search(&xs, &w, amax, max, t);
-            let Some(dh) = to_f16(d) else {
-                return false;
-            };
-            let nz = gt(bits_f(abs_bits(d)), splat(0.0));
-            let id = lanes(select(nz, div(splat(1.0), d), splat(0.0)));
-            // The codes, block by block: best_index(id * x).
-            for b in 0..L {
-                let vid = splat(id[b]);
-                let o = &mut out[b * iq4_nl::BYTES..(b + 1) * iq4_nl::BYTES];
-                // SAFETY: block b's 32 floats (asserted above).
-                let v = unsafe { load_block(x.as_ptr().add(32 * b)) };
-                let codes = pack_ggml(v, |v| nl_index(mul(vid, v), t));
-                for (o, h) in o.iter_mut().zip(dh[b].to_le_bytes()) {
-                    o.write(h);
+        with_features! { $features;
+            /// The reference's weighted sums `(Σ w q x, Σ w q q)` for inverse scale `id`, every lane
+            /// in element order, each product and sum rounded on its own.
+            fn sums(x: &[F; 32], w: &[F; 32], id: F, t: NlTables) -> (F, F) {
+                let (mut sqx, mut sq2) = (splat(0.0), splat(0.0));
+                for j in 0..32 {
+                    let q = nl_nearest(mul(id, x[j]), t);
+                    let wq = mul(w[j], q);
+                    sqx = add(sqx, mul(wq, x[j]));
+                    sq2 = add(sq2, mul(wq, q));
                 }
-                // SAFETY: the block's 18 bytes (sliced above) hold 16 at 2.
-                unsafe { store_bytes16(codes, o.as_mut_ptr().add(2).cast()) };
+                (sqx, sq2)
             }
-            true
-        }
 
-        /// Quantizes IQ4_NL blocks: runs of `L` at once, the rest (and any run holding a bad
-        /// block, which the reference then reports in order) by the scalar reference.
-        ///
-        /// Safety: the CPU has the level's features.
-        #[target_feature(enable = $features)]
-        pub(crate) unsafe fn quantize_iq4_nl(
-            src: &[f32],
-            dst: &mut [MaybeUninit<u8>],
-        ) -> Result<()> {
-            let t = nl_tables();
-            quantize_runs(
-                src,
-                dst,
-                (L, iq4_nl::BYTES),
-                |x, out| run(x, out, t),
-                |x, out| quantize_each(x, out, iq4_nl::quantize_block),
-            )
+            /// The first element of largest magnitude of each lane (strict `>` from 0, as the
+            /// reference), and that magnitude.
+            pub(super) fn first_max(x: &[F; 32]) -> (F, F) {
+                let (mut amax, mut max) = (splat(0.0), splat(0.0));
+                for &v in x {
+                    let a = bits_f(abs_bits(v));
+                    let gt = gt(a, amax);
+                    (amax, max) = (select(gt, a, amax), select(gt, v, max));
+                }
+                (amax, max)
+            }
+
+            /// `nl_codebook::search_scale` of `L` blocks (lane b: block b) from their elements `x`
+            /// (element j of every block in `x[j]`), weights `w = x * x`, largest magnitude and first
+            /// largest element.
+            pub(super) fn search(x: &[F; 32], w: &[F; 32], amax: F, max: F, t: NlTables) -> F {
+                let zero = splat(0.0);
+                let d0 = div(neg(max), splat(f32::from(nl_codebook::KVALUES[0])));
+                let (sqx, sq2) = sums(x, w, div(splat(1.0), d0), t);
+                let mut d = select(gt(sq2, zero), div(sqx, sq2), zero);
+                let mut best = mul(d, sqx);
+                for itry in -7..=7 {
+                    let num = (itry + i32::from(nl_codebook::KVALUES[0])) as f32;
+                    let (sqx, sq2) = sums(x, w, div(splat(num), max), t);
+                    let better = and_m(gt(sq2, zero), gt(mul(sqx, sqx), mul(best, sq2)));
+                    d = select(better, div(sqx, sq2), d);
+                    best = select(better, mul(d, sqx), best);
+                }
+                // Blocks of near-zeros get scale 0.
+                select(gt(splat(1e-15), amax), zero, d)
+            }
+
+            /// Quantizes `L` whole blocks (`32 L` floats into `L` blocks of bytes), or returns false,
+            /// writing nothing, when one of them holds a NaN or infinity or needs a scale beyond fp16.
+            fn run(x: &[f32], out: &mut [MaybeUninit<u8>], t: NlTables) -> bool {
+                assert!(x.len() >= 32 * L && out.len() >= L * iq4_nl::BYTES);
+                for l in 0..2 * L {
+                    prefetch(x.as_ptr().wrapping_add(AHEAD / 4 + 16 * l));
+                }
+                // SAFETY: 32 L floats (asserted).
+                let xs = unsafe { load_columns(x.as_ptr()) };
+                // NaN or infinity anywhere: the reference reports it.
+                let mag = xs.iter().fold(splat_i(0), |m, &v| max_u(m, abs_bits(v)));
+                if bits(gt_i(mag, splat_i(f32::MAX.to_bits() as i32))) != 0 {
+                    return false;
+                }
+                let w: [F; 32] = core::array::from_fn(|j| mul(xs[j], xs[j]));
+                let (amax, max) = first_max(&xs);
+                let d = search(&xs, &w, amax, max, t);
+                let Some(dh) = to_f16(d) else {
+                    return false;
+                };
+                let nz = gt(bits_f(abs_bits(d)), splat(0.0));
+                let id = lanes(select(nz, div(splat(1.0), d), splat(0.0)));
+                // The codes, block by block: best_index(id * x).
+                for b in 0..L {
+                    let vid = splat(id[b]);
+                    let o = &mut out[b * iq4_nl::BYTES..(b + 1) * iq4_nl::BYTES];
+                    // SAFETY: block b's 32 floats (asserted above).
+                    let v = unsafe { load_block(x.as_ptr().add(32 * b)) };
+                    let codes = pack_ggml(v, |v| nl_index(mul(vid, v), t));
+                    for (o, h) in o.iter_mut().zip(dh[b].to_le_bytes()) {
+                        o.write(h);
+                    }
+                    // SAFETY: the block's 18 bytes (sliced above) hold 16 at 2.
+                    unsafe { store_bytes16(codes, o.as_mut_ptr().add(2).cast()) };
+                }
+                true
+            }
+
+            /// Quantizes IQ4_NL blocks: runs of `L` at once, the rest (and any run holding a bad
+            /// block, which the reference then reports in order) by the scalar reference.
+            ///
+            /// Safety: the CPU has the level's features.
+            pub(crate) unsafe fn quantize_iq4_nl(
+                src: &[f32],
+                dst: &mut [MaybeUninit<u8>],
+            ) -> Result<()> {
+                let t = nl_tables();
+                quantize_runs(
+                    src,
+                    dst,
+                    (L, iq4_nl::BYTES),
+                    |x, out| run(x, out, t),
+                    |x, out| quantize_each(x, out, iq4_nl::quantize_block),
+                )
+            }
+            // The level's entries of the block-format tables (`kernels::format_tables`). They are
+            // reached only through the level's `KERNELS`, which `kernels::levels()` hands out only
+            // when the CPU has the level's features: the safety argument of each call below.
+            pub(crate) const QUANTIZE: &[(BlockFormat, QuantizeBlocks)] =
+                &[(BlockFormat::Iq4Nl, |s, d| unsafe { quantize_iq4_nl(s, d) })];
         }
-        // The level's entries of the block-format tables (`kernels::format_tables`). They are
-        // reached only through the level's `KERNELS`, which `kernels::levels()` hands out only
-        // when the CPU has the level's features: the safety argument of each call below.
-        pub(crate) const QUANTIZE: &[(BlockFormat, QuantizeBlocks)] =
-            &[(BlockFormat::Iq4Nl, |s, d| unsafe { quantize_iq4_nl(s, d) })];
     };
 }
 
