@@ -3,6 +3,20 @@
 
 use core::arch::x86_64::*;
 
+/// True when this CPU has the AVX2 primitives' features (AVX2, and F16C for the block formats'
+/// fp16 scales: every AVX2 CPU has it).
+pub(crate) fn avx2_available() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c")
+}
+
+/// True when this CPU has the AVX-512 primitives' features.
+pub(crate) fn avx512_available() -> bool {
+    is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512dq")
+        && is_x86_feature_detected!("avx512vl")
+}
+
 /// How far ahead (in floats) the streaming loops prefetch: far enough to cover DRAM latency at
 /// these kernels' speeds (a compute-heavy loop keeps too few loads in flight on its own).
 pub(crate) const AHEAD: usize = 2048;
@@ -1805,14 +1819,14 @@ mod tests {
     /// Runs `f` with AVX2 lanes and with AVX-512 lanes, where the CPU has them.
     macro_rules! each_level {
         (|$l:ident $(, $a:ident: $t:ty)?| $body:block) => {{
-            if crate::kernels::x86_64::avx2::available() {
+            if super::avx2_available() {
                 use super::avx2 as $l;
                 #[target_feature(enable = "avx2,f16c")]
                 fn run($($a: $t)?) $body
                 // SAFETY: AVX2 and F16C are available.
                 unsafe { run($($a)?) };
             }
-            if crate::kernels::x86_64::avx512::available() {
+            if super::avx512_available() {
                 use super::avx512 as $l;
                 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
                 fn run($($a: $t)?) $body

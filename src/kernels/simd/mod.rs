@@ -13,26 +13,26 @@
 /// `avx512` or `neon`), where the CPU has them.
 #[cfg(test)]
 macro_rules! each_level {
-    (|$l:ident, $k:ident $(, $a:ident: $t:ty)?| $body:block) => {{
+    (|$l:ident, $k:ident $(, $a:ident: $t:ty)*| $body:block) => {{
         #[cfg(target_arch = "x86_64")]
-        if crate::kernels::x86_64::avx2::available() {
+        if crate::kernels::lanes::x86_64::avx2_available() {
             #[allow(unused_imports)]
             use super::avx2 as $k;
             use crate::kernels::lanes::x86_64::avx2 as $l;
             #[target_feature(enable = "avx2,f16c")]
-            fn run($($a: $t)?) $body
+            fn run($($a: $t),*) $body
             // SAFETY: AVX2 and F16C are available.
-            unsafe { run($($a)?) };
+            unsafe { run($($a),*) };
         }
         #[cfg(target_arch = "x86_64")]
-        if crate::kernels::x86_64::avx512::available() {
+        if crate::kernels::lanes::x86_64::avx512_available() {
             #[allow(unused_imports)]
             use super::avx512 as $k;
             use crate::kernels::lanes::x86_64::avx512 as $l;
             #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-            fn run($($a: $t)?) $body
+            fn run($($a: $t),*) $body
             // SAFETY: AVX-512 is available.
-            unsafe { run($($a)?) };
+            unsafe { run($($a),*) };
         }
         #[cfg(target_arch = "aarch64")]
         {
@@ -40,9 +40,9 @@ macro_rules! each_level {
             use super::neon as $k;
             use crate::kernels::lanes::aarch64::neon as $l;
             #[target_feature(enable = "neon")]
-            fn run($($a: $t)?) $body
+            fn run($($a: $t),*) $body
             // SAFETY: NEON is enabled for the whole target (see `kernels::aarch64`).
-            unsafe { run($($a)?) };
+            unsafe { run($($a),*) };
         }
     }};
 }

@@ -801,46 +801,6 @@ instantiate_per_level!();
 mod tests {
     use super::*;
 
-    /// Runs `f` with NEON lanes and kernels (`$l`, `$k`).
-    #[cfg(target_arch = "aarch64")]
-    macro_rules! each_level {
-        (|$l:ident, $k:ident $(, $a:ident: $t:ty)*| $body:block) => {{
-            #[allow(unused_imports)]
-            use super::neon as $k;
-            use crate::kernels::lanes::aarch64::neon as $l;
-            #[target_feature(enable = "neon")]
-            fn run($($a: $t),*) $body
-            // SAFETY: NEON is enabled for the whole target (see `kernels::aarch64`).
-            unsafe { run($($a),*) };
-        }};
-    }
-
-    /// Runs `f` with AVX2 lanes and kernels (`$l`, `$k`) and with AVX-512 ones, where the CPU
-    /// has them.
-    #[cfg(target_arch = "x86_64")]
-    macro_rules! each_level {
-        (|$l:ident, $k:ident $(, $a:ident: $t:ty)*| $body:block) => {{
-            if crate::kernels::x86_64::avx2::available() {
-                #[allow(unused_imports)]
-                use super::avx2 as $k;
-                use crate::kernels::lanes::x86_64::avx2 as $l;
-                #[target_feature(enable = "avx2,f16c")]
-                fn run($($a: $t),*) $body
-                // SAFETY: AVX2 and F16C are available.
-                unsafe { run($($a),*) };
-            }
-            if crate::kernels::x86_64::avx512::available() {
-                #[allow(unused_imports)]
-                use super::avx512 as $k;
-                use crate::kernels::lanes::x86_64::avx512 as $l;
-                #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-                fn run($($a: $t),*) $body
-                // SAFETY: AVX-512 is available.
-                unsafe { run($($a),*) };
-            }
-        }};
-    }
-
     /// Floats `k` either side of each of `points` (both signs, and the points), plus the
     /// specials.
     fn near(points: &[f32], k: u32) -> Vec<f32> {

@@ -31,11 +31,7 @@ pub(crate) static KERNELS: Kernels = Kernels {
     blocks: &super::avx2_blocks::BLOCKS,
 };
 
-/// True when this CPU can run these kernels (AVX2, and F16C for the block formats' fp16
-/// scales: every AVX2 CPU has it).
-pub(crate) fn available() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c")
-}
+pub(crate) use crate::kernels::lanes::x86_64::avx2_available as available;
 
 // The wrappers in `KERNELS` and below are only reachable through `KERNELS`, which
 // `kernels::levels()` hands out only when `available()` is true: that is the safety argument of

@@ -30,13 +30,7 @@ pub(crate) static KERNELS: Kernels = Kernels {
     blocks: &super::avx512_blocks::BLOCKS,
 };
 
-/// True when this CPU can run these kernels.
-pub(crate) fn available() -> bool {
-    is_x86_feature_detected!("avx512f")
-        && is_x86_feature_detected!("avx512bw")
-        && is_x86_feature_detected!("avx512dq")
-        && is_x86_feature_detected!("avx512vl")
-}
+pub(crate) use crate::kernels::lanes::x86_64::avx512_available as available;
 
 // The wrappers in `KERNELS` and below are only reachable through `KERNELS`, which
 // `kernels::levels()` hands out only when `available()` is true: that is the safety argument of
