@@ -192,7 +192,7 @@ typedef struct quantize_error_stats {
 #define QUANTIZE_FORMAT_IQ4_NL 2
 
 /**
- * ggml MXFP4: 32 values in 17 bytes: E8M0 scale byte, 16 bytes of FP4 (E2M1) codes.
+ * ggml MXFP4: 32 values in 17 bytes: E8M0 scale byte, 16 bytes of E2M1 (4-bit float) codes.
  */
 #define QUANTIZE_FORMAT_MXFP4 3
 
@@ -209,8 +209,8 @@ typedef struct quantize_error_stats {
 #define QUANTIZE_FORMAT_IQ4_XS 5
 
 /**
- * ggml NVFP4: 64 values in 36 bytes: 4 UE4M3 scales (one per 16 values), 32 bytes of FP4
- * (E2M1) codes. A sub-block with max|x| / 6 above 448 is VALUE_OUT_OF_RANGE (ggml clips it).
+ * ggml NVFP4: 64 values in 36 bytes: 4 UE4M3 scales (one per 16 values), 32 bytes of E2M1
+ * (4-bit float) codes. A sub-block with max|x| / 6 above 448 is VALUE_OUT_OF_RANGE (ggml clips it).
  */
 #define QUANTIZE_FORMAT_NVFP4 6
 

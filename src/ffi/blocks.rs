@@ -18,7 +18,7 @@ pub const QUANTIZE_FORMAT_Q4_1: quantize_block_format = 1;
 /// ggml IQ4_NL: 32 values in 18 bytes: fp16 scale d, 16 bytes of indices into a non-linear
 /// codebook.
 pub const QUANTIZE_FORMAT_IQ4_NL: quantize_block_format = 2;
-/// ggml MXFP4: 32 values in 17 bytes: E8M0 scale byte, 16 bytes of FP4 (E2M1) codes.
+/// ggml MXFP4: 32 values in 17 bytes: E8M0 scale byte, 16 bytes of E2M1 (4-bit float) codes.
 pub const QUANTIZE_FORMAT_MXFP4: quantize_block_format = 3;
 /// ggml Q4_K: 256 values in 144 bytes: fp16 d, fp16 dmin, 12 bytes of 6-bit sub-block scales
 /// and minima (8 sub-blocks of 32), 128 bytes of codes.
@@ -26,8 +26,8 @@ pub const QUANTIZE_FORMAT_Q4_K: quantize_block_format = 4;
 /// ggml IQ4_XS: 256 values in 136 bytes: fp16 d, 2 + 4 bytes of 6-bit sub-block scales, 128
 /// bytes of IQ4_NL codebook indices.
 pub const QUANTIZE_FORMAT_IQ4_XS: quantize_block_format = 5;
-/// ggml NVFP4: 64 values in 36 bytes: 4 UE4M3 scales (one per 16 values), 32 bytes of FP4
-/// (E2M1) codes. A sub-block with max|x| / 6 above 448 is VALUE_OUT_OF_RANGE (ggml clips it).
+/// ggml NVFP4: 64 values in 36 bytes: 4 UE4M3 scales (one per 16 values), 32 bytes of E2M1
+/// (4-bit float) codes. A sub-block with max|x| / 6 above 448 is VALUE_OUT_OF_RANGE (ggml clips it).
 pub const QUANTIZE_FORMAT_NVFP4: quantize_block_format = 6;
 
 fn format_from(v: quantize_block_format) -> crate::Result<BlockFormat> {

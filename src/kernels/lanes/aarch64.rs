@@ -819,24 +819,25 @@ pub(crate) mod neon {
             [[a[0], a[1]], [a[2], a[3]], [c[0], c[1]], [c[2], c[3]]]
         }
 
-        /// The NF4 and FP4 encoders' thresholds (each in every lane) and FP4's codes by rank.
+        /// The codebook encoders' thresholds (each in every lane) and the sign-magnitude codebook's
+        /// codes by rank.
         #[derive(Clone, Copy)]
         pub(crate) struct CodebookTables {
-            nf4: [float32x4_t; 15],
-            fp4: [float32x4_t; 7],
+            sorted: [float32x4_t; 15],
+            magnitudes: [float32x4_t; 7],
             by_rank: uint8x16_t,
         }
 
         /// Loads [`CodebookTables`].
         pub(crate) fn codebook_tables() -> CodebookTables {
             use crate::reference::codebook::tables::{
-                FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS,
+                CODE_BY_RANK, MAGNITUDE_THRESHOLDS, SORTED_THRESHOLDS,
             };
             let mut by_rank = [0u8; 16];
-            by_rank[..8].copy_from_slice(&FP4_CODE_BY_RANK);
+            by_rank[..8].copy_from_slice(&CODE_BY_RANK);
             CodebookTables {
-                nf4: NF4_THRESHOLDS.map(|t| vdupq_n_f32(t)),
-                fp4: FP4_THRESHOLDS.map(|t| vdupq_n_f32(t)),
+                sorted: SORTED_THRESHOLDS.map(|t| vdupq_n_f32(t)),
+                magnitudes: MAGNITUDE_THRESHOLDS.map(|t| vdupq_n_f32(t)),
                 // SAFETY: a 16-byte array.
                 by_rank: unsafe { vld1q_u8(by_rank.as_ptr()) },
             }
@@ -852,25 +853,25 @@ pub(crate) mod neon {
             vreinterpretq_s32_u32(c)
         }
 
-        /// `codebook::scalar::encode_nf4` of each lane: the number of thresholds strictly below v.
-        pub(crate) fn nf4_codes(v: F, t: &CodebookTables) -> I {
-            [count_above(v[0], &t.nf4), count_above(v[1], &t.nf4)]
+        /// The sorted codebook's encoder (`codebook::scalar`) of each lane: the number of thresholds strictly below v.
+        pub(crate) fn sorted_codes(v: F, t: &CodebookTables) -> I {
+            [count_above(v[0], &t.sorted), count_above(v[1], &t.sorted)]
         }
 
-        /// `codebook::scalar::encode_fp4` of 4 lanes: the rank of |v| among the magnitude
-        /// thresholds (strictly greater; NaN: 0) mapped through `FP4_CODE_BY_RANK` (a byte lookup
+        /// The sign-magnitude codebook's encoder (`codebook::scalar`) of 4 lanes: the rank of |v| among the magnitude
+        /// thresholds (strictly greater; NaN: 0) mapped through `CODE_BY_RANK` (a byte lookup
         /// whose other three index bytes are out of range, giving 0), plus 8 when v < 0.
-        fn fp4_codes4(v: float32x4_t, t: &CodebookTables) -> int32x4_t {
-            let rank = vreinterpretq_u32_s32(count_above(vabsq_f32(v), &t.fp4));
+        fn sign_magnitude_codes4(v: float32x4_t, t: &CodebookTables) -> int32x4_t {
+            let rank = vreinterpretq_u32_s32(count_above(vabsq_f32(v), &t.magnitudes));
             let idx = vorrq_u32(rank, vdupq_n_u32(0xFFFF_FF00));
             let code = vreinterpretq_u32_u8(vqtbl1q_u8(t.by_rank, vreinterpretq_u8_u32(idx)));
             let neg = vandq_u32(vcltzq_f32(v), vdupq_n_u32(8));
             vreinterpretq_s32_u32(vorrq_u32(code, neg))
         }
 
-        /// `codebook::scalar::encode_fp4` of each lane.
-        pub(crate) fn fp4_codes(v: F, t: &CodebookTables) -> I {
-            [fp4_codes4(v[0], t), fp4_codes4(v[1], t)]
+        /// The sign-magnitude codebook's encoder (`codebook::scalar`) of each lane.
+        pub(crate) fn sign_magnitude_codes(v: F, t: &CodebookTables) -> I {
+            [sign_magnitude_codes4(v[0], t), sign_magnitude_codes4(v[1], t)]
         }
 
         /// Packs a block's 32 codes (0..=15) two per byte, the first in the high nibble.

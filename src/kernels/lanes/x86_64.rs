@@ -707,28 +707,28 @@ pub(crate) mod avx2 {
             .map(|n| lookup16(t, _mm256_cvtepu8_epi32(n)))
         }
 
-        /// The NF4 and FP4 encoders' tables: NF4's 15 thresholds (+inf after), FP4's 7 magnitude
-        /// thresholds (+inf after) and its codes by rank.
+        /// The codebook encoders' tables: the sorted codebook's 15 thresholds (+inf after), the
+        /// sign-magnitude codebook's 7 magnitude thresholds (+inf after) and its codes by rank.
         #[derive(Clone, Copy)]
         pub(crate) struct CodebookTables {
-            nf4: FloatTable,
-            fp4: F,
+            sorted: FloatTable,
+            magnitudes: F,
             by_rank: I,
         }
 
         /// Loads [`CodebookTables`].
         pub(crate) fn codebook_tables() -> CodebookTables {
             use crate::reference::codebook::tables::{
-                FP4_CODE_BY_RANK, FP4_THRESHOLDS, NF4_THRESHOLDS,
+                CODE_BY_RANK, MAGNITUDE_THRESHOLDS, SORTED_THRESHOLDS,
             };
-            let mut nf4 = [f32::INFINITY; 16];
-            nf4[..15].copy_from_slice(&NF4_THRESHOLDS);
-            let mut fp4 = [f32::INFINITY; 8];
-            fp4[..7].copy_from_slice(&FP4_THRESHOLDS);
-            let by_rank: [i32; 8] = core::array::from_fn(|r| i32::from(FP4_CODE_BY_RANK[r]));
+            let mut sorted = [f32::INFINITY; 16];
+            sorted[..15].copy_from_slice(&SORTED_THRESHOLDS);
+            let mut magnitudes = [f32::INFINITY; 8];
+            magnitudes[..7].copy_from_slice(&MAGNITUDE_THRESHOLDS);
+            let by_rank: [i32; 8] = core::array::from_fn(|r| i32::from(CODE_BY_RANK[r]));
             CodebookTables {
-                nf4: float_table(&nf4),
-                fp4: from_lanes(fp4),
+                sorted: float_table(&sorted),
+                magnitudes: from_lanes(magnitudes),
                 // SAFETY: an 8-element array.
                 by_rank: unsafe { _mm256_loadu_si256(by_rank.as_ptr().cast()) },
             }
@@ -740,28 +740,28 @@ pub(crate) mod avx2 {
             _mm256_add_epi32(idx, _mm256_and_si256(gt, _mm256_set1_epi32(step)))
         }
 
-        /// `codebook::scalar::encode_nf4` of each lane: a binary search for the number of
+        /// The sorted codebook's encoder (`codebook::scalar`) of each lane: a binary search for the number of
         /// thresholds strictly below v (ordered compares: NaN finds 0).
-        pub(crate) fn nf4_codes(v: F, t: &CodebookTables) -> I {
-            use crate::reference::codebook::tables::NF4_THRESHOLDS;
-            let mut idx = step_if_above(splat_i(0), v, splat(NF4_THRESHOLDS[7]), 8);
+        pub(crate) fn sorted_codes(v: F, t: &CodebookTables) -> I {
+            use crate::reference::codebook::tables::SORTED_THRESHOLDS;
+            let mut idx = step_if_above(splat_i(0), v, splat(SORTED_THRESHOLDS[7]), 8);
             for step in [4, 2, 1] {
                 let probe = _mm256_add_epi32(idx, splat_i(step - 1));
-                idx = step_if_above(idx, v, lookup16(t.nf4, probe), step);
+                idx = step_if_above(idx, v, lookup16(t.sorted, probe), step);
             }
             idx
         }
 
-        /// `codebook::scalar::encode_fp4` of each lane: the rank of |v| among the magnitude
+        /// The sign-magnitude codebook's encoder (`codebook::scalar`) of each lane: the rank of |v| among the magnitude
         /// thresholds (a binary search, strictly greater; NaN: 0) mapped through
-        /// `FP4_CODE_BY_RANK`, plus 8 when v < 0.
-        pub(crate) fn fp4_codes(v: F, t: &CodebookTables) -> I {
-            use crate::reference::codebook::tables::FP4_THRESHOLDS;
+        /// `CODE_BY_RANK`, plus 8 when v < 0.
+        pub(crate) fn sign_magnitude_codes(v: F, t: &CodebookTables) -> I {
+            use crate::reference::codebook::tables::MAGNITUDE_THRESHOLDS;
             let m = bits_f(abs_bits(v));
-            let mut idx = step_if_above(splat_i(0), m, splat(FP4_THRESHOLDS[3]), 4);
+            let mut idx = step_if_above(splat_i(0), m, splat(MAGNITUDE_THRESHOLDS[3]), 4);
             for step in [2, 1] {
                 let probe = _mm256_add_epi32(idx, splat_i(step - 1));
-                idx = step_if_above(idx, m, _mm256_permutevar8x32_ps(t.fp4, probe), step);
+                idx = step_if_above(idx, m, _mm256_permutevar8x32_ps(t.magnitudes, probe), step);
             }
             let code = _mm256_permutevar8x32_epi32(t.by_rank, idx);
             let neg = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(v, splat(0.0)));
@@ -1573,20 +1573,20 @@ pub(crate) mod avx512 {
         /// Bucket tables of the codebook encoders: the scaled value's range is cut into buckets of
         /// 1/16; for each, the number of thresholds below the bucket, and the one threshold inside it
         /// (+inf if none). Every bucket holds at most one threshold and no threshold lies within 0.001
-        /// of a bucket edge (NF4's closest, 0.5016634, is 0.0017 above 1/2), far more than the one
+        /// of a bucket edge (the closest, 0.5016634, is 0.0017 above 1/2), far more than the one
         /// rounding of the bucket position, so a value rounded into a neighbouring bucket still counts
         /// the same thresholds; the count is then exact: the thresholds below the bucket, plus the one
         /// inside if the value is strictly above it (as the references compare).
         #[derive(Clone, Copy)]
         pub(crate) struct CodebookTables {
-            /// NF4, 32 buckets over [-1, 1]: count below, threshold inside.
-            nf4_base: (I, I),
-            nf4_thr: (F, F),
-            /// FP4 magnitudes, 16 buckets over [0, 1]: code of the rank below and of the rank above
+            /// The sorted codebook, 32 buckets over [-1, 1]: count below, threshold inside.
+            sorted_base: (I, I),
+            sorted_thr: (F, F),
+            /// The magnitudes, 16 buckets over [0, 1]: code of the rank below and of the rank above
             /// the threshold inside, and the threshold.
-            fp4_lo: I,
-            fp4_hi: I,
-            fp4_thr: F,
+            magnitude_lo: I,
+            magnitude_hi: I,
+            magnitude_thr: F,
         }
 
         /// For each of `B` buckets of 1/16 from `start`: the number of thresholds below it and the
@@ -1612,78 +1612,78 @@ pub(crate) mod avx512 {
             (base, thr)
         }
 
-        const NF4_BUCKETS: ([i32; 32], [f32; 32]) =
-            bucket_counts(&crate::reference::codebook::tables::NF4_THRESHOLDS, -1.0);
-        const FP4_BUCKETS: ([i32; 16], [f32; 16]) =
-            bucket_counts(&crate::reference::codebook::tables::FP4_THRESHOLDS, 0.0);
+        const SORTED_BUCKETS: ([i32; 32], [f32; 32]) =
+            bucket_counts(&crate::reference::codebook::tables::SORTED_THRESHOLDS, -1.0);
+        const MAGNITUDE_BUCKETS: ([i32; 16], [f32; 16]) =
+            bucket_counts(&crate::reference::codebook::tables::MAGNITUDE_THRESHOLDS, 0.0);
 
-        /// FP4 codes by bucket: of the rank below the bucket's threshold (`UP` false) or above it.
-        const fn fp4_bucket_codes<const UP: bool>() -> [i32; 16] {
+        /// Magnitude codes by bucket: of the rank below the bucket's threshold (`UP` false) or above it.
+        const fn magnitude_bucket_codes<const UP: bool>() -> [i32; 16] {
             let mut c = [0i32; 16];
             let mut b = 0;
             while b < 16 {
-                let mut r = FP4_BUCKETS.0[b] as usize + UP as usize;
+                let mut r = MAGNITUDE_BUCKETS.0[b] as usize + UP as usize;
                 if r > 7 {
                     r = 7;
                 }
-                c[b] = crate::reference::codebook::tables::FP4_CODE_BY_RANK[r] as i32;
+                c[b] = crate::reference::codebook::tables::CODE_BY_RANK[r] as i32;
                 b += 1;
             }
             c
         }
 
-        const FP4_LO: [i32; 16] = fp4_bucket_codes::<false>();
-        const FP4_HI: [i32; 16] = fp4_bucket_codes::<true>();
+        const MAGNITUDE_LO: [i32; 16] = magnitude_bucket_codes::<false>();
+        const MAGNITUDE_HI: [i32; 16] = magnitude_bucket_codes::<true>();
 
         /// Loads [`CodebookTables`].
         pub(crate) fn codebook_tables() -> CodebookTables {
-            let (nb, nt) = (&NF4_BUCKETS.0, &NF4_BUCKETS.1);
+            let (nb, nt) = (&SORTED_BUCKETS.0, &SORTED_BUCKETS.1);
             // SAFETY: arrays of 32 and 16 elements.
             unsafe {
                 CodebookTables {
-                    nf4_base: (
+                    sorted_base: (
                         _mm512_loadu_si512(nb.as_ptr().cast()),
                         _mm512_loadu_si512(nb.as_ptr().add(16).cast()),
                     ),
-                    nf4_thr: (
+                    sorted_thr: (
                         _mm512_loadu_ps(nt.as_ptr()),
                         _mm512_loadu_ps(nt.as_ptr().add(16)),
                     ),
-                    fp4_lo: _mm512_loadu_si512(FP4_LO.as_ptr().cast()),
-                    fp4_hi: _mm512_loadu_si512(FP4_HI.as_ptr().cast()),
-                    fp4_thr: _mm512_loadu_ps(FP4_BUCKETS.1.as_ptr()),
+                    magnitude_lo: _mm512_loadu_si512(MAGNITUDE_LO.as_ptr().cast()),
+                    magnitude_hi: _mm512_loadu_si512(MAGNITUDE_HI.as_ptr().cast()),
+                    magnitude_thr: _mm512_loadu_ps(MAGNITUDE_BUCKETS.1.as_ptr()),
                 }
             }
         }
 
-        /// `codebook::scalar::encode_nf4` of each lane (the number of thresholds strictly below v;
+        /// The sorted codebook's encoder (`codebook::scalar`) of each lane (the number of thresholds strictly below v;
         /// NaN: 0). The value is clamped to [-1, 1] first, which keeps that count (every threshold
         /// is inside) and sends NaN to -1 (`max` returns its second operand for NaN), i.e. code 0;
         /// the bucket is `16 v + 16`, rounded once.
-        pub(crate) fn nf4_codes(v: F, t: &CodebookTables) -> I {
+        pub(crate) fn sorted_codes(v: F, t: &CodebookTables) -> I {
             let vc = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-1.0)), _mm512_set1_ps(1.0));
             let u = _mm512_fmadd_ps(vc, _mm512_set1_ps(16.0), _mm512_set1_ps(16.0));
             let b = _mm512_min_epi32(_mm512_cvttps_epi32(u), _mm512_set1_epi32(31));
-            let base = _mm512_permutex2var_epi32(t.nf4_base.0, b, t.nf4_base.1);
-            let thr = _mm512_permutex2var_ps(t.nf4_thr.0, b, t.nf4_thr.1);
+            let base = _mm512_permutex2var_epi32(t.sorted_base.0, b, t.sorted_base.1);
+            let thr = _mm512_permutex2var_ps(t.sorted_thr.0, b, t.sorted_thr.1);
             let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(vc, thr);
             _mm512_mask_add_epi32(base, gt, base, _mm512_set1_epi32(1))
         }
 
-        /// `codebook::scalar::encode_fp4` of each lane: the rank of |v| among the magnitude
-        /// thresholds (strictly greater; NaN: 0) mapped through `FP4_CODE_BY_RANK`, plus the sign
+        /// The sign-magnitude codebook's encoder (`codebook::scalar`) of each lane: the rank of |v| among the magnitude
+        /// thresholds (strictly greater; NaN: 0) mapped through `CODE_BY_RANK`, plus the sign
         /// bit when v < 0. |v| is clamped to [0, 1] first (NaN to 0 by `max`, keeping every rank),
         /// the bucket is `16 |v|`.
-        pub(crate) fn fp4_codes(v: F, t: &CodebookTables) -> I {
+        pub(crate) fn sign_magnitude_codes(v: F, t: &CodebookTables) -> I {
             let m = bits_f(abs_bits(v));
             let mc = _mm512_min_ps(_mm512_max_ps(m, _mm512_setzero_ps()), _mm512_set1_ps(1.0));
             let b = _mm512_cvttps_epi32(_mm512_mul_ps(mc, _mm512_set1_ps(16.0)));
             let b = _mm512_min_epi32(b, _mm512_set1_epi32(15));
-            let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(mc, _mm512_permutexvar_ps(b, t.fp4_thr));
+            let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(mc, _mm512_permutexvar_ps(b, t.magnitude_thr));
             let code = _mm512_mask_blend_epi32(
                 gt,
-                _mm512_permutexvar_epi32(b, t.fp4_lo),
-                _mm512_permutexvar_epi32(b, t.fp4_hi),
+                _mm512_permutexvar_epi32(b, t.magnitude_lo),
+                _mm512_permutexvar_epi32(b, t.magnitude_hi),
             );
             let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_setzero_ps());
             _mm512_mask_or_epi32(code, neg, code, _mm512_set1_epi32(8))

@@ -4,7 +4,7 @@
 //! per-block reference (`codebook::scalar`) bit for bit: the block's absmax is the largest
 //! magnitude (the reference finds any bad element, and handles the part of a block after its
 //! last whole 32), the codes are the references' encoders of `x * reciprocal(absmax)`
-//! (`nf4_codes`, `fp4_codes`: a binary search with AVX2, bucket tables with AVX-512, tested
+//! (`sorted_codes` for NF4, `sign_magnitude_codes` for FP4: a binary search with AVX2, bucket tables with AVX-512, tested
 //! below), and the values are `table[code] * absmax`, one rounding.
 
 use crate::reference::codebook::scalar as cb;
@@ -68,8 +68,8 @@ macro_rules! kernels {
                         // SAFETY: i + 32 <= whole <= block.len().
                         let v = unsafe { load_block(block.as_ptr().add(i)) };
                         let bytes = match book {
-                            Codebook::Nf4 => pack_hi_first(v, |x| nf4_codes(mul(x, r), &t)),
-                            Codebook::Fp4 => pack_hi_first(v, |x| fp4_codes(mul(x, r), &t)),
+                            Codebook::Nf4 => pack_hi_first(v, |x| sorted_codes(mul(x, r), &t)),
+                            Codebook::Fp4 => pack_hi_first(v, |x| sign_magnitude_codes(mul(x, r), &t)),
                         };
                         // SAFETY: 16 bytes at i / 2 (i / 2 + 16 <= whole / 2, asserted).
                         unsafe { store_bytes16(bytes, bc.as_mut_ptr().add(i / 2).cast()) };
@@ -158,8 +158,8 @@ mod tests {
             for chunk in xs.chunks(l::L) {
                 let mut v = [0.0f32; l::L];
                 v[..chunk.len()].copy_from_slice(chunk);
-                let nf = l::lanes_i(l::nf4_codes(l::from_lanes(v), &t));
-                let fp = l::lanes_i(l::fp4_codes(l::from_lanes(v), &t));
+                let nf = l::lanes_i(l::sorted_codes(l::from_lanes(v), &t));
+                let fp = l::lanes_i(l::sign_magnitude_codes(l::from_lanes(v), &t));
                 for ((x, n), f) in v.iter().zip(nf).zip(fp) {
                     let bits = x.to_bits();
                     assert_eq!(

@@ -85,6 +85,16 @@ pub(crate) const FP4_THRESHOLDS: [f32; 7] = [
 pub(crate) const FP4_CODE_BY_RANK: [u8; 8] =
     [0b000, 0b001, 0b110, 0b111, 0b100, 0b101, 0b010, 0b011];
 
+/// The encoders by shape, for the SIMD kernels, whose primitives are written per shape: a sorted
+/// codebook (codes ordered as their values; the code is the number of thresholds below) and a
+/// sign-magnitude one (the code is a sign bit and a magnitude code by rank). NF4 is the first,
+/// FP4 the second.
+pub(crate) const SORTED_THRESHOLDS: [f32; 15] = NF4_THRESHOLDS;
+/// The sign-magnitude codebook's magnitude thresholds (see [`SORTED_THRESHOLDS`]).
+pub(crate) const MAGNITUDE_THRESHOLDS: [f32; 7] = FP4_THRESHOLDS;
+/// The sign-magnitude codebook's magnitude codes by rank (see [`SORTED_THRESHOLDS`]).
+pub(crate) const CODE_BY_RANK: [u8; 8] = FP4_CODE_BY_RANK;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! E2M1, the 4-bit float element (1 sign, 2 exponent, 1 mantissa bit: ±0, 0.5, 1, 1.5, 2, 3, 4,
-//! 6) of the FP4 block formats with a power-of-two scale (OCP MX) and with an UE4M3 scale
+//! 6) of the 4-bit float block formats with a power-of-two scale (OCP MX) and with an UE4M3 scale
 //! (NVIDIA's): its values, as ggml stores them (doubled, so integers; the formats' scale
 //! decodings return half the scale, which gives the same products), and the nearest-value
 //! search both formats' quantizers use.

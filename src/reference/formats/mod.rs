@@ -42,7 +42,7 @@ pub enum BlockFormat {
     Q4_1 = 1,
     /// 32 values, 18 bytes: fp16 scale, 16 bytes of indices into a non-linear codebook.
     Iq4Nl = 2,
-    /// 32 values, 17 bytes: E8M0 scale byte, 16 bytes of FP4 (E2M1) codes. A block with
+    /// 32 values, 17 bytes: E8M0 scale byte, 16 bytes of E2M1 (4-bit float) codes. A block with
     /// `0 < max|x| < 2^-125` (where ggml's C is undefined) gets scale byte 0 and the codes
     /// ggml's nearest-value search gives for that scale.
     Mxfp4 = 3,
@@ -52,8 +52,8 @@ pub enum BlockFormat {
     /// 256 values, 136 bytes: fp16 super-block scale, 6-bit sub-block scales (8 sub-blocks of
     /// 32), 128 bytes of indices into IQ4_NL's codebook.
     Iq4Xs = 5,
-    /// 64 values, 36 bytes: 4 UE4M3 sub-block scales (one per 16 values), 32 bytes of FP4
-    /// (E2M1) codes. A sub-block whose `amax / 6` exceeds 448 (the largest UE4M3 value) is
+    /// 64 values, 36 bytes: 4 UE4M3 sub-block scales (one per 16 values), 32 bytes of E2M1
+    /// (4-bit float) codes. A sub-block whose `amax / 6` exceeds 448 (the largest UE4M3 value) is
     /// `ValueOutOfRange`, where ggml would clip it.
     Nvfp4 = 6,
 }

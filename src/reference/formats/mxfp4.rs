@@ -1,4 +1,4 @@
-//! MXFP4: 32 values in 17 bytes: one E8M0 scale byte `e`, then 16 bytes of FP4 (E2M1) codes
+//! MXFP4: 32 values in 17 bytes: one E8M0 scale byte `e`, then 16 bytes of E2M1 (4-bit float) codes
 //! (`x ≈ E2M1[q] * 2^(e - 127)`).
 //!
 //! ggml stores the E2M1 values doubled (`kvalues_mxfp4`, integers) and halves the scale

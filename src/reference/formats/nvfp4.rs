@@ -1,7 +1,7 @@
 //! NVFP4: 64 values in 36 bytes, four sub-blocks of 16 values, each with its own UE4M3 scale.
 //!
 //! Layout: bytes 0..4 are the UE4M3 scale bytes of sub-blocks 0..4; bytes `4 + 8s .. 12 + 8s`
-//! hold sub-block `s`'s FP4 (E2M1) codes, byte `j` of them carrying element `16s + j` in its low
+//! hold sub-block `s`'s E2M1 (4-bit float) codes, byte `j` of them carrying element `16s + j` in its low
 //! nibble and element `16s + 8 + j` in its high nibble. The codes index
 //! [`super::e2m1::KVALUES`] (the E2M1 values doubled), and ggml's scale decoding returns half
 //! the UE4M3 value, so `x ≈ KVALUES[q] * (UE4M3 value / 2)`.
