@@ -15,7 +15,7 @@
 #     header (abi_c_programs, abi_header_c, abi_header): they need a C toolchain and programs run for the
 #     target, which this script does not set up; the x86-64 suite runs them.
 # Before the tests, clippy with -D warnings for the target (code x86-64's clippy never sees).
-# Then it checks that the NEON kernel functions (neon, neon_blocks, neon_half, the lane
+# Then it checks that the NEON kernel functions (neon, neon_blocks, the lane
 # primitives of lanes::aarch64::neon and the NEON instances of the kernels written once in kernels::simd)
 # in an optimised build contain no fused multiply-add instruction.
 # Little-endian only: aarch64_be (big-endian) is out of scope and not tested.
@@ -128,14 +128,14 @@ so="${CARGO_TARGET_DIR:-target}/$TARGET/release/libquantize.so"
 [ -f "$so" ] || die "$so not built"
 aarch64-linux-gnu-objdump -d --no-show-raw-insn -C "$so" >"$log"
 # Instructions of the functions whose demangled name is in kernels::aarch64::neon (the
-# per-tensor table and error_sums) or neon_blocks / neon_half (block formats, codebooks, groups,
-# half-precision conversions), in kernels::lanes::aarch64::neon (the lane primitives, where not
+# per-tensor table, error_sums and the half-precision entries) or neon_blocks (block formats,
+# codebooks, groups), in kernels::lanes::aarch64::neon (the lane primitives, where not
 # inlined) or in the `neon` instance of a kernels::simd module (kernels::simd::int4::neon,
 # kernels::simd::multi_block::neon, ...). At least 20: the kernel tables hold the addresses of
 # 9 + 11 functions (named ones or closures named after the table), so none of them can be
 # inlined away; the simd instances they call may be inlined into them, and are then checked
 # as part of them.
-awk '/^[0-9a-f]+ <.*kernels::(aarch64::neon(_blocks|_half)?|lanes::aarch64::neon|simd::[a-z0-9_]+::neon)::/ { f = 1; n++; print "  " $0; next }
+awk '/^[0-9a-f]+ <.*kernels::(aarch64::neon(_blocks)?|lanes::aarch64::neon|simd::[a-z0-9_]+::neon)::/ { f = 1; n++; print "  " $0; next }
      /^[0-9a-f]+ </ { f = 0 }
      f && $2 ~ /^(fmla|fmls|fmadd|fmsub|fnmadd|fnmsub|fmlal|fmlsl)/ { bad++; print }
      END { printf "%d NEON kernel functions, %d fused multiply-add instructions\n", n, bad + 0

@@ -3,13 +3,11 @@
 //! nibble order assumes little-endian memory, as the x86-64 ones do).
 //!
 //! `neon` holds the level's table of per-tensor kernels (and `error_sums`), `neon_blocks` its
-//! table of block-wise kernels, `neon_half` the half-precision conversions; the kernels written
-//! once in `kernels::simd`, instantiated for NEON over `lanes::aarch64::neon`, fill most of both
-//! tables.
+//! table of block-wise kernels; the kernels written once in `kernels::simd`, instantiated for
+//! NEON over `lanes::aarch64::neon`, fill most of both tables.
 
 pub(crate) mod neon;
 mod neon_blocks;
-mod neon_half;
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@
 //! each within a chunk whose length bounds it.
 
 use super::super::{scalar, ErrorSums, Kernels, Range};
-use crate::kernels::simd::int4::neon as int4;
+use crate::kernels::simd::{half::neon as half, int4::neon as int4};
 use crate::Result;
 use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
@@ -28,10 +28,10 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack,
     unpack,
     error_sums,
-    widen_f16: super::neon_half::widen_f16,
-    widen_bf16: super::neon_half::widen_bf16,
-    narrow_f16: super::neon_half::narrow_f16,
-    narrow_bf16: super::neon_half::narrow_bf16,
+    widen_f16: |s, d| unsafe { half::widen_f16(s, d) },
+    widen_bf16: |s, d| unsafe { half::widen_bf16(s, d) },
+    narrow_f16: |s, d| unsafe { half::narrow_f16(s, d) },
+    narrow_bf16: |s, d| unsafe { half::narrow_bf16(s, d) },
     blocks: &super::neon_blocks::BLOCKS,
 };
 

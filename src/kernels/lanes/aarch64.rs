@@ -17,7 +17,7 @@
 //!   ties to even: exact for the small integers it is documented for).
 //! - No fused multiply-add anywhere (`vmulq` and `vaddq` separately, each rounded), as the
 //!   references round each operation; `scripts/test_aarch64.sh` checks the optimised binary.
-//! - `to_f16` is the integer-arithmetic conversion of `neon_half` (the fp16 conversion
+//! - `to_f16` is the integer-arithmetic conversion `f16_of4` (the fp16 conversion
 //!   intrinsics are above our MSRV, and would depend on the FPCR).
 //! - There is no division-free quotient (it needs FMA): `fast_scale` is always false, and
 //!   `group_codes` divides (`fdiv` is correctly rounded).
@@ -26,54 +26,94 @@
 //!
 //! Every primitive is `#[target_feature(enable = "neon")]` (NEON is a baseline feature of every
 //! aarch64 target this is compiled for: see `kernels::aarch64`), `#[inline]`, and safe unless it
-//! takes a pointer. `f16_of4` is also the level's half-precision conversion (`neon_half`).
+//! takes a pointer.
 
 use core::arch::aarch64::*;
 
-/// The float16 patterns of 4 floats (as bits), rounded as `crate::reference::formats::fp16::f32_to_f16`
-/// does, in integer arithmetic only (no dependence on the FPCR):
-/// - normal results: rebias the exponent and round the 13 dropped bits with the add-and-shift
-///   `(abs - 112 << 23 + 0xfff + lsb) >> 13` (a carry into the exponent is the correct result);
-/// - subnormal results (`|x| < 2^-14`): the 24-bit significand shifted right by `s = 126 - e`
-///   (`e` the biased exponent; capped at 25, where every significand rounds to 0), rounded by the
-///   same add-and-shift with half a unit `2^(s-1)`;
-/// - `|x| >= 65520` (infinity included) gives infinity, NaN the reference's quiet NaN.
-#[inline]
-#[target_feature(enable = "neon")]
-pub(crate) fn f16_of4(b: uint32x4_t) -> uint16x4_t {
-    let sign = vandq_u32(vshrq_n_u32::<16>(b), vdupq_n_u32(0x8000));
-    let abs = vandq_u32(b, vdupq_n_u32(0x7fff_ffff));
-    // Normal.
-    let lsb = vandq_u32(vshrq_n_u32::<13>(abs), vdupq_n_u32(1));
-    let rebiased = vsubq_u32(abs, vdupq_n_u32(112 << 23));
-    let normal = vshrq_n_u32::<13>(vaddq_u32(rebiased, vaddq_u32(vdupq_n_u32(0x0fff), lsb)));
-    // Subnormal.
-    let e = vreinterpretq_s32_u32(vshrq_n_u32::<23>(abs));
-    let s = vminq_s32(vsubq_s32(vdupq_n_s32(126), e), vdupq_n_s32(25));
-    let right = vnegq_s32(s);
-    let m = vorrq_u32(
-        vandq_u32(abs, vdupq_n_u32(0x007f_ffff)),
-        vdupq_n_u32(0x0080_0000),
-    );
-    let lsb = vandq_u32(vshlq_u32(m, right), vdupq_n_u32(1));
-    let half_m1 = vsubq_u32(
-        vshlq_u32(vdupq_n_u32(1), vsubq_s32(s, vdupq_n_s32(1))),
-        vdupq_n_u32(1),
-    );
-    let sub = vshlq_u32(vaddq_u32(m, vaddq_u32(half_m1, lsb)), right);
-    // Infinity and NaN.
-    let nan = vorrq_u32(
-        vdupq_n_u32(0x7e00),
-        vandq_u32(vshrq_n_u32::<13>(abs), vdupq_n_u32(0x03ff)),
-    );
-    let v = vbslq_u32(vcgeq_u32(abs, vdupq_n_u32(0x3880_0000)), normal, sub);
-    let v = vbslq_u32(
-        vcgeq_u32(abs, vdupq_n_u32(0x477f_f000)),
-        vdupq_n_u32(0x7c00),
-        v,
-    );
-    let v = vbslq_u32(vcgtq_u32(abs, vdupq_n_u32(0x7f80_0000)), nan, v);
-    vmovn_u32(vorrq_u32(v, sign))
+// The half-precision conversions of 4 lanes, in integer arithmetic.
+with_features! { "neon";
+    /// The float16 patterns of 4 floats (as bits), rounded as `crate::reference::formats::fp16::f32_to_f16`
+    /// does, in integer arithmetic only (no dependence on the FPCR):
+    /// - normal results: rebias the exponent and round the 13 dropped bits with the add-and-shift
+    ///   `(abs - 112 << 23 + 0xfff + lsb) >> 13` (a carry into the exponent is the correct result);
+    /// - subnormal results (`|x| < 2^-14`): the 24-bit significand shifted right by `s = 126 - e`
+    ///   (`e` the biased exponent; capped at 25, where every significand rounds to 0), rounded by the
+    ///   same add-and-shift with half a unit `2^(s-1)`;
+    /// - `|x| >= 65520` (infinity included) gives infinity, NaN the reference's quiet NaN.
+    pub(crate) fn f16_of4(b: uint32x4_t) -> uint16x4_t {
+        let sign = vandq_u32(vshrq_n_u32::<16>(b), vdupq_n_u32(0x8000));
+        let abs = vandq_u32(b, vdupq_n_u32(0x7fff_ffff));
+        // Normal.
+        let lsb = vandq_u32(vshrq_n_u32::<13>(abs), vdupq_n_u32(1));
+        let rebiased = vsubq_u32(abs, vdupq_n_u32(112 << 23));
+        let normal = vshrq_n_u32::<13>(vaddq_u32(rebiased, vaddq_u32(vdupq_n_u32(0x0fff), lsb)));
+        // Subnormal.
+        let e = vreinterpretq_s32_u32(vshrq_n_u32::<23>(abs));
+        let s = vminq_s32(vsubq_s32(vdupq_n_s32(126), e), vdupq_n_s32(25));
+        let right = vnegq_s32(s);
+        let m = vorrq_u32(
+            vandq_u32(abs, vdupq_n_u32(0x007f_ffff)),
+            vdupq_n_u32(0x0080_0000),
+        );
+        let lsb = vandq_u32(vshlq_u32(m, right), vdupq_n_u32(1));
+        let half_m1 = vsubq_u32(
+            vshlq_u32(vdupq_n_u32(1), vsubq_s32(s, vdupq_n_s32(1))),
+            vdupq_n_u32(1),
+        );
+        let sub = vshlq_u32(vaddq_u32(m, vaddq_u32(half_m1, lsb)), right);
+        // Infinity and NaN.
+        let nan = vorrq_u32(
+            vdupq_n_u32(0x7e00),
+            vandq_u32(vshrq_n_u32::<13>(abs), vdupq_n_u32(0x03ff)),
+        );
+        let v = vbslq_u32(vcgeq_u32(abs, vdupq_n_u32(0x3880_0000)), normal, sub);
+        let v = vbslq_u32(
+            vcgeq_u32(abs, vdupq_n_u32(0x477f_f000)),
+            vdupq_n_u32(0x7c00),
+            v,
+        );
+        let v = vbslq_u32(vcgtq_u32(abs, vdupq_n_u32(0x7f80_0000)), nan, v);
+        vmovn_u32(vorrq_u32(v, sign))
+    }
+
+    /// The float32 bit patterns of 4 float16 values (in the low half of each lane), exactly as
+    /// `crate::reference::formats::fp16::f16_to_f32` computes them: normal values rebias the exponent
+    /// (`+ 112 << 23`), subnormals are `mantissa * 2^-24` (an exact integer conversion and an exact
+    /// product: both are normal float32 values or zero, so no rounding mode or flush-to-zero setting
+    /// can change them), infinities and NaNs keep their payload with the quiet bit set for NaN.
+    pub(crate) fn f16x4(h: uint32x4_t) -> uint32x4_t {
+        let sign = vshlq_n_u32::<16>(vandq_u32(h, vdupq_n_u32(0x8000)));
+        let exp = vandq_u32(h, vdupq_n_u32(0x7c00));
+        let mant = vandq_u32(h, vdupq_n_u32(0x03ff));
+        let normal = vaddq_u32(
+            vshlq_n_u32::<13>(vandq_u32(h, vdupq_n_u32(0x7fff))),
+            vdupq_n_u32(112 << 23),
+        );
+        let sub = vreinterpretq_u32_f32(vmulq_f32(
+            vcvtq_f32_u32(mant),
+            vdupq_n_f32(1.0 / 16_777_216.0),
+        ));
+        let nan_bit = vandq_u32(vtstq_u32(mant, mant), vdupq_n_u32(0x0040_0000));
+        let special = vorrq_u32(
+            vorrq_u32(vdupq_n_u32(0x7f80_0000), nan_bit),
+            vshlq_n_u32::<13>(mant),
+        );
+        let v = vbslq_u32(vceqzq_u32(exp), sub, normal);
+        let v = vbslq_u32(vceqq_u32(exp, vdupq_n_u32(0x7c00)), special, v);
+        vorrq_u32(v, sign)
+    }
+
+    /// The bfloat16 patterns of 4 floats (as bits), rounded as `crate::float::f32_to_bf16` does:
+    /// `(b + 0x7fff + lsb) >> 16`, or `(b >> 16) | 0x40` for NaN; each fits in 16 bits.
+    pub(crate) fn bf16x4(b: uint32x4_t) -> uint16x4_t {
+        let hi = vshrq_n_u32::<16>(b);
+        let bias = vaddq_u32(vdupq_n_u32(0x7fff), vandq_u32(hi, vdupq_n_u32(1)));
+        let rounded = vshrq_n_u32::<16>(vaddq_u32(b, bias));
+        let abs = vandq_u32(b, vdupq_n_u32(0x7fff_ffff));
+        let nan = vcgtq_u32(abs, vdupq_n_u32(0x7f80_0000));
+        let quiet = vorrq_u32(hi, vdupq_n_u32(0x40));
+        vmovn_u32(vbslq_u32(nan, quiet, rounded))
+    }
 }
 
 /// `[f(a[0], ..), f(a[1], ..)]`: a 4-lane intrinsic applied to both halves of 8-lane values.
@@ -102,6 +142,7 @@ pub(crate) fn fast_scale(_scale: f32) -> bool {
 pub(crate) mod neon {
     use core::arch::aarch64::*;
 
+    use super::{bf16x4, f16_of4, f16x4};
     pub(crate) use super::{fast_scale, prefetch, AHEAD};
 
     with_features! { "neon";
@@ -284,11 +325,10 @@ pub(crate) mod neon {
             )
         }
 
-        /// `neon_half`'s integer conversion (equal to `fp16::f32_to_f16` for every input: tested
+        /// `f16_of4`'s integer conversion (equal to `fp16::f32_to_f16` for every input: tested
         /// below over all binary16 rounding boundaries); `None` if a lane's encoding has an
         /// all-ones exponent (an overflow to infinity, for the finite inputs it is given).
         pub(crate) fn to_f16(v: F) -> Option<[u16; L]> {
-            use super::f16_of4;
             let h = vcombine_u16(
                 f16_of4(vreinterpretq_u32_f32(v[0])),
                 f16_of4(vreinterpretq_u32_f32(v[1])),
@@ -761,6 +801,41 @@ pub(crate) mod neon {
         /// are above our MSRV).
         pub(crate) fn f16_to_f32(h: u16) -> f32 {
             crate::reference::formats::fp16::f16_to_f32(h)
+        }
+
+        // Primitives of simd::half: integer arithmetic (`f16x4`, `f16_of4`, `bf16x4`). The
+        // conversion instructions `fcvtl` / `fcvtn` would do float16 in one step, but their
+        // intrinsics are stable only since Rust 1.94, above this crate's MSRV, and would depend on
+        // the FPCR (rounding mode, default-NaN, alternative half precision).
+
+        /// Safety: 8 readable halves at `p`.
+        pub(crate) unsafe fn load_f16(p: *const u16) -> F {
+            // SAFETY: the caller passes 8 readable halves.
+            let h = unsafe { vld1q_u16(p) };
+            let (lo, hi) = (f16x4(vmovl_u16(vget_low_u16(h))), f16x4(vmovl_high_u16(h)));
+            [vreinterpretq_f32_u32(lo), vreinterpretq_f32_u32(hi)]
+        }
+
+        /// Safety: 8 writable halves at `p`.
+        pub(crate) unsafe fn store_f16(v: F, p: *mut u16) {
+            let [lo, hi] = v.map(|v| f16_of4(vreinterpretq_u32_f32(v)));
+            // SAFETY: the caller passes 8 writable halves.
+            unsafe { vst1q_u16(p, vcombine_u16(lo, hi)) }
+        }
+
+        /// Safety: 8 readable halves at `p`.
+        pub(crate) unsafe fn load_bf16(p: *const u16) -> F {
+            // SAFETY: the caller passes 8 readable halves.
+            let h = unsafe { vld1q_u16(p) };
+            let (lo, hi) = (vshll_n_u16::<16>(vget_low_u16(h)), vshll_high_n_u16::<16>(h));
+            [vreinterpretq_f32_u32(lo), vreinterpretq_f32_u32(hi)]
+        }
+
+        /// Safety: 8 writable halves at `p`.
+        pub(crate) unsafe fn store_bf16(v: F, p: *mut u16) {
+            let [lo, hi] = v.map(|v| bf16x4(vreinterpretq_u32_f32(v)));
+            // SAFETY: the caller passes 8 writable halves.
+            unsafe { vst1q_u16(p, vcombine_u16(lo, hi)) }
         }
 
         // Primitives of simd::codebook.

@@ -667,6 +667,52 @@ pub(crate) mod avx2 {
             _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h))))
         }
 
+        // Primitives of simd::half. float16 goes through F16C (`vcvtph2ps`, and `vcvtps2ph` with
+        // round-to-nearest-even in the immediate, so MXCSR's rounding mode does not matter):
+        // both convert a NaN as the reference does (quiet bit set, sign and top payload bits
+        // kept), `vcvtph2ps` converts subnormals exactly, and `vcvtps2ph` produces them ignoring
+        // MXCSR.DAZ/FTZ for the half-precision side (a float32 subnormal rounds to ±0 either way).
+        // bfloat16 is integer arithmetic: widening is a shift into the upper half; narrowing is
+        // the reference's add-and-shift rounding with NaN lanes replaced by its quiet NaN.
+
+        /// Safety: 8 readable halves at `p`.
+        pub(crate) unsafe fn load_f16(p: *const u16) -> F {
+            // SAFETY: the caller passes 8 readable halves.
+            _mm256_cvtph_ps(unsafe { _mm_loadu_si128(p.cast()) })
+        }
+
+        /// Safety: 8 writable halves at `p`.
+        pub(crate) unsafe fn store_f16(v: F, p: *mut u16) {
+            let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v);
+            // SAFETY: the caller passes 8 writable halves.
+            unsafe { _mm_storeu_si128(p.cast(), h) }
+        }
+
+        /// Safety: 8 readable halves at `p`.
+        pub(crate) unsafe fn load_bf16(p: *const u16) -> F {
+            // SAFETY: the caller passes 8 readable halves.
+            let h = _mm256_cvtepu16_epi32(unsafe { _mm_loadu_si128(p.cast()) });
+            _mm256_castsi256_ps(_mm256_slli_epi32::<16>(h))
+        }
+
+        /// `crate::float::f32_to_bf16` of 8 floats: `(b + 0x7fff + lsb) >> 16`, or
+        /// `(b >> 16) | 0x40` for NaN. Safety: 8 writable halves at `p`.
+        pub(crate) unsafe fn store_bf16(v: F, p: *mut u16) {
+            let b = _mm256_castps_si256(v);
+            let hi = _mm256_srli_epi32::<16>(b);
+            let lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+            let bias = _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb);
+            let rounded = _mm256_srli_epi32::<16>(_mm256_add_epi32(b, bias));
+            let abs = _mm256_and_si256(b, _mm256_set1_epi32(0x7fff_ffff));
+            let nan = _mm256_cmpgt_epi32(abs, _mm256_set1_epi32(0x7f80_0000));
+            let h = _mm256_blendv_epi8(rounded, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
+            // Every lane is at most 0xffff: the unsigned pack keeps it; the permute brings the two
+            // halves' 4 values together.
+            let h = _mm256_permute4x64_epi64::<0b1000>(_mm256_packus_epi32(h, h));
+            // SAFETY: the caller passes 8 writable halves.
+            unsafe { _mm_storeu_si128(p.cast(), _mm256_castsi256_si128(h)) }
+        }
+
         // Primitives of simd::codebook.
 
         /// A 16-entry float table for [`codebook_values`].
@@ -1542,6 +1588,44 @@ pub(crate) mod avx512 {
         /// The finite binary16 `h` as f32 (`vcvtph2ps` is exact, as `fp16::f16_to_f32`).
         pub(crate) fn f16_to_f32(h: u16) -> f32 {
             _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h))))
+        }
+
+        // Primitives of simd::half: as AVX2's (which see), with AVX-512F's conversions.
+
+        /// Safety: 16 readable halves at `p`.
+        pub(crate) unsafe fn load_f16(p: *const u16) -> F {
+            // SAFETY: the caller passes 16 readable halves.
+            _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(p.cast()) })
+        }
+
+        /// Safety: 16 writable halves at `p`.
+        pub(crate) unsafe fn store_f16(v: F, p: *mut u16) {
+            let h = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v);
+            // SAFETY: the caller passes 16 writable halves.
+            unsafe { _mm256_storeu_si256(p.cast(), h) }
+        }
+
+        /// Safety: 16 readable halves at `p`.
+        pub(crate) unsafe fn load_bf16(p: *const u16) -> F {
+            // SAFETY: the caller passes 16 readable halves.
+            let h = _mm512_cvtepu16_epi32(unsafe { _mm256_loadu_si256(p.cast()) });
+            _mm512_castsi512_ps(_mm512_slli_epi32::<16>(h))
+        }
+
+        /// As AVX2's `store_bf16`, 16 floats. Safety: 16 writable halves at `p`.
+        pub(crate) unsafe fn store_bf16(v: F, p: *mut u16) {
+            let b = _mm512_castps_si512(v);
+            let hi = _mm512_srli_epi32::<16>(b);
+            let lsb = _mm512_and_si512(hi, _mm512_set1_epi32(1));
+            let bias = _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb);
+            let rounded = _mm512_srli_epi32::<16>(_mm512_add_epi32(b, bias));
+            let abs = _mm512_and_si512(b, _mm512_set1_epi32(0x7fff_ffff));
+            let nan = _mm512_cmpgt_epi32_mask(abs, _mm512_set1_epi32(0x7f80_0000));
+            let quiet = _mm512_or_si512(hi, _mm512_set1_epi32(0x40));
+            // Every lane is at most 0xffff: the truncating narrow keeps it whole.
+            let h = _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, rounded, quiet));
+            // SAFETY: the caller passes 16 writable halves.
+            unsafe { _mm256_storeu_si256(p.cast(), h) }
         }
 
         // Primitives of simd::codebook.

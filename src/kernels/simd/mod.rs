@@ -78,6 +78,7 @@ macro_rules! instantiate_per_level {
 
 pub(crate) mod codebook;
 pub(crate) mod dequantize_blocks;
+pub(crate) mod half;
 pub(crate) mod int4;
 pub(crate) mod multi_block;
 pub(crate) mod nl_search;

@@ -2,13 +2,13 @@
 //! operations in the same order per element (true division, ties-to-even rounding, one rounding
 //! per multiply, no fused multiply-add), with the remainder of a slice handled by the scalar
 //! code itself.
-//! The int4 kernels other than `error_sums` are written once for every x86 level in
-//! `kernels::simd::int4`; `error_sums` stays here: its eight f64 partial sums take two vectors
+//! The int4 kernels other than `error_sums`, and the half-precision conversions, are written
+//! once for every level in `kernels::simd` (`int4`, `half`); `error_sums` stays here: its eight f64 partial sums take two vectors
 //! with AVX2 and one with AVX-512, and a shared form would need more f64 primitives than the
 //! kernel has lines.
 
 use super::super::{scalar, ErrorSums, Kernels};
-use crate::kernels::simd::int4::avx2 as int4;
+use crate::kernels::simd::{half::avx2 as half, int4::avx2 as int4};
 use crate::Result;
 use core::arch::x86_64::*;
 
@@ -24,10 +24,10 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack: |s, d| unsafe { int4::pack(s, d) },
     unpack: |s, d| unsafe { int4::unpack(s, d) },
     error_sums,
-    widen_f16: super::half::avx2_widen_f16,
-    widen_bf16: super::half::avx2_widen_bf16,
-    narrow_f16: super::half::avx2_narrow_f16,
-    narrow_bf16: super::half::avx2_narrow_bf16,
+    widen_f16: |s, d| unsafe { half::widen_f16(s, d) },
+    widen_bf16: |s, d| unsafe { half::widen_bf16(s, d) },
+    narrow_f16: |s, d| unsafe { half::narrow_f16(s, d) },
+    narrow_bf16: |s, d| unsafe { half::narrow_bf16(s, d) },
     blocks: &super::avx2_blocks::BLOCKS,
 };
 

@@ -7,7 +7,7 @@
 //! kernel has lines.
 
 use super::super::{scalar, ErrorSums, Kernels};
-use crate::kernels::simd::int4::avx512 as int4;
+use crate::kernels::simd::{half::avx512 as half, int4::avx512 as int4};
 use crate::Result;
 use core::arch::x86_64::*;
 
@@ -23,10 +23,10 @@ pub(crate) static KERNELS: Kernels = Kernels {
     pack: |s, d| unsafe { int4::pack(s, d) },
     unpack: |s, d| unsafe { int4::unpack(s, d) },
     error_sums,
-    widen_f16: super::half::avx512_widen_f16,
-    widen_bf16: super::half::avx512_widen_bf16,
-    narrow_f16: super::half::avx512_narrow_f16,
-    narrow_bf16: super::half::avx512_narrow_bf16,
+    widen_f16: |s, d| unsafe { half::widen_f16(s, d) },
+    widen_bf16: |s, d| unsafe { half::widen_bf16(s, d) },
+    narrow_f16: |s, d| unsafe { half::narrow_f16(s, d) },
+    narrow_bf16: |s, d| unsafe { half::narrow_bf16(s, d) },
     blocks: &super::avx512_blocks::BLOCKS,
 };
 

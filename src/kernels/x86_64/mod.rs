@@ -4,4 +4,3 @@ pub(crate) mod avx2;
 mod avx2_blocks;
 pub(crate) mod avx512;
 mod avx512_blocks;
-mod half;
