@@ -19,47 +19,40 @@ macro_rules! kernels {
         use super::*;
 
         with_features! { $features;
+            /// Runs `step(i)` for each whole step of `L` values below `n` (`i` its first index);
+            /// returns where the rest begins.
+            fn whole_steps(n: usize, step: impl Fn(usize)) -> usize {
+                let whole = n / L * L;
+                (0..whole).step_by(L).for_each(step);
+                whole
+            }
+
             /// Safety: the CPU has the level's features.
             pub(crate) unsafe fn widen_f16(src: &[u16], dst: &mut [MaybeUninit<f32>]) {
-                let n = src.len().min(dst.len());
-                let whole = n / L * L;
-                for i in (0..whole).step_by(L) {
-                    // SAFETY: i + L <= n: L halves of `src` and L floats of `dst` at i.
-                    unsafe { store(load_f16(src.as_ptr().add(i)), dst.as_mut_ptr().add(i).cast()) }
-                }
+                let (n, s, d) = (src.len().min(dst.len()), src.as_ptr(), dst.as_mut_ptr());
+                // SAFETY (all four): i + L <= n, so L values of `src` and of `dst` at i.
+                let whole = whole_steps(n, |i| unsafe { store(load_f16(s.add(i)), d.add(i).cast()) });
                 scalar::widen_f16(&src[whole..n], &mut dst[whole..n]);
             }
 
             /// Safety: the CPU has the level's features.
             pub(crate) unsafe fn widen_bf16(src: &[u16], dst: &mut [MaybeUninit<f32>]) {
-                let n = src.len().min(dst.len());
-                let whole = n / L * L;
-                for i in (0..whole).step_by(L) {
-                    // SAFETY: i + L <= n: L halves of `src` and L floats of `dst` at i.
-                    unsafe { store(load_bf16(src.as_ptr().add(i)), dst.as_mut_ptr().add(i).cast()) }
-                }
+                let (n, s, d) = (src.len().min(dst.len()), src.as_ptr(), dst.as_mut_ptr());
+                let whole = whole_steps(n, |i| unsafe { store(load_bf16(s.add(i)), d.add(i).cast()) });
                 scalar::widen_bf16(&src[whole..n], &mut dst[whole..n]);
             }
 
             /// Safety: the CPU has the level's features.
             pub(crate) unsafe fn narrow_f16(src: &[f32], dst: &mut [MaybeUninit<u16>]) {
-                let n = src.len().min(dst.len());
-                let whole = n / L * L;
-                for i in (0..whole).step_by(L) {
-                    // SAFETY: i + L <= n: L floats of `src` and L halves of `dst` at i.
-                    unsafe { store_f16(load(src.as_ptr().add(i)), dst.as_mut_ptr().add(i).cast()) }
-                }
+                let (n, s, d) = (src.len().min(dst.len()), src.as_ptr(), dst.as_mut_ptr());
+                let whole = whole_steps(n, |i| unsafe { store_f16(load(s.add(i)), d.add(i).cast()) });
                 scalar::narrow_f16(&src[whole..n], &mut dst[whole..n]);
             }
 
             /// Safety: the CPU has the level's features.
             pub(crate) unsafe fn narrow_bf16(src: &[f32], dst: &mut [MaybeUninit<u16>]) {
-                let n = src.len().min(dst.len());
-                let whole = n / L * L;
-                for i in (0..whole).step_by(L) {
-                    // SAFETY: i + L <= n: L floats of `src` and L halves of `dst` at i.
-                    unsafe { store_bf16(load(src.as_ptr().add(i)), dst.as_mut_ptr().add(i).cast()) }
-                }
+                let (n, s, d) = (src.len().min(dst.len()), src.as_ptr(), dst.as_mut_ptr());
+                let whole = whole_steps(n, |i| unsafe { store_bf16(load(s.add(i)), d.add(i).cast()) });
                 scalar::narrow_bf16(&src[whole..n], &mut dst[whole..n]);
             }
         }
