@@ -67,9 +67,15 @@ macro_rules! kernels {
                     for i in (0..whole).step_by(QK) {
                         // SAFETY: i + 32 <= whole <= block.len().
                         let v = unsafe { load_block(block.as_ptr().add(i)) };
+                        // `inline(always)`: LLVM otherwise calls AVX2's binary search out of
+                        // line, 4 calls per block (9% of NF4's in-cache time).
                         let bytes = match book {
-                            Codebook::Nf4 => pack_hi_first(v, |x| sorted_codes(mul(x, r), &t)),
-                            Codebook::Fp4 => pack_hi_first(v, |x| sign_magnitude_codes(mul(x, r), &t)),
+                            Codebook::Nf4 => {
+                                pack_hi_first(v, #[inline(always)] |x| sorted_codes(mul(x, r), &t))
+                            }
+                            Codebook::Fp4 => pack_hi_first(v, #[inline(always)] |x| {
+                                sign_magnitude_codes(mul(x, r), &t)
+                            }),
                         };
                         // SAFETY: 16 bytes at i / 2 (i / 2 + 16 <= whole / 2, asserted).
                         unsafe { store_bytes16(bytes, bc.as_mut_ptr().add(i / 2).cast()) };
