@@ -112,6 +112,7 @@ pub fn quantize_codebook_from(
 }
 
 /// [`quantize_codebook_from`] into possibly uninitialised memory.
+#[inline]
 pub fn quantize_codebook_from_uninit(
     codebook: Codebook,
     src: Floats<'_>,
@@ -123,6 +124,7 @@ pub fn quantize_codebook_from_uninit(
     quantize_codebook_from_with(k, codebook, src, block_size, codes, absmax)
 }
 
+#[inline(always)]
 pub(crate) fn quantize_codebook_from_with(
     k: &Kernels,
     codebook: Codebook,
@@ -161,6 +163,7 @@ pub fn dequantize_codebook_into(
 }
 
 /// [`dequantize_codebook_into`] into possibly uninitialised memory.
+#[inline]
 pub fn dequantize_codebook_into_uninit(
     codebook: Codebook,
     codes: &[u8],
@@ -172,6 +175,7 @@ pub fn dequantize_codebook_into_uninit(
     dequantize_codebook_into_with(k, codebook, codes, block_size, absmax, dst)
 }
 
+#[inline(always)]
 pub(crate) fn dequantize_codebook_into_with(
     k: &Kernels,
     codebook: Codebook,

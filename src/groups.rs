@@ -127,6 +127,7 @@ pub fn quantize_int4_groups_from(
 }
 
 /// [`quantize_int4_groups_from`] into possibly uninitialised memory.
+#[inline]
 pub fn quantize_int4_groups_from_uninit(
     src: Floats<'_>,
     group_size: usize,
@@ -143,6 +144,7 @@ pub fn quantize_int4_groups_from_uninit(
 /// level's group kernel; larger groups are scanned, then quantized, chunk by chunk.
 const SMALL_GROUP: usize = CHUNK / 2;
 
+#[inline(always)]
 pub(crate) fn quantize_int4_groups_from_with(
     k: &Kernels,
     src: Floats<'_>,
@@ -253,6 +255,7 @@ pub fn dequantize_int4_groups_into(
 }
 
 /// [`dequantize_int4_groups_into`] into possibly uninitialised memory.
+#[inline]
 pub fn dequantize_int4_groups_into_uninit(
     codes: &[u8],
     group_size: usize,
@@ -264,6 +267,7 @@ pub fn dequantize_int4_groups_into_uninit(
     dequantize_int4_groups_into_with(k, codes, group_size, scales, zero_points, dst)
 }
 
+#[inline(always)]
 pub(crate) fn dequantize_int4_groups_into_with(
     k: &Kernels,
     codes: &[u8],

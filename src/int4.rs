@@ -113,6 +113,7 @@ pub fn quantize_to_int4_from(
 }
 
 /// [`quantize_to_int4_from`] into possibly uninitialised memory.
+#[inline]
 pub fn quantize_to_int4_from_uninit(
     src: Floats<'_>,
     method: ScaleMethod,
@@ -121,6 +122,7 @@ pub fn quantize_to_int4_from_uninit(
     quantize_to_int4_from_with(kernels::active(), src, method, dst)
 }
 
+#[inline(always)]
 pub(crate) fn quantize_to_int4_from_with(
     k: &Kernels,
     src: Floats<'_>,
@@ -148,6 +150,7 @@ pub fn quantize_to_int4_packed_from(
 }
 
 /// [`quantize_to_int4_packed_from`] into possibly uninitialised memory.
+#[inline]
 pub fn quantize_to_int4_packed_from_uninit(
     src: Floats<'_>,
     method: ScaleMethod,
@@ -156,6 +159,7 @@ pub fn quantize_to_int4_packed_from_uninit(
     quantize_to_int4_packed_from_with(kernels::active(), src, method, dst)
 }
 
+#[inline(always)]
 pub(crate) fn quantize_to_int4_packed_from_with(
     k: &Kernels,
     src: Floats<'_>,
@@ -182,6 +186,7 @@ pub fn dequantize_from_int4_into(src: &[i8], params: Params, mut dst: FloatsMut<
 }
 
 /// [`dequantize_from_int4_into`] into possibly uninitialised memory.
+#[inline]
 pub fn dequantize_from_int4_into_uninit(
     src: &[i8],
     params: Params,
@@ -190,6 +195,7 @@ pub fn dequantize_from_int4_into_uninit(
     dequantize_from_int4_into_with(kernels::active(), src, params, dst)
 }
 
+#[inline(always)]
 pub(crate) fn dequantize_from_int4_into_with(
     k: &Kernels,
     src: &[i8],
@@ -222,6 +228,7 @@ pub fn dequantize_from_int4_packed_into(
 }
 
 /// [`dequantize_from_int4_packed_into`] into possibly uninitialised memory.
+#[inline]
 pub fn dequantize_from_int4_packed_into_uninit(
     src: &[u8],
     params: Params,
@@ -230,6 +237,7 @@ pub fn dequantize_from_int4_packed_into_uninit(
     dequantize_from_int4_packed_into_with(kernels::active(), src, params, dst)
 }
 
+#[inline(always)]
 pub(crate) fn dequantize_from_int4_packed_into_with(
     k: &Kernels,
     src: &[u8],

@@ -59,6 +59,7 @@ pub fn measure_error_from(original: Floats<'_>, restored: Floats<'_>) -> Result<
     measure_error_from_with(kernels::active(), original, restored)
 }
 
+#[inline(always)]
 pub(crate) fn measure_error_from_with(
     k: &kernels::Kernels,
     original: Floats<'_>,

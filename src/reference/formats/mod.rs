@@ -82,6 +82,18 @@ pub(crate) struct Spec {
     pub dequantize: DequantizeBlocks,
 }
 
+// `BlockFormat::blocks_in` shifts by the block size's logarithm.
+const _: () = {
+    let mut i = 0;
+    while i < BlockFormat::COUNT {
+        assert!(
+            BlockFormat::ALL[i].elements().is_power_of_two(),
+            "a block size is not a power of two"
+        );
+        i += 1;
+    }
+};
+
 impl BlockFormat {
     /// How many formats there are (the length of tables indexed by `BlockFormat as usize`).
     pub const COUNT: usize = 7;
@@ -125,6 +137,13 @@ impl BlockFormat {
     /// Values per block.
     pub const fn elements(self) -> usize {
         self.spec().elements
+    }
+
+    /// Whole blocks in `n` values (the rest is dropped). A shift: every format's block is a power
+    /// of two (checked at compile time below), and a division would cost more than a one-block
+    /// kernel.
+    pub(crate) const fn blocks_in(self, n: usize) -> usize {
+        n >> self.elements().trailing_zeros()
     }
 
     /// Bytes per block.
