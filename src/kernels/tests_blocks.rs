@@ -289,6 +289,20 @@ fn block_quantizers_keep_the_first_of_equal_extremes() {
             let rb = (scalar::KERNELS.quantize_blocks(f))(&x, &mut b);
             assert_eq!(ra, rb);
             assert_eq!(init(&a), init(&b), "{:?} {}", k.level, f.name());
+            // Each block alone too: a call of one block takes the one-block path.
+            for (i, x) in x.chunks_exact(f.elements()).enumerate() {
+                let (mut a, mut b) = (uninit_vec(f.bytes(), 0u8), uninit_vec(f.bytes(), 0u8));
+                let ra = (k.quantize_blocks(f))(x, &mut a);
+                let rb = (scalar::KERNELS.quantize_blocks(f))(x, &mut b);
+                assert_eq!(ra, rb);
+                assert_eq!(
+                    init(&a),
+                    init(&b),
+                    "{:?} {} block {i} alone",
+                    k.level,
+                    f.name()
+                );
+            }
         }
     }
 }
@@ -627,8 +641,9 @@ fn group_dequantize_kernels_match_scalar() {
     }
 }
 
-/// A NaN or infinity at every position of a run of 16 benign blocks (the SIMD kernels take such
-/// runs at once and must still report the first bad block and write nothing from it on). For
+/// A NaN or infinity at every position of 18 benign blocks (the SIMD kernels take runs of 8 or
+/// 16 at once, the last 2 block by block, and must still report the first bad block and write
+/// nothing from it on). For
 /// the 256-value formats, whose scalar references are slow, runs of 4 blocks (two of the pairs
 /// the AVX-512 kernels take at once) and every 5th position plus the first and last two of every
 /// sub-block of 32.
@@ -636,14 +651,14 @@ fn group_dequantize_kernels_match_scalar() {
 fn block_quantizers_see_every_non_finite_position() {
     let mut rng = Rng(16);
     // Values every format accepts, so the kernels take the run at once.
-    let clean: Vec<f32> = (0..16 * 256)
+    let clean: Vec<f32> = (0..18 * 64)
         .map(|_| (rng.below(1 << 20) as f32 / (1 << 17) as f32 - 4.0) * 1.3)
         .collect();
     for k in simd_levels() {
         for f in BlockFormat::ALL {
             let q = k.quantize_blocks(f);
             let qr = scalar::KERNELS.quantize_blocks(f);
-            let run = if f.elements() <= 64 { 16 } else { 4 };
+            let run = if f.elements() <= 64 { 18 } else { 4 };
             let clean = &clean[..run * f.elements()];
             let positions: Vec<usize> = (0..clean.len())
                 .filter(|&i| f.elements() <= 64 || i % 5 == 0 || (i + 2) % 32 < 4)

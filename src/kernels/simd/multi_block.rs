@@ -13,7 +13,10 @@
 //! scale its fp16 field cannot hold) is declined and redone by the scalar reference, which
 //! reports the first bad block exactly and writes only the blocks before it: nothing of the run
 //! is written here before every block of it has passed. The last run may be shorter: its
-//! missing blocks are zero lanes, neither loaded nor written.
+//! missing blocks are zero lanes, neither loaded nor written. A last run of one or two blocks
+//! (a small call, or the tail of a long one) goes block by block instead: one block's
+//! reductions fold in log2(L) steps, where a run's transposing tree costs L - 1 whatever its
+//! length.
 
 use crate::kernels::groups::quantize_groups_with;
 use crate::kernels::{scalar, Kernels};
@@ -24,6 +27,9 @@ use core::mem::MaybeUninit;
 
 /// Floats per block.
 const QK: usize = 32;
+
+/// A last run of at most this many blocks is quantized block by block (`blocks_in_runs`).
+const ONE_BY_ONE: usize = 2;
 
 /// The kernels, written once: expanded inside a module that imports one level's lane
 /// primitives (`lanes::x86_64::avx2`, `lanes::x86_64::avx512` or `lanes::aarch64::neon`), with that level's
@@ -53,7 +59,17 @@ macro_rules! kernels {
                         reference(x, out)?;
                     }
                 }
-                if !rest.is_empty() && !run(rest, out_rest, rest.len() / QK) {
+                let n = rest.len() / QK;
+                // (A block that declines sends the whole last run to the reference, which rewrites
+                // the same bytes for the blocks before it.)
+                let done = if n <= ONE_BY_ONE {
+                    rest.chunks_exact(QK)
+                        .zip(out_rest.chunks_exact_mut(bytes))
+                        .all(|(x, out)| run(x, out, 1))
+                } else {
+                    run(rest, out_rest, n)
+                };
+                if !done {
                     reference(rest, out_rest)?;
                 }
                 Ok(())
@@ -65,7 +81,19 @@ macro_rules! kernels {
             /// Minimum and maximum of each of the first `n` (of `L`) blocks (lane b: block b; 0 in the
             /// lanes from n on), exact up to the sign of a zero, when no element is NaN; and whether any
             /// element is NaN (the minimum and maximum may then be anything).
+            ///
+            /// One block (`n` = 1, a short last run: see `blocks_in_runs`) has its minimum and
+            /// maximum in every lane: `reduce` of L copies, whose levels fold to one operation each.
             fn min_max<const FULL: bool>(x: &[f32], n: usize) -> (F, F, bool) {
+                if FULL || n != 1 {
+                    return min_max_run::<FULL>(x, n);
+                }
+                let (l, h, nan) = block_min_max(block(x, 0));
+                let min = reduce([l; L], |a, b| min_f(a, b));
+                (min, reduce([h; L], |a, b| max_f(a, b)), bits(nan) != 0)
+            }
+
+            fn min_max_run<const FULL: bool>(x: &[f32], n: usize) -> (F, F, bool) {
                 let n = if FULL { L } else { n };
                 assert!(n <= L && x.len() >= QK * n);
                 let mut lo = [splat(0.0); L];
@@ -76,21 +104,27 @@ macro_rules! kernels {
                     prefetch(p.wrapping_add(AHEAD));
                     prefetch(p.wrapping_add(AHEAD + 16));
                     // SAFETY: block b's 32 floats are in `x` (asserted above).
-                    let v = unsafe { load_block(p) };
-                    let v = v.as_ref();
-                    let (mut l, mut h) = (v[0], v[0]);
-                    for k in 1..v.len() {
-                        (l, h) = (min_f(l, v[k]), max_f(h, v[k]));
-                    }
-                    // One compare finds a NaN in either of two vectors.
-                    for k in (0..v.len()).step_by(2) {
-                        nan = or_m(nan, unord(v[k], v[k + 1]));
-                    }
-                    (lo[b], hi[b]) = (l, h);
+                    let (l, h, m) = block_min_max(unsafe { load_block(p) });
+                    (lo[b], hi[b], nan) = (l, h, or_m(nan, m));
                 }
                 let min = reduce(lo, |a, b| min_f(a, b));
                 let max = reduce(hi, |a, b| max_f(a, b));
                 (min, max, bits(nan) != 0)
+            }
+
+            /// Lane by lane over a block's vectors: the minimum, the maximum, and the NaN lanes.
+            fn block_min_max(v: Block) -> (F, F, M) {
+                let v = v.as_ref();
+                let (mut l, mut h) = (v[0], v[0]);
+                for k in 1..v.len() {
+                    (l, h) = (min_f(l, v[k]), max_f(h, v[k]));
+                }
+                // One compare finds a NaN in either of two vectors.
+                let mut nan = unord(v[0], v[1]);
+                for k in (2..v.len()).step_by(2) {
+                    nan = or_m(nan, unord(v[k], v[k + 1]));
+                }
+                (l, h, nan)
             }
 
             /// True when some block's minimum or maximum lies beyond `±limit` (±Inf are beyond `f32::MAX`).
@@ -247,19 +281,30 @@ macro_rules! kernels {
                 let n = if FULL { L } else { n };
                 assert!(n <= L && x.len() >= QK * n && out.len() >= n * mxfp4::BYTES);
                 // The largest magnitude of each block (integer order of the abs bits is the float order).
-                let m: [F; L] = core::array::from_fn(|b| {
-                    if b >= n {
-                        return splat(0.0);
-                    }
-                    let p = x.as_ptr().wrapping_add(QK * b);
-                    prefetch(p.wrapping_add(AHEAD));
-                    prefetch(p.wrapping_add(AHEAD + 16));
+                let largest = |b: usize| {
                     let v = block(x, b);
                     let v = v.as_ref();
                     let a = (1..v.len()).fold(abs_bits(v[0]), |a, k| max_u(a, abs_bits(v[k])));
                     bits_f(a)
+                };
+                let max = |a: F, b: F| bits_f(max_u(bits_i(a), bits_i(b)));
+                let amax = bits_i(if !FULL && n == 1 {
+                    // One block: in every lane (as `min_max`).
+                    reduce([largest(0); L], max)
+                } else {
+                    reduce(
+                        core::array::from_fn(|b| {
+                            if b >= n {
+                                return splat(0.0);
+                            }
+                            let p = x.as_ptr().wrapping_add(QK * b);
+                            prefetch(p.wrapping_add(AHEAD));
+                            prefetch(p.wrapping_add(AHEAD + 16));
+                            largest(b)
+                        }),
+                        max,
+                    )
                 });
-                let amax = bits_i(reduce(m, |a, b| bits_f(max_u(bits_i(a), bits_i(b)))));
                 // NaN and ±Inf have abs bits above those of f32::MAX.
                 if bits(gt_i(amax, splat_i(f32::MAX.to_bits() as i32))) != 0 {
                     return false;
@@ -370,6 +415,12 @@ macro_rules! kernels {
                     let z = if with_zp { &mut zps[r..r + n] } else { &mut [] };
                     let done = if n == L {
                         groups32_run::<true>(x, method, c, sc, z, n)
+                    } else if n <= ONE_BY_ONE {
+                        // As `blocks_in_runs`: a short last run group by group.
+                        (0..n).all(|g| {
+                            let z = if with_zp { &mut z[g..] } else { &mut [] };
+                            groups32_run::<false>(&x[QK * g..], method, &mut c[16 * g..], &mut sc[g..], z, 1)
+                        })
                     } else {
                         groups32_run::<false>(x, method, c, sc, z, n)
                     };
@@ -382,11 +433,6 @@ macro_rules! kernels {
 
             /// Safety: the CPU has the level's features.
             pub(crate) unsafe fn quantize_q4_0(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-                // One or two blocks: the scalar reference is faster than a run's fixed cost (the
-                // transposing reductions of L lanes) and gives the same bytes.
-                if src.len() <= 2 * QK {
-                    return (q4_0::SPEC.quantize)(src, dst);
-                }
                 let run = |x: &[f32], o: &mut [MaybeUninit<u8>], n| {
                     if n == L {
                         q4_0_run::<true>(x, o, n)
@@ -399,11 +445,6 @@ macro_rules! kernels {
 
             /// Safety: the CPU has the level's features.
             pub(crate) unsafe fn quantize_q4_1(src: &[f32], dst: &mut [MaybeUninit<u8>]) -> Result<()> {
-                // One or two blocks: the scalar reference is faster than a run's fixed cost (the
-                // transposing reductions of L lanes) and gives the same bytes.
-                if src.len() <= 2 * QK {
-                    return (q4_1::SPEC.quantize)(src, dst);
-                }
                 let run = |x: &[f32], o: &mut [MaybeUninit<u8>], n| {
                     if n == L {
                         q4_1_run::<true>(x, o, n)
