@@ -217,24 +217,37 @@ pub(crate) mod avx2 {
             let cap = splat(if e == 253 { 14.0 } else { 31.0 });
             let c = if k <= 127 {
                 let s = pow2(k);
-                x.map(|v| e2m1_codes8(v, |m| mul(m, s), cap))
+                x.map(|v| e2m1_steps8(v, |m| mul(m, s), cap))
             } else {
                 let (s1, s2) = (pow2(k >> 1), pow2(k - (k >> 1)));
-                x.map(|v| e2m1_codes8(v, |m| mul(mul(m, s1), s2), cap))
+                x.map(|v| e2m1_steps8(v, |m| mul(mul(m, s1), s2), cap))
             };
-            // Codes 0..=15 in bytes, in element order; then code 8 (a negative value of index 0:
-            // the reference's entry 0, not 8) becomes 0 by one table lookup.
+            // The 32 signed steps (-31..=31) as bytes in element order; the table lookups and the
+            // sign then take all 32 at once.
             let ab = _mm256_packs_epi32(c[0], c[1]);
             let cd = _mm256_packs_epi32(c[2], c[3]);
-            let bytes = _mm256_packus_epi16(ab, cd);
-            let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-            let fix = _mm256_setr_epi8(
-                0, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10,
-                11, 12, 13, 14, 15,
+            let steps = _mm256_packs_epi16(ab, cd);
+            let steps = _mm256_permutevar8x32_epi32(steps, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            // `lanes::E2M1_LUT` (tested); each 128-bit lane holds the same 16 entries.
+            let lo = _mm256_setr_epi8(
+                0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5, 5, 5, 6, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5,
+                5, 5, 6,
             );
-            let bytes = _mm256_shuffle_epi8(fix, bytes);
-            let lo = _mm256_castsi256_si128(bytes);
-            let hi = _mm256_extracti128_si256::<1>(bytes);
+            let hi = _mm256_setr_epi8(
+                6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7,
+                7, 7, 7,
+            );
+            // |c| <= 31: its low four bits index the tables, bit 4 (moved to bit 7 by the shift,
+            // which moves no bit across bytes because bits 5..7 are 0) picks the second.
+            let a = _mm256_abs_epi8(steps);
+            let (l, h) = (_mm256_shuffle_epi8(lo, a), _mm256_shuffle_epi8(hi, a));
+            let idx = _mm256_blendv_epi8(l, h, _mm256_slli_epi16::<3>(a));
+            // Sign bit 8 for negative values of index > 0 (steps <= -2); a negative value of index
+            // 0 is the reference's entry 0, not 8.
+            let neg = _mm256_cmpgt_epi8(_mm256_set1_epi8(-1), steps);
+            let codes = _mm256_or_si256(idx, _mm256_and_si256(neg, _mm256_set1_epi8(8)));
+            let lo = _mm256_castsi256_si128(codes);
+            let hi = _mm256_extracti128_si256::<1>(codes);
             _mm_or_si128(lo, _mm_slli_epi16::<4>(hi))
         }
 
@@ -301,34 +314,18 @@ pub(crate) mod avx2 {
             }
         }
 
-        /// E2M1 codes of 8 values (see `x86_64::avx512::e2m1_codes` for the proof), except that
-        /// a negative value of index 0 gets 8 (`e2m1_block` maps it to 0): `u = 2|x|/d` by exact
-        /// power-of-two multiplies (`scale`; where a product underflows, u < 1 either way), then
-        /// the count of [1, 3, 5, 7, 10, 14, 20] below `ceil(min(u, cap))` from two byte tables,
-        /// plus 8 for a set sign bit.
-        fn e2m1_codes8(x: __m256, scale: impl Fn(__m256) -> __m256, cap: __m256) -> __m256i {
-            // `lanes::E2M1_LUT` (tested); each 128-bit lane holds the same 16 entries.
-            let lo = _mm256_setr_epi8(
-                0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5, 5, 5, 6, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5,
-                5, 5, 6,
-            );
-            let hi = _mm256_setr_epi8(
-                6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7,
-                7, 7, 7,
-            );
+        /// The E2M1 step of 8 values (see `x86_64::avx512::e2m1_codes` for the proof), with the
+        /// value's sign: `u = 2|x|/d` by exact power-of-two multiplies (`scale`; where a product
+        /// underflows, u < 1 either way), then `±ceil(min(u, cap))`, whose magnitude indexes
+        /// `lanes::E2M1_LUT` (`e2m1_block`). `vpsignd` keeps 0 for x = +0.0, whose step is 0.
+        fn e2m1_steps8(x: __m256, scale: impl Fn(__m256) -> __m256, cap: __m256) -> __m256i {
             let bits = _mm256_castps_si256(x);
             let m = _mm256_castsi256_ps(_mm256_and_si256(bits, _mm256_set1_epi32(0x7FFF_FFFF)));
             let u = _mm256_min_ps(scale(m), cap);
             let c = _mm256_cvtps_epi32(_mm256_round_ps::<
                 { _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC },
             >(u));
-            // Byte 0 of each lane (c <= 31) indexes the tables; bytes 1..3 of c and of c << 3 are
-            // 0, so they take entry 0 of the first table, 0. Bit 4 of c (c >= 16) selects the
-            // second table: moved to bit 7 of byte 0.
-            let (l, h) = (_mm256_shuffle_epi8(lo, c), _mm256_shuffle_epi8(hi, c));
-            let idx = _mm256_blendv_epi8(l, h, _mm256_slli_epi32::<3>(c));
-            let sign = _mm256_and_si256(_mm256_srli_epi32::<28>(bits), _mm256_set1_epi32(8));
-            _mm256_or_si256(idx, sign)
+            _mm256_sign_epi32(c, bits)
         }
 
         // Primitives of simd::superblocks.
@@ -1977,7 +1974,7 @@ mod tests {
 
     #[test]
     fn the_avx2_e2m1_byte_tables_are_the_lut() {
-        // The literal tables of `avx2::e2m1_codes8`.
+        // The literal tables of `avx2::e2m1_block`.
         let lo = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5, 5, 5, 6];
         let hi = [6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7];
         assert_eq!(super::super::E2M1_LUT[..16], lo);
