@@ -100,25 +100,50 @@ macro_rules! kernels {
                 let t = float_table(cb::table(book));
                 // The blocks before the first bad absmax are written, then its error reported.
                 let good = absmax.iter().position(|s| !s.is_finite());
-                for ((block, bc), &s) in dst
-                    .chunks_mut(block_size)
-                    .zip(codes.chunks(block_size / 2))
-                    .zip(&absmax[..good.unwrap_or(absmax.len())])
-                {
+                let absmax = &absmax[..good.unwrap_or(absmax.len())];
+                // One block's whole groups of 32 (`chunks_exact`: no length clamps in the loop).
+                let groups = |block: &mut [MaybeUninit<f32>], bc: &[u8], s: f32| {
                     let vs = splat(s);
-                    let whole = block.len() / QK * QK;
-                    for i in (0..whole).step_by(QK) {
-                        // SAFETY: 16 bytes at i / 2 (`bc` holds `ceil(block.len() / 2)`) and 32
-                        // floats at i + L k (i + 32 <= whole <= block.len()).
+                    for (out, c) in block.chunks_exact_mut(QK).zip(bc.chunks_exact(QK / 2)) {
+                        // SAFETY: 16 bytes at c, 32 floats at out (L k + L <= 32).
                         unsafe {
-                            let v = codebook_values(bc.as_ptr().add(i / 2), t);
+                            let v = codebook_values(c.as_ptr(), t);
                             for (k, v) in v.into_iter().enumerate() {
-                                store(mul(v, vs), block.as_mut_ptr().add(i + L * k).cast());
+                                store(mul(v, vs), out.as_mut_ptr().add(L * k).cast());
                             }
                         }
                     }
-                    if whole < block.len() {
-                        cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
+                };
+                if block_size % QK == 0 {
+                    // Whole blocks of whole groups, then the last, partial block (if any).
+                    let whole = (dst.len() / block_size).min(absmax.len());
+                    let (head, tail) = dst.split_at_mut(whole * block_size);
+                    for ((block, bc), &s) in head
+                        .chunks_exact_mut(block_size)
+                        .zip(codes.chunks_exact(block_size / 2))
+                        .zip(absmax)
+                    {
+                        groups(block, bc, s);
+                    }
+                    if let (false, Some(&s)) = (tail.is_empty(), absmax.get(whole)) {
+                        let bc = &codes[whole * block_size / 2..];
+                        let w = tail.len() / QK * QK;
+                        groups(&mut tail[..w], bc, s);
+                        if w < tail.len() {
+                            cb::dequantize_block(book, &bc[w / 2..], s, &mut tail[w..]);
+                        }
+                    }
+                } else {
+                    for ((block, bc), &s) in dst
+                        .chunks_mut(block_size)
+                        .zip(codes.chunks(block_size / 2))
+                        .zip(absmax)
+                    {
+                        let whole = block.len() / QK * QK;
+                        groups(&mut block[..whole], bc, s);
+                        if whole < block.len() {
+                            cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
+                        }
                     }
                 }
                 match good {

@@ -146,14 +146,14 @@ macro_rules! kernels {
                 dequantize_packed: fn(&[u8], f32, i8, &mut [MaybeUninit<f32>]),
             ) -> Result<()> {
                 let whole = dst.len() / QK;
-                for (g, out) in dst.chunks_exact_mut(QK).enumerate() {
-                    let p = Params {
-                        scale: scales[g],
-                        zero_point: zero_points.get(g).copied().unwrap_or(0),
-                    };
+                assert!(codes.len() >= 16 * whole && scales.len() >= whole);
+                // (Zipped exact chunks: no index or length check per group. No zero points: 0.)
+                let zps = zero_points.iter().copied().chain(core::iter::repeat(0));
+                let groups = dst.chunks_exact_mut(QK).zip(codes.chunks_exact(16));
+                for ((out, b), (&scale, zero_point)) in groups.zip(scales.iter().zip(zps)) {
+                    let p = Params { scale, zero_point };
                     check_params(p)?;
                     let (s, z) = (splat(p.scale), splat_i(i32::from(p.zero_point)));
-                    let b = &codes[16 * g..16 * g + 16];
                     // SAFETY: 16 bytes in `b`.
                     let c = unsafe { unpack_pairs(b.as_ptr()) };
                     put_block(out, c.map(|c| mul(cvt_f(sub_i(c, z)), s)));
