@@ -319,22 +319,33 @@ fn ratios() {
         run("dequantize_from_int4_packed", &mut write, &mut || {
             dequantize_from_int4_packed(black_box(&packed), p, &mut out).unwrap();
         });
-        let count = group_count(n, 32);
-        let (mut scales, mut zps) = (vec![0.0f32; count], vec![0i8; count]);
-        run("quantize_int4_groups_32", &mut read, &mut || {
-            quantize_int4_groups(
-                black_box(&x),
-                32,
-                ScaleMethod::MinMax,
-                &mut packed,
-                &mut scales,
-                &mut zps,
-            )
-            .unwrap();
-        });
-        run("dequantize_int4_groups_32", &mut write, &mut || {
-            dequantize_int4_groups(black_box(&packed), 32, &scales, &zps, &mut out).unwrap();
-        });
+        for gs in [32, 128] {
+            let count = group_count(n, gs);
+            let (mut scales, mut zps) = (vec![0.0f32; count], vec![0i8; count]);
+            run(
+                &format!("quantize_int4_groups_{gs}"),
+                &mut read,
+                &mut || {
+                    quantize_int4_groups(
+                        black_box(&x),
+                        gs,
+                        ScaleMethod::MinMax,
+                        &mut packed,
+                        &mut scales,
+                        &mut zps,
+                    )
+                    .unwrap();
+                },
+            );
+            run(
+                &format!("dequantize_int4_groups_{gs}"),
+                &mut write,
+                &mut || {
+                    dequantize_int4_groups(black_box(&packed), gs, &scales, &zps, &mut out)
+                        .unwrap();
+                },
+            );
+        }
         for f in BlockFormat::ALL {
             let mut blocks = vec![0u8; blocks_len(f, n).unwrap()];
             let name = f.name();
@@ -621,7 +632,7 @@ fn small_inputs() {
 }
 
 /// The operations of the all-levels table, in its row order: (row name, quantizer or not).
-const LEVEL_ROWS: [(&str, bool); 19] = [
+const LEVEL_ROWS: [(&str, bool); 21] = [
     ("Q4_0 quantize", true),
     ("Q4_0 dequantize", false),
     ("Q4_1 quantize", true),
@@ -638,6 +649,8 @@ const LEVEL_ROWS: [(&str, bool); 19] = [
     ("NVFP4 dequantize", false),
     ("groups-32 absmax quantize", true),
     ("groups-32 absmax dequantize", false),
+    ("groups-128 minmax quantize", true),
+    ("groups-128 minmax dequantize", false),
     ("per-tensor quantize packed", true),
     ("NF4-64 quantize", true),
     ("NF4-64 dequantize", false),
@@ -738,17 +751,29 @@ fn level_rows() {
         run(row + 1, &mut || {
             dequantize_int4_groups(black_box(&packed), 32, &scales, &zps, &mut out).unwrap();
         });
+        // Groups of 128 with zero points: GPTQ's and AWQ's shape.
+        let count = group_count(n, 128);
+        let (mut scales, mut zps) = (vec![0.0f32; count], vec![0i8; count]);
+        let m = ScaleMethod::MinMax;
         run(row + 2, &mut || {
+            quantize_int4_groups(black_box(&x), 128, m, &mut packed, &mut scales, &mut zps)
+                .unwrap();
+        });
+        quantize_int4_groups(&x, 128, m, &mut packed, &mut scales, &mut zps).unwrap();
+        run(row + 3, &mut || {
+            dequantize_int4_groups(black_box(&packed), 128, &scales, &zps, &mut out).unwrap();
+        });
+        run(row + 4, &mut || {
             quantize_to_int4_packed(black_box(&x), ScaleMethod::MinMax, &mut packed).unwrap();
         });
         let mut codes = vec![0u8; codes_len(n)];
         let mut absmax = vec![0.0f32; absmax_len(n, 64)];
         let book = Codebook::Nf4;
-        run(row + 3, &mut || {
+        run(row + 5, &mut || {
             quantize_codebook(book, black_box(&x), 64, &mut codes, &mut absmax).unwrap();
         });
         quantize_codebook(book, &x, 64, &mut codes, &mut absmax).unwrap();
-        run(row + 4, &mut || {
+        run(row + 6, &mut || {
             dequantize_codebook(book, black_box(&codes), 64, &absmax, &mut out).unwrap();
         });
     }

@@ -1,5 +1,5 @@
 //! The group loops the levels share: a level's group kernel is one of these over its own
-//! per-tensor kernels, or its dedicated groups-of-32 loop with [`quantize_groups_split32`] for
+//! per-tensor kernels, or its dedicated multi-group loop with [`quantize_groups_split`] for
 //! the rest.
 
 use super::{scalar, Kernels};
@@ -7,12 +7,17 @@ use crate::reference::int4::{check_params, groups, params_for, Params, ScaleMeth
 use crate::Result;
 use core::mem::MaybeUninit;
 
-/// A SIMD level's group kernel: `groups32`, the level's dedicated loop, quantizes the whole
-/// groups of 32 (it gets `src` cut to them and the outputs exactly as long as they need);
-/// [`quantize_groups_with`] over the level's per-tensor kernels `k` does a last partial group
-/// and every other group size. Lengths as `BlockKernels::quantize_groups` states them.
+/// The group sizes the SIMD levels' dedicated loops take (`simd::multi_block`): whole blocks of
+/// 32, the common sizes of 4-bit model formats (bitsandbytes' 64, GPTQ's and AWQ's 128).
+pub(crate) const GROUP_SIZES: [usize; 4] = [32, 64, 128, 256];
+
+/// A SIMD level's group kernel: `multi`, the level's dedicated loop, quantizes the whole groups
+/// of a size in [`GROUP_SIZES`] (it gets `src` cut to them, the group size, and the outputs
+/// exactly as long as they need); [`quantize_groups_with`] over the level's per-tensor kernels
+/// `k` does a last partial group and every other group size. Lengths as
+/// `BlockKernels::quantize_groups` states them.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn quantize_groups_split32(
+pub(crate) fn quantize_groups_split(
     k: &Kernels,
     src: &[f32],
     group_size: usize,
@@ -20,33 +25,31 @@ pub(crate) fn quantize_groups_split32(
     codes: &mut [MaybeUninit<u8>],
     scales: &mut [MaybeUninit<f32>],
     zero_points: &mut [MaybeUninit<i8>],
-    groups32: impl FnOnce(
+    multi: impl FnOnce(
         &[f32],
+        usize,
         ScaleMethod,
         &mut [MaybeUninit<u8>],
         &mut [MaybeUninit<f32>],
         &mut [MaybeUninit<i8>],
     ) -> Result<()>,
 ) -> Result<()> {
-    if group_size != 32 {
+    if !GROUP_SIZES.contains(&group_size) {
         return quantize_groups_with(k, src, group_size, method, codes, scales, zero_points);
     }
-    let whole = src.len() / 32 * 32;
+    let count = src.len() / group_size;
+    let whole = count * group_size;
     let (codes, codes_rest) = codes.split_at_mut(whole / 2);
-    let (scales, scales_rest) = scales.split_at_mut(whole / 32);
+    let (scales, scales_rest) = scales.split_at_mut(count);
     // Absmax without zero points: both parts empty.
-    let (zps, zps_rest) = zero_points.split_at_mut(if zero_points.is_empty() {
-        0
-    } else {
-        whole / 32
-    });
+    let (zps, zps_rest) = zero_points.split_at_mut(if zero_points.is_empty() { 0 } else { count });
     if whole > 0 {
-        groups32(&src[..whole], method, codes, scales, zps)?;
+        multi(&src[..whole], group_size, method, codes, scales, zps)?;
     }
     quantize_groups_with(
         k,
         &src[whole..],
-        32,
+        group_size,
         method,
         codes_rest,
         scales_rest,

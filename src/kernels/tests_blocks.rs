@@ -518,7 +518,7 @@ fn group_kernels_match_scalar() {
     let r = scalar::KERNELS.blocks;
     let mut rng = Rng(14);
     for k in simd_levels() {
-        for gs in [32, 1, 7, 16, 33, 64] {
+        for gs in [32, 1, 7, 16, 33, 64, 96, 128, 256] {
             for nb in block_counts() {
                 let n = nb * gs + [0, 1, gs / 2, gs - 1][rng.below(4) as usize];
                 for round in 0..4 {
@@ -584,7 +584,7 @@ fn group_dequantize_kernels_match_scalar() {
     let r = scalar::KERNELS.blocks;
     let mut rng = Rng(15);
     for k in simd_levels() {
-        for gs in [32, 1, 7, 16, 33, 64, 96] {
+        for gs in [32, 1, 7, 16, 33, 64, 96, 128, 256] {
             for nb in block_counts() {
                 let n = nb * gs + [0, 1, gs / 2, gs - 1][rng.below(4) as usize];
                 let count = group_count(n, gs);

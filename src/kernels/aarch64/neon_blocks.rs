@@ -1,5 +1,5 @@
 //! The table of the NEON level's block-wise kernels (`BLOCKS`: ggml blocks, codebooks, int4
-//! groups of 32). The kernels are the NEON instances (over `lanes::aarch64::neon`) of those
+//! groups). The kernels are the NEON instances (over `lanes::aarch64::neon`) of those
 //! written once in `kernels::simd` (`simd::neon` lists the block-format ones; each of its files
 //! lists the formats it accelerates in its `QUANTIZE`/`DEQUANTIZE` tables); each equals the
 //! scalar per-block reference bit for bit.
@@ -10,7 +10,7 @@
 
 use super::super::{format_tables, simd, BlockKernels};
 use super::neon::KERNELS;
-use crate::kernels::groups::quantize_groups_split32;
+use crate::kernels::groups::quantize_groups_split;
 use crate::kernels::simd::multi_block::neon as multi_block;
 use crate::kernels::simd::{codebook::neon as cbk, dequantize_blocks::neon as dq};
 use crate::reference::codebook::Codebook;
@@ -52,7 +52,7 @@ fn dequantize_codebook(
     unsafe { cbk::dequantize_codebook(book, codes, block_size, absmax, dst) }
 }
 
-/// Groups of 32 in runs of 8 (`simd::multi_block`); other group sizes, and a last partial
+/// Groups of 32, 64, 128 and 256 in runs of 8 (`simd::multi_block`); other group sizes, and a last partial
 /// group, take the generic loop over NEON's per-tensor kernels.
 fn quantize_groups(
     src: &[f32],
@@ -62,7 +62,7 @@ fn quantize_groups(
     scales: &mut [MaybeUninit<f32>],
     zero_points: &mut [MaybeUninit<i8>],
 ) -> Result<()> {
-    quantize_groups_split32(
+    quantize_groups_split(
         &KERNELS,
         src,
         group_size,
@@ -71,7 +71,7 @@ fn quantize_groups(
         scales,
         zero_points,
         // SAFETY: NEON is enabled for the whole target (see the module comment).
-        |s, m, c, sc, z| unsafe { multi_block::quantize_groups32(&KERNELS, s, m, c, sc, z) },
+        |s, gs, m, c, sc, z| unsafe { multi_block::quantize_groups(&KERNELS, s, gs, m, c, sc, z) },
     )
 }
 

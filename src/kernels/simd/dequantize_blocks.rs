@@ -1,4 +1,4 @@
-//! Block dequantizers (Q4_0, Q4_1, IQ4_NL, MXFP4, int4 groups of 32), one block of 32 values
+//! Block dequantizers (Q4_0, Q4_1, IQ4_NL, MXFP4, int4 groups of a multiple of 32), one block of 32 values
 //! at a time, written once (the macro `kernels!`) over the lane primitives of `lanes` and
 //! expanded for AVX2 and AVX-512. Each equals the scalar per-block reference bit for bit: a
 //! block's codes become exact small integers (`ggml_values`, `ggml_codes`, `unpack_pairs`), multiplied by
@@ -111,8 +111,9 @@ macro_rules! kernels {
                 Ok(())
             }
 
-            /// Group-wise dequantization: groups of 32 by [`dequantize_groups32`], other sizes by the
-            /// group loop over the level's `dequantize_packed`.
+            /// Group-wise dequantization: groups of a multiple of 32 values by
+            /// [`dequantize_whole_groups`], other sizes by the group loop over the level's
+            /// `dequantize_packed`.
             ///
             /// Safety: the CPU has the level's features.
             pub(crate) unsafe fn dequantize_groups(
@@ -123,49 +124,54 @@ macro_rules! kernels {
                 dst: &mut [MaybeUninit<f32>],
                 dequantize_packed: fn(&[u8], f32, i8, &mut [MaybeUninit<f32>]),
             ) -> Result<()> {
-                if group_size == QK {
+                let (c, s, z) = (codes, scales, zero_points);
+                if group_size % QK == 0 {
                     // SAFETY: the same features (the caller's).
-                    unsafe { dequantize_groups32(codes, scales, zero_points, dst, dequantize_packed) }
+                    unsafe { dequantize_whole_groups(c, group_size, s, z, dst, dequantize_packed) }
                 } else {
-                    let (c, s, z) = (codes, scales, zero_points);
                     dequantize_groups_with(dequantize_packed, c, group_size, s, z, dst)
                 }
             }
 
-            /// Dequantizes whole groups of 32 (`(code - zp) as f32 * scale`, as
-            /// `scalar::dequantize_one`: an exact integer difference, converted exactly, one
-            /// rounding), checking each group's parameters first as the group loop does; the rest
-            /// goes to that loop, with the level's `dequantize_packed`.
+            /// Dequantizes the whole groups (`group_size` a multiple of 32) 32 values at a time
+            /// (`(code - zp) as f32 * scale`, as `scalar::dequantize_one`: an exact integer
+            /// difference, converted exactly, one rounding), checking each group's parameters
+            /// first as the group loop does; a last partial group goes to that loop, with the
+            /// level's `dequantize_packed`.
             ///
             /// Safety: the CPU has the level's features.
-            unsafe fn dequantize_groups32(
+            unsafe fn dequantize_whole_groups(
                 codes: &[u8],
+                group_size: usize,
                 scales: &[f32],
                 zero_points: &[i8],
                 dst: &mut [MaybeUninit<f32>],
                 dequantize_packed: fn(&[u8], f32, i8, &mut [MaybeUninit<f32>]),
             ) -> Result<()> {
-                let whole = dst.len() / QK;
-                assert!(codes.len() >= 16 * whole && scales.len() >= whole);
+                let whole = dst.len() / group_size;
+                let (head, tail) = dst.split_at_mut(whole * group_size);
+                assert!(codes.len() >= whole * group_size / 2 && scales.len() >= whole);
                 // (Zipped exact chunks: no index or length check per group. No zero points: 0.)
                 let zps = zero_points.iter().copied().chain(core::iter::repeat(0));
-                let groups = dst.chunks_exact_mut(QK).zip(codes.chunks_exact(16));
+                let groups = head.chunks_exact_mut(group_size).zip(codes.chunks_exact(group_size / 2));
                 for ((out, b), (&scale, zero_point)) in groups.zip(scales.iter().zip(zps)) {
                     let p = Params { scale, zero_point };
                     check_params(p)?;
                     let (s, z) = (splat(p.scale), splat_i(i32::from(p.zero_point)));
-                    // SAFETY: 16 bytes in `b`.
-                    let c = unsafe { unpack_pairs(b.as_ptr()) };
-                    put_block(out, c.map(|c| mul(cvt_f(sub_i(c, z)), s)));
+                    for (out, b) in out.chunks_exact_mut(QK).zip(b.chunks_exact(QK / 2)) {
+                        // SAFETY: 16 bytes in `b`.
+                        let c = unsafe { unpack_pairs(b.as_ptr()) };
+                        put_block(out, c.map(|c| mul(cvt_f(sub_i(c, z)), s)));
+                    }
                 }
                 let zp_rest = zero_points.get(whole..).unwrap_or(&[]);
                 dequantize_groups_with(
                     dequantize_packed,
-                    &codes[16 * whole..],
-                    32,
+                    &codes[whole * group_size / 2..],
+                    group_size,
                     &scales[whole..],
                     zp_rest,
-                    &mut dst[32 * whole..],
+                    tail,
                 )
             }
             // The level's entries of the block-format tables (`kernels::format_tables`). They are

@@ -1,8 +1,10 @@
-//! Block quantizers (Q4_0, Q4_1, MXFP4, int4 groups of 32) that take `L` blocks of 32 floats at
+//! Block quantizers (Q4_0, Q4_1, MXFP4, int4 groups of 32 to 256) that take `L` blocks (or groups) at
 //! once, written once (the macro `kernels!`) over the lane primitives of `lanes` and expanded
 //! for AVX2 (8 blocks, module `avx2`), AVX-512 (16 blocks, module `avx512`) and NEON (8 blocks,
 //! module `neon`, over `lanes::aarch64::neon`), every function
 //! `#[target_feature]` with the level's features so that all of it inlines.
+//! An int4 group of 64, 128 or 256 values is one unit of 2, 4 or 8 blocks: its minimum and
+//! maximum fold over its blocks first, then take a lane as a block's do.
 //! Each block's reductions (largest magnitude, minimum, maximum) end up in one lane of a vector
 //! through a transposing reduction tree, so the per-block parameters (scales, zero points,
 //! fp16 conversions) are computed for `L` blocks with one vector operation each, with the same
@@ -78,38 +80,54 @@ macro_rules! kernels {
             /// (Each run function takes `FULL`: true for the runs of `L` blocks, where `n` is then the
             /// constant `L` and the block loops unroll, false for the last, shorter run.)
             ///
-            /// Minimum and maximum of each of the first `n` (of `L`) blocks (lane b: block b; 0 in the
-            /// lanes from n on), exact up to the sign of a zero, when no element is NaN; and whether any
-            /// element is NaN (the minimum and maximum may then be anything).
+            /// Minimum and maximum of each of the first `n` (of `L`) units of `PER` blocks (lane b:
+            /// blocks `PER b..PER (b + 1)`; 0 in the lanes from n on), exact up to the sign of a zero,
+            /// when no element is NaN; and whether any element is NaN (the minimum and maximum may
+            /// then be anything). A unit is a block of the block formats (`PER` = 1) or an int4 group.
             ///
-            /// One block (`n` = 1, a short last run: see `blocks_in_runs`) has its minimum and
+            /// One unit (`n` = 1, a short last run: see `blocks_in_runs`) has its minimum and
             /// maximum in every lane: `reduce` of L copies, whose levels fold to one operation each.
-            fn min_max<const FULL: bool>(x: &[f32], n: usize) -> (F, F, bool) {
+            fn min_max<const FULL: bool, const PER: usize>(x: &[f32], n: usize) -> (F, F, bool) {
                 if FULL || n != 1 {
-                    return min_max_run::<FULL>(x, n);
+                    return min_max_run::<FULL, PER>(x, n);
                 }
-                let (l, h, nan) = block_min_max(block(x, 0));
+                let (l, h, nan) = unit_min_max::<PER>(x, 0);
                 let min = reduce([l; L], |a, b| min_f(a, b));
                 (min, reduce([h; L], |a, b| max_f(a, b)), bits(nan) != 0)
             }
 
-            fn min_max_run<const FULL: bool>(x: &[f32], n: usize) -> (F, F, bool) {
+            fn min_max_run<const FULL: bool, const PER: usize>(x: &[f32], n: usize) -> (F, F, bool) {
                 let n = if FULL { L } else { n };
-                assert!(n <= L && x.len() >= QK * n);
+                assert!(n <= L && x.len() >= QK * PER * n);
                 let mut lo = [splat(0.0); L];
                 let mut hi = lo;
                 let mut nan = unord(lo[0], lo[0]);
                 for b in 0..n {
-                    let p = x.as_ptr().wrapping_add(QK * b);
-                    prefetch(p.wrapping_add(AHEAD));
-                    prefetch(p.wrapping_add(AHEAD + 16));
-                    // SAFETY: block b's 32 floats are in `x` (asserted above).
-                    let (l, h, m) = block_min_max(unsafe { load_block(p) });
+                    let (l, h, m) = unit_min_max::<PER>(x, b);
                     (lo[b], hi[b], nan) = (l, h, or_m(nan, m));
                 }
                 let min = reduce(lo, |a, b| min_f(a, b));
                 let max = reduce(hi, |a, b| max_f(a, b));
                 (min, max, bits(nan) != 0)
+            }
+
+            /// [`block_min_max`] of unit `u` (blocks `PER u..PER (u + 1)` of `x`), prefetching ahead.
+            fn unit_min_max<const PER: usize>(x: &[f32], u: usize) -> (F, F, M) {
+                assert!(x.len() >= QK * PER * (u + 1));
+                let p = x.as_ptr().wrapping_add(QK * PER * u);
+                let load = |j: usize| {
+                    let p = p.wrapping_add(QK * j);
+                    prefetch(p.wrapping_add(AHEAD));
+                    prefetch(p.wrapping_add(AHEAD + 16));
+                    // SAFETY: the 32 floats of block PER u + j < PER (u + 1) (asserted).
+                    block_min_max(unsafe { load_block(p) })
+                };
+                let (mut l, mut h, mut nan) = load(0);
+                for j in 1..PER {
+                    let (l2, h2, m2) = load(j);
+                    (l, h, nan) = (min_f(l, l2), max_f(h, h2), or_m(nan, m2));
+                }
+                (l, h, nan)
             }
 
             /// Lane by lane over a block's vectors: the minimum, the maximum, and the NaN lanes.
@@ -183,7 +201,7 @@ macro_rules! kernels {
                 let n = if FULL { L } else { n };
                 // (Up front, so that no store below needs a bounds check of its own.)
                 assert!(n <= L && x.len() >= QK * n && out.len() >= n * q4_0::BYTES);
-                let (min, max, nan) = min_max::<FULL>(x, n);
+                let (min, max, nan) = min_max::<FULL, 1>(x, n);
                 if nan || beyond(min, max, f32::MAX) {
                     return false;
                 }
@@ -250,7 +268,7 @@ macro_rules! kernels {
                 let n = if FULL { L } else { n };
                 // (Up front, so that no store below needs a bounds check of its own.)
                 assert!(n <= L && x.len() >= QK * n && out.len() >= n * q4_1::BYTES);
-                let (min, max, nan) = min_max::<FULL>(x, n);
+                let (min, max, nan) = min_max::<FULL, 1>(x, n);
                 if nan || beyond(min, max, f32::MAX) {
                     return false;
                 }
@@ -320,7 +338,7 @@ macro_rules! kernels {
                 true
             }
 
-            // ---------------------------------------------------------------- int4 groups of 32
+            // ---------------------------------------------------------------- int4 groups of 32 to 256
 
             /// `params_for` of `L` groups (lane g: group g) from their exact minima and maxima, with the
             /// same operations: MinMax `scale = (hi - lo) / 15`, `zp = clamp(rne(-8 - lo / scale), -8,
@@ -348,10 +366,10 @@ macro_rules! kernels {
                 (select(ok, scale, splat(1.0)), select(ok, zp, zero))
             }
 
-            /// Quantizes `L` groups of 32: codes (16 bytes each), scales and, unless `zps` is empty, zero
-            /// points. Declines (writing nothing) if an element is NaN, infinite or beyond
-            /// `scalar::MAX_INPUT`.
-            fn groups32_run<const FULL: bool>(
+            /// Quantizes `L` groups of `PER` blocks of 32: codes (16 bytes a block), scales and,
+            /// unless `zps` is empty, zero points. Declines (writing nothing) if an element is NaN,
+            /// infinite or beyond `scalar::MAX_INPUT`.
+            fn groups_run<const FULL: bool, const PER: usize>(
                 x: &[f32],
                 method: ScaleMethod,
                 codes: &mut [MaybeUninit<u8>],
@@ -360,9 +378,9 @@ macro_rules! kernels {
                 n: usize,
             ) -> bool {
                 let n = if FULL { L } else { n };
-                assert!(n <= L && x.len() >= QK * n && codes.len() >= 16 * n && scales.len() >= n);
-                assert!(zps.is_empty() || zps.len() >= n);
-                let (min, max, nan) = min_max::<FULL>(x, n);
+                assert!(n <= L && x.len() >= QK * PER * n && codes.len() >= 16 * PER * n);
+                assert!(scales.len() >= n && (zps.is_empty() || zps.len() >= n));
+                let (min, max, nan) = min_max::<FULL, PER>(x, n);
                 if nan || beyond(min, max, scalar::MAX_INPUT) {
                     return false;
                 }
@@ -390,15 +408,18 @@ macro_rules! kernels {
                 for g in 0..n {
                     let fast = fast_scale(sc[g]);
                     let (vs, vr, vz) = (splat(sc[g]), splat(inv[g]), splat(z[g]));
-                    let bytes = pack_pairs(block(x, g), |v| group_codes(v, vs, vr, vz, fast));
-                    put16(codes, 16 * g, bytes);
+                    for b in PER * g..PER * (g + 1) {
+                        let bytes = pack_pairs(block(x, b), |v| group_codes(v, vs, vr, vz, fast));
+                        put16(codes, 16 * b, bytes);
+                    }
                 }
                 true
             }
 
-            /// Whole groups of 32 (`groups::quantize_groups_split32` does the rest) in runs of `L`; a run
-            /// with a bad element goes to the level's per-group loop (`k`), which reports it.
-            fn groups32(
+            /// Whole groups of `PER` blocks of 32 (`groups::quantize_groups_split` does the rest) in
+            /// runs of `L` groups; a run with a bad element goes to the level's per-group loop
+            /// (`k`), which reports it.
+            fn groups<const PER: usize>(
                 k: &Kernels,
                 src: &[f32],
                 method: ScaleMethod,
@@ -406,26 +427,28 @@ macro_rules! kernels {
                 scales: &mut [MaybeUninit<f32>],
                 zps: &mut [MaybeUninit<i8>],
             ) -> Result<()> {
-                let (groups, with_zp) = (src.len() / QK, !zps.is_empty());
+                let size = QK * PER;
+                let (groups, with_zp) = (src.len() / size, !zps.is_empty());
                 for r in (0..groups).step_by(L) {
                     let n = (groups - r).min(L);
-                    let x = &src[QK * r..QK * (r + n)];
-                    let c = &mut codes[16 * r..16 * (r + n)];
+                    let x = &src[size * r..size * (r + n)];
+                    let c = &mut codes[size / 2 * r..size / 2 * (r + n)];
                     let sc = &mut scales[r..r + n];
                     let z = if with_zp { &mut zps[r..r + n] } else { &mut [] };
                     let done = if n == L {
-                        groups32_run::<true>(x, method, c, sc, z, n)
+                        groups_run::<true, PER>(x, method, c, sc, z, n)
                     } else if n <= ONE_BY_ONE {
                         // As `blocks_in_runs`: a short last run group by group.
                         (0..n).all(|g| {
                             let z = if with_zp { &mut z[g..] } else { &mut [] };
-                            groups32_run::<false>(&x[QK * g..], method, &mut c[16 * g..], &mut sc[g..], z, 1)
+                            let (x, c) = (&x[size * g..], &mut c[size / 2 * g..]);
+                            groups_run::<false, PER>(x, method, c, &mut sc[g..], z, 1)
                         })
                     } else {
-                        groups32_run::<false>(x, method, c, sc, z, n)
+                        groups_run::<false, PER>(x, method, c, sc, z, n)
                     };
                     if !done {
-                        quantize_groups_with(k, x, QK, method, c, sc, z)?;
+                        quantize_groups_with(k, x, size, method, c, sc, z)?;
                     }
                 }
                 Ok(())
@@ -470,16 +493,27 @@ macro_rules! kernels {
                 blocks_in_runs(src, dst, mxfp4::BYTES, run, mxfp4::SPEC.quantize)
             }
 
+            /// Whole groups of `group_size` (32, 64, 128 or 256: see
+            /// [`GROUP_SIZES`](crate::kernels::groups::GROUP_SIZES)).
+            ///
             /// Safety: the CPU has the level's features.
-            pub(crate) unsafe fn quantize_groups32(
+            pub(crate) unsafe fn quantize_groups(
                 k: &Kernels,
                 src: &[f32],
+                group_size: usize,
                 method: ScaleMethod,
                 codes: &mut [MaybeUninit<u8>],
                 scales: &mut [MaybeUninit<f32>],
                 zero_points: &mut [MaybeUninit<i8>],
             ) -> Result<()> {
-                groups32(k, src, method, codes, scales, zero_points)
+                let (c, s, z) = (codes, scales, zero_points);
+                match group_size {
+                    32 => groups::<1>(k, src, method, c, s, z),
+                    64 => groups::<2>(k, src, method, c, s, z),
+                    128 => groups::<4>(k, src, method, c, s, z),
+                    256 => groups::<8>(k, src, method, c, s, z),
+                    _ => quantize_groups_with(k, src, group_size, method, c, s, z),
+                }
             }
             // The level's entries of the block-format tables (`kernels::format_tables`). They are
             // reached only through the level's `KERNELS`, which `kernels::levels()` hands out only

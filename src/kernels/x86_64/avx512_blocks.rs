@@ -1,11 +1,11 @@
 //! The AVX-512 table of the block-wise formats' kernels (`BLOCKS`: ggml blocks, codebooks,
-//! int4 groups of 32), whose kernels are written once in `kernels::simd` (`simd::avx512` lists
+//! int4 groups), whose kernels are written once in `kernels::simd` (`simd::avx512` lists
 //! the block-format ones; each of its files lists the formats it accelerates in its
 //! `QUANTIZE`/`DEQUANTIZE` tables); each equals the scalar per-block reference bit for bit.
 
 use super::super::{format_tables, simd, BlockKernels};
 use super::avx512::KERNELS;
-use crate::kernels::groups::quantize_groups_split32;
+use crate::kernels::groups::quantize_groups_split;
 use crate::kernels::simd::multi_block::avx512 as x16;
 use crate::kernels::simd::{codebook::avx512 as cbk, dequantize_blocks::avx512 as dq};
 
@@ -16,8 +16,8 @@ pub(crate) static BLOCKS: BlockKernels = BlockKernels {
     quantize_codebook: |b, s, bs, c, a| unsafe { cbk::quantize_codebook(b, s, bs, c, a) },
     dequantize_codebook: |b, c, bs, a, d| unsafe { cbk::dequantize_codebook(b, c, bs, a, d) },
     quantize_groups: |s, gs, m, c, sc, z| {
-        quantize_groups_split32(&KERNELS, s, gs, m, c, sc, z, |s, m, c, sc, z| unsafe {
-            x16::quantize_groups32(&KERNELS, s, m, c, sc, z)
+        quantize_groups_split(&KERNELS, s, gs, m, c, sc, z, |s, gs, m, c, sc, z| unsafe {
+            x16::quantize_groups(&KERNELS, s, gs, m, c, sc, z)
         })
     },
     dequantize_groups: |c, gs, sc, z, d| unsafe {
