@@ -62,7 +62,7 @@ const UE4M3_MAX: f32 = 448.0;
 
 /// 2^k for -126 <= k <= 127, from its bits (exact).
 #[inline]
-fn pow2(k: i32) -> f32 {
+const fn pow2(k: i32) -> f32 {
     f32::from_bits(((127 + k) as u32) << 23)
 }
 
@@ -70,18 +70,30 @@ fn pow2(k: i32) -> f32 {
 /// with `e` bits 3..7 and `m` bits 0..3 of the byte (bit 7 ignored), `m * 2^-10` when `e` is 0
 /// and `(8 + m) * 2^(e - 11)` otherwise. Every result is exact in float32.
 #[inline]
-pub(crate) fn ue4m3_to_f32(b: u8) -> f32 {
+pub(crate) const fn ue4m3_to_f32(b: u8) -> f32 {
     if b == 0 || b == 0x7f {
         return 0.0;
     }
-    let e = i32::from((b >> 3) & 0x0f);
-    let m = b & 0x07;
+    let e = ((b >> 3) & 0x0f) as i32;
+    let m = (b & 0x07) as f32;
     if e == 0 {
-        f32::from(m) * pow2(-10)
+        m * pow2(-10)
     } else {
-        f32::from(8 + m) * pow2(e - 11)
+        (8.0 + m) * pow2(e - 11)
     }
 }
+
+/// [`ue4m3_to_f32`] of every byte, for the dequantizers' one load per sub-block (the function
+/// branches on the byte).
+pub(crate) static UE4M3_VALUES: [f32; 256] = {
+    let mut t = [0.0; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = ue4m3_to_f32(b as u8);
+        b += 1;
+    }
+    t
+};
 
 /// ggml's UE4M3 encoding (`ggml_fp32_to_ue4m3`), for any float32 `v`:
 /// - `v` NaN, zero or negative: 0;
