@@ -52,8 +52,8 @@ fn dequantize_codebook(
     unsafe { cbk::dequantize_codebook(book, codes, block_size, absmax, dst) }
 }
 
-/// Groups of 32, 64, 128 and 256 in runs of 8 (`simd::multi_block`); other group sizes, and a last partial
-/// group, take the generic loop over NEON's per-tensor kernels.
+/// Groups of 32, 64, 128 and 256 in runs of 8 (`simd::multi_block`); other group sizes, and a
+/// last partial group, take the generic loop over NEON's per-tensor kernels.
 fn quantize_groups(
     src: &[f32],
     group_size: usize,

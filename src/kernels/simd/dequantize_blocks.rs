@@ -1,5 +1,5 @@
-//! Block dequantizers (Q4_0, Q4_1, IQ4_NL, MXFP4, int4 groups of a multiple of 32), one block of 32 values
-//! at a time, written once (the macro `kernels!`) over the lane primitives of `lanes` and
+//! Block dequantizers (Q4_0, Q4_1, IQ4_NL, MXFP4, int4 groups of a multiple of 32), one block of
+//! 32 values at a time, written once (the macro `kernels!`) over the lane primitives of `lanes` and
 //! expanded for AVX2 and AVX-512. Each equals the scalar per-block reference bit for bit: a
 //! block's codes become exact small integers (`ggml_values`, `ggml_codes`, `unpack_pairs`), multiplied by
 //! the block's scale with one rounding (and for Q4_1 the minimum added, a second rounding: no
@@ -153,7 +153,9 @@ macro_rules! kernels {
                 assert!(codes.len() >= whole * group_size / 2 && scales.len() >= whole);
                 // (Zipped exact chunks: no index or length check per group. No zero points: 0.)
                 let zps = zero_points.iter().copied().chain(core::iter::repeat(0));
-                let groups = head.chunks_exact_mut(group_size).zip(codes.chunks_exact(group_size / 2));
+                let groups = head
+                    .chunks_exact_mut(group_size)
+                    .zip(codes.chunks_exact(group_size / 2));
                 for ((out, b), (&scale, zero_point)) in groups.zip(scales.iter().zip(zps)) {
                     let p = Params { scale, zero_point };
                     check_params(p)?;

@@ -1,10 +1,10 @@
-//! Block quantizers (Q4_0, Q4_1, MXFP4, int4 groups of 32 to 256) that take `L` blocks (or groups) at
-//! once, written once (the macro `kernels!`) over the lane primitives of `lanes` and expanded
-//! for AVX2 (8 blocks, module `avx2`), AVX-512 (16 blocks, module `avx512`) and NEON (8 blocks,
-//! module `neon`, over `lanes::aarch64::neon`), every function
-//! `#[target_feature]` with the level's features so that all of it inlines.
-//! An int4 group of 64, 128 or 256 values is one unit of 2, 4 or 8 blocks: its minimum and
-//! maximum fold over its blocks first, then take a lane as a block's do.
+//! Block quantizers (Q4_0, Q4_1, MXFP4, int4 groups of 32 to 256) that take `L` blocks (or
+//! groups) at once, written once (the macro `kernels!`) over the lane primitives of `lanes` and
+//! expanded for AVX2 (8 blocks, module `avx2`), AVX-512 (16 blocks, module `avx512`) and NEON (8
+//! blocks, module `neon`, over `lanes::aarch64::neon`), every function `#[target_feature]` with
+//! the level's features so that all of it inlines. An int4 group of 64, 128 or 256 values is one
+//! unit of 2, 4 or 8 blocks: its minimum and maximum fold over its blocks first, then take a lane
+//! as a block's do.
 //! Each block's reductions (largest magnitude, minimum, maximum) end up in one lane of a vector
 //! through a transposing reduction tree, so the per-block parameters (scales, zero points,
 //! fp16 conversions) are computed for `L` blocks with one vector operation each, with the same
