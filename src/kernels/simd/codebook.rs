@@ -114,36 +114,23 @@ macro_rules! kernels {
                         }
                     }
                 };
-                if block_size % QK == 0 {
-                    // Whole blocks of whole groups, then the last, partial block (if any).
-                    let whole = (dst.len() / block_size).min(absmax.len());
-                    let (head, tail) = dst.split_at_mut(whole * block_size);
-                    for ((block, bc), &s) in head
-                        .chunks_exact_mut(block_size)
-                        .zip(codes.chunks_exact(block_size / 2))
-                        .zip(absmax)
-                    {
-                        groups(block, bc, s);
-                    }
-                    if let (false, Some(&s)) = (tail.is_empty(), absmax.get(whole)) {
-                        let bc = &codes[whole * block_size / 2..];
-                        let w = tail.len() / QK * QK;
-                        groups(&mut tail[..w], bc, s);
-                        if w < tail.len() {
-                            cb::dequantize_block(book, &bc[w / 2..], s, &mut tail[w..]);
-                        }
-                    }
-                } else {
-                    for ((block, bc), &s) in dst
-                        .chunks_mut(block_size)
-                        .zip(codes.chunks(block_size / 2))
-                        .zip(absmax)
-                    {
-                        let whole = block.len() / QK * QK;
-                        groups(&mut block[..whole], bc, s);
-                        if whole < block.len() {
-                            cb::dequantize_block(book, &bc[whole / 2..], s, &mut block[whole..]);
-                        }
+                // Whole blocks (a block size is a power of two from 32 up: whole groups of 32),
+                // then the last, partial block, if any.
+                let whole = (dst.len() / block_size).min(absmax.len());
+                let (head, tail) = dst.split_at_mut(whole * block_size);
+                for ((block, bc), &s) in head
+                    .chunks_exact_mut(block_size)
+                    .zip(codes.chunks_exact(block_size / 2))
+                    .zip(absmax)
+                {
+                    groups(block, bc, s);
+                }
+                if let (false, Some(&s)) = (tail.is_empty(), absmax.get(whole)) {
+                    let bc = &codes[whole * block_size / 2..];
+                    let w = tail.len() / QK * QK;
+                    groups(&mut tail[..w], bc, s);
+                    if w < tail.len() {
+                        cb::dequantize_block(book, &bc[w / 2..], s, &mut tail[w..]);
                     }
                 }
                 match good {
